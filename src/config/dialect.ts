@@ -1,0 +1,261 @@
+/**
+ * A line-aware reader of the INI dialect upstream's oslo.config accepts (oslo_config/iniparser.py).
+ *
+ * Hand-written on purpose: the `ini` npm package turns continuation lines into bogus keys (an
+ * indented `replication_mode:synchronous,` becomes the key `"replication_mode:synchronous,": true`)
+ * and knows no line numbers or offsets, which located errors and in-place password edits need.
+ *
+ * The dialect, as oslo reads it:
+ * - `[name]` starts a section. `key = value` / `key: value` splits at whichever of `=` / `:` comes
+ *   first; key and value are trimmed; a value wholly wrapped in matching quotes loses them.
+ * - A line starting with a space or tab continues the previous value (joined with `\n`); a blank
+ *   line ends a value. There are no inline comments: `a = b # c` has the value `b # c`.
+ * - A comment is a line starting with `#` or `;`. Unlike oslo, which would append an indented `#`
+ *   line to the value being continued, we skip any line whose first non-blank character is `#` or
+ *   `;`, so commented-out pairs inside a multi-line `replication_device` stay comments.
+ * - A UTF-8 byte-order mark at the start of the file is skipped (oslo would reject the first line),
+ *   and a section name is trimmed (`[ DEFAULT ]` is [DEFAULT]; oslo kept the spaces).
+ *
+ * Stricter than oslo: a repeated key or section is an error here (oslo silently merged sections
+ * and kept the last value of a key, which hides a stale password).
+ */
+import { ConfigError } from '../errors.js';
+import type { Span } from './types.js';
+
+/** One line's part of a value: its trimmed text and where that text starts in the file. */
+export interface ValuePiece {
+  text: string;
+  /** Absolute offset of `text` in the file: `fileText.slice(start, start + text.length) === text`. */
+  start: number;
+  line: number;
+}
+
+export interface IniEntry {
+  key: string;
+  /** The pieces joined with `\n`, as oslo hands the value to the option. */
+  value: string;
+  /** Line of the key. */
+  line: number;
+  /** The key line's value (inside its quotes, if quoted) followed by each continuation line. */
+  pieces: ValuePiece[];
+  /**
+   * From the start of the first piece to the end of the last. For a one-line value
+   * `fileText.slice(span.start, span.end) === value`; for a multi-line one it includes the line
+   * breaks and indentation as written.
+   */
+  span: Span;
+}
+
+export interface IniSection {
+  name: string;
+  /** Line of the `[name]` header (of its first occurrence). */
+  line: number;
+  /** In file order; a key appears at most once (a repeat is reported and dropped). */
+  entries: IniEntry[];
+}
+
+export interface IniDocument {
+  sections: IniSection[];
+  errors: ConfigError[];
+}
+
+interface RawLine {
+  /** The line without its line break. */
+  text: string;
+  /** Offset of the line's first character in the file. */
+  start: number;
+  number: number;
+}
+
+/** Splits on `\n`, `\r\n` and `\r`, keeping each line's absolute offset. */
+function splitLines(text: string): RawLine[] {
+  const lines: RawLine[] = [];
+  const lineBreak = /\r\n|\r|\n/g;
+  let start = text.startsWith('\uFEFF') ? 1 : 0;
+  let number = 1;
+  for (let match = lineBreak.exec(text); match !== null; match = lineBreak.exec(text)) {
+    if (match.index >= start) {
+      lines.push({ text: text.slice(start, match.index), start, number });
+    }
+    start = match.index + match[0].length;
+    number += 1;
+  }
+  if (start < text.length) lines.push({ text: text.slice(start), start, number });
+  return lines;
+}
+
+/** Offset of the first non-whitespace character of `s` at or after `from`. */
+function skipWhitespace(s: string, from: number): number {
+  let i = from;
+  while (i < s.length && /\s/.test(s.charAt(i))) i += 1;
+  return i;
+}
+
+function isQuoted(value: string): boolean {
+  const first = value.charAt(0);
+  return value.length >= 2 && (first === '"' || first === "'") && value.endsWith(first);
+}
+
+/** Reads `text` into sections and entries; every problem is collected, none is thrown. */
+export function parseIni(text: string, file: string): IniDocument {
+  const sections: IniSection[] = [];
+  const byName = new Map<string, IniSection>();
+  const errors: ConfigError[] = [];
+
+  let section: IniSection | undefined;
+  /** After an unreadable header, its options are dropped rather than each reported again. */
+  let inBrokenSection = false;
+  /** The entry whose value indented lines continue; undefined after a blank line or a header. */
+  let open: IniEntry | undefined;
+  /** The entry a blank line just closed, to explain an indented line right after it. */
+  let closedByBlank: IniEntry | undefined;
+
+  const addEntry = (entry: IniEntry): void => {
+    if (inBrokenSection) return;
+    if (section === undefined) {
+      errors.push(
+        new ConfigError(
+          { file, line: entry.line },
+          `option '${entry.key}' comes before any [section] header`,
+          'move it under [DEFAULT] or another backend section, or add a [DEFAULT] header above it',
+        ),
+      );
+      return;
+    }
+    const earlier = section.entries.find((e) => e.key === entry.key);
+    if (earlier !== undefined) {
+      errors.push(
+        new ConfigError(
+          { file, line: entry.line, section: section.name, option: entry.key },
+          `is set twice, at lines ${earlier.line} and ${entry.line}`,
+          'keep only one of them (upstream silently used the last one)',
+        ),
+      );
+      return;
+    }
+    section.entries.push(entry);
+  };
+
+  for (const raw of splitLines(text)) {
+    const line = raw.text.trimEnd();
+    const { number } = raw;
+
+    if (line.trim() === '') {
+      if (open !== undefined) closedByBlank = open;
+      open = undefined;
+      continue;
+    }
+    const firstVisible = line.charAt(skipWhitespace(line, 0));
+    if (firstVisible === '#' || firstVisible === ';') continue;
+
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      const at = skipWhitespace(line, 0);
+      if (open !== undefined) {
+        const piece = { text: line.slice(at), start: raw.start + at, line: number };
+        open.pieces.push(piece);
+        open.value += `\n${piece.text}`;
+        open.span = { start: open.span.start, end: piece.start + piece.text.length };
+      } else if (closedByBlank !== undefined) {
+        errors.push(
+          new ConfigError(
+            { file, line: number },
+            `indented line follows a blank line, which ended the value of '${closedByBlank.key}' (line ${closedByBlank.line})`,
+            'remove the blank line to continue that value, or remove the indentation to start a new option',
+          ),
+        );
+      } else {
+        errors.push(
+          new ConfigError(
+            { file, line: number },
+            'indented line continues no option',
+            'remove the leading whitespace (an indented line continues the value of the option above it)',
+          ),
+        );
+      }
+      continue;
+    }
+    open = undefined;
+    closedByBlank = undefined;
+
+    if (line.startsWith('[')) {
+      if (!line.endsWith(']')) {
+        errors.push(
+          new ConfigError({ file, line: number }, "section header has no closing ']'", 'write the header as [name] on a line of its own'),
+        );
+        section = undefined;
+        inBrokenSection = true;
+        continue;
+      }
+      const name = line.slice(1, -1).trim();
+      if (name === '') {
+        errors.push(
+          new ConfigError({ file, line: number }, 'section header has no name', 'write the backend name between the brackets, e.g. [DEFAULT]'),
+        );
+        section = undefined;
+        inBrokenSection = true;
+        continue;
+      }
+      inBrokenSection = false;
+      const earlier = byName.get(name);
+      if (earlier !== undefined) {
+        errors.push(
+          new ConfigError(
+            { file, line: number, section: name },
+            `section is defined twice, at lines ${earlier.line} and ${number}`,
+            'merge the two sections into one',
+          ),
+        );
+        section = earlier;
+        continue;
+      }
+      section = { name, line: number, entries: [] };
+      sections.push(section);
+      byName.set(name, section);
+      continue;
+    }
+
+    const equal = line.indexOf('=');
+    const colon = line.indexOf(':');
+    const separator = equal < 0 ? colon : colon < 0 ? equal : Math.min(equal, colon);
+    if (separator < 0) {
+      // The line's text is not echoed: it may well be a password that lost its key.
+      errors.push(
+        new ConfigError(
+          { file, line: number, section: section?.name },
+          'line is not a [section] header, a `key = value` option or a comment',
+          'write it as `key = value`, comment it out with #, or delete it',
+        ),
+      );
+      continue;
+    }
+    const key = line.slice(0, separator).trim();
+    if (key === '') {
+      errors.push(
+        new ConfigError(
+          { file, line: number, section: section?.name },
+          `option has no name before '${line.charAt(separator)}'`,
+          'write the option name before the separator, as in `key = value`',
+        ),
+      );
+      continue;
+    }
+    let valueStart = skipWhitespace(line, separator + 1);
+    let value = line.slice(valueStart);
+    if (isQuoted(value)) {
+      value = value.slice(1, -1);
+      valueStart += 1;
+    }
+    const start = raw.start + valueStart;
+    const entry: IniEntry = {
+      key,
+      value,
+      line: number,
+      pieces: [{ text: value, start, line: number }],
+      span: { start, end: start + value.length },
+    };
+    addEntry(entry);
+    open = entry;
+  }
+
+  return { sections, errors };
+}

@@ -1,0 +1,13 @@
+/** The config folder's public face: read hpe.conf into typed, located results. */
+export * from './types.js';
+export {
+  checkConfig,
+  ConfigPathEnv,
+  DefaultConfigPath,
+  loadConfig,
+  parseConfig,
+  readConfigText,
+  resolveConfigPath,
+  type ConfigCheck,
+} from './load.js';
+export { parseIni, type IniDocument, type IniEntry, type IniSection, type ValuePiece } from './dialect.js';

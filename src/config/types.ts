@@ -1,0 +1,131 @@
+/** Typed, located result of reading hpe.conf. Produced by `loadConfig`, consumed by secrets, preflight, server. */
+
+/** Absolute character offsets in the file text: `text.slice(start, end)` is exactly the raw value. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** The four password options of a backend (upstream docs/secret-management.md). */
+export const SecretOptions = [
+  'hpe3par_password',
+  'san_password',
+  'replication_device.hpe3par_password',
+  'replication_device.san_password',
+] as const;
+export type SecretOption = (typeof SecretOptions)[number];
+
+/** A password as written in hpe.conf, before any decryption or placeholder resolution. */
+export interface SecretValue {
+  option: SecretOption;
+  /** The raw text as written (quotes of a quoted value removed). */
+  raw: string;
+  line: number;
+  /**
+   * Where `raw` sits in the file, for in-place edits. Undefined when the value is not written
+   * in this section (a replication password inherited from the backend's own password).
+   */
+  span?: Span;
+  /** For an inherited replication password: the option it was inherited from. */
+  inheritedFrom?: 'hpe3par_password' | 'san_password';
+}
+
+export const Drivers = {
+  iscsi: 'hpedockerplugin.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver',
+  fc: 'hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver',
+  file: 'hpedockerplugin.hpe.hpe_3par_file.HPE3PARFileDriver',
+} as const;
+export type DriverKind = keyof typeof Drivers;
+
+export const ReplicationModes = ['synchronous', 'asynchronous', 'streaming'] as const;
+export type ReplicationMode = (typeof ReplicationModes)[number];
+
+export interface IscsiTarget {
+  ip: string;
+  port: number;
+}
+
+export interface ReplicationDevice {
+  line: number;
+  backendId: string;
+  mode: ReplicationMode;
+  /** `cpg_map` pairs `src:tgt`, split on spaces. */
+  cpgMap: { source: string; target: string }[];
+  snapCpgMap: { source: string; target: string }[];
+  quorumWitnessIp?: string;
+  /** Seconds; only for asynchronous and streaming. */
+  syncPeriod?: number;
+  apiUrl: string;
+  username: string;
+  sanIp: string;
+  sanLogin: string;
+  password: SecretValue;
+  sanPassword: SecretValue;
+  /** iSCSI sources only; `;`-separated in the file. */
+  iscsiIps: IscsiTarget[];
+  /** Every pair as written, for diagnostics and status. Values of password keys are never logged. */
+  pairs: Record<string, string>;
+}
+
+export interface BackendConfig {
+  name: string;
+  /** Line of the `[name]` header. */
+  line: number;
+  driver: DriverKind;
+  apiUrl: string;
+  username: string;
+  password: SecretValue;
+  sanIp: string;
+  sanLogin: string;
+  sanPassword: SecretValue;
+  cpg: string[];
+  snapCpg: string[];
+  iscsiIps: IscsiTarget[];
+  iscsiChapEnabled: boolean;
+  /** CA bundle to verify the array's WSAPI certificate; without it upstream did not verify. */
+  caCert?: string;
+  debug: boolean;
+  replication?: ReplicationDevice;
+  /** Every option as written (raw strings), keyed by option name. */
+  options: Record<string, string>;
+}
+
+export interface EtcdEndpoint {
+  host: string;
+  port: number;
+}
+
+export const LogLevels = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
+export type LogLevel = (typeof LogLevels)[number];
+
+/** Options read from [DEFAULT] only. */
+export interface HostConfig {
+  etcd: {
+    endpoints: EtcdEndpoint[];
+    /** Client certificate and key for mutual TLS (both or neither). */
+    clientCert?: string;
+    clientKey?: string;
+    /** CA that signed the etcd server certificate. */
+    caCert?: string;
+  };
+  logging: LogLevel;
+  mountPrefix?: string;
+}
+
+/** A non-blocking finding (unknown option, host option outside [DEFAULT]). */
+export interface ConfigWarning {
+  line: number;
+  section: string;
+  option?: string;
+  message: string;
+}
+
+export interface HpeConfig {
+  file: string;
+  /** The file's text as read; in-place edits apply spans to this. */
+  text: string;
+  host: HostConfig;
+  /** In file order. */
+  backends: BackendConfig[];
+  warnings: ConfigWarning[];
+}
