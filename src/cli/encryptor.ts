@@ -1,0 +1,244 @@
+import { parseArgs } from 'node:util';
+import type { HpeConfig } from '../config/index.js';
+import { loadConfig, resolveConfigPath } from '../config/index.js';
+import { findEnabledHpePlugins } from '../docker/index.js';
+import { createEtcdClient, type EtcdClient } from '../etcd/index.js';
+import { PrerequisiteError, UsageError } from '../errors.js';
+import {
+  checkBackendName,
+  deleteBackendKey,
+  describeSecretStatus,
+  encryptConfigFile,
+  encryptPassword,
+  loadKeyLookups,
+  migrateLegacyBackend,
+  rotateBackendKey,
+  type BackendStatus,
+} from '../secrets/index.js';
+import { obtainSecret, StdinLines } from './input.js';
+import { ExitCodes, reportError, type Io } from './output.js';
+
+export const encryptorUsage = `Usage:
+  hpe3parencryptor -a <passphrase|-> <password|-> [--backend B]   encrypt one password (prints SUCCESSFUL: Encrypted password: <value>)
+  hpe3parencryptor -d [--backend B] [--force]                      delete the backend's key (prints Key Successfully deleted / Key not present)
+  hpe3parencryptor encrypt-config [--backend B | --all]            encrypt every plain password of hpe.conf in place
+  hpe3parencryptor rotate --backend B                              move a backend to a new passphrase, re-encrypting in place
+  hpe3parencryptor migrate [--backend B | --all]                   turn py-3parencryptor (legacy) values into enc:v1 in place
+  hpe3parencryptor status [--json]                                 per backend: key id, and whether each password is plain/encrypted/legacy/placeholder
+
+Options:
+  --config PATH            hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
+  --backend B              section of hpe.conf (default: DEFAULT)
+  --passphrase-file F      read the passphrase from file F instead of the command line
+  --plugin-name N          the managed plugin that must be disabled for -a and -d (default: any plugin serving hpe.sock)
+  --force                  with -d: delete the key even though hpe.conf still holds values encrypted with it
+  -h, --help               this text
+
+Secrets: give "-" to read the passphrase (and then the password) from standard input, one per line;
+with a terminal and no value, both are asked for without echo. A passphrase on the command line
+stays in shell history: prefer "-" or --passphrase-file.`;
+
+const options = {
+  a: { type: 'boolean', short: 'a' },
+  d: { type: 'boolean', short: 'd' },
+  backend: { type: 'string' },
+  all: { type: 'boolean' },
+  config: { type: 'string' },
+  'passphrase-file': { type: 'string' },
+  'plugin-name': { type: 'string' },
+  force: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+interface Context {
+  values: Values;
+  positionals: string[];
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  stdin: StdinLines;
+  configPath: string;
+}
+
+/** Upstream's prerequisites for -a and -d: our plugin must not be enabled (it reads keys only when it starts). */
+async function requirePluginDisabled(ctx: Context): Promise<void> {
+  const probe = await findEnabledHpePlugins({ pluginName: ctx.values['plugin-name'] });
+  if (!probe.reachable) {
+    ctx.io.err(`warning: cannot ask Docker whether the hpe plugin is enabled (${probe.detail}); going on as if it is not`);
+    return;
+  }
+  const [enabled] = probe.enabled;
+  if (enabled !== undefined) {
+    throw new PrerequisiteError(
+      'plugin-disabled',
+      `the volume plugin ${enabled} is enabled; it must not run while keys change. Nothing was written`,
+      `docker plugin disable ${enabled}`,
+    );
+  }
+}
+
+async function withEtcd<T>(config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {
+  const client = await createEtcdClient(config.host.etcd);
+  try {
+    return await work(client);
+  } finally {
+    client.close();
+  }
+}
+
+function chosenBackends(ctx: Context, config: HpeConfig): string[] {
+  if (ctx.values.all) {
+    if (ctx.values.backend !== undefined) throw new UsageError('--all and --backend exclude each other', 'give one of them');
+    return config.backends.map((b) => b.name);
+  }
+  const name = ctx.values.backend ?? 'DEFAULT';
+  checkBackendName(config, name);
+  return [name];
+}
+
+async function addPassword(ctx: Context): Promise<number> {
+  const [first, second, ...rest] = ctx.positionals;
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify('…')} after the password`, 'see --help');
+  const fromFile = ctx.values['passphrase-file'] !== undefined;
+  const passArg = fromFile ? undefined : first;
+  const pwArg = fromFile ? first : second;
+  if (fromFile && second !== undefined) throw new UsageError('with --passphrase-file, give only the password', 'see --help');
+  const config = await loadConfig(ctx.configPath);
+  const backend = ctx.values.backend ?? 'DEFAULT';
+  checkBackendName(config, backend);
+  await requirePluginDisabled(ctx);
+  const passphrase = await obtainSecret({ argument: passArg, file: ctx.values['passphrase-file'], what: 'passphrase' }, ctx.stdin, ctx.io.err);
+  const password = await obtainSecret({ argument: pwArg, what: 'password' }, ctx.stdin, ctx.io.err);
+  const { value, kid, createdKey } = await withEtcd(config, (client) => encryptPassword(client, backend, passphrase, password));
+  if (createdKey) ctx.io.err(`created key ${kid} for backend ${backend} at /backend/${backend}`);
+  ctx.io.out(`SUCCESSFUL: Encrypted password: ${value}`);
+  return ExitCodes.ok;
+}
+
+async function deleteKey(ctx: Context): Promise<number> {
+  if (ctx.positionals.length > 0) throw new UsageError('-d takes no arguments', 'see --help');
+  const config = await loadConfig(ctx.configPath);
+  const backend = ctx.values.backend ?? 'DEFAULT';
+  if (!ctx.values.force) checkBackendName(config, backend);
+  await requirePluginDisabled(ctx);
+  const result = await withEtcd(config, (client) => deleteBackendKey(client, backend, config, ctx.values.force ?? false));
+  ctx.io.out(result === 'deleted' ? 'Key Successfully deleted' : 'Key not present');
+  return ExitCodes.ok;
+}
+
+async function encryptConfig(ctx: Context): Promise<number> {
+  const config = await loadConfig(ctx.configPath);
+  const backends = chosenBackends(ctx, config);
+  const passphrase = await obtainSecret(
+    { argument: ctx.positionals[1], file: ctx.values['passphrase-file'], what: 'passphrase', confirm: true },
+    ctx.stdin,
+    ctx.io.err,
+  );
+  const report = await withEtcd(config, (client) => encryptConfigFile(ctx.configPath, client, backends, passphrase));
+  for (const r of report) {
+    const key = `key ${r.kid}${r.createdKey ? ' (new)' : ''}`;
+    ctx.io.out(r.options.length === 0 ? `[${r.backend}] nothing to encrypt (${key})` : `[${r.backend}] encrypted ${r.options.join(', ')} with ${key}`);
+  }
+  const total = report.reduce((n, r) => n + r.options.length, 0);
+  ctx.io.out(total === 0 ? `${ctx.configPath} unchanged` : `wrote ${ctx.configPath}`);
+  return ExitCodes.ok;
+}
+
+async function rotate(ctx: Context): Promise<number> {
+  if (ctx.values.backend === undefined) throw new UsageError('rotate needs --backend B', 'name the backend whose passphrase changes');
+  const config = await loadConfig(ctx.configPath);
+  const backend = ctx.values.backend;
+  checkBackendName(config, backend);
+  const passphrase = await obtainSecret(
+    { argument: ctx.positionals[1], file: ctx.values['passphrase-file'], what: 'new passphrase', confirm: true },
+    ctx.stdin,
+    ctx.io.err,
+  );
+  const r = await withEtcd(config, (client) => rotateBackendKey(ctx.configPath, client, backend, passphrase));
+  ctx.io.out(`[${backend}] key ${r.oldKid ?? '?'} replaced by ${r.newKid}; ${r.reencrypted} value${r.reencrypted === 1 ? '' : 's'} re-encrypted in ${ctx.configPath}`);
+  return ExitCodes.ok;
+}
+
+async function migrate(ctx: Context): Promise<number> {
+  const config = await loadConfig(ctx.configPath);
+  const backends = chosenBackends(ctx, config);
+  await withEtcd(config, async (client) => {
+    for (const backend of backends) {
+      const r = await migrateLegacyBackend(ctx.configPath, client, backend);
+      ctx.io.out(r === 'not-legacy' ? `[${backend}] no legacy key; nothing to migrate` : `[${backend}] migrated ${r.migrated} value${r.migrated === 1 ? '' : 's'} to key ${r.kid}`);
+    }
+  });
+  return ExitCodes.ok;
+}
+
+function formatStatus(rows: BackendStatus[]): string[] {
+  const lines: string[] = [];
+  for (const row of rows) {
+    const k = row.key;
+    const key =
+      k.state === 'present'
+        ? `key ${k.kid} created ${k.created}${k.retired.length ? `; retired ${k.retired.join(', ')} (rotation unfinished)` : ''}${k.migrationPending ? '; migration unfinished' : ''}`
+        : k.state === 'legacy'
+          ? 'legacy py-3parencryptor passphrase'
+          : k.state === 'unreadable'
+            ? `unreadable key record: ${k.problem}`
+            : 'no key';
+    lines.push(`[${row.backend}] ${key}`);
+    for (const p of row.passwords) {
+      const f = p.form;
+      const form =
+        f.form === 'encrypted'
+          ? `encrypted (key ${f.kid})`
+          : f.form === 'placeholder'
+            ? `placeholder ($${f.source}{${f.ref}})`
+            : f.form === 'malformed'
+              ? `malformed: ${f.problem}`
+              : f.form;
+      lines.push(`  ${p.option.padEnd(36)} line ${String(p.line).padEnd(4)} ${form}${p.inheritedFrom ? ` (inherited from ${p.inheritedFrom})` : ''}`);
+    }
+  }
+  return lines;
+}
+
+async function status(ctx: Context): Promise<number> {
+  const config = await loadConfig(ctx.configPath);
+  const lookups = await withEtcd(config, loadKeyLookups);
+  const rows = describeSecretStatus(config, lookups);
+  if (ctx.values.json) ctx.io.out(JSON.stringify({ config: ctx.configPath, backends: rows }, null, 2));
+  else for (const line of formatStatus(rows)) ctx.io.out(line);
+  return ExitCodes.ok;
+}
+
+const subcommands: Record<string, (ctx: Context) => Promise<number>> = {
+  'encrypt-config': encryptConfig,
+  rotate,
+  migrate,
+  status,
+};
+
+export async function runEncryptor(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env, stdin = new StdinLines()): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
+    if (values.help) {
+      io.out(encryptorUsage);
+      return ExitCodes.ok;
+    }
+    const ctx: Context = { values, positionals, io, env, stdin, configPath: resolveConfigPath(values.config, env) };
+    if (values.a && values.d) throw new UsageError('-a and -d exclude each other', 'give one of them');
+    if (values.a) return await addPassword(ctx);
+    if (values.d) return await deleteKey(ctx);
+    const [command] = positionals;
+    const run = command === undefined ? undefined : subcommands[command];
+    if (run === undefined) {
+      throw new UsageError(
+        command === undefined ? 'no command given' : `unknown command ${command}`,
+        `use -a, -d, ${Object.keys(subcommands).join(', ')}; see --help`,
+      );
+    }
+    return await run(ctx);
+  } catch (err) {
+    return reportError(io, err);
+  }
+}

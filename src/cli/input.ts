@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
+
+/** Reads all of standard input once; several secrets given as `-` share it, one per line. */
+export class StdinLines {
+  private lines: string[] | undefined;
+
+  constructor(private readonly stdin: NodeJS.ReadableStream = process.stdin) {}
+
+  async next(what: string): Promise<string> {
+    if (this.lines === undefined) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of this.stdin) chunks.push(Buffer.from(chunk as Buffer));
+      this.lines = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
+    }
+    const line = this.lines.shift();
+    if (line === undefined || line === '') {
+      throw new UsageError(`no ${what} on standard input`, `send the ${what} on its own line to standard input, or see --help`);
+    }
+    return line;
+  }
+}
+
+/** The content of a passphrase file, without its final newline. */
+export async function readSecretFile(path: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new UsageError(`cannot read the ${what} file ${path}: ${code}`, `check the path given to --passphrase-file and that this user may read it`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new UsageError(`the ${what} file ${path} is empty`, `write the ${what} into ${path}`);
+  return value;
+}
+
+/** Asks on the terminal without echoing what is typed. */
+export async function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+  output.write(question);
+  input.setRawMode(true);
+  input.resume();
+  input.setEncoding('utf8');
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let typed = '';
+      const onData = (chunk: string) => {
+        for (const ch of chunk) {
+          if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+            input.off('data', onData);
+            output.write('\n');
+            resolve(typed);
+            return;
+          }
+          if (ch === '\u0003') {
+            input.off('data', onData);
+            output.write('\n');
+            reject(new UsageError('interrupted', 'run the command again'));
+            return;
+          }
+          if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+          else typed += ch;
+        }
+      };
+      input.on('data', onData);
+    });
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+  }
+}
+
+export interface SecretSource {
+  /** The value from the command line: `-` means standard input; undefined means not given. */
+  argument?: string;
+  /** `--passphrase-file`. */
+  file?: string;
+  what: string;
+  /** Ask twice when prompting (a new passphrase). */
+  confirm?: boolean;
+}
+
+/**
+ * A secret from, in order: the file, standard input (`-`), the command line, or a hidden prompt when a
+ * terminal is attached. Nothing else: a missing secret on a non-terminal is a usage error.
+ */
+export async function obtainSecret(source: SecretSource, stdin: StdinLines, warn: (line: string) => void): Promise<string> {
+  if (source.file !== undefined) return readSecretFile(source.file, source.what);
+  if (source.argument === '-') return stdin.next(source.what);
+  if (source.argument !== undefined) {
+    if (source.argument === '') throw new UsageError(`the ${source.what} is empty`, `give a non-empty ${source.what}`);
+    if (source.what === 'passphrase') {
+      warn('warning: a passphrase on the command line stays in shell history and shows in `ps`; prefer `-a - <password>` or --passphrase-file');
+    }
+    return source.argument;
+  }
+  if (!process.stdin.isTTY) {
+    throw new UsageError(`no ${source.what} given`, `give it as \`-\` and send it on standard input${source.what === 'passphrase' ? ', or use --passphrase-file FILE' : ''}`);
+  }
+  const label = source.what[0]!.toUpperCase() + source.what.slice(1);
+  const first = await promptHidden(`${label}: `);
+  if (first === '') throw new UsageError(`the ${source.what} is empty`, `type a non-empty ${source.what}`);
+  if (source.confirm) {
+    const again = await promptHidden(`Repeat ${source.what}: `);
+    if (again !== first) throw new UsageError(`the two ${source.what}s differ`, 'run the command again');
+  }
+  return first;
+}

@@ -1,0 +1,1 @@
+export { findEnabledHpePlugins, isOurPlugin, type PluginProbe, type PluginQuery } from './plugins.js';

@@ -1,0 +1,62 @@
+/**
+ * Per-member health for `hpedockerplugin check`: each configured endpoint is asked on its own (one client per
+ * endpoint, one `Maintenance.Status` call), all in parallel, so one line per member can be printed.
+ */
+import { EtcdError } from '../errors.js';
+import { createEtcdClientWith, formatEndpoint, loadEtcdTls, type EtcdClientOptions, type EtcdConfig, type EtcdTlsMaterial } from './client.js';
+
+export interface MemberStatus {
+  /** `host:port` as configured. */
+  endpoint: string;
+  ok: boolean;
+  error?: EtcdError;
+  /** etcd server version, e.g. `3.4.23`. */
+  version?: string;
+  /** Whether this member is the raft leader right now. */
+  leader?: boolean;
+}
+
+/** Short defaults: a check answers within about 3 s even with silent members (all are asked in parallel). */
+export const CHECK_DIAL_TIMEOUT_MS = 1000;
+export const CHECK_REQUEST_TIMEOUT_MS = 2000;
+
+function asEtcdError(e: unknown, endpoint: string): EtcdError {
+  if (e instanceof EtcdError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const fix = typeof (e as { fix?: unknown }).fix === 'string' ? (e as { fix: string }).fix : `check etcd's health on ${endpoint}`;
+  return new EtcdError(endpoint, 'unavailable', message, fix, { cause: e });
+}
+
+/**
+ * Status of each configured endpoint, in config order. Never rejects: a problem with the TLS files (unreadable,
+ * not PEM…) is reported as every member's error, since no member can be reached without them.
+ */
+export async function checkMembers(cfg: EtcdConfig, opts: EtcdClientOptions = {}): Promise<MemberStatus[]> {
+  const timeouts: EtcdClientOptions = {
+    dialTimeoutMs: opts.dialTimeoutMs ?? CHECK_DIAL_TIMEOUT_MS,
+    requestTimeoutMs: opts.requestTimeoutMs ?? CHECK_REQUEST_TIMEOUT_MS,
+  };
+  let material: EtcdTlsMaterial | undefined;
+  try {
+    material = await loadEtcdTls(cfg);
+  } catch (e) {
+    return cfg.endpoints.map((ep) => {
+      const endpoint = formatEndpoint(ep);
+      return { endpoint, ok: false, error: asEtcdError(e, endpoint) };
+    });
+  }
+  return Promise.all(
+    cfg.endpoints.map(async (ep): Promise<MemberStatus> => {
+      const endpoint = formatEndpoint(ep);
+      const client = createEtcdClientWith({ ...cfg, endpoints: [ep] }, material, timeouts);
+      try {
+        const status = await client.run(() => client.raw.maintenance.status());
+        return { endpoint, ok: true, version: status.version, leader: status.leader === status.header.member_id };
+      } catch (e) {
+        return { endpoint, ok: false, error: asEtcdError(e, endpoint) };
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}

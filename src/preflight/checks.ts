@@ -1,0 +1,212 @@
+import { constants as fsConstants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import type { HpeConfig } from '../config/index.js';
+import { checkConfig } from '../config/index.js';
+import type { EtcdClient } from '../etcd/index.js';
+import { checkMembers, createEtcdClient } from '../etcd/index.js';
+import { HpeError } from '../errors.js';
+import {
+  backendSecrets,
+  loadKeyLookups,
+  lookupFor,
+  revealConfigSecrets,
+  secretForm,
+  type KeyLookups,
+  type RevealedSecrets,
+} from '../secrets/index.js';
+import { buildReport, type CheckResult, type PrerequisiteReport } from './report.js';
+
+export interface PrerequisiteOutcome {
+  report: PrerequisiteReport;
+  /** Present only when the report passed: the validated config and every backend's passwords (memory only). */
+  ready?: { config: HpeConfig; secrets: Map<string, RevealedSecrets> };
+}
+
+export interface CheckOptions {
+  configFile: string;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+  etcdTimeouts?: { dialTimeoutMs?: number; requestTimeoutMs?: number };
+}
+
+function fail(check: string, subject: string, err: unknown): CheckResult {
+  if (err instanceof HpeError) return { check, status: 'FAIL', subject, detail: err.message, fix: err.fix };
+  return { check, status: 'FAIL', subject, detail: (err as Error).message, fix: 'report this as a bug of hpedockerplugin' };
+}
+
+async function checkConfigFile(file: string, results: CheckResult[]): Promise<string | undefined> {
+  let mode: number;
+  try {
+    await access(file, fsConstants.R_OK);
+    mode = (await stat(file)).mode & 0o777;
+    const text = await readFile(file, 'utf8');
+    const modeText = `0${mode.toString(8)}`;
+    if ((mode & 0o044) !== 0) {
+      results.push({
+        check: 'config.file',
+        status: 'warn',
+        subject: 'config file',
+        detail: `${file} is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${modeText}); it holds array passwords or their ciphertext`,
+        fix: `chmod 600 ${file}`,
+      });
+    } else {
+      results.push({ check: 'config.file', status: 'ok', subject: 'config file', detail: `${file} (mode ${modeText})` });
+    }
+    return text;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ENOENT' ? `${file} does not exist` : code === 'EACCES' ? `${file} cannot be read: permission denied` : `${file} cannot be read: ${code ?? (err as Error).message}`;
+    const fix =
+      code === 'ENOENT'
+        ? `create it (see README "Install"), or pass its path with --config or HPEDOCKERPLUGIN_CONFIG`
+        : code === 'EACCES'
+          ? `run as root, or give this user read access to ${file}`
+          : `check ${file}`;
+    results.push({ check: 'config.file', status: 'FAIL', subject: 'config file', detail, fix });
+    return undefined;
+  }
+}
+
+function checkConfigParse(file: string, text: string, results: CheckResult[]): HpeConfig | undefined {
+  const { config, errors, warnings } = checkConfig(text, file);
+  if (config !== undefined) {
+    results.push({
+      check: 'config.parse',
+      status: 'ok',
+      subject: 'config',
+      detail: `${config.backends.length} backend${config.backends.length === 1 ? '' : 's'}: ${config.backends.map((b) => b.name).join(', ')}`,
+    });
+  }
+  for (const e of errors) results.push({ check: 'config.parse', status: 'FAIL', subject: 'config', detail: e.message, fix: e.fix });
+  for (const w of warnings) {
+    const place = w.option === undefined ? `[${w.section}]` : `[${w.section}].${w.option}`;
+    results.push({ check: 'config.parse', status: 'warn', subject: 'config', detail: `${file}:${w.line}: ${place}: ${w.message}` });
+  }
+  return errors.length === 0 ? config : undefined;
+}
+
+async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: CheckOptions['etcdTimeouts']): Promise<boolean> {
+  const members = await checkMembers(config.host.etcd, timeouts);
+  const reachable = members.filter((m) => m.ok).length;
+  for (const m of members) {
+    if (m.ok) {
+      results.push({ check: 'etcd.member', status: 'ok', subject: `etcd ${m.endpoint}`, detail: `reachable${m.version ? ` (etcd ${m.version})` : ''}` });
+    } else {
+      const r = fail('etcd.member', `etcd ${m.endpoint}`, m.error);
+      // With other members answering, the cluster still serves us: warn, do not block.
+      results.push(reachable > 0 ? { ...r, status: 'warn' } : r);
+    }
+  }
+  return reachable > 0;
+}
+
+function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckResult[]): void {
+  for (const backend of config.backends) {
+    const lookup = lookupFor(lookups, backend.name);
+    const subject = `key [${backend.name}]`;
+    const etcdKey = `/backend/${backend.name}`;
+    if (lookup.found) {
+      const { stored } = lookup;
+      if (stored.format === 'legacy') {
+        results.push({
+          check: 'keys',
+          status: 'warn',
+          subject,
+          detail: `${etcdKey} holds a legacy py-3parencryptor passphrase (stored in clear in etcd)`,
+          fix: `convert it with \`hpe3parencryptor migrate --backend ${backend.name}\``,
+        });
+      } else {
+        const pending = stored.record.retired?.length
+          ? { detail: `key ${stored.record.kid}; a rotation did not finish`, fix: `run \`hpe3parencryptor rotate --backend ${backend.name}\` again with the new passphrase` }
+          : stored.record.legacyPassphrase !== undefined
+            ? { detail: `key ${stored.record.kid}; a migration did not finish`, fix: `run \`hpe3parencryptor migrate --backend ${backend.name}\` again` }
+            : undefined;
+        results.push(
+          pending === undefined
+            ? { check: 'keys', status: 'ok', subject, detail: `key ${stored.record.kid} (created ${stored.record.created})` }
+            : { check: 'keys', status: 'warn', subject, ...pending },
+        );
+      }
+      continue;
+    }
+    if ('error' in lookup) {
+      results.push(fail('keys', subject, lookup.error));
+      continue;
+    }
+    const encrypted = backendSecrets(backend).filter((s) => {
+      try {
+        return secretForm(s.raw, lookup).form === 'encrypted';
+      } catch {
+        return true;
+      }
+    });
+    if (encrypted.length > 0) {
+      results.push({
+        check: 'keys',
+        status: 'FAIL',
+        subject,
+        detail: `no key record at ${etcdKey}, but ${encrypted.map((s) => `${s.option} (line ${s.line})`).join(', ')} ${encrypted.length === 1 ? 'is' : 'are'} encrypted`,
+        fix: `point [DEFAULT].host_etcd_ip_address at the etcd that holds the key, or write the plain passwords back and run \`hpe3parencryptor encrypt-config --backend ${backend.name}\``,
+      });
+    } else {
+      const plain = backendSecrets(backend).filter((s) => s.span !== undefined && secretForm(s.raw, lookup).form === 'plain');
+      results.push(
+        plain.length > 0
+          ? {
+              check: 'keys',
+              status: 'warn',
+              subject,
+              detail: `no key; ${plain.map((s) => s.option).join(', ')} ${plain.length === 1 ? 'is' : 'are'} plain text in ${config.file}`,
+              fix: `encrypt ${plain.length === 1 ? 'it' : 'them'} in place with \`hpe3parencryptor encrypt-config --backend ${backend.name}\``,
+            }
+          : { check: 'keys', status: 'ok', subject, detail: 'no key needed (passwords come from placeholders)' },
+      );
+    }
+  }
+}
+
+/**
+ * Runs every prerequisite in order; later checks are skipped (not reported) when an earlier one they need
+ * failed. Used by `hpedockerplugin check` and by the plugin's start-up gate.
+ */
+export async function runPrerequisiteChecks(options: CheckOptions): Promise<PrerequisiteOutcome> {
+  const now = options.now ?? (() => new Date());
+  const results: CheckResult[] = [];
+  const done = () => ({ report: buildReport(options.configFile, results, now()) });
+
+  const text = await checkConfigFile(options.configFile, results);
+  if (text === undefined) return done();
+  const config = checkConfigParse(options.configFile, text, results);
+  if (config === undefined) return done();
+  if (!(await checkEtcd(config, results, options.etcdTimeouts))) return done();
+
+  let client: EtcdClient | undefined;
+  let lookups: KeyLookups;
+  try {
+    client = await createEtcdClient(config.host.etcd, options.etcdTimeouts);
+    lookups = await loadKeyLookups(client);
+    results.push({ check: 'etcd.keys', status: 'ok', subject: 'etcd key records', detail: `${lookups.size} read in one request` });
+  } catch (err) {
+    results.push(fail('etcd.keys', 'etcd key records', err));
+    return done();
+  } finally {
+    client?.close();
+  }
+  checkKeyRecords(config, lookups, results);
+
+  const { secrets, failures } = await revealConfigSecrets(config, lookups, options.env ?? process.env);
+  for (const backend of config.backends) {
+    const own = failures.filter((f) => f.location?.section === backend.name);
+    if (own.length === 0) {
+      const forms = backendSecrets(backend).map((s) => secretForm(s.raw, lookupFor(lookups, backend.name)).form);
+      const counts = new Map<string, number>();
+      for (const f of forms) counts.set(f, (counts.get(f) ?? 0) + 1);
+      const summary = [...counts].map(([form, n]) => `${n} ${form}`).join(', ');
+      results.push({ check: 'secrets', status: 'ok', subject: `secrets [${backend.name}]`, detail: `${forms.length} passwords usable (${summary})` });
+    }
+    for (const f of own) results.push(fail('secrets', `secrets [${backend.name}]`, f));
+  }
+  const outcome = done();
+  return outcome.report.passed ? { ...outcome, ready: { config, secrets } } : outcome;
+}

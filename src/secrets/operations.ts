@@ -1,0 +1,352 @@
+import type { BackendConfig, HpeConfig, SecretOption, Span } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
+import type { EtcdClient } from '../etcd/index.js';
+import { createKeyRecord as storeNewKeyRecord, deleteKeyRecord, readKeyRecord, replaceKeyRecord } from '../etcd/index.js';
+import { SecretError } from '../errors.js';
+import { openSecret, sealSecret } from './box.js';
+import { applySpanEdits, writeFileAtomic } from './edit.js';
+import { classifySecret } from './format.js';
+import { createKeyRecord, keyForKid, parseKeyRecord, passphraseMatches, serializeKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
+import { decryptLegacy } from './legacy.js';
+import { backendSecrets, secretForm, type SecretForm } from './resolve.js';
+
+interface StoredAt {
+  stored: StoredKey;
+  modRevision: string;
+}
+
+const etcdKeyOf = (backend: string) => `/backend/${backend}`;
+
+async function readStored(client: EtcdClient, backend: string): Promise<StoredAt | undefined> {
+  const found = await readKeyRecord(client, backend);
+  if (found === undefined) return undefined;
+  return { stored: parseKeyRecord(found.raw, backend), modRevision: found.modRevision };
+}
+
+function concurrentChange(backend: string): SecretError {
+  return new SecretError(
+    `the key record ${etcdKeyOf(backend)} was changed by someone else while this command ran; nothing more was written`,
+    'run the command again once the other change is done',
+  );
+}
+
+function legacyNeedsMigration(backend: string): SecretError {
+  return new SecretError(
+    `backend ${backend} still has a legacy py-3parencryptor passphrase at ${etcdKeyOf(backend)}; nothing was written`,
+    `convert it first with \`hpe3parencryptor migrate --backend ${backend}\``,
+  );
+}
+
+function decodeKey(record: KeyRecordV1): Uint8Array {
+  return new Uint8Array(Buffer.from(record.key, 'base64'));
+}
+
+/**
+ * The backend's key for this passphrase: created on first use, re-derived and compared afterwards.
+ * A different passphrase is refused (upstream printed SUCCESSFUL with a value the plugin could never read).
+ */
+export async function obtainBackendKey(
+  client: EtcdClient,
+  backend: string,
+  passphrase: string,
+  now: Date = new Date(),
+): Promise<{ kid: string; key: Uint8Array; created: boolean }> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const at = await readStored(client, backend);
+    if (at === undefined) {
+      const { record, key } = await createKeyRecord(passphrase, now);
+      if (await storeNewKeyRecord(client, backend, serializeKeyRecord(record))) return { kid: record.kid, key, created: true };
+      continue; // another node created it meanwhile: check our passphrase against theirs
+    }
+    if (at.stored.format === 'legacy') throw legacyNeedsMigration(backend);
+    const { record } = at.stored;
+    if (!(await passphraseMatches(record, passphrase))) {
+      throw new SecretError(
+        `backend ${backend} already has key ${record.kid} (created ${record.created}), made from a different passphrase; nothing was written`,
+        `give the passphrase used when key ${record.kid} was created, or move the backend to a new passphrase with \`hpe3parencryptor rotate --backend ${backend}\``,
+      );
+    }
+    return { kid: record.kid, key: decodeKey(record), created: false };
+  }
+  throw concurrentChange(backend);
+}
+
+/** `hpe3parencryptor -a`: the encrypted form of one password. */
+export async function encryptPassword(client: EtcdClient, backend: string, passphrase: string, password: string) {
+  const { kid, key, created } = await obtainBackendKey(client, backend, passphrase);
+  return { value: sealSecret(key, kid, password), kid, createdKey: created };
+}
+
+function requireBackend(config: HpeConfig, name: string): BackendConfig {
+  const backend = config.backends.find((b) => b.name === name);
+  if (backend === undefined) {
+    throw new SecretError(
+      `backend ${name} is not in ${config.file}; its backends are ${config.backends.map((b) => b.name).join(', ')}`,
+      `pass one of them with --backend, or add a [${name}] section to ${config.file}`,
+    );
+  }
+  return backend;
+}
+
+/** Checks a `--backend` name against the config (an unknown backend lists the ones that exist). */
+export function checkBackendName(config: HpeConfig, name: string): void {
+  requireBackend(config, name);
+}
+
+/** `hpe3parencryptor -d`. Refuses while the config still depends on the key, unless forced. */
+export async function deleteBackendKey(
+  client: EtcdClient,
+  backend: string,
+  config: HpeConfig | undefined,
+  force: boolean,
+): Promise<'deleted' | 'absent'> {
+  const at = await readStored(client, backend).catch((err: unknown) => {
+    if (err instanceof SecretError && force) return undefined; // a damaged record may always be deleted with --force
+    throw err;
+  });
+  if (at === undefined) {
+    return (await deleteKeyRecord(client, backend)) ? 'deleted' : 'absent';
+  }
+  if (!force && config !== undefined) {
+    const section = config.backends.find((b) => b.name === backend);
+    const dependent =
+      section === undefined
+        ? []
+        : backendSecrets(section).filter((s) => s.span !== undefined && ['encrypted', 'legacy'].includes(secretForm(s.raw, { found: true, stored: at.stored }).form));
+    if (dependent.length > 0) {
+      const list = dependent.map((s) => `${s.option} (line ${s.line})`).join(', ');
+      throw new SecretError(
+        `${config.file}: [${backend}] still has ${dependent.length} encrypted password${dependent.length === 1 ? '' : 's'}: ${list}; deleting the key would make ${dependent.length === 1 ? 'it' : 'them'} unreadable and the backend would fail to start. Nothing was deleted`,
+        `write those passwords in plain text (or as $file{...} placeholders) first, or pass --force to delete the key anyway`,
+      );
+    }
+  }
+  return (await deleteKeyRecord(client, backend)) ? 'deleted' : 'absent';
+}
+
+interface SpanEdit {
+  span: Span;
+  value: string;
+}
+
+/** Applies edits to the config file atomically, unless the file changed since it was read. */
+async function rewriteConfig(config: HpeConfig, edits: SpanEdit[]): Promise<void> {
+  if (edits.length === 0) return;
+  const current = await loadConfig(config.file);
+  if (current.text !== config.text) {
+    throw new SecretError(`${config.file} changed while this command ran; nothing was written to it`, 'run the command again');
+  }
+  await writeFileAtomic(config.file, applySpanEdits(config.text, edits));
+}
+
+export interface EncryptedOptions {
+  backend: string;
+  options: SecretOption[];
+  createdKey: boolean;
+  kid: string;
+}
+
+/**
+ * `hpe3parencryptor encrypt-config`: encrypts every plain password of the chosen backends in place.
+ * All keys are obtained before the file is touched, so a wrong passphrase for one backend writes nothing.
+ */
+export async function encryptConfigFile(configPath: string, client: EtcdClient, backends: string[], passphrase: string): Promise<EncryptedOptions[]> {
+  const config = await loadConfig(configPath);
+  const chosen = backends.map((name) => requireBackend(config, name));
+  const keys = [];
+  for (const backend of chosen) keys.push({ backend, ...(await obtainBackendKey(client, backend.name, passphrase)) });
+  const edits: SpanEdit[] = [];
+  const report: EncryptedOptions[] = [];
+  for (const { backend, kid, key, created } of keys) {
+    const options: SecretOption[] = [];
+    for (const secret of backendSecrets(backend)) {
+      if (secret.span === undefined || classifySecret(secret.raw).kind !== 'plain') continue;
+      edits.push({ span: secret.span, value: sealSecret(key, kid, secret.raw) });
+      options.push(secret.option);
+    }
+    report.push({ backend: backend.name, options, createdKey: created, kid });
+  }
+  await rewriteConfig(config, edits);
+  return report;
+}
+
+export const RotationSteps = ['key-staged', 'config-rewritten', 'retired-dropped'] as const;
+export type RotationStep = (typeof RotationSteps)[number];
+
+export interface StepHooks {
+  /** Called after each durable step; tests throw here to prove every intermediate state still decrypts. */
+  afterStep?: (step: RotationStep) => void | Promise<void>;
+}
+
+/** Re-encrypts every `enc:` value of the backend whose kid is not the current one. */
+function reencryptEdits(backend: BackendConfig, stored: StoredKey & { format: 'v1' }, file: string): SpanEdit[] {
+  const current = stored.record;
+  const currentKey = decodeKey(current);
+  const edits: SpanEdit[] = [];
+  for (const secret of backendSecrets(backend)) {
+    if (secret.span === undefined) continue;
+    const c = classifySecret(secret.raw);
+    if (c.kind !== 'encrypted' || c.kid === current.kid) continue;
+    const oldKey = keyForKid(stored, c.kid);
+    const plain = oldKey === undefined ? null : openSecret(oldKey, c.payload);
+    if (plain === null) {
+      throw new SecretError(
+        `is encrypted with key ${c.kid}, which does not decrypt it (not this backend's key, or the value was damaged); the rotation stopped with the file unchanged`,
+        `fix this value first (\`hpedockerplugin check\` tells why), then run the rotation again`,
+        { file, line: secret.line, section: backend.name, option: secret.option },
+      );
+    }
+    edits.push({ span: secret.span, value: sealSecret(currentKey, current.kid, plain) });
+  }
+  return edits;
+}
+
+async function replaceRecord(client: EtcdClient, backend: string, record: KeyRecordV1, modRevision: string): Promise<void> {
+  if (!(await replaceKeyRecord(client, backend, serializeKeyRecord(record), modRevision))) throw concurrentChange(backend);
+}
+
+/**
+ * `hpe3parencryptor rotate`: moves a backend to a new passphrase. Three durable steps, each of which
+ * leaves a config the plugin can decrypt: (1) the new key becomes current and the old one is kept as
+ * retired, (2) the file's values are re-encrypted with the new key (atomic rename), (3) the retired key
+ * is dropped. Running it again with the same new passphrase finishes an interrupted rotation.
+ */
+export async function rotateBackendKey(
+  configPath: string,
+  client: EtcdClient,
+  backend: string,
+  newPassphrase: string,
+  hooks: StepHooks = {},
+): Promise<{ oldKid: string | undefined; newKid: string; reencrypted: number }> {
+  const config = await loadConfig(configPath);
+  const section = requireBackend(config, backend);
+  let at = await readStored(client, backend);
+  if (at === undefined) {
+    throw new SecretError(
+      `backend ${backend} has no key at ${etcdKeyOf(backend)}, so there is nothing to rotate`,
+      `create one with \`hpe3parencryptor encrypt-config --backend ${backend}\``,
+    );
+  }
+  if (at.stored.format === 'legacy' || at.stored.record.legacyPassphrase !== undefined) throw legacyNeedsMigration(backend);
+  let record = at.stored.record;
+  let oldKid: string | undefined;
+  const resuming = (record.retired ?? []).length > 0;
+  if (resuming) {
+    if (!(await passphraseMatches(record, newPassphrase))) {
+      throw new SecretError(
+        `an earlier rotation of backend ${backend} to key ${record.kid} did not finish, and this passphrase is not the one it was rotating to; nothing was written`,
+        `run \`hpe3parencryptor rotate --backend ${backend}\` again with the passphrase given to the unfinished rotation`,
+      );
+    }
+  } else {
+    if (await passphraseMatches(record, newPassphrase)) {
+      throw new SecretError(`backend ${backend}'s key ${record.kid} already comes from this passphrase; nothing was written`, 'give a new passphrase');
+    }
+    oldKid = record.kid;
+    const { record: fresh } = await createKeyRecord(newPassphrase, new Date());
+    record = { ...fresh, retired: [{ kid: record.kid, key: record.key }, ...(record.retired ?? [])] };
+    await replaceRecord(client, backend, record, at.modRevision);
+    await hooks.afterStep?.('key-staged');
+    at = await readStored(client, backend);
+    if (at === undefined || at.stored.format !== 'v1') throw concurrentChange(backend);
+  }
+  const stored = at.stored as StoredKey & { format: 'v1' };
+  const edits = reencryptEdits(section, stored, config.file);
+  await rewriteConfig(config, edits);
+  await hooks.afterStep?.('config-rewritten');
+  const { retired: _dropped, ...finished } = stored.record;
+  await replaceRecord(client, backend, finished, at.modRevision);
+  await hooks.afterStep?.('retired-dropped');
+  return { oldKid: oldKid ?? stored.record.retired?.[0]?.kid, newKid: stored.record.kid, reencrypted: edits.length };
+}
+
+/**
+ * `hpe3parencryptor migrate`: turns py-3parencryptor's raw passphrase record and its AES-CFB values into
+ * a key record and `enc:v1` values, keeping the same passphrase. Same three-step safety as rotate: while
+ * the file is rewritten the record keeps the legacy passphrase, so unprefixed values still decrypt.
+ */
+export async function migrateLegacyBackend(
+  configPath: string,
+  client: EtcdClient,
+  backend: string,
+  hooks: StepHooks = {},
+): Promise<{ kid: string; migrated: number } | 'not-legacy'> {
+  const config = await loadConfig(configPath);
+  const section = requireBackend(config, backend);
+  let at = await readStored(client, backend);
+  if (at === undefined) return 'not-legacy';
+  if (at.stored.format === 'v1' && at.stored.record.legacyPassphrase === undefined) return 'not-legacy';
+  if (at.stored.format === 'legacy') {
+    const passphrase = at.stored.passphrase;
+    const { record } = await createKeyRecord(passphrase, new Date());
+    const staged: KeyRecordV1 = { ...record, legacyPassphrase: passphrase };
+    await replaceRecord(client, backend, staged, at.modRevision);
+    await hooks.afterStep?.('key-staged');
+    at = await readStored(client, backend);
+    if (at === undefined || at.stored.format !== 'v1') throw concurrentChange(backend);
+  }
+  const stored = at.stored as StoredKey & { format: 'v1' };
+  const legacyPassphrase = stored.record.legacyPassphrase as string;
+  const key = decodeKey(stored.record);
+  const edits: SpanEdit[] = [];
+  for (const secret of backendSecrets(section)) {
+    if (secret.span === undefined || classifySecret(secret.raw).kind !== 'plain') continue;
+    const plain = decryptLegacy(legacyPassphrase, secret.raw);
+    if (plain === null) {
+      throw new SecretError(
+        `is not a legacy encrypted value for the passphrase at ${etcdKeyOf(backend)}; the migration stopped with the file unchanged`,
+        `replace it with a value from \`hpe3parencryptor -a - - --backend ${backend}\`, then run the migration again`,
+        { file: config.file, line: secret.line, section: backend, option: secret.option },
+      );
+    }
+    edits.push({ span: secret.span, value: sealSecret(key, stored.record.kid, plain) });
+  }
+  await rewriteConfig(config, edits);
+  await hooks.afterStep?.('config-rewritten');
+  const { legacyPassphrase: _gone, ...finished } = stored.record;
+  await replaceRecord(client, backend, finished, at.modRevision);
+  await hooks.afterStep?.('retired-dropped');
+  return { kid: stored.record.kid, migrated: edits.length };
+}
+
+export interface BackendStatus {
+  backend: string;
+  key:
+    | { state: 'absent' }
+    | { state: 'legacy' }
+    | { state: 'present'; kid: string; created: string; retired: string[]; migrationPending: boolean }
+    | { state: 'unreadable'; problem: string };
+  passwords: { option: SecretOption; line: number; inheritedFrom?: string; form: SecretForm | { form: 'malformed'; problem: string } }[];
+}
+
+/** `hpe3parencryptor status`: per backend, the key's identity and each password's form — never a value. */
+export function describeSecretStatus(config: HpeConfig, lookups: ReadonlyMap<string, import('./resolve.js').KeyLookup>): BackendStatus[] {
+  return config.backends.map((backend) => {
+    const lookup = lookups.get(backend.name) ?? { found: false };
+    let key: BackendStatus['key'];
+    if (lookup.found) {
+      key =
+        lookup.stored.format === 'legacy'
+          ? { state: 'legacy' }
+          : {
+              state: 'present',
+              kid: lookup.stored.record.kid,
+              created: lookup.stored.record.created,
+              retired: (lookup.stored.record.retired ?? []).map((r) => r.kid),
+              migrationPending: lookup.stored.record.legacyPassphrase !== undefined,
+            };
+    } else {
+      key = 'error' in lookup ? { state: 'unreadable', problem: lookup.error.message } : { state: 'absent' };
+    }
+    const passwords = backendSecrets(backend).map((s) => {
+      let form: BackendStatus['passwords'][number]['form'];
+      try {
+        form = secretForm(s.raw, lookup);
+      } catch (err) {
+        form = { form: 'malformed', problem: (err as Error).message };
+      }
+      return { option: s.option, line: s.line, ...(s.inheritedFrom ? { inheritedFrom: s.inheritedFrom } : {}), form };
+    });
+    return { backend: backend.name, key, passwords };
+  });
+}

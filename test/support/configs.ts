@@ -1,0 +1,68 @@
+import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The passwords of the demo-shaped test config; tests assert none of them is ever printed. */
+export const testPasswords = {
+  defaultArray: 'Def-Array-Pw-41',
+  defaultSan: 'Def-San-Pw-42',
+  secondArray: 'Second-Array-Pw-43',
+  secondSan: 'Second-San-Pw-44',
+  remoteArray: 'Remote-Array-Pw-45',
+  remoteSan: 'Remote-San-Pw-46',
+} as const;
+
+/** Two backends, the second replicating; plain passwords, comments, odd spacing. */
+export function twoBackendConfig(etcdHost: string, etcdPort: number, p: Record<keyof typeof testPasswords, string> = testPasswords): string {
+  return `# hpe.conf used by the tests
+[DEFAULT]
+host_etcd_ip_address = ${etcdHost}
+host_etcd_port_number = ${etcdPort}
+hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver
+hpe3par_api_url = https://10.0.0.5:8080/api/v1
+hpe3par_username = 3paradm
+hpe3par_password = ${p.defaultArray}
+san_ip = 10.0.0.5
+san_login = 3paradm
+san_password=${p.defaultSan}
+hpe3par_cpg = FC_r1
+hpe3par_iscsi_ips = 10.0.0.10
+
+; second array
+[3par2]
+hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
+hpe3par_api_url = https://10.0.0.6:8080/api/v1
+hpe3par_username = 3paradm
+hpe3par_password:   ${p.secondArray}
+san_ip = 10.0.0.6
+san_login = 3paradm
+san_password = ${p.secondSan}
+hpe3par_cpg = FC_r5
+replication_device = backend_id:remote3par,
+    replication_mode:asynchronous, sync_period:900,
+    cpg_map:FC_r5:FC_r1,
+    hpe3par_api_url:https://10.0.0.7:8080/api/v1,
+    hpe3par_username:3paradm, hpe3par_password:${p.remoteArray},
+    san_ip:10.0.0.7, san_login:3paradm, san_password:${p.remoteSan}
+`;
+}
+
+export interface TempDir {
+  path: string;
+  file(name: string, text: string, mode?: number): Promise<string>;
+  remove(): Promise<void>;
+}
+
+export async function tempDir(prefix = 'hpe-test-'): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return {
+    path,
+    async file(name, text, mode = 0o600) {
+      const f = join(path, name);
+      await writeFile(f, text, { mode });
+      await chmod(f, mode);
+      return f;
+    },
+    remove: () => rm(path, { recursive: true, force: true }),
+  };
+}
