@@ -1,10 +1,14 @@
 # Everything a fresh Debian machine needs is installed by `make deps` (called by the other targets).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := etcd-server etcd-client openssl
 NODE := node
 
-.PHONY: deps system-deps build test test-unit test-integration demo demo-stop bench-secrets clean
+.PHONY: deps system-deps build test test-unit test-integration demo demo-stop bench-secrets clean plugin plugin-install
+
+# The managed plugin's name on this host (`docker plugin create/enable/disable $(PLUGIN_NAME)`), and optional
+# `docker plugin set` arguments applied before enabling, e.g. PLUGIN_SETTINGS="config.source=/srv/hpe state.source=/srv/hpe-state".
+PLUGIN_NAME := hpe
+PLUGIN_SETTINGS :=
 
 deps: system-deps node_modules/.package-lock.json
 
@@ -13,6 +17,9 @@ system-deps:
 	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 	command -v etcdctl >/dev/null || missing="$$missing etcd-client"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing="$$missing docker.io"; \
+	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing="$$missing e2fsprogs"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -45,3 +52,20 @@ bench-secrets: build
 
 clean:
 	rm -rf dist build
+
+# The managed plugin's folder (config.json + rootfs/), made without any registry; see plugin/README.md.
+plugin: build
+	plugin/build-rootfs.sh build/plugin
+
+# Installs it on the Docker daemon of DOCKER_HOST (default: the local one) as $(PLUGIN_NAME), replacing a disabled
+# one of that name; an enabled one is left alone (disable it first: it may hold volumes).
+plugin-install: plugin
+	@if docker plugin inspect $(PLUGIN_NAME) >/dev/null 2>&1; then \
+	  if [ "$$(docker plugin inspect -f '{{.Enabled}}' $(PLUGIN_NAME))" = true ]; then \
+	    echo "plugin $(PLUGIN_NAME) is enabled: run \`docker plugin disable $(PLUGIN_NAME)\` first, then make plugin-install again" >&2; exit 1; \
+	  fi; \
+	  echo "removing the old (disabled) plugin $(PLUGIN_NAME)"; docker plugin rm $(PLUGIN_NAME); \
+	fi
+	docker plugin create $(PLUGIN_NAME) build/plugin
+	$(if $(strip $(PLUGIN_SETTINGS)),docker plugin set $(PLUGIN_NAME) $(PLUGIN_SETTINGS))
+	docker plugin enable $(PLUGIN_NAME)

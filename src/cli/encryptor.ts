@@ -64,7 +64,7 @@ interface Context {
 
 /** Upstream's prerequisites for -a and -d: our plugin must not be enabled (it reads keys only when it starts). */
 async function requirePluginDisabled(ctx: Context): Promise<void> {
-  const probe = await findEnabledHpePlugins({ pluginName: ctx.values['plugin-name'] });
+  const probe = await findEnabledHpePlugins({ pluginName: ctx.values['plugin-name'], dockerHost: ctx.env.DOCKER_HOST });
   if (!probe.reachable) {
     ctx.io.err(`warning: cannot ask Docker whether the hpe plugin is enabled (${probe.detail}); going on as if it is not`);
     return;

@@ -8,6 +8,8 @@ export type PluginProbe =
 export interface PluginQuery {
   /** Only this plugin name counts (`--plugin-name`); otherwise any plugin that serves `hpe.sock` as a volume driver. */
   pluginName?: string;
+  /** `unix:///path` or `tcp://host:port`, as in DOCKER_HOST; default: DOCKER_HOST of this process, else the local socket. */
+  dockerHost?: string;
   timeoutMs?: number;
 }
 
@@ -40,6 +42,13 @@ export function isOurPlugin(p: PluginSummary, pluginName?: string): boolean {
   return iface?.Socket === ourSocket && (iface.Types ?? []).map(typeName).includes(volumeDriverType);
 }
 
+function connectionOf(dockerHost: string | undefined): Docker.DockerOptions {
+  if (dockerHost === undefined || dockerHost === '') return {};
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
+}
+
 /**
  * Asks the Docker API (honouring DOCKER_HOST, as the docker CLI does) which of our plugins are enabled.
  * Upstream grepped `docker ps` for `hpestorage`, which never saw a managed plugin.
@@ -47,7 +56,7 @@ export function isOurPlugin(p: PluginSummary, pluginName?: string): boolean {
 export async function findEnabledHpePlugins(query: PluginQuery = {}): Promise<PluginProbe> {
   let docker: Docker;
   try {
-    docker = new Docker({ timeout: query.timeoutMs ?? 3000 });
+    docker = new Docker({ timeout: query.timeoutMs ?? 3000, ...connectionOf(query.dockerHost) });
   } catch (err) {
     return { reachable: false, detail: (err as Error).message };
   }
@@ -57,7 +66,7 @@ export async function findEnabledHpePlugins(query: PluginQuery = {}): Promise<Pl
     return { reachable: true, enabled };
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string };
-    const where = e.address ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+    const where = e.address ?? query.dockerHost ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
     return { reachable: false, detail: `${where}: ${e.code ?? e.message}` };
   }
 }

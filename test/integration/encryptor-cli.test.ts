@@ -103,6 +103,27 @@ describe('hpe3parencryptor -a', () => {
     assert.equal(await keyRecord('nope'), undefined);
   });
 
+  test('`-a - <password>` takes the passphrase from standard input and the password from the argument', async () => {
+    await clearKeys();
+    const { env } = await freshConfig('a6.conf');
+    const r = await runCli('encryptor', ['-a', '-', 'argv-password'], { env, stdin: `${passphrase}\n`, transcript });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^SUCCESSFUL: Encrypted password: enc:v1:/);
+    assert.doesNotMatch(r.stderr, /shell history/);
+  });
+
+  test('a missing hpe.conf is refused before anything else, naming the path and the fix', async () => {
+    const missing = `${dir.path}/absent/hpe.conf`;
+    const env = { ...noDocker, HPEDOCKERPLUGIN_CONFIG: missing };
+    const r = await runCli('encryptor', ['-a', '-', '-'], { env, stdin: `${passphrase}\npw\n`, transcript });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`ERROR: ${missing.replace(/[/.]/g, '\\$&')}: `));
+    assert.match(r.stderr, /Fix: .*--config/);
+    const check = await runCli('plugin', ['check', '--config', missing], { transcript });
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /^FAIL config file: .*absent\/hpe\.conf does not exist — fix: create it/m);
+  });
+
   test('no passphrase and no terminal is a usage error (exit 2)', async () => {
     const { env } = await freshConfig('a5.conf');
     const r = await runCli('encryptor', ['-a'], { env, transcript });

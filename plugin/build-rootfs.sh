@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Assembles the managed plugin's folder without any registry or Dockerfile:
+#
+#   plugin/build-rootfs.sh OUT_DIR        (make plugin  ==  npm run build && plugin/build-rootfs.sh build/plugin)
+#
+# OUT_DIR/config.json   a copy of the top-level config.json
+# OUT_DIR/rootfs/       /usr/bin/node and the data-path tools (losetup, mount, umount, mkfs.ext4, blkid), each with
+#                       the shared libraries `ldd` names; the app at /opt/hpedockerplugin (dist/src, package.json,
+#                       production node_modules); the folders the plugin uses.
+#
+# `docker plugin create NAME OUT_DIR` takes that folder as it is. Idempotent: the rootfs is rebuilt from scratch in
+# OUT_DIR/rootfs.new and swapped in at the end, so an interrupted run never leaves a half-made rootfs behind.
+# Production node_modules: a copy (hard links where possible) of the repository's own node_modules, pruned with
+# `npm prune --omit=dev --offline` against package-lock.json (no network, no install scripts; the repository's
+# node_modules is not written to).
+set -euo pipefail
+
+die() { echo "build-rootfs.sh: error: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] && [ -n "$1" ] || die "usage: plugin/build-rootfs.sh OUT_DIR"
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$1
+case "$(realpath -m "$OUT")" in
+  / | "$REPO") die "refusing to use $OUT as OUT_DIR" ;;
+esac
+
+[ -f "$REPO/dist/src/cli/hpedockerplugin.js" ] ||
+  die "dist/ is not built ($REPO/dist/src/cli/hpedockerplugin.js is missing): run \`npm run build\` (or \`make build\`) first"
+[ -f "$REPO/node_modules/.package-lock.json" ] ||
+  die "$REPO/node_modules is not installed: run \`npm ci\` (or \`make deps\`) first"
+[ -f "$REPO/config.json" ] || die "$REPO/config.json is missing"
+
+# Tools of the data path, looked up as root would (sbin included).
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+TOOLS=(node losetup mount umount mkfs.ext4 blkid)
+BINS=()
+for t in "${TOOLS[@]}"; do
+  p=$(command -v "$t" 2>/dev/null) || die "$t is not installed on this host (Debian: node is nodejs, losetup/mount/umount/blkid are util-linux and mount, mkfs.ext4 is e2fsprogs)"
+  BINS+=("$p")
+done
+[ -f /etc/mke2fs.conf ] || die "/etc/mke2fs.conf is missing (Debian package e2fsprogs)"
+command -v ldd >/dev/null || die "ldd is not installed (Debian package libc-bin)"
+command -v npm >/dev/null || die "npm is not installed"
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+NEW="$OUT/rootfs.new"
+rm -rf "$NEW"
+mkdir -p "$NEW"
+trap 'rm -rf "$NEW"' EXIT
+
+# Keep the host's merged-/usr layout (/bin -> usr/bin, /lib64 -> usr/lib64, ...), so that paths named by ldd and the
+# ELF interpreter (/lib64/ld-linux-x86-64.so.2) resolve inside the rootfs exactly as they do on the host.
+for d in bin sbin lib lib32 lib64 libx32; do
+  # relative target (an absolute one would point out of the rootfs, at the host, while copying)
+  if [ -L "/$d" ]; then t=$(readlink "/$d"); mkdir -p "$NEW/${t#/}"; ln -s "${t#/}" "$NEW/$d"; fi
+done
+
+# Everything executable or loadable gets mode 755: the kernel opens the ELF interpreter with exec permission, so a
+# 644 ld-linux makes every exec fail with "Permission denied".
+copy_file() { # host path -> same path in the rootfs, symlinks resolved
+  local src=$1 dst="$NEW$1"
+  [ -e "$dst" ] && return 0
+  install -D -m755 "$(readlink -f "$src")" "$dst"
+}
+for b in "${BINS[@]}"; do
+  copy_file "$b"
+  libs=$(ldd "$b" 2>/dev/null | grep -o '/[^ )]*' || true)
+  for l in $libs; do copy_file "$l"; done
+done
+# The plugin's PATH is /usr/sbin:/usr/bin:/sbin:/bin; where the host keeps a tool elsewhere, link it in.
+for b in "${BINS[@]}"; do
+  name=$(basename "$b")
+  case "$(dirname "$b")" in /usr/sbin | /usr/bin | /sbin | /bin) ;; *)
+    [ -e "$NEW/usr/bin/$name" ] || { mkdir -p "$NEW/usr/bin"; ln -s "$b" "$NEW/usr/bin/$name"; } ;;
+  esac
+done
+install -D -m644 /etc/mke2fs.conf "$NEW/etc/mke2fs.conf"
+# Name resolution for "localhost" (Docker binds the host's /etc/hosts and /etc/resolv.conf over these for a
+# host-network plugin; they matter only when it does not) and a passwd entry for root (os.userInfo()).
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$NEW/etc/hosts"
+: > "$NEW/etc/resolv.conf"
+printf 'hosts: files dns\n' > "$NEW/etc/nsswitch.conf"
+printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n' > "$NEW/etc/passwd"
+printf 'root:x:0:\n' > "$NEW/etc/group"
+
+# Folders: /run/docker/plugins is mandatory (the socket lives there); /opt/hpe/data is the propagatedMount;
+# /etc/hpedockerplugin and /var/lib/hpedockerplugin are the `config` and `state` mount destinations.
+mkdir -p "$NEW"/{tmp,proc,sys,dev,root,run/docker/plugins,opt/hpe/data,etc/hpedockerplugin,var/lib/hpedockerplugin,lib/modules}
+chmod 1777 "$NEW/tmp"
+
+# The app: the built JavaScript, package.json ("type": "module"), production node_modules.
+APP="$NEW/opt/hpedockerplugin"
+mkdir -p "$APP/dist"
+cp -a "$REPO/dist/src" "$APP/dist/src"
+cp -a "$REPO/package.json" "$REPO/package-lock.json" "$APP/"
+# Hard links when OUT_DIR is on the same file system (0.4 s instead of 4 s for ~4,000 files): prune and the clean-up
+# below only unlink, and the one file npm rewrites (node_modules/.package-lock.json) is replaced by a real copy first,
+# so the repository's files are never written through a link. Elsewhere: a plain copy.
+if cp -al "$REPO/node_modules" "$APP/node_modules" 2>/dev/null; then
+  rm -f "$APP/node_modules/.package-lock.json"
+  cp "$REPO/node_modules/.package-lock.json" "$APP/node_modules/.package-lock.json"
+else
+  rm -rf "$APP/node_modules"
+  cp -a "$REPO/node_modules" "$APP/node_modules"
+fi
+if ! (cd "$APP" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund --loglevel=error >"$OUT/npm-prune.log" 2>&1); then
+  cat "$OUT/npm-prune.log" >&2
+  die "npm prune --omit=dev failed in $APP (log above)"
+fi
+rm -f "$OUT/npm-prune.log"
+# Files node never loads (type declarations, TypeScript sources, source maps, docs): about half the files and
+# 17 MB less for dockerd to gzip on every `docker plugin create`.
+rm -rf "$APP/node_modules/.cache" "$APP/node_modules/@types"
+find "$APP/node_modules" -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' -o -name '*.md' -o -name '*.markdown' \) -delete
+
+# Smoke test: the runtime starts inside the rootfs with nothing from the host (catches a missing library or a
+# library without its execute bit). chroot needs root; skip it otherwise.
+if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null; then
+  out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$NEW" /usr/bin/node -e 'process.stdout.write("ok")' 2>&1) ||
+    die "node does not start inside the rootfs: $out"
+  [ "$out" = ok ] || die "node does not start inside the rootfs: $out"
+fi
+
+cp "$REPO/config.json" "$OUT/config.json"
+rm -rf "$OUT/rootfs"
+mv "$NEW" "$OUT/rootfs"
+trap - EXIT
+echo "plugin folder ready: $OUT (config.json, rootfs/ $(du -sm "$OUT/rootfs" | cut -f1) MB)"
