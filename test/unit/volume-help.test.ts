@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CREATE_HELP, formatBackendsTable } from '../../src/volumes/index.js';
+
+describe('formatBackendsTable (upstream layout of -o help=backends)', () => {
+  const rule = '='.repeat(54);
+
+  test('rule, header, one line per backend', () => {
+    const table = formatBackendsTable([
+      { name: 'DEFAULT', state: 'OK' },
+      { name: '3par2', state: 'INITIALIZING' },
+    ]);
+    assert.equal(
+      table,
+      `\n${rule}\nNAME${' '.repeat(42)}STATUS\n${rule}\n` + `DEFAULT${' '.repeat(38)}  OK\n` + `3par2${' '.repeat(40)}  INITIALIZING\n`,
+    );
+    const lines = table.split('\n');
+    assert.equal(lines[1]!.length, 54);
+    assert.equal(lines[2]!.indexOf('STATUS'), 46);
+    assert.equal(lines[4]!.indexOf('OK'), 47, 'the state column starts two spaces after the 45-character name column');
+  });
+
+  test('a FAILED backend gets its reason on indented lines below', () => {
+    const table = formatBackendsTable([
+      { name: 'bad', state: 'FAILED', reason: "CPG (FC_r9) doesn't exist on array\nsecond line" },
+      { name: 'ok', state: 'OK', reason: 'ignored for a backend that is not FAILED' },
+      { name: 'failed-without-reason', state: 'FAILED' },
+    ]);
+    const body = table.split('\n').slice(4);
+    assert.deepEqual(body, [
+      `bad${' '.repeat(42)}  FAILED`,
+      "    CPG (FC_r9) doesn't exist on array",
+      '    second line',
+      `ok${' '.repeat(43)}  OK`,
+      `failed-without-reason${' '.repeat(24)}  FAILED`,
+      '',
+    ]);
+  });
+
+  test('a name longer than the column is not cut', () => {
+    const name = 'n'.repeat(50);
+    assert.ok(formatBackendsTable([{ name, state: 'OK' }]).includes(`${name}  OK\n`));
+  });
+
+  test('no backends: header only', () => {
+    assert.equal(formatBackendsTable([]), `\n${rule}\nNAME${' '.repeat(42)}STATUS\n${rule}\n`);
+  });
+});
+
+describe('CREATE_HELP', () => {
+  test('covers every option of every operation, and help=backends', () => {
+    const options = [
+      'size', 'provisioning', 'compression', 'flash-cache', 'qos-name', 'cpg', 'snapcpg', 'fsOwner', 'fsMode',
+      'mountConflictDelay', 'backend', 'replicationGroup', 'cloneOf', 'virtualCopyOf', 'expirationHours',
+      'retentionHours', 'importVol', 'help=backends',
+    ];
+    for (const option of options) assert.ok(CREATE_HELP.includes(option), option);
+  });
+
+  test('names each operation and says schedules are not supported', () => {
+    for (const heading of ['Create a volume', 'Create a replicated volume', 'Clone a volume', 'Snapshot a volume', 'Import a volume']) {
+      assert.ok(CREATE_HELP.includes(heading), heading);
+    }
+    assert.match(CREATE_HELP, /schedules .* not supported/s);
+  });
+
+  test('states the defaults', () => {
+    assert.match(CREATE_HELP, /default 100\)/);
+    assert.match(CREATE_HELP, /thin \(default\)/);
+    assert.match(CREATE_HELP, /\(default 30\)/);
+  });
+});

@@ -1,0 +1,355 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ReplicationDevice } from '../../src/config/types.js';
+import {
+  parseCreateRequest,
+  pythonList,
+  SnapshotSchedulesUnsupportedError,
+  VolumeRequestError,
+  type BackendView,
+  type Opts,
+  type VolumeRequest,
+} from '../../src/volumes/index.js';
+
+const replication: ReplicationDevice = {
+  line: 12,
+  backendId: 'remote-3par',
+  mode: 'synchronous',
+  cpgMap: [{ source: 'FC_r1', target: 'FC_r5' }],
+  snapCpgMap: [{ source: 'FC_r1', target: 'FC_r5' }],
+  apiUrl: 'https://10.0.0.2:8080/api/v1',
+  username: '3paradm',
+  sanIp: '10.0.0.2',
+  sanLogin: '3paradm',
+  password: { option: 'replication_device.hpe3par_password', raw: 'x', line: 12 },
+  sanPassword: { option: 'replication_device.san_password', raw: 'x', line: 12 },
+  iscsiIps: [],
+  pairs: {},
+};
+
+const backends: BackendView[] = [
+  { name: 'DEFAULT', state: 'OK' },
+  { name: 'rep', state: 'OK', replication },
+  { name: 'init', state: 'INITIALIZING' },
+  { name: 'bad', state: 'FAILED', reason: 'CPG (FC_r9) does not exist on array' },
+];
+
+function parse(opts: Opts | undefined, name = 'vol1', view: readonly BackendView[] = backends): VolumeRequest {
+  return parseCreateRequest(name, opts, view);
+}
+
+function errorOf(fn: () => unknown): VolumeRequestError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof VolumeRequestError, `expected a VolumeRequestError, got ${String(e)}`);
+    assert.ok(e.fix.length > 0, 'every error carries a fix');
+    return e;
+  }
+  assert.fail('expected an error');
+}
+
+const MUTEX = "Invalid input received: Operations ['cloneOf', 'importVol', 'replicationGroup', 'virtualCopyOf'] are mutually exclusive and cannot be specified together. Please check help for usage.";
+const invalidOptions = (list: string, op: string) => `Invalid input received: Invalid option(s) ${list} specified for operation ${op}. Please check help for usage.`;
+const SCHEDULE_MANDATORY = "Invalid input received: One or more mandatory options ['scheduleFrequency', 'scheduleName', 'snapshotPrefix'] are missing for operation create snapshot schedule";
+const schedule = { virtualCopyOf: 'vol0', scheduleName: 'hourly', scheduleFrequency: '0 * * * *', snapshotPrefix: 'hr' };
+
+interface ErrorCase {
+  title: string;
+  opts: Opts | undefined;
+  message: string;
+  name?: string;
+  view?: readonly BackendView[];
+}
+
+const errorCases: ErrorCase[] = [
+  // 1–2: name, mutual exclusion, allow-lists (upstream request_validator.py)
+  { title: 'a one-character name', name: 'a', opts: {}, message: 'Invalid input received: Invalid volume name: a is passed.' },
+  { title: 'a name starting with -', name: '-ab', opts: {}, message: 'Invalid input received: Invalid volume name: -ab is passed.' },
+  { title: 'a name with a dot', name: 'a.b', opts: {}, message: 'Invalid input received: Invalid volume name: a.b is passed.' },
+  { title: 'a name with a slash', name: 'a/b', opts: {}, message: 'Invalid input received: Invalid volume name: a/b is passed.' },
+  { title: 'an empty name', name: '', opts: undefined, message: 'Invalid input received: Invalid volume name:  is passed.' },
+  { title: 'the name is checked before the options', name: 'a', opts: { nope: '1' }, message: 'Invalid input received: Invalid volume name: a is passed.' },
+  { title: 'virtualCopyOf with cloneOf', opts: { virtualCopyOf: 'a', cloneOf: 'b' }, message: MUTEX },
+  { title: 'importVol with replicationGroup', opts: { importVol: 'a', replicationGroup: 'b' }, message: MUTEX },
+  { title: 'mutual exclusion comes before unknown options', opts: { cloneOf: 'a', importVol: 'b', nope: '' }, message: MUTEX },
+  { title: 'an unknown option of create', opts: { nope: '1' }, message: invalidOptions("['nope']", 'create volume') },
+  { title: 'unknown options are sorted', opts: { zeta: '', alpha: '', Beta: '' }, message: invalidOptions("['Beta', 'alpha', 'zeta']", 'create volume') },
+  { title: 'a snapshot option on create', opts: { expirationHours: '2' }, message: invalidOptions("['expirationHours']", 'create volume') },
+  { title: 'a schedule option without virtualCopyOf', opts: { scheduleName: 's' }, message: invalidOptions("['scheduleName']", 'create volume') },
+  { title: 'provisioning on a clone', opts: { cloneOf: 'a', provisioning: 'full' }, message: invalidOptions("['provisioning']", 'clone volume') },
+  { title: 'backend on a clone', opts: { cloneOf: 'a', backend: 'DEFAULT' }, message: invalidOptions("['backend']", 'clone volume') },
+  { title: 'cpg on a snapshot', opts: { virtualCopyOf: 'a', cpg: 'x' }, message: invalidOptions("['cpg']", 'create snapshot') },
+  { title: 'expHrs on a snapshot', opts: { virtualCopyOf: 'a', expHrs: '2' }, message: invalidOptions("['expHrs']", 'create snapshot') },
+  { title: 'qos-name on a snapshot', opts: { virtualCopyOf: 'a', 'qos-name': 'q' }, message: invalidOptions("['qos-name']", 'create snapshot') },
+  { title: 'a schedule without its mandatory options', opts: { virtualCopyOf: 'a', scheduleName: 's' }, message: SCHEDULE_MANDATORY },
+  { title: 'a schedule by scheduleFrequency alone', opts: { virtualCopyOf: 'a', scheduleFrequency: '* * * * *' }, message: SCHEDULE_MANDATORY },
+  { title: 'snapshotPrefix starts a schedule (upstream spelt it snaphotPrefix)', opts: { virtualCopyOf: 'a', snapshotPrefix: 'p' }, message: SCHEDULE_MANDATORY },
+  { title: 'expirationHours on a schedule', opts: { ...schedule, expirationHours: '3' }, message: invalidOptions("['expirationHours']", 'create snapshot schedule') },
+  { title: 'size on an import', opts: { importVol: 'x', size: '1' }, message: invalidOptions("['size']", 'import volume') },
+  { title: 'cpg with replicationGroup', opts: { replicationGroup: 'rg', cpg: 'x' }, message: invalidOptions("['cpg']", 'create replicated volume') },
+  { title: 'cpg and snapcpg with replicationGroup', opts: { replicationGroup: 'rg', snapcpg: 'y', cpg: 'x' }, message: invalidOptions("['cpg', 'snapcpg']", 'create replicated volume') },
+  { title: 'fsOwner on a replicated volume', opts: { replicationGroup: 'rg', fsOwner: '1:1' }, message: invalidOptions("['fsOwner']", 'create replicated volume') },
+  { title: 'another option with help', opts: { help: '', size: '1' }, message: invalidOptions("['size']", 'display help') },
+  { title: 'manager with help', opts: { help: '', manager: 'x' }, message: invalidOptions("['manager']", 'display help') },
+  // 4: backend
+  { title: 'an unknown backend', opts: { backend: 'nope' }, message: 'Backend: nope not present in config.' },
+  { title: 'DEFAULT_FILE', opts: { backend: 'DEFAULT_FILE' }, message: 'Backend DEFAULT_FILE is reserved for File Persona. Cannot specify it for Block operations' },
+  { title: 'an unknown backend on a replicated volume', opts: { replicationGroup: 'rg', backend: 'nope' }, message: 'Backend: nope not present in config.' },
+  { title: 'the backend is checked before the values', opts: { backend: 'nope', size: 'x' }, message: 'Backend: nope not present in config.' },
+  {
+    title: 'an unknown backend on an import',
+    opts: { importVol: 'x', backend: 'nope' },
+    message: "Invalid input received: ERROR: Backend 'nope' doesn't exist. Available backends are ['DEFAULT', 'bad', 'init', 'rep']. Please use a valid backend name and retry.",
+  },
+  { title: 'no block backend configured', opts: {}, view: [], message: "ERROR: Cannot create volume 'vol1'. Volume driver is not configured" },
+  { title: 'a backend still initialising', opts: { backend: 'init' }, message: "ERROR: Backend 'init' is still initializing. Please retry in a few seconds." },
+  {
+    title: 'a failed backend, with its reason',
+    opts: { backend: 'bad' },
+    message: "ERROR: Backend 'bad' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: CPG (FC_r9) does not exist on array",
+  },
+  {
+    title: 'a failed backend on an import',
+    opts: { importVol: 'x', backend: 'bad' },
+    message: "ERROR: Backend 'bad' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: CPG (FC_r9) does not exist on array",
+  },
+  {
+    title: 'a failed default backend without a reason',
+    opts: {},
+    view: [{ name: 'DEFAULT', state: 'FAILED' }],
+    message: "ERROR: Backend 'DEFAULT' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it.",
+  },
+  { title: 'value errors come before the backend state', opts: { backend: 'bad', size: 'x' }, message: "Invalid value 'x' specified for size. Please specify an integer number of GiB." },
+  // 7: values
+  { title: 'a non-integer size', opts: { size: 'abc' }, message: "Invalid value 'abc' specified for size. Please specify an integer number of GiB." },
+  { title: 'a fractional size', opts: { size: '1.5' }, message: "Invalid value '1.5' specified for size. Please specify an integer number of GiB." },
+  { title: 'a size with a unit', opts: { size: '10GiB' }, message: "Invalid value '10GiB' specified for size. Please specify an integer number of GiB." },
+  { title: 'size 0', opts: { size: '0' }, message: 'Please enter the valid integer value for size parameter' },
+  { title: 'a negative size', opts: { size: '-5' }, message: 'Please enter the valid integer value for size parameter' },
+  { title: 'an absurd size', opts: { size: '99999999999999999' }, message: "Invalid value '99999999999999999' specified for size. Please specify an integer number of GiB." },
+  { title: 'a non-integer clone size', opts: { cloneOf: 'a', size: 'big' }, message: "Invalid value 'big' specified for size. Please specify an integer number of GiB." },
+  { title: 'a non-integer snapshot size', opts: { virtualCopyOf: 'a', size: 'x' }, message: "Invalid value 'x' specified for size. Please specify an integer number of GiB." },
+  { title: 'size before provisioning', opts: { size: 'x', provisioning: 'bad' }, message: "Invalid value 'x' specified for size. Please specify an integer number of GiB." },
+  { title: 'an unknown provisioning', opts: { provisioning: 'sparse' }, message: "Must specify a valid provisioning type ['thin', 'full', 'dedup'], value 'sparse' is invalid." },
+  { title: 'provisioning is case-sensitive', opts: { provisioning: 'Thin' }, message: "Must specify a valid provisioning type ['thin', 'full', 'dedup'], value 'Thin' is invalid." },
+  {
+    title: 'a bad compression value',
+    opts: { compression: 'yes' },
+    message: "create volume failed, error is: passed compression parameter does not have a valid value. Valid values are: ['true', 'false']",
+  },
+  {
+    title: 'a bad flash-cache value',
+    opts: { 'flash-cache': 'on' },
+    message: "create volume failed, error is: passed flash-cache parameter does not have a valid value. Valid values are: ['true', 'false']",
+  },
+  { title: 'fsOwner without gid', opts: { fsOwner: '1000' }, message: "Invalid value '1000' specified for fsOwner. Please specify a correct value." },
+  { title: 'fsOwner with an empty gid', opts: { fsOwner: '1000:' }, message: "Invalid value '1000:' specified for fsOwner. Please specify a correct value." },
+  { title: 'fsOwner by names', opts: { fsOwner: 'root:root' }, message: "Invalid value 'root:root' specified for fsOwner. Please specify a correct value." },
+  { title: 'fsOwner with three parts', opts: { fsOwner: '1:2:3' }, message: "Invalid value '1:2:3' specified for fsOwner. Please specify a correct value." },
+  { title: 'a negative fsOwner', opts: { fsOwner: '-1:0' }, message: "Invalid value '-1:0' specified for fsOwner. Please specify a correct value." },
+  { title: 'fsOwner beyond 32 bits', opts: { fsOwner: '4294967295:0' }, message: "Invalid value '4294967295:0' specified for fsOwner. Please specify a correct value." },
+  { title: 'fsMode not a number', opts: { fsMode: 'rwx' }, message: "Invalid value 'rwx' specified for fsMode. Please specify an integer value." },
+  { title: 'fsMode without leading 0', opts: { fsMode: '755' }, message: "Invalid value '755' specified for fsMode. Please specify an octal value." },
+  { title: 'fsMode with an 8', opts: { fsMode: '0785' }, message: "Invalid value '0785' specified for fsMode. Please specify an octal value." },
+  { title: 'fsMode beyond 07777', opts: { fsMode: '017777' }, message: "Invalid value '017777' specified for fsMode. Please specify an octal value." },
+  { title: 'a non-integer mountConflictDelay', opts: { mountConflictDelay: 'soon' }, message: "Invalid value 'soon' specified for mountConflictDelay. Please specify an integer value." },
+  { title: 'a negative mountConflictDelay', opts: { mountConflictDelay: '-1' }, message: "Invalid value '-1' specified for mountConflictDelay. Please specify an integer value of 0 or more." },
+  { title: 'mountConflictDelay on an import', opts: { importVol: 'x', mountConflictDelay: '1.5' }, message: "Invalid value '1.5' specified for mountConflictDelay. Please specify an integer value." },
+  // 8: snapshots
+  { title: 'an empty virtualCopyOf', opts: { virtualCopyOf: '' }, message: "Invalid value '' specified for virtualCopyOf. Please specify the name of the volume to snapshot." },
+  { title: 'a non-integer expirationHours', opts: { virtualCopyOf: 'a', expirationHours: 'x' }, message: "Invalid value 'x' specified for expirationHours. Please specify an integer number of hours from 1 to 43800." },
+  { title: 'expirationHours 0', opts: { virtualCopyOf: 'a', expirationHours: '0' }, message: "Invalid value '0' specified for expirationHours. Please specify an integer number of hours from 1 to 43800." },
+  { title: 'expirationHours over the WSAPI bound', opts: { virtualCopyOf: 'a', expirationHours: '43801' }, message: "Invalid value '43801' specified for expirationHours. Please specify an integer number of hours from 1 to 43800." },
+  { title: 'a fractional retentionHours', opts: { virtualCopyOf: 'a', retentionHours: '1.5' }, message: "Invalid value '1.5' specified for retentionHours. Please specify an integer number of hours from 1 to 43800." },
+  {
+    title: 'retention longer than expiration',
+    opts: { virtualCopyOf: 'a', expirationHours: '10', retentionHours: '20' },
+    message: 'create snapshot failed, error is: retentionHours (20) cannot be greater than expirationHours (10)',
+  },
+  { title: 'a schedule with a non-integer expHrs', opts: { ...schedule, expHrs: 'x' }, message: "Invalid value 'x' specified for expHrs. Please specify an integer number of hours." },
+  { title: 'a schedule with retHrs > expHrs', opts: { ...schedule, expHrs: '2', retHrs: '4' }, message: 'create schedule failed, error is: expiration hours must be greater than retention hours' },
+  { title: 'a schedule with an empty name', opts: { ...schedule, scheduleName: '' }, message: 'Please make sure that valid schedule name is passed' },
+  { title: 'a schedule with an empty prefix', opts: { ...schedule, snapshotPrefix: '' }, message: 'Please provide a 3 letter prefix for scheduled snapshot names' },
+  {
+    title: 'a schedule name over 31 characters',
+    opts: { ...schedule, scheduleName: 's'.repeat(32) },
+    message: 'Please provide a scheduleName with max 31 characters and snapshotPrefix with max length of 15 characters',
+  },
+  {
+    title: 'a snapshot prefix over 15 characters',
+    opts: { ...schedule, snapshotPrefix: 'p'.repeat(16) },
+    message: 'Please provide a scheduleName with max 31 characters and snapshotPrefix with max length of 15 characters',
+  },
+  {
+    title: 'a schedule frequency without 5 fields',
+    opts: { ...schedule, scheduleFrequency: '0 * * *' },
+    message: 'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed.',
+  },
+  {
+    title: 'a valid schedule is refused',
+    opts: schedule,
+    message: "snapshot schedules are not supported by this plugin (they need the array's SSH CLI); create snapshots with -o virtualCopyOf=<vol> instead",
+  },
+  {
+    title: 'a valid auto-named schedule is refused',
+    opts: { ...schedule, scheduleName: 'auto', expHrs: '4', retHrs: '2' },
+    message: "snapshot schedules are not supported by this plugin (they need the array's SSH CLI); create snapshots with -o virtualCopyOf=<vol> instead",
+  },
+  // 9: clone, import
+  { title: 'an empty cloneOf', opts: { cloneOf: '' }, message: "Invalid value '' specified for cloneOf. Please specify the name of the volume to clone." },
+  { title: 'an empty importVol', opts: { importVol: '' }, message: "Invalid value '' specified for importVol. Please specify the name of the volume or snapshot on the array." },
+  // 10: replication
+  {
+    title: 'replicationGroup on a backend without replication_device',
+    opts: { replicationGroup: 'rg' },
+    message:
+      "Invalid input received: Request to create replicated volume cannot be fulfilled without defining 'replication_device' entry defined in hpe.conf for the backend 'DEFAULT'. Please add it and execute the request again.",
+  },
+  { title: 'an empty replicationGroup', opts: { replicationGroup: '', backend: 'rep' }, message: "Invalid value '' specified for replicationGroup. Please specify the name of the remote copy group." },
+  { title: 'values before replication rules', opts: { replicationGroup: 'rg', size: 'x' }, message: "Invalid value 'x' specified for size. Please specify an integer number of GiB." },
+  // shape
+  { title: 'File Persona', opts: { filePersona: '' }, message: 'File Persona (-o filePersona) is not supported by this plugin: it manages block volumes only' },
+  { title: 'a non-string value', opts: { size: 10 }, message: "Invalid value for option 'size': volume options must be strings." },
+];
+
+describe('parseCreateRequest: errors, exact texts, upstream order', () => {
+  for (const c of errorCases) {
+    test(c.title, () => {
+      const err = errorOf(() => parse(c.opts, c.name ?? 'vol1', c.view ?? backends));
+      assert.equal(err.message, c.message);
+    });
+  }
+
+  test('a refused schedule is a SnapshotSchedulesUnsupportedError', () => {
+    assert.ok(errorOf(() => parse(schedule)) instanceof SnapshotSchedulesUnsupportedError);
+  });
+
+  test('only an initialising backend is worth retrying', () => {
+    assert.equal(errorOf(() => parse({ backend: 'init' })).retryable, true);
+    assert.equal(errorOf(() => parse({ backend: 'bad' })).retryable, false);
+    assert.equal(errorOf(() => parse({ size: 'x' })).retryable, false);
+  });
+});
+
+const createDefaults = {
+  kind: 'create',
+  name: 'vol1',
+  backend: 'DEFAULT',
+  size: 100,
+  provisioning: 'thin',
+  compression: null,
+  flashCache: null,
+  qosName: null,
+  cpg: null,
+  snapCpg: null,
+  fsOwner: null,
+  fsMode: null,
+  mountConflictDelay: 30,
+};
+
+interface OkCase {
+  title: string;
+  opts: Opts | undefined;
+  expected: VolumeRequest;
+  view?: readonly BackendView[];
+}
+
+const okCases: OkCase[] = [
+  { title: 'no Opts: a thin 100 GiB volume on DEFAULT', opts: undefined, expected: { ...createDefaults } as VolumeRequest },
+  { title: 'empty Opts', opts: {}, expected: { ...createDefaults } as VolumeRequest },
+  {
+    title: 'every create option',
+    opts: {
+      size: '20',
+      provisioning: 'dedup',
+      compression: 'TRUE',
+      'flash-cache': 'true',
+      'qos-name': 'gold',
+      cpg: 'FC_r1',
+      snapcpg: 'FC_r5',
+      fsOwner: '1000:1001',
+      fsMode: '0755',
+      mountConflictDelay: '0',
+      backend: 'DEFAULT',
+      manager: 'ignored',
+    },
+    expected: {
+      ...createDefaults,
+      size: 20,
+      provisioning: 'dedup',
+      compression: true,
+      flashCache: true,
+      qosName: 'gold',
+      cpg: 'FC_r1',
+      snapCpg: 'FC_r5',
+      fsOwner: { uid: 1000, gid: 1001 },
+      fsMode: '0755',
+      mountConflictDelay: 0,
+    } as VolumeRequest,
+  },
+  { title: 'flash-cache=false is recorded as false, not "not given"', opts: { 'flash-cache': 'False', compression: 'false' }, expected: { ...createDefaults, flashCache: false, compression: false } as VolumeRequest },
+  { title: 'empty values count as not given', opts: { size: '', provisioning: '', backend: '', fsMode: '', mountConflictDelay: '', 'qos-name': '' }, expected: { ...createDefaults } as VolumeRequest },
+  { title: 'integers read as Python int() reads them', opts: { size: ' +10 ', mountConflictDelay: '007' }, expected: { ...createDefaults, size: 10, mountConflictDelay: 7 } as VolumeRequest },
+  { title: 'fsMode 0 and 04755', opts: { fsMode: '04755' }, expected: { ...createDefaults, fsMode: '04755' } as VolumeRequest },
+  { title: 'DEFAULT_BLOCK is the default when DEFAULT is not a block backend', opts: {}, view: [{ name: 'DEFAULT_BLOCK', state: 'OK' }], expected: { ...createDefaults, backend: 'DEFAULT_BLOCK' } as VolumeRequest },
+  { title: 'a replication backend without replicationGroup makes a plain volume', opts: { backend: 'rep' }, expected: { ...createDefaults, backend: 'rep' } as VolumeRequest },
+  {
+    title: 'a replicated volume',
+    opts: { replicationGroup: 'rg1', backend: 'rep', size: '5', provisioning: 'full', compression: 'false', mountConflictDelay: '60' },
+    expected: { kind: 'replicated', name: 'vol1', backend: 'rep', replicationGroup: 'rg1', replication, size: 5, provisioning: 'full', compression: false, mountConflictDelay: 60 },
+  },
+  {
+    title: 'a clone with the source defaults',
+    opts: { cloneOf: 'src' },
+    expected: { kind: 'clone', name: 'vol1', source: 'src', size: null, cpg: null, snapCpg: null, mountConflictDelay: 30, options: { cloneOf: 'src' } },
+  },
+  {
+    title: 'a clone with size and CPGs',
+    opts: { cloneOf: 'src', size: '200', cpg: 'c1', snapcpg: 'c2', mountConflictDelay: '5' },
+    expected: { kind: 'clone', name: 'vol1', source: 'src', size: 200, cpg: 'c1', snapCpg: 'c2', mountConflictDelay: 5, options: { cloneOf: 'src', size: '200', cpg: 'c1', snapcpg: 'c2', mountConflictDelay: '5' } },
+  },
+  {
+    title: 'a snapshot (its size option is checked, then ignored)',
+    opts: { virtualCopyOf: 'src', expirationHours: '48', retentionHours: '24', size: '7' },
+    expected: { kind: 'snapshot', name: 'vol1', source: 'src', expirationHours: 48, retentionHours: 24, mountConflictDelay: 30 },
+  },
+  {
+    title: 'a snapshot needs no backend of its own',
+    opts: { virtualCopyOf: 'src' },
+    view: [],
+    expected: { kind: 'snapshot', name: 'vol1', source: 'src', expirationHours: null, retentionHours: null, mountConflictDelay: 30 },
+  },
+  { title: 'retention equal to expiration', opts: { virtualCopyOf: 'src', expirationHours: '5', retentionHours: '5' }, expected: { kind: 'snapshot', name: 'vol1', source: 'src', expirationHours: 5, retentionHours: 5, mountConflictDelay: 30 } },
+  {
+    title: 'an import on the default backend',
+    opts: { importVol: 'legacy_vol', mountConflictDelay: '10' },
+    expected: { kind: 'import', name: 'vol1', backend: 'DEFAULT', existingName: 'legacy_vol', mountConflictDelay: 10, options: { importVol: 'legacy_vol', mountConflictDelay: '10' } },
+  },
+  { title: 'an import on a named backend', opts: { importVol: 'v', backend: 'rep' }, expected: { kind: 'import', name: 'vol1', backend: 'rep', existingName: 'v', mountConflictDelay: 30, options: { importVol: 'v', backend: 'rep' } } },
+  { title: '-o help', opts: { help: '' }, expected: { kind: 'help', name: 'vol1', topic: 'usage' } },
+  { title: '-o help=backends', opts: { help: 'backends' }, expected: { kind: 'help', name: 'vol1', topic: 'backends' } },
+  { title: '-o help=anything else', opts: { help: 'clone' }, expected: { kind: 'help', name: 'vol1', topic: 'usage' } },
+  { title: 'help works with no backend ready', opts: { help: 'backends' }, view: [{ name: 'DEFAULT', state: 'FAILED' }], expected: { kind: 'help', name: 'vol1', topic: 'backends' } },
+];
+
+describe('parseCreateRequest: typed requests and defaults', () => {
+  for (const c of okCases) {
+    test(c.title, () => {
+      assert.deepEqual(parse(c.opts, 'vol1', c.view ?? backends), c.expected);
+    });
+  }
+
+  test('names: two characters, letters and digits first, then _ and -', () => {
+    for (const name of ['ab', 'A1', 'vol_1', 'vol-1', '9z', 'a__', 'x-']) assert.equal(parse({}, name).kind, 'create', name);
+  });
+});
+
+describe('pythonList', () => {
+  test('prints as Python repr', () => {
+    assert.equal(pythonList([]), '[]');
+    assert.equal(pythonList(['a', 'b']), "['a', 'b']");
+    assert.equal(pythonList(["it's"]), '["it\'s"]');
+    assert.equal(pythonList(['a\\b']), "['a\\\\b']");
+  });
+});
