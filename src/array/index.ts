@@ -1,0 +1,2 @@
+export * from './wsapi-client.js';
+export * from './wsapi-errors.js';

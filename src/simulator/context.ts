@@ -1,0 +1,68 @@
+/** What every resource handler works with, and the lookups they share (each failing as the array does). */
+import type { WsapiFeatures } from '../array/index.js';
+import type { CopyTasks } from './copies.js';
+import type { VolumeFiles } from './disk.js';
+import { C, notFound } from './errors.js';
+import type { ResolvedSimulatorOptions } from './options.js';
+import type { Peers } from './peers.js';
+import type { SimHost, SimRcg, SimState, SimVolume, SimVolumeSet } from './state.js';
+
+export interface SimContext {
+  readonly options: ResolvedSimulatorOptions;
+  readonly state: SimState;
+  readonly files: VolumeFiles;
+  readonly features: WsapiFeatures;
+  readonly peers: Peers;
+  readonly copies: CopyTasks;
+  /** Writes the state file (after every change that is not followed by the server's own save). */
+  save(): void;
+}
+
+export function nextId(ctx: SimContext, kind: keyof SimState['nextId']): number {
+  const id = ctx.state.nextId[kind];
+  ctx.state.nextId[kind] = id + 1;
+  return id;
+}
+
+export function isoNow(): string {
+  return new Date().toISOString();
+}
+
+export function volumeOr404(ctx: SimContext, name: string): SimVolume {
+  const v = ctx.state.volumes.get(name);
+  if (v === undefined) throw notFound(C.NON_EXISTENT_VOL, `volume '${name}' does not exist`);
+  return v;
+}
+
+export function cpgOr404(ctx: SimContext, name: string): string {
+  if (!ctx.options.cpgs.includes(name)) throw notFound(C.NON_EXISTENT_CPG, `CPG '${name}' does not exist`);
+  return name;
+}
+
+export function hostOr404(ctx: SimContext, name: string): SimHost {
+  const h = ctx.state.hosts.get(name);
+  if (h === undefined) throw notFound(C.NON_EXISTENT_HOST, `host '${name}' does not exist`);
+  return h;
+}
+
+export function volumeSetOr404(ctx: SimContext, name: string): SimVolumeSet {
+  const s = ctx.state.volumeSets.get(name);
+  if (s === undefined) throw notFound(C.NON_EXISTENT_SET, `volume set '${name}' does not exist`);
+  return s;
+}
+
+export function rcgOr404(ctx: SimContext, name: string): SimRcg {
+  const g = ctx.state.rcgs.get(name);
+  if (g === undefined) throw notFound(C.NON_EXISTENT_RCOPY_GROUP, `remote copy group '${name}' does not exist`);
+  return g;
+}
+
+/** The remote copy group a volume belongs to, if any. */
+export function rcgOfVolume(ctx: SimContext, volume: string): SimRcg | undefined {
+  for (const g of ctx.state.rcgs.values()) if (g.volumes.some((v) => v.localVolumeName === volume)) return g;
+  return undefined;
+}
+
+export function collection(members: unknown[]): { total: number; members: unknown[] } {
+  return { total: members.length, members };
+}

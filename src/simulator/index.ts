@@ -1,0 +1,117 @@
+/**
+ * The 3PAR WSAPI simulator: the same REST protocol as an array (as wsapi.md describes it), its state on disk,
+ * each volume a sparse file. It says what it is: `GET /system` reports a model containing "Simulator".
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { join } from 'node:path';
+import { wsapiFeatures } from '../array/index.js';
+import { HpeError } from '../errors.js';
+import type { SimContext } from './context.js';
+import { CopyTasks, registerTasks } from './copies.js';
+import { VolumeFiles } from './disk.js';
+import { registerHosts } from './hosts.js';
+import { registerMetadata } from './metadata.js';
+import { resolveOptions, type RequestLogEntry, type RunningSimulator, type SimulatorOptions } from './options.js';
+import { Peers } from './peers.js';
+import { registerPorts } from './ports.js';
+import { registerRcgs } from './rcg.js';
+import { Router } from './router.js';
+import { requestListener, type Injection } from './server.js';
+import { Sessions } from './sessions.js';
+import { registerSets } from './sets.js';
+import { StateStore } from './state.js';
+import { registerSystem } from './system.js';
+import { ensureCertificate } from './tls.js';
+import { registerVluns } from './vluns.js';
+import { registerVolumes } from './volumes.js';
+
+export { simulatorDefaults } from './options.js';
+export type { RemoteTarget, RequestLogEntry, RunningSimulator, SimulatorOptions } from './options.js';
+
+function urlHost(listenHost: string): string {
+  const host = listenHost === '' || listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost === '::' ? '::1' : listenHost;
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
+  const o = resolveOptions(options);
+  if (typeof o.stateDir !== 'string' || o.stateDir === '') throw new HpeError('the simulator needs a state directory', 'pass stateDir (--state DIR)');
+  if (Object.keys(o.users).length === 0) throw new HpeError('the simulator needs at least one user', 'pass users, e.g. { "3paradm": "3pardata" }');
+
+  const store = StateStore.open(o.stateDir);
+  store.save();
+  const files = new VolumeFiles(o.stateDir);
+  const peers = new Peers(o.remoteTargets);
+  const save = (): void => store.save();
+  const ctx: SimContext = {
+    options: o,
+    state: store.state,
+    files,
+    features: wsapiFeatures(o.wsapiBuild),
+    peers,
+    copies: new CopyTasks(store.state, files, save),
+    save,
+  };
+
+  const sessions = new Sessions(o.sessionTtlMs);
+  const router = new Router();
+  registerSystem(router, ctx, () => urlHost(o.listen.host).replace(/^\[|\]$/g, ''), () => sessions.count);
+  registerVolumes(router, ctx);
+  registerMetadata(router, ctx);
+  registerTasks(router, ctx);
+  registerHosts(router, ctx);
+  registerVluns(router, ctx);
+  registerPorts(router, ctx);
+  registerSets(router, ctx);
+  registerRcgs(router, ctx);
+
+  const injections: Injection[] = [];
+  const requestLog: RequestLogEntry[] = [];
+  const listener = requestListener({ ctx, router, sessions, injections, requestLog });
+
+  let certPem: string | undefined;
+  let server: http.Server;
+  if (o.tls) {
+    const pair = await ensureCertificate(join(o.stateDir, 'tls'), o.systemName, [o.listen.host]);
+    certPem = pair.certPem;
+    server = https.createServer({ key: pair.keyPem, cert: pair.certPem }, listener);
+  } else {
+    server = http.createServer(listener);
+  }
+  server.listen(o.listen.port, o.listen.host);
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([err]) => {
+      throw new HpeError(`the simulator cannot listen on ${o.listen.host}:${o.listen.port}: ${(err as Error).message}`, 'choose another --listen address or port');
+    }),
+  ]);
+  const port = (server.address() as AddressInfo).port;
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await ctx.copies.stopAll();
+    await peers.close();
+    store.save();
+    await closed;
+  };
+
+  return {
+    apiUrl: `${o.tls ? 'https' : 'http'}://${urlHost(o.listen.host)}:${port}/api/v1`,
+    port,
+    ...(certPem === undefined ? {} : { certPem }),
+    systemName: o.systemName,
+    systemId: store.state.systemId,
+    stop: () => (stopping ??= stop()),
+    expireAllSessions: () => sessions.expireAll(),
+    failNext: (method, pathRegex, status, body) => {
+      injections.push({ method: method.toUpperCase(), pathRegex, status, ...(body === undefined ? {} : { body }) });
+    },
+    requestLog,
+  };
+}

@@ -1,0 +1,386 @@
+/**
+ * Volumes and virtual copies: create, get, query, modify (rename, comment, CPGs, policies), grow, delete,
+ * createSnapshot. Strict where an array is: name ≤31 characters (57) of [A-Za-z0-9_.-] (69), unknown CPG (404
+ * 15), duplicate name (409 22) or id (409 59), size 0 (43) or above 16 TiB (28), deletion refused while the
+ * volume has a child (409 25), a VLUN or a VV set (409 34), a running copy (409 151) or a remote copy group
+ * (403 120).
+ */
+import { randomUUID } from 'node:crypto';
+import { CopyTypes, ProvisioningTypes, type VolumePolicies } from '../array/index.js';
+import { collection, cpgOr404, nextId, rcgOfVolume, volumeOr404, type SimContext } from './context.js';
+import { createPhysicalCopy } from './copies.js';
+import { C, SimError, badRequest, conflict, forbidden } from './errors.js';
+import { applyQuery } from './query.js';
+import type { Router, SimResponse } from './router.js';
+import type { SimVolume } from './state.js';
+import { freeCapacityMiB } from './system.js';
+import {
+  allowOnly,
+  checkName,
+  optionalBool,
+  optionalInt,
+  optionalObject,
+  optionalString,
+  requireBody,
+  requireInt,
+  requireString,
+  type Body,
+} from './validate.js';
+
+export const maxVolumeSizeMiB = 16 * 1024 * 1024;
+const maxHours = 43800;
+const policyKeys = ['staleSS', 'oneHost', 'zeroDetect', 'system', 'caching'] as const;
+const defaultPolicies: VolumePolicies = { staleSS: true, oneHost: false, zeroDetect: false, system: false, caching: true };
+const spaceLimitKeys = ['ssSpcAllocWarningPct', 'ssSpcAllocLimitPct', 'usrSpcAllocWarningPct', 'usrSpcAllocLimitPct'] as const;
+
+export interface Provisioning {
+  provisioningType: number;
+  compression: boolean;
+  dedup: boolean;
+}
+
+/** `tpvv`/`tdvv`/`compression` (3PAR, feature-gated by build) or `tpvv`/`reduce` (Primera). */
+export function provisioningFrom(ctx: SimContext, body: Body, sizeMiB: number): Provisioning {
+  const tpvv = optionalBool(body, 'tpvv');
+  const tdvv = optionalBool(body, 'tdvv');
+  const compression = optionalBool(body, 'compression');
+  const reduce = optionalBool(body, 'reduce');
+  if (ctx.features.primera) {
+    for (const key of ['tdvv', 'compression'] as const) {
+      if (body[key] !== undefined) throw badRequest(C.INV_INPUT, `invalid input: unknown parameter '${key}' (Primera: use reduce)`, key);
+    }
+    if ((tpvv === true) === (reduce === true)) throw badRequest(C.INV_INPUT_ONE_REQUIRED, 'invalid input: exactly one of tpvv and reduce is required', 'tpvv,reduce');
+    return reduce === true
+      ? { provisioningType: ProvisioningTypes.TDVV, compression: true, dedup: true }
+      : { provisioningType: ProvisioningTypes.TPVV, compression: false, dedup: false };
+  }
+  if (reduce !== undefined) throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'reduce'", 'reduce');
+  if (tdvv !== undefined && !ctx.features.dedup) throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'tdvv' (needs a newer WSAPI build)", 'tdvv');
+  if (compression !== undefined && !ctx.features.compression) {
+    throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'compression' (needs WSAPI 1.6)", 'compression');
+  }
+  if (tpvv === true && tdvv === true) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: tpvv and tdvv cannot both be true', 'tpvv,tdvv');
+  if (compression === true) {
+    if (tpvv !== true && tdvv !== true) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: compression needs a thin (tpvv) or dedup (tdvv) volume', 'compression');
+    if (sizeMiB < 16384) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, 'invalid input: a compressed volume must be at least 16384 MiB', 'sizeMiB');
+  }
+  return {
+    provisioningType: tdvv === true ? ProvisioningTypes.TDVV : tpvv === true ? ProvisioningTypes.TPVV : ProvisioningTypes.FULL,
+    compression: compression === true,
+    dedup: tdvv === true,
+  };
+}
+
+function checkSize(body: Body, field = 'sizeMiB'): number {
+  const size = requireInt(body, field);
+  if (size <= 0) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, `invalid input: '${field}' must be at least 1`, field);
+  if (size > maxVolumeSizeMiB) throw badRequest(C.TOO_LARGE, `volume size ${size} MiB exceeds the maximum of ${maxVolumeSizeMiB} MiB (16 TiB)`, field);
+  return size;
+}
+
+function checkPolicies(body: Body): VolumePolicies | undefined {
+  const p = optionalObject(body, 'policies', policyKeys);
+  if (p === undefined) return undefined;
+  const out: VolumePolicies = {};
+  for (const k of policyKeys) {
+    const v = optionalBool(p, k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Checks the fields createVolume, createSnapshot and modifyVolume share. */
+function checkCommonFields(body: Body): { comment?: string; expirationHours?: number; retentionHours?: number } {
+  const out: { comment?: string; expirationHours?: number; retentionHours?: number } = {};
+  const comment = optionalString(body, 'comment', 511);
+  if (comment !== undefined) out.comment = comment;
+  const exp = optionalInt(body, 'expirationHours', 1, maxHours);
+  if (exp !== undefined) out.expirationHours = exp;
+  const ret = optionalInt(body, 'retentionHours', 1, maxHours);
+  if (ret !== undefined) out.retentionHours = ret;
+  for (const k of spaceLimitKeys) optionalInt(body, k, 0, 100);
+  return out;
+}
+
+function wwnFor(id: number, systemId: number): string {
+  return `60002AC${id.toString(16).padStart(16, '0')}${systemId.toString(16).padStart(9, '0')}`.toUpperCase();
+}
+
+export type NewVolume = Omit<SimVolume, 'id' | 'uuid' | 'wwn' | 'baseId' | 'creationTimeSec' | 'metadata' | 'policies'> & {
+  id?: number;
+  baseId?: number;
+  policies?: VolumePolicies;
+  expirationHours?: number;
+  retentionHours?: number;
+};
+
+/** Adds the record (ids, WWN, times) and its sparse file; no checks. */
+export function addVolume(ctx: SimContext, v: NewVolume): SimVolume {
+  const id = v.id ?? nextFreeVolumeId(ctx);
+  const now = Math.floor(Date.now() / 1000);
+  const { expirationHours, retentionHours, ...fields } = v;
+  const record: SimVolume = {
+    ...fields,
+    id,
+    uuid: randomUUID(),
+    wwn: wwnFor(id, ctx.state.systemId),
+    baseId: v.baseId ?? id,
+    policies: { ...defaultPolicies, ...v.policies },
+    creationTimeSec: now,
+    metadata: {},
+  };
+  if (expirationHours !== undefined) record.expirationTimeSec = now + expirationHours * 3600;
+  if (retentionHours !== undefined) record.retentionTimeSec = now + retentionHours * 3600;
+  try {
+    ctx.files.create(record.name, record.sizeMiB);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SimError(400, C.NO_SPACE, `the simulator cannot back ${record.sizeMiB} MiB with a file here (${code ?? 'error'})`);
+  }
+  ctx.state.volumes.set(record.name, record);
+  return record;
+}
+
+function nextFreeVolumeId(ctx: SimContext): number {
+  const used = new Set([...ctx.state.volumes.values()].map((v) => v.id));
+  let id = nextId(ctx, 'volume');
+  while (used.has(id)) id = nextId(ctx, 'volume');
+  return id;
+}
+
+function iso(sec: number): string {
+  return new Date(sec * 1000).toISOString();
+}
+
+export function renderVolume(ctx: SimContext, v: SimVolume): Record<string, unknown> {
+  const full = v.provisioningType === ProvisioningTypes.FULL;
+  const used = full ? v.sizeMiB : ctx.files.allocatedMiB(v.name);
+  const reserved = full ? v.sizeMiB : used;
+  const out: Record<string, unknown> = {
+    id: v.id,
+    name: v.name,
+    uuid: v.uuid,
+    wwn: v.wwn,
+    sizeMiB: v.sizeMiB,
+    provisioningType: v.provisioningType,
+    copyType: v.copyType,
+    baseId: v.baseId,
+    readOnly: v.readOnly,
+    state: 1,
+    policies: v.policies,
+    userSpace: { reservedMiB: reserved, rawReservedMiB: reserved * 2, usedMiB: used, freeMiB: reserved - used },
+    snapshotSpace: { reservedMiB: 0, rawReservedMiB: 0, usedMiB: 0, freeMiB: 0 },
+    adminSpace: { reservedMiB: 0, rawReservedMiB: 0, usedMiB: 0, freeMiB: 0 },
+    creationTime8601: iso(v.creationTimeSec),
+    creationTimeSec: v.creationTimeSec,
+  };
+  if (v.copyOf !== undefined) out['copyOf'] = v.copyOf;
+  if (v.userCPG !== undefined) out['userCPG'] = v.userCPG;
+  if (v.snapCPG !== undefined) out['snapCPG'] = v.snapCPG;
+  if (v.comment !== undefined) out['comment'] = v.comment;
+  if (ctx.features.compression) out['compressionState'] = v.compression ? 1 : 2;
+  if (ctx.features.dedup) out['deduplicationState'] = v.dedup ? 1 : 2;
+  if (v.expirationTimeSec !== undefined) out['expirationTime8601'] = iso(v.expirationTimeSec);
+  if (v.retentionTimeSec !== undefined) out['retentionTime8601'] = iso(v.retentionTimeSec);
+  return out;
+}
+
+const createKeys = [
+  'name', 'cpg', 'sizeMiB', 'id', 'comment', 'policies', 'snapCPG', 'tpvv', 'tdvv', 'reduce', 'compression',
+  'expirationHours', 'retentionHours', ...spaceLimitKeys,
+];
+
+function createVolume(ctx: SimContext, raw: unknown): SimResponse {
+  const body = requireBody(raw);
+  allowOnly(body, createKeys);
+  const name = checkName(body['name'], 'name');
+  const cpg = requireString(body, 'cpg', 31);
+  const sizeMiB = checkSize(body);
+  const snapCPG = optionalString(body, 'snapCPG', 31);
+  const id = optionalInt(body, 'id', 0, 65535);
+  const policies = checkPolicies(body);
+  const common = checkCommonFields(body);
+  const prov = provisioningFrom(ctx, body, sizeMiB);
+  cpgOr404(ctx, cpg);
+  if (snapCPG !== undefined) cpgOr404(ctx, snapCPG);
+  if (ctx.state.volumes.has(name)) throw conflict(C.EXISTENT_VOL, `volume '${name}' exists`);
+  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(C.EXISTENT_ID, `volume id ${id} is in use`);
+  if (prov.provisioningType === ProvisioningTypes.FULL && sizeMiB > freeCapacityMiB(ctx)) throw badRequest(C.NO_SPACE, 'not enough free space for a full volume of this size');
+  addVolume(ctx, {
+    name,
+    sizeMiB,
+    ...prov,
+    copyType: CopyTypes.BASE,
+    userCPG: cpg,
+    ...(snapCPG === undefined ? {} : { snapCPG }),
+    readOnly: false,
+    ...(policies === undefined ? {} : { policies }),
+    ...(id === undefined ? {} : { id }),
+    ...common,
+  });
+  return { status: 201, location: `/api/v1/volumes/${name}` };
+}
+
+async function createSnapshot(ctx: SimContext, parentName: string, params: Body): Promise<SimResponse> {
+  allowOnly(params, ['name', 'id', 'comment', 'readOnly', 'expirationHours', 'retentionHours']);
+  const name = checkName(params['name'], 'name');
+  const id = optionalInt(params, 'id', 0, 65535);
+  const readOnly = optionalBool(params, 'readOnly') ?? false;
+  const common = checkCommonFields(params);
+  const parent = volumeOr404(ctx, parentName);
+  if (ctx.state.volumes.has(name)) throw conflict(C.EXISTENT_VOL, `volume '${name}' exists`);
+  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(C.EXISTENT_ID, `volume id ${id} is in use`);
+  const snap = addVolume(ctx, {
+    name,
+    sizeMiB: parent.sizeMiB,
+    provisioningType: ProvisioningTypes.SNP,
+    compression: parent.compression,
+    dedup: parent.dedup,
+    copyType: CopyTypes.VIRTUAL_COPY,
+    copyOf: parent.name,
+    baseId: parent.baseId,
+    ...(parent.userCPG === undefined ? {} : { userCPG: parent.userCPG }),
+    ...(parent.snapCPG === undefined ? {} : { snapCPG: parent.snapCPG }),
+    readOnly,
+    ...(id === undefined ? {} : { id }),
+    ...common,
+  });
+  try {
+    await ctx.files.copy(parent.name, snap.name, snap.sizeMiB);
+  } catch (err) {
+    ctx.state.volumes.delete(snap.name);
+    ctx.files.remove(snap.name);
+    throw new SimError(500, C.INT_SERV_ERR, `copying the data of '${parent.name}' failed: ${(err as Error).message}`);
+  }
+  return { status: 201, location: `/api/v1/volumes/${name}` };
+}
+
+function refuseIfBusy(ctx: SimContext, name: string): void {
+  if (ctx.copies.isBusy(name)) throw conflict(C.VV_BUSY, `volume '${name}' is busy: a physical copy is running`);
+}
+
+function growVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
+  allowOnly(body, ['action', 'sizeMiB']);
+  const add = requireInt(body, 'sizeMiB');
+  if (add <= 0) throw badRequest(C.INV_INPUT_VV_GROW_SIZE, 'invalid input: the grow size must be positive', 'sizeMiB');
+  if (v.copyType === CopyTypes.VIRTUAL_COPY) throw badRequest(C.INV_INPUT, `volume '${v.name}' is a virtual copy and cannot grow`);
+  refuseIfBusy(ctx, v.name);
+  const newSize = v.sizeMiB + add;
+  if (newSize > maxVolumeSizeMiB) throw badRequest(C.TOO_LARGE, `new size ${newSize} MiB exceeds the maximum of ${maxVolumeSizeMiB} MiB (16 TiB)`, 'sizeMiB');
+  if (v.provisioningType === ProvisioningTypes.FULL && add > freeCapacityMiB(ctx)) throw badRequest(C.NO_SPACE, 'not enough free space to grow this full volume');
+  try {
+    ctx.files.resize(v.name, newSize);
+  } catch (err) {
+    throw new SimError(400, C.NO_SPACE, `the simulator cannot back ${newSize} MiB with a file here (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  v.sizeMiB = newSize;
+  return { status: 200 };
+}
+
+/** Renames a volume and every reference to it (children, VLUNs, sets, groups, tasks, its file). */
+function renameVolume(ctx: SimContext, v: SimVolume, newName: string): void {
+  const old = v.name;
+  const s = ctx.state;
+  s.volumes.delete(old);
+  v.name = newName;
+  s.volumes.set(newName, v);
+  for (const o of s.volumes.values()) if (o.copyOf === old) o.copyOf = newName;
+  for (const l of s.vluns) if (l.volumeName === old) l.volumeName = newName;
+  for (const set of s.volumeSets.values()) set.members = set.members.map((m) => (m === old ? newName : m));
+  for (const g of s.rcgs.values()) for (const rv of g.volumes) if (rv.localVolumeName === old) rv.localVolumeName = newName;
+  for (const t of s.tasks) {
+    if (t.source === old) t.source = newName;
+    if (t.dest === old) t.dest = newName;
+  }
+  ctx.files.rename(old, newName);
+}
+
+const modifyKeys = [
+  'newName', 'comment', 'snapCPG', 'userCPG', 'policies', 'expirationHours', 'retentionHours', ...spaceLimitKeys,
+  'rmSsSpcAllocWarning', 'rmUsrSpcAllocWarning', 'rmExpTime', 'rmSsSpcAllocLimit', 'rmUsrSpcAllocLimit',
+];
+
+function modifyVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
+  allowOnly(body, modifyKeys);
+  const newName = body['newName'] === undefined ? undefined : checkName(body['newName'], 'newName');
+  const snapCPG = optionalString(body, 'snapCPG', 31);
+  const userCPG = optionalString(body, 'userCPG', 31);
+  const policies = checkPolicies(body);
+  const common = checkCommonFields(body);
+  for (const k of ['rmSsSpcAllocWarning', 'rmUsrSpcAllocWarning', 'rmExpTime', 'rmSsSpcAllocLimit', 'rmUsrSpcAllocLimit']) optionalBool(body, k);
+  if (snapCPG !== undefined) cpgOr404(ctx, snapCPG);
+  if (userCPG !== undefined) cpgOr404(ctx, userCPG);
+  if (newName !== undefined && newName !== v.name) {
+    if (ctx.state.volumes.has(newName)) throw conflict(C.EXISTENT_VOL, `volume '${newName}' exists`);
+    refuseIfBusy(ctx, v.name);
+  }
+  const now = Math.floor(Date.now() / 1000);
+  if (snapCPG !== undefined) v.snapCPG = snapCPG;
+  if (userCPG !== undefined) v.userCPG = userCPG;
+  if (policies !== undefined) v.policies = { ...v.policies, ...policies };
+  if (common.comment !== undefined) v.comment = common.comment;
+  if (common.expirationHours !== undefined) v.expirationTimeSec = now + common.expirationHours * 3600;
+  if (common.retentionHours !== undefined) v.retentionTimeSec = now + common.retentionHours * 3600;
+  if (body['rmExpTime'] === true) delete v.expirationTimeSec;
+  if (newName !== undefined && newName !== v.name) renameVolume(ctx, v, newName);
+  return { status: 200 };
+}
+
+function deleteVolume(ctx: SimContext, name: string): SimResponse {
+  const v = volumeOr404(ctx, name);
+  refuseIfBusy(ctx, name);
+  const s = ctx.state;
+  const child = [...s.volumes.values()].find((o) => o.copyOf === name);
+  if (child !== undefined) throw conflict(C.HAS_RO_CHILD, `volume '${name}' has a child volume ('${child.name}')`);
+  if (s.vluns.some((l) => l.volumeName === name)) throw conflict(C.IN_USE, `volume '${name}' is in use: it is exported by a VLUN`);
+  const set = [...s.volumeSets.values()].find((vs) => vs.members.includes(name));
+  if (set !== undefined) throw conflict(C.IN_USE, `volume '${name}' is in use: it is a member of volume set '${set.name}'`);
+  const group = rcgOfVolume(ctx, name);
+  if (group !== undefined) throw forbidden(C.INV_OPERATION_VV_IN_REMOTE_COPY, `volume '${name}' is in remote copy group '${group.name}'`);
+  s.volumes.delete(v.name);
+  ctx.files.remove(v.name);
+  return { status: 200 };
+}
+
+export function registerVolumes(router: Router, ctx: SimContext): void {
+  const name = (params: Record<string, string>): string => checkName(params['name'], 'name');
+
+  router.on('GET', '/volumes', (req) => {
+    const all = [...ctx.state.volumes.values()].sort((a, b) => a.id - b.id).map((v) => renderVolume(ctx, v));
+    return { status: 200, body: collection(applyQuery(all, req.query)) };
+  });
+
+  router.on('GET', '/volumes/:name', (req) => ({ status: 200, body: renderVolume(ctx, volumeOr404(ctx, name(req.params))) }));
+
+  router.on('POST', '/volumes', (req) => createVolume(ctx, req.body));
+
+  router.on('POST', '/volumes/:name', async (req) => {
+    const src = name(req.params);
+    const body = requireBody(req.body);
+    allowOnly(body, ['action', 'parameters']);
+    const action = requireString(body, 'action', 64);
+    const params = body['parameters'];
+    if (params === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'parameters'", 'parameters');
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      throw badRequest(C.INV_INPUT_WRONG_TYPE, "invalid input: 'parameters' must be an object", 'parameters');
+    }
+    if (action === 'createSnapshot') return createSnapshot(ctx, src, params as Body);
+    if (action === 'createPhysicalCopy') return createPhysicalCopy(ctx, src, params as Body, req.user);
+    throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, `invalid input: bad enum value for 'action': ${action}`, 'action');
+  });
+
+  router.on('PUT', '/volumes/:name', (req) => {
+    const v = volumeOr404(ctx, name(req.params));
+    const body = requireBody(req.body);
+    if (body['action'] === undefined) return modifyVolume(ctx, v, body);
+    if (body['action'] === 3) return growVolume(ctx, v, body);
+    if (body['action'] === 1) {
+      allowOnly(body, ['action']);
+      ctx.copies.cancelCopyInto(v.name);
+      return { status: 200 };
+    }
+    throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action'", 'action');
+  });
+
+  router.on('DELETE', '/volumes/:name', (req) => deleteVolume(ctx, name(req.params)));
+}
