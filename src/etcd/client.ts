@@ -104,6 +104,15 @@ function endpointsLabel(cfg: EtcdConfig): string {
 const ADDRESS_OPTIONS = 'host_etcd_ip_address / host_etcd_port_number in [DEFAULT]';
 const TLS_OPTIONS = 'host_etcd_client_cert / host_etcd_client_key / host_etcd_ca_cert in [DEFAULT]';
 
+/** How each TLS failure's detail starts (the fix is chosen by it). */
+const TlsDetail = {
+  noClientCert: 'etcd requires a client certificate and none is configured',
+  clientRejected: 'etcd rejected the client certificate',
+  serverUntrusted: "etcd's server certificate is not trusted",
+  plainServer: 'TLS handshake failed, etcd probably serves plain http',
+  tlsServer: 'the connection was closed during the HTTP/2 handshake; etcd probably requires TLS',
+} as const;
+
 function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): string {
   switch (reason) {
     case 'refused':
@@ -111,21 +120,28 @@ function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): strin
     case 'timeout':
       return `check that etcd on ${endpoint} is running and reachable from this host (firewall, routing, load), or correct ${ADDRESS_OPTIONS}`;
     case 'tls':
-      if (/not trusted|unable to verify|self.signed|issuer|does not match|altnames|expired/i.test(detail)) {
+      if (detail.startsWith(TlsDetail.noClientCert)) {
+        return `etcd on ${endpoint} requires client certificates (--client-cert-auth): set host_etcd_client_cert and host_etcd_client_key in [DEFAULT] to a certificate signed by a CA etcd trusts`;
+      }
+      if (detail.startsWith(TlsDetail.clientRejected)) {
+        return `check host_etcd_client_cert / host_etcd_client_key in [DEFAULT]: the certificate must be signed by a CA in etcd's --trusted-ca-file, be valid now and allow client auth`;
+      }
+      if (detail.startsWith(TlsDetail.serverUntrusted)) {
         return `set host_etcd_ca_cert in [DEFAULT] to the CA that signed etcd's server certificate, and make sure that certificate's SAN covers the host written in host_etcd_ip_address`;
       }
-      if (/requires TLS/i.test(detail)) {
-        return `etcd on ${endpoint} serves https: set host_etcd_client_cert and host_etcd_client_key (and host_etcd_ca_cert) in [DEFAULT]`;
-      }
-      if (/serves plain/i.test(detail)) {
+      if (detail.startsWith(TlsDetail.plainServer)) {
         return `etcd on ${endpoint} serves plain http: remove host_etcd_client_cert / host_etcd_client_key / host_etcd_ca_cert from [DEFAULT], or start etcd with TLS`;
       }
-      return `check ${TLS_OPTIONS}: the client certificate must be signed by a CA in etcd's --trusted-ca-file and be valid for client auth, and host_etcd_ca_cert must be the CA of etcd's server certificate`;
+      if (detail.startsWith(TlsDetail.tlsServer)) {
+        return `etcd on ${endpoint} serves https: set host_etcd_client_cert and host_etcd_client_key (and host_etcd_ca_cert) in [DEFAULT]`;
+      }
+      return `check ${TLS_OPTIONS}: the client certificate must be signed by a CA in etcd's --trusted-ca-file and allow client auth, and host_etcd_ca_cert must be the CA of etcd's server certificate`;
     case 'auth':
       return `etcd has authentication enabled: the client certificate's CN (host_etcd_client_cert) must name an etcd user`;
     case 'permission':
       return `grant the etcd user (the CN of host_etcd_client_cert) readwrite on the plugin's keys, e.g. \`etcdctl role grant-permission <role> --prefix=true readwrite /\``;
     case 'unavailable':
+      if (/does not resolve/.test(detail)) return `correct host_etcd_ip_address in [DEFAULT]: the host name does not resolve on this host`;
       return `check etcd's health on ${endpoint} (\`etcdctl --endpoints=${endpoint} endpoint health\`) and its log`;
     case 'conflict':
       return `retry: the key was changed by someone else meanwhile`;
@@ -162,21 +178,24 @@ function grpcLastError(message: string): string {
   return s;
 }
 
-function classifyTransport(message: string, tlsOn: boolean): { reason: EtcdFailureReason; detail: string } {
+function classifyTransport(message: string, tlsOn: boolean, clientCert: boolean): { reason: EtcdFailureReason; detail: string } {
   const last = grpcLastError(message);
   if (/ECONNREFUSED/.test(last)) return { reason: 'refused', detail: `connection refused (${last})` };
   if (/ETIMEDOUT|timed out/i.test(last)) return { reason: 'timeout', detail: last };
   if (/alert (bad certificate|certificate required|unknown ca|certificate unknown|certificate expired|handshake failure|access denied)/i.test(last)) {
-    return { reason: 'tls', detail: `etcd rejected the client certificate: ${last}` };
+    return clientCert
+      ? { reason: 'tls', detail: `${TlsDetail.clientRejected}: ${last}` }
+      : { reason: 'tls', detail: `${TlsDetail.noClientCert}: ${last}` };
   }
-  if (/certificate|self.signed|unable to (verify|get)|altnames|Hostname\/IP|SSL|TLS|handshake|wrong version number/i.test(last)) {
-    if (/secure TLS connection was established|wrong version number|packet length too long/i.test(last)) {
-      return { reason: 'tls', detail: `TLS handshake failed, etcd probably serves plain http: ${last}` };
-    }
-    return { reason: 'tls', detail: `etcd's server certificate is not trusted: ${last}` };
+  if (/secure TLS connection was established|wrong version number|packet length too long/i.test(last)) {
+    return { reason: 'tls', detail: `${TlsDetail.plainServer}: ${last}` };
   }
+  if (/certificate|self.signed|unable to (verify|get)|altnames|Hostname\/IP|CERT_/i.test(last)) {
+    return { reason: 'tls', detail: `${TlsDetail.serverUntrusted}: ${last}` };
+  }
+  if (/SSL|TLS|handshake/i.test(last)) return { reason: 'tls', detail: `TLS handshake failed: ${last}` };
   if (!tlsOn && /Failed to connect|Connection dropped|HTTP status code 400|protocol error/i.test(last)) {
-    return { reason: 'tls', detail: `the connection was closed during the HTTP/2 handshake; etcd probably requires TLS (${last})` };
+    return { reason: 'tls', detail: `${TlsDetail.tlsServer} (${last})` };
   }
   return { reason: 'unavailable', detail: last };
 }
@@ -185,7 +204,11 @@ function classifyTransport(message: string, tlsOn: boolean): { reason: EtcdFailu
  * Maps any error from etcd3 (or this module) to an `EtcdError` naming `endpoint`. An `EtcdError` or other
  * `HpeError` passes through unchanged. Exported for modules that use `client.raw` (leases, locks, watches).
  */
-export function toEtcdError(err: unknown, endpoint: string, opts: { tls?: boolean; requestTimeoutMs?: number } = {}): HpeError {
+export function toEtcdError(
+  err: unknown,
+  endpoint: string,
+  opts: { tls?: boolean; clientCert?: boolean; requestTimeoutMs?: number } = {},
+): HpeError {
   if (err instanceof HpeError) return err;
   if (err instanceof DialFailure) {
     return etcdError(endpoint, err.reason, err.endpoint === endpoint ? err.message : `${err.endpoint}: ${err.message}`, err);
@@ -209,7 +232,7 @@ export function toEtcdError(err: unknown, endpoint: string, opts: { tls?: boolea
   }
   if (err instanceof GRPCUnavailableError) {
     if (/etcdserver:/.test(msg)) return etcdError(endpoint, 'unavailable', msg.replace(/^\d+ UNAVAILABLE: /, ''), err);
-    const { reason, detail } = classifyTransport(msg, opts.tls ?? false);
+    const { reason, detail } = classifyTransport(msg, opts.tls ?? false, opts.clientCert ?? false);
     return etcdError(endpoint, reason, detail, err);
   }
   if (err instanceof ClientClosedError) return etcdError(endpoint, 'unavailable', 'the etcd client was already closed', err);
@@ -372,6 +395,7 @@ function isTransportFailure(e: unknown): boolean {
 interface Internals {
   endpoint: string;
   tlsOn: boolean;
+  clientCert: boolean;
   requestTimeoutMs: number;
   hosts: HostState[];
 }
@@ -435,7 +459,7 @@ function buildEtcd3(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts
       ...(material.cert ? { certChain: material.cert } : {}),
     };
   }
-  return { raw: new Etcd3(options), internals: { endpoint: endpointsLabel(cfg), tlsOn, requestTimeoutMs, hosts } };
+  return { raw: new Etcd3(options), internals: { endpoint: endpointsLabel(cfg), tlsOn, clientCert: material?.cert !== undefined, requestTimeoutMs, hosts } };
 }
 
 /** The implementation; `run` maps failures of any etcd3 call made through `raw`. */
@@ -455,13 +479,13 @@ export class Etcd3Client implements EtcdClient {
     try {
       return await op();
     } catch (e) {
-      const { hosts, tlsOn, requestTimeoutMs } = this.internals;
+      const { hosts, tlsOn, clientCert, requestTimeoutMs } = this.internals;
       if (e instanceof DialFailure && hosts.length > 1) {
         const failed = hosts.filter((h) => h.failure && h.failure.at >= started - SILENT_HOST_SKIP_MS);
         const detail = failed.map((h) => `${h.label}: ${h.failure!.message}`).join('; ');
         return Promise.reject(etcdError(this.endpoint, e.reason, `no member reachable (${detail})`, e));
       }
-      return Promise.reject(toEtcdError(e, this.endpoint, { tls: tlsOn, requestTimeoutMs }));
+      return Promise.reject(toEtcdError(e, this.endpoint, { tls: tlsOn, clientCert, requestTimeoutMs }));
     }
   }
 

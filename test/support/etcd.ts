@@ -10,7 +10,7 @@
  * where util-linux `setpriv` exists, with a parent-death signal so that even a SIGKILLed test process leaves none.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, rmSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, chmod, writeFile, unlink } from 'node:fs/promises';
 import https from 'node:https';
 import http from 'node:http';
@@ -88,6 +88,8 @@ async function freePorts(n: number): Promise<number[]> {
 // Child tracking: every etcd we start dies with us.
 
 const children = new Set<ChildProcess>();
+/** Temp dirs of clusters not yet stopped: removed at exit (best effort) so crashed runs leave no 60 MB WALs. */
+const liveDirs = new Set<string>();
 let exitHooksInstalled = false;
 
 function killAllChildren(): void {
@@ -101,13 +103,28 @@ function killAllChildren(): void {
   children.clear();
 }
 
+function removeLiveDirs(): void {
+  for (const dir of liveDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // best effort
+    }
+  }
+  liveDirs.clear();
+}
+
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
-  process.on('exit', killAllChildren);
+  process.on('exit', () => {
+    killAllChildren();
+    removeLiveDirs();
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       killAllChildren();
+      removeLiveDirs();
       // If nobody else handles the signal, restore its default effect (the process dies by it).
       if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
     });
@@ -201,6 +218,41 @@ export async function generateCerts(dir: string, opts: { caCn?: string; clientCn
   };
 }
 
+/**
+ * Issues another client certificate (EKU clientAuth, CN=`cn`) from the CA in `certs.dir` (made by
+ * `generateCerts` or `startEtcd({ tls: true })`). With etcd auth enabled, the CN is the etcd user name.
+ */
+export async function issueClientCert(certs: EtcdCerts, cn: string): Promise<{ cert: string; key: string }> {
+  const dir = certs.dir;
+  const base = `client-${cn.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await writeFile(path.join(dir, `${base}.ext`), 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
+  await openssl(dir, ['req', ...ec, '-keyout', `${base}-key.pem`, '-out', `${base}.csr`, '-subj', `/CN=${cn}`]);
+  await openssl(dir, ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '2', '-extfile', `${base}.ext`, '-out', `${base}.pem`]);
+  for (const f of [`${base}.csr`, `${base}.ext`, 'ca.srl']) await unlink(path.join(dir, f)).catch(() => undefined);
+  await chmod(path.join(dir, `${base}-key.pem`), 0o600);
+  return { cert: path.join(dir, `${base}.pem`), key: path.join(dir, `${base}-key.pem`) };
+}
+
+/** Runs `etcdctl` (API v3) against the cluster with its TLS material; resolves to stdout. */
+export async function etcdctl(cluster: EtcdCluster, args: string[]): Promise<string> {
+  const tlsArgs = cluster.certs
+    ? [`--cacert=${cluster.certs.ca}`, `--cert=${cluster.certs.clientCert}`, `--key=${cluster.certs.clientKey}`]
+    : [];
+  const bin = existsSync('/usr/bin/etcdctl') ? '/usr/bin/etcdctl' : 'etcdctl';
+  try {
+    const { stdout } = await execFileP(
+      bin,
+      [`--endpoints=${cluster.clientUrls.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...tlsArgs, ...args],
+      { env: { ...etcdEnv(), ETCDCTL_API: '3' }, timeout: 15_000 },
+    );
+    return stdout;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`etcdctl ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Members
 
@@ -255,12 +307,27 @@ interface TlsMaterial {
   key: Buffer;
 }
 
-/** Starts 1 or 3 etcd members on free loopback ports and waits until all are healthy. */
+/**
+ * Starts 1 or 3 etcd members on free loopback ports and waits until all are healthy (bounded, ~15 s; the error
+ * carries the failing member's log tail). A port taken by someone else between our probe and etcd's bind is
+ * retried with fresh ports.
+ */
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(opts: StartEtcdOptions): Promise<EtcdCluster> {
   const count = opts.members ?? 1;
   const tls = opts.tls ?? false;
   installExitHooks();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hpe-etcd-'));
+  liveDirs.add(dir);
   const scheme = tls ? 'https' : 'http';
   let certs: GeneratedCerts | undefined;
   let material: TlsMaterial | undefined;
@@ -291,7 +358,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
     },
     async startMember(i) {
       const m = member(i);
-      if (m.child) throw new Error(`etcd member ${i} is already running`);
+      if (m.child && m.exitInfo === undefined) throw new Error(`etcd member ${i} is already running`);
       await launch(m);
       await waitHealthy([m]);
     },
@@ -316,6 +383,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
         await stopMemberInternal(lead === undefined ? running[0]! : members[lead]!);
       }
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      liveDirs.delete(dir);
     },
   };
 
@@ -372,7 +440,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
     while (pending.size > 0) {
       for (const m of [...pending]) {
         if (m.exitInfo !== undefined || !m.child) {
-          throw new Error(`etcd member ${m.name} ${m.exitInfo ?? 'is not running'} before becoming healthy; log ${m.logFile}:\n${await tailFile(m.logFile)}`);
+          throw new Error(`etcd member ${m.name} ${m.exitInfo ?? 'is not running'} before becoming healthy. Log tail:\n${await tailFile(m.logFile)}`);
         }
         const res = await httpGet(clientUrl(m), '/health', material);
         if (res?.status === 200 && /"health"\s*:\s*"true"/.test(res.body)) pending.delete(m);
@@ -381,7 +449,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       if (Date.now() > deadline) {
         const m = [...pending][0]!;
         throw new Error(
-          `etcd member ${m.name} (${scheme}://127.0.0.1:${m.clientPort}) not healthy after ${HEALTH_TIMEOUT_MS / 1000} s; log ${m.logFile}:\n${await tailFile(m.logFile)}`,
+          `etcd member ${m.name} (${scheme}://127.0.0.1:${m.clientPort}) not healthy after ${HEALTH_TIMEOUT_MS / 1000} s. Log tail:\n${await tailFile(m.logFile)}`,
         );
       }
       await sleep(50);
