@@ -1,0 +1,97 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { HpeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { VolumeDriver } from './driver.js';
+
+/** The protocol's media type; dockerd accepts plain JSON too, but we answer as the protocol says. */
+const contentType = 'application/vnd.docker.plugins.v1.2+json';
+
+class RequestError extends Error {}
+
+function send(res: Response, status: number, body: Record<string, unknown>): void {
+  res.status(status).type(contentType).send(JSON.stringify(body));
+}
+
+function nameOf(req: Request): string {
+  const body = req.body as Record<string, unknown> | undefined;
+  const name = body?.Name;
+  if (typeof name !== 'string' || name === '') throw new RequestError('the request has no "Name": send a JSON body like {"Name": "vol1"}');
+  return name;
+}
+
+function optsOf(req: Request): Record<string, string> | undefined {
+  const opts = (req.body as Record<string, unknown>).Opts;
+  if (opts === undefined || opts === null) return undefined;
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new RequestError('"Opts" must be an object of option names to strings');
+  return Object.fromEntries(Object.entries(opts as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
+}
+
+const notYet =
+  'mounting is not available in this version of hpedockerplugin: volumes can be created, inspected, listed and removed; mount and unmount come with a later version';
+
+/**
+ * Express app for the VolumeDriver protocol. Bodies are parsed whatever the Content-Type (dockerd sends none;
+ * Plugin.Activate has no body), and every answer is JSON with `Err` — never an HTML page or an empty body.
+ */
+export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ type: () => true, strict: false, limit: '1mb' }));
+
+  const route = (path: string, handler: (req: Request) => Promise<Record<string, unknown>>) => {
+    app.post(path, (req, res, next) => {
+      const started = process.hrtime.bigint();
+      handler(req).then(
+        (body) => {
+          logger.debug({ call: path, ms: Number(process.hrtime.bigint() - started) / 1e6, err: body.Err || undefined }, 'request');
+          send(res, 200, body);
+        },
+        next,
+      );
+    });
+  };
+
+  route('/Plugin.Activate', async () => ({ Implements: ['VolumeDriver'] }));
+  route('/VolumeDriver.Capabilities', async () => ({ Capabilities: { Scope: 'global' } }));
+  route('/VolumeDriver.Create', async (req) => {
+    await driver.create(nameOf(req), optsOf(req));
+    return { Err: '' };
+  });
+  route('/VolumeDriver.Remove', async (req) => {
+    await driver.remove(nameOf(req));
+    return { Err: '' };
+  });
+  route('/VolumeDriver.Get', async (req) => {
+    const name = nameOf(req);
+    const volume = await driver.get(name);
+    if (volume === undefined) return { Err: `volume ${name} does not exist` };
+    return { Err: '', Volume: volume };
+  });
+  route('/VolumeDriver.List', async () => ({ Err: '', Volumes: await driver.list() }));
+  route('/VolumeDriver.Path', async (req) => ({ Err: '', Mountpoint: await driver.path(nameOf(req)) }));
+  route('/VolumeDriver.Mount', async (req) => {
+    nameOf(req);
+    return { Err: notYet };
+  });
+  route('/VolumeDriver.Unmount', async (req) => {
+    nameOf(req);
+    return { Err: notYet };
+  });
+
+  app.use((req, res) => send(res, 404, { Err: `unknown endpoint ${req.method} ${req.path}: this plugin implements VolumeDriver` }));
+
+  // Error handler: express recognises it by its four parameters.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as Error & { type?: string; status?: number };
+    if (e.type === 'entity.parse.failed') return send(res, 400, { Err: `the request body is not valid JSON (${req.path})` });
+    if (e.type === 'entity.too.large') return send(res, 413, { Err: 'the request body is larger than 1 MiB' });
+    if (err instanceof RequestError) return send(res, 400, { Err: err.message });
+    if (err instanceof HpeError) {
+      logger.info({ call: req.path, err: err.message }, 'request refused');
+      return send(res, 200, { Err: err.message });
+    }
+    logger.error({ call: req.path, err: e.message, stack: e.stack }, 'unexpected failure');
+    return send(res, 500, { Err: `internal error in hpedockerplugin while serving ${req.path}: ${e.message}` });
+  });
+  return app;
+}

@@ -1,0 +1,20 @@
+/**
+ * The Docker VolumeDriver protocol as one small interface: each endpoint of the server calls one method.
+ * The volume manager implements it; errors thrown are answered as `{"Err": message}`.
+ */
+export interface VolumeSummary {
+  Name: string;
+  Mountpoint: string;
+  Devicename?: string;
+  Status: Record<string, unknown>;
+}
+
+export interface VolumeDriver {
+  create(name: string, opts: Record<string, string> | undefined): Promise<void>;
+  remove(name: string): Promise<void>;
+  /** undefined: no such volume. */
+  get(name: string): Promise<VolumeSummary | undefined>;
+  list(): Promise<VolumeSummary[]>;
+  /** '' while the volume is not mounted; throws for an unknown volume. */
+  path(name: string): Promise<string>;
+}

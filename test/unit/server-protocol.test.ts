@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { HpeError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { createVolumeDriverApp, listenOnSocket, type VolumeDriver, type VolumeSummary } from '../../src/server/index.js';
+import { Writable } from 'node:stream';
+
+/** An in-memory driver: this file tests the protocol layer (parsing, routing, answers), not volume logic. */
+class MemoryDriver implements VolumeDriver {
+  readonly volumes = new Map<string, VolumeSummary>();
+  async create(name: string, opts: Record<string, string> | undefined) {
+    if (opts?.size === 'bad') throw new HpeError(`Invalid value 'bad' specified for size.`, 'give an integer');
+    this.volumes.set(name, { Name: name, Mountpoint: '', Status: { opts: opts ?? null } });
+  }
+  async remove(name: string) {
+    if (!this.volumes.delete(name)) throw new HpeError(`Volume name to remove not found: ${name}`, 'check the name');
+  }
+  async get(name: string) {
+    return this.volumes.get(name);
+  }
+  async list() {
+    return [...this.volumes.values()];
+  }
+  async path(name: string) {
+    if (name === 'boom') throw new Error('unexpected');
+    return '';
+  }
+}
+
+const socket = join(tmpdir(), `hpe-server-${process.pid}.sock`);
+const driver = new MemoryDriver();
+const logLines: string[] = [];
+let close: () => Promise<void>;
+
+before(async () => {
+  const sink = new Writable({ write: (c, _e, done) => (logLines.push(String(c)), done()) });
+  ({ close } = await listenOnSocket(createVolumeDriverApp(driver, createLogger('DEBUG', sink)), socket));
+});
+after(() => close());
+
+/** Posts as dockerd does: no Content-Type, and no body at all when the call has no arguments. */
+function post(path: string, body?: string): Promise<{ status: number; type: string; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, path, method: 'POST', headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the socket is created with mode 0600', async () => {
+  assert.equal((await stat(socket)).mode & 0o777, 0o600);
+});
+
+test('Plugin.Activate with an empty body and no Content-Type', async () => {
+  const r = await post('/Plugin.Activate');
+  assert.equal(r.status, 200);
+  assert.match(r.type, /application\/vnd\.docker\.plugins\.v1\.2\+json/);
+  assert.deepEqual(r.json, { Implements: ['VolumeDriver'] });
+});
+
+test('Capabilities says global scope', async () => {
+  assert.deepEqual((await post('/VolumeDriver.Capabilities', '{}')).json, { Capabilities: { Scope: 'global' } });
+});
+
+test('Create, Get, List, Path, Remove round trip with bodies sent without Content-Type', async () => {
+  assert.deepEqual((await post('/VolumeDriver.Create', '{"Name":"v1","Opts":{"size":"1"}}')).json, { Err: '' });
+  const got = await post('/VolumeDriver.Get', '{"Name":"v1"}');
+  assert.deepEqual(got.json, { Err: '', Volume: { Name: 'v1', Mountpoint: '', Status: { opts: { size: '1' } } } });
+  assert.deepEqual((await post('/VolumeDriver.List', '{}')).json, { Err: '', Volumes: [{ Name: 'v1', Mountpoint: '', Status: { opts: { size: '1' } } }] });
+  assert.deepEqual((await post('/VolumeDriver.Path', '{"Name":"v1"}')).json, { Err: '', Mountpoint: '' });
+  assert.deepEqual((await post('/VolumeDriver.Remove', '{"Name":"v1"}')).json, { Err: '' });
+  assert.deepEqual((await post('/VolumeDriver.Get', '{"Name":"v1"}')).json, { Err: 'volume v1 does not exist' });
+});
+
+test('a refused request answers 200 with the error text in Err', async () => {
+  const r = await post('/VolumeDriver.Create', '{"Name":"v2","Opts":{"size":"bad"}}');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json, { Err: "Invalid value 'bad' specified for size." });
+  assert.deepEqual((await post('/VolumeDriver.Remove', '{"Name":"nope"}')).json, { Err: 'Volume name to remove not found: nope' });
+});
+
+test('bad bodies get a JSON Err naming the problem, never HTML or an empty body', async () => {
+  const broken = await post('/VolumeDriver.Create', '{"Name":');
+  assert.equal(broken.status, 400);
+  assert.deepEqual(broken.json, { Err: 'the request body is not valid JSON (/VolumeDriver.Create)' });
+  const noName = await post('/VolumeDriver.Create', '{}');
+  assert.deepEqual(noName.json, { Err: 'the request has no "Name": send a JSON body like {"Name": "vol1"}' });
+  const badOpts = await post('/VolumeDriver.Create', '{"Name":"v3","Opts":[1]}');
+  assert.deepEqual(badOpts.json, { Err: '"Opts" must be an object of option names to strings' });
+  const unknown = await post('/VolumeDriver.Frobnicate', '{}');
+  assert.equal(unknown.status, 404);
+  assert.match(String(unknown.json.Err), /unknown endpoint POST \/VolumeDriver\.Frobnicate/);
+});
+
+test('an unexpected failure is a 500 with a JSON Err, logged', async () => {
+  const r = await post('/VolumeDriver.Path', '{"Name":"boom"}');
+  assert.equal(r.status, 500);
+  assert.equal(r.json.Err, 'internal error in hpedockerplugin while serving /VolumeDriver.Path: unexpected');
+  assert.ok(logLines.some((l) => l.includes('unexpected failure')));
+});
+
+test('Mount and Unmount answer a clear not-yet error', async () => {
+  const r = await post('/VolumeDriver.Mount', '{"Name":"v1","ID":"abc"}');
+  assert.match(String(r.json.Err), /^mounting is not available in this version of hpedockerplugin/);
+});
+
+test('a stale socket file is replaced; a live one is refused', async () => {
+  const { HpeError: _ } = await import('../../src/errors.js');
+  await assert.rejects(listenOnSocket(() => {}, socket), /another process already serves/);
+});
