@@ -30,7 +30,9 @@ export interface CheckOptions {
 }
 
 function fail(check: string, subject: string, err: unknown): CheckResult {
-  if (err instanceof HpeError) return { check, status: 'FAIL', subject, detail: err.message, fix: err.fix };
+  if (err instanceof HpeError) {
+    return { check, status: 'FAIL', subject, detail: err.message, fix: err.fix, ...(err.retryable ? { retryable: true } : {}) };
+  }
   return { check, status: 'FAIL', subject, detail: (err as Error).message, fix: 'report this as a bug of hpedockerplugin' };
 }
 

@@ -12,6 +12,8 @@ export interface CheckResult {
   detail: string;
   /** Present on FAIL and warn: what the admin should do. */
   fix?: string;
+  /** On FAIL: the same check may pass later with no change by the admin (etcd still starting). */
+  retryable?: boolean;
 }
 
 export interface PrerequisiteReport {
