@@ -1,0 +1,45 @@
+import { HpeError } from '../errors.js';
+import type { VolumeDriver, VolumeSummary } from './driver.js';
+
+/**
+ * Stands in front of the real driver while the plugin waits for its prerequisites after a restart: every
+ * call is refused with the reason, until `ready()` hands over the driver built from a fully checked config.
+ */
+export class DeferredDriver implements VolumeDriver {
+  private target: VolumeDriver | undefined;
+
+  constructor(private reason: string) {}
+
+  waiting(reason: string): void {
+    this.reason = reason;
+  }
+
+  ready(driver: VolumeDriver): void {
+    this.target = driver;
+  }
+
+  private use(): VolumeDriver {
+    if (this.target !== undefined) return this.target;
+    throw new HpeError(
+      `hpedockerplugin is waiting for its prerequisites and serves no volume request yet: ${this.reason}`,
+      'run `hpedockerplugin check` on the host; the plugin starts serving by itself once the checks pass',
+      { retryable: true },
+    );
+  }
+
+  create(name: string, opts: Record<string, string> | undefined): Promise<void> {
+    return this.use().create(name, opts);
+  }
+  remove(name: string): Promise<void> {
+    return this.use().remove(name);
+  }
+  get(name: string): Promise<VolumeSummary | undefined> {
+    return this.use().get(name);
+  }
+  list(): Promise<VolumeSummary[]> {
+    return this.use().list();
+  }
+  path(name: string): Promise<string> {
+    return this.use().path(name);
+  }
+}
