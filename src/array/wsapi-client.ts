@@ -665,6 +665,8 @@ export class WsapiClient {
   #sessionKey: string | undefined;
   #login: Promise<string> | undefined;
   #version: WsapiVersion | undefined;
+  /** Set by close(): a call cut off by it is not retried (it would re-send on a fresh socket and wait again). */
+  #closed = false;
 
   constructor(options: WsapiClientOptions) {
     let url: URL;
@@ -750,6 +752,7 @@ export class WsapiClient {
   }
 
   #mayRetry(method: HttpMethod, f: TransportFailure): boolean {
+    if (this.#closed) return false;
     if (f.reason === 'refused') return true;
     if (f.reason === 'reset') return !f.reached || method === 'GET' || method === 'DELETE';
     return false;
@@ -771,7 +774,7 @@ export class WsapiClient {
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.#sendOnce(method, url, payload, key);
-        if (res.status !== 503 || attempt >= attempts) return res;
+        if (res.status !== 503 || attempt >= attempts || this.#closed) return res;
       } catch (err) {
         if (!(err instanceof TransportFailure)) throw err;
         if (!this.#mayRetry(method, err) || attempt >= attempts) {
@@ -860,6 +863,7 @@ export class WsapiClient {
     } catch {
       // the session expires on the array anyway
     }
+    this.#closed = true;
     this.#agent.destroy();
   }
 

@@ -82,3 +82,6 @@ export {
   type LockOptions,
   type HeldLock,
 } from './locks.js';
+export { createVolumeManager, type VolumeManager, type VolumeManagerOptions, type RepairReport } from './manager.js';
+export { probeBackends, realClock, type BackendProbe, type BackendStatus, type Clock, type Backoff, type WsapiSettings } from './backends.js';
+export { VolumeOperationError } from './failures.js';

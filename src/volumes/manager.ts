@@ -1,0 +1,348 @@
+/**
+ * The volume manager: what the Docker VolumeDriver endpoints do (create, remove, get, list, path), the state of
+ * the backends, and the crash repair run at start. The HTTP server maps each method onto one endpoint; a thrown
+ * error's message is the `Err` Docker shows.
+ *
+ * Costs. Get and Path: ONE etcd read (the name index), plus for Get only what the Status needs from the array
+ * over the backend's one session (the CPG domain is cached; snapshots, QoS and group only when the volume has
+ * them). List: one etcd range read, no array call. Create: a lock, one read, an intent, the array steps, one
+ * transaction for the record, the intent deletion.
+ */
+import os from 'node:os';
+import type { HpeConfig } from '../config/index.js';
+import type { EtcdClient } from '../etcd/index.js';
+import type { Logger } from '../log.js';
+import type { RevealedSecrets } from '../secrets/index.js';
+import { Backends, cpgDomain, realClock, type Backoff, type BackendStatus, type Clock, type WsapiSettings } from './backends.js';
+import { createClone } from './clone.js';
+import { createPlainVolume } from './create.js';
+import { VolumeRequestError } from './errors.js';
+import { describe } from './failures.js';
+import type { FlowContext } from './flow.js';
+import { CREATE_HELP, formatBackendsTable } from './help.js';
+import { importVolume } from './import.js';
+import { IntentStore } from './intents.js';
+import { EtcdLocks, rcgLock, volumeLock, type LockTarget } from './locks.js';
+import { arrayVolumeName, parseGetName } from './naming.js';
+import { parseCreateRequest } from './options.js';
+import { targetCpgs, withoutSnapshot } from './plan.js';
+import { VolumeStore, type StoredVolume, type VolumeRecord } from './records.js';
+import { notFoundForRemove, removeStored } from './remove.js';
+import { repairPass, type RepairReport } from './repair.js';
+import { createReplicatedVolume } from './replication.js';
+import { createSnapshotVolume, sourceMissing } from './snapshot.js';
+import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './status.js';
+
+export type { RepairReport } from './repair.js';
+
+export interface VolumeManager {
+  /** Err text = the thrown error's message. An existing name succeeds at once, before any validation. */
+  create(name: string, opts: Record<string, string> | undefined): Promise<void>;
+  remove(name: string): Promise<void>;
+  /** `vol` or `vol/snap`; undefined for an unknown name. */
+  get(name: string): Promise<{ Name: string; Mountpoint: string; Devicename?: string; Status: Record<string, unknown> } | undefined>;
+  list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]>;
+  /** '' while not mounted (on this node); throws for an unknown volume. */
+  path(name: string): Promise<string>;
+  backendStates(): { name: string; state: 'INITIALIZING' | 'OK' | 'FAILED'; reason?: string }[];
+  /** Settles what a crash left between the array and etcd; run at start. */
+  repair(): Promise<RepairReport>;
+  /** Stops background work and logs out of every array (the etcd client is the caller's). */
+  close(): Promise<void>;
+}
+
+export interface VolumeManagerOptions {
+  config: HpeConfig;
+  /** Decrypted passwords per backend (the start-up gate's result). */
+  secrets: ReadonlyMap<string, RevealedSecrets>;
+  etcd: EtcdClient;
+  logger: Logger;
+  /** This node's id (upstream's /etc/hpedockerplugin/.node_id): Path answers '' when mounted on another node. */
+  nodeId?: string;
+  /** How long an operation waits for a volume's (or group's) lock. Default 30 s. */
+  lockWaitMs?: number;
+  /** How soon the lock of a dead holder frees itself. Default 15 s. */
+  lockTtlSeconds?: number;
+  /** Time for backend retries, background repairs and record dates. */
+  clock?: Clock;
+  /** Backoff of the re-initialisation of a FAILED backend. Default 2 s doubling to 60 s. */
+  backoff?: Backoff;
+  /** WSAPI client settings (timeout, in-call retries). */
+  wsapi?: WsapiSettings;
+  /** Offline clone copies: poll interval and bound of the wait for the array task. Default 1 s, 1 h. */
+  taskWait?: { pollIntervalMs?: number; timeoutMs?: number };
+  /**
+   * repair(): how long it waits for the backends' first init attempt (it runs before the socket opens, so
+   * briefly; a backend not OK by then is repaired when it turns OK), and for each volume's lock.
+   */
+  repairWait?: { backendsMs?: number; lockMs?: number };
+}
+
+const DEFAULT_REPAIR_BACKENDS_WAIT_MS = 2000;
+const DEFAULT_REPAIR_LOCK_WAIT_MS = 500;
+/** Background passes for intents whose lock stays held (a live operation elsewhere finishes them itself). */
+const MAX_BACKGROUND_REPAIRS = 5;
+
+export function createVolumeManager(options: VolumeManagerOptions): VolumeManager {
+  return new Manager(options);
+}
+
+class Manager implements VolumeManager {
+  readonly #ctx: FlowContext;
+  readonly #locks: EtcdLocks;
+  readonly #backends: Backends;
+  readonly #logger: Logger;
+  readonly #nodeId: string | undefined;
+  readonly #clock: Clock;
+  readonly #lockTtlSeconds: number;
+  readonly #repairWait: { backendsMs: number; lockMs: number };
+  readonly #stop = new AbortController();
+  /** Backends not yet repaired (not OK at the repair at start); repaired when they turn OK. */
+  readonly #unrepaired = new Set<string>();
+  #repairStarted = false;
+  #background: Promise<void> = Promise.resolve();
+
+  constructor(o: VolumeManagerOptions) {
+    this.#logger = o.logger;
+    this.#nodeId = o.nodeId;
+    this.#clock = o.clock ?? realClock;
+    this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
+    this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
+    this.#backends = new Backends(o.config, o.secrets, {
+      logger: o.logger,
+      clock: this.#clock,
+      ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
+      ...(o.wsapi === undefined ? {} : { wsapi: o.wsapi }),
+      onStateChange: (name, state) => {
+        if (state === 'OK' && this.#unrepaired.has(name)) this.#repairLater([name], 0);
+      },
+    });
+    this.#locks = new EtcdLocks(o.etcd, {
+      ...(o.lockWaitMs === undefined ? {} : { waitMs: o.lockWaitMs }),
+      ttlSeconds: this.#lockTtlSeconds,
+      logger: o.logger,
+    });
+    this.#ctx = {
+      store: new VolumeStore(o.etcd),
+      intents: new IntentStore(o.etcd),
+      backends: this.#backends,
+      logger: o.logger,
+      nodeId: o.nodeId ?? os.hostname(),
+      taskWait: { pollIntervalMs: o.taskWait?.pollIntervalMs ?? 1000, timeoutMs: o.taskWait?.timeoutMs ?? 3_600_000 },
+      now: () => new Date(this.#clock.now()),
+    };
+    this.#backends.start();
+  }
+
+  // ----- create ---------------------------------------------------------------------------------------------
+
+  async create(name: string, opts: Record<string, string> | undefined): Promise<void> {
+    const store = this.#ctx.store;
+    if ((await store.getByName(name)) !== undefined) return;
+    const req = parseCreateRequest(name, opts, this.#backends.views());
+    if ((req.kind === 'snapshot' || req.kind === 'clone') && !isLockableName(req.source)) throw sourceMissing(req.source);
+    if (req.kind === 'replicated' && !isLockableName(req.replicationGroup)) {
+      throw new VolumeRequestError(`Invalid input received: replicationGroup name '${req.replicationGroup}' is not a valid remote copy group name`, 'use letters, digits, ., _ and - only');
+    }
+    const ifAbsent = async (targets: LockTarget[], fn: () => Promise<void>): Promise<void> =>
+      this.#locks.withLocks(targets, async () => {
+        // Another request may have made it while this one waited for the lock: Create stays idempotent.
+        if ((await store.getByName(name)) !== undefined) return;
+        await fn();
+      });
+    switch (req.kind) {
+      case 'help':
+        throw new VolumeRequestError(req.topic === 'backends' ? formatBackendsTable(this.#backends.states()) : CREATE_HELP, 'no volume was created: this is the help text');
+      case 'create':
+        return ifAbsent([volumeLock(name)], () => createPlainVolume(this.#ctx, req));
+      case 'replicated':
+        return ifAbsent([volumeLock(name), rcgLock(req.replicationGroup)], () => createReplicatedVolume(this.#ctx, req));
+      case 'import':
+        return ifAbsent([volumeLock(name)], () => importVolume(this.#ctx, req));
+      case 'snapshot':
+        return ifAbsent([volumeLock(name), volumeLock(req.source)], async () => {
+          const parent = await store.getByName(req.source);
+          if (parent === undefined) throw sourceMissing(req.source);
+          await createSnapshotVolume(this.#ctx, req, parent);
+        });
+      case 'clone':
+        return ifAbsent([volumeLock(name), volumeLock(req.source)], async () => {
+          const source = await store.getByName(req.source);
+          if (source === undefined) throw sourceMissing(req.source);
+          await createClone(this.#ctx, req, source);
+        });
+    }
+  }
+
+  // ----- remove ---------------------------------------------------------------------------------------------
+
+  async remove(name: string): Promise<void> {
+    const store = this.#ctx.store;
+    const first = await store.getByName(name);
+    if (first === undefined) throw notFoundForRemove(name);
+    await this.#locks.withLocks(lockTargetsOf(first.record), async () => {
+      const current = await store.getByName(name);
+      if (current === undefined) throw notFoundForRemove(name);
+      await removeStored(this.#ctx, current);
+    });
+  }
+
+  // ----- get, list, path ------------------------------------------------------------------------------------
+
+  async get(name: string): Promise<VolumeView | undefined> {
+    const { volume, snapshot } = parseGetName(name);
+    const stored = await this.#ctx.store.getByName(volume);
+    if (stored === undefined) return undefined;
+    const r = stored.record;
+    if (snapshot !== undefined) {
+      const entry = r.snapshots.find((s) => s.name === snapshot);
+      return entry === undefined ? undefined : snapshotSettingsView(r, entry);
+    }
+    const view = (record: VolumeRecord, status: Record<string, unknown>): VolumeView => ({
+      Name: record.display_name,
+      Mountpoint: mountpointOf(record),
+      Devicename: devicenameOf(record),
+      Status: status,
+    });
+    if (r.is_snap) return view(r, snapshotStatus(r));
+    const { record, live } = await this.#liveDetails(stored);
+    return view(record, volumeStatus(record, live));
+  }
+
+  async list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]> {
+    const { volumes, unreadable } = await this.#ctx.store.list();
+    if (unreadable.length > 0) this.#logger.warn({ unreadable }, 'unreadable volume records left out of List');
+    return volumes.map(({ record }) => ({ Name: record.display_name, Mountpoint: mountpointOf(record), Status: {} }));
+  }
+
+  async path(name: string): Promise<string> {
+    const stored = await this.#ctx.store.getByName(name);
+    if (stored === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
+    const r = stored.record;
+    if (this.#nodeId !== undefined && r.node_mount_info !== undefined && !(this.#nodeId in r.node_mount_info)) return '';
+    return mountpointOf(r);
+  }
+
+  /**
+   * What the Status needs from the array, over the backend's session, in parallel. Snapshots the array no
+   * longer has (expired) leave the record, as upstream synced them.
+   */
+  async #liveDetails(stored: StoredVolume): Promise<{ record: VolumeRecord; live: LiveDetails }> {
+    let r = stored.record;
+    const b = this.#backends.get(r.backend);
+    if (b === undefined) {
+      const unavailable = { error: `backend ${r.backend} is not OK` };
+      return {
+        record: r,
+        live: { domain: null, ...(r.qos_name !== null ? { qos: unavailable } : {}), ...(r.rcg_info !== null ? { rcg: unavailable } : {}) },
+      };
+    }
+    const client = b.primary.client;
+    const fail = (err: unknown) => ({ error: describe(err) });
+    const [domain, snapshots, qos, rcg] = await Promise.all([
+      r.cpg === null ? Promise.resolve(null) : cpgDomain(b.primary, r.cpg).then((d) => d ?? null, () => null),
+      r.snapshots.length === 0 ? Promise.resolve(undefined) : client.getVolumeSnapshots(r['3par_vol_name']).then((v) => new Set(v.map((s) => s.name)), () => undefined),
+      r.qos_name === null ? Promise.resolve(undefined) : client.getQosRule(r.qos_name).catch(fail),
+      r.rcg_info === null ? Promise.resolve(undefined) : client.getRemoteCopyGroup(r.rcg_info.local_rcg_name).catch(fail),
+    ]);
+    if (snapshots !== undefined) {
+      const gone = r.snapshots.filter((s) => !snapshots.has(arrayVolumeName(s.id, true)));
+      if (gone.length > 0) {
+        r = { ...r, snapshots: r.snapshots.filter((s) => !gone.includes(s)) };
+        await this.#dropVanishedSnapshots(stored, gone.map((s) => s.id));
+      }
+    }
+    const live: LiveDetails = { domain };
+    if (qos !== undefined) live.qos = qos;
+    if (rcg !== undefined) live.rcg = rcg;
+    if (r.rcg_info !== null && b.config.replication !== undefined && r.cpg !== null) {
+      const t = targetCpgs(b.config.replication, r.cpg, r.snap_cpg ?? r.cpg);
+      live.secondary = { cpg: t.userCPG, snapCpg: t.snapCPG };
+    }
+    return { record: r, live };
+  }
+
+  async #dropVanishedSnapshots(parent: StoredVolume, ids: string[]): Promise<void> {
+    const store = this.#ctx.store;
+    try {
+      const snaps = (await Promise.all(ids.map((id) => store.getById(id)))).filter((s): s is StoredVolume => s !== undefined);
+      let updated = parent.record;
+      for (const id of ids) updated = withoutSnapshot(updated, id);
+      await store.commit({ remove: snaps, update: [{ record: updated, modRevision: parent.modRevision }] });
+      this.#logger.info({ volume: parent.record.display_name, snapshots: ids }, 'snapshots gone from the array (expired) removed from etcd');
+    } catch (err) {
+      this.#logger.warn({ volume: parent.record.display_name, err: describe(err) }, 'could not drop vanished snapshots from etcd; retried at the next Get');
+    }
+  }
+
+  backendStates(): BackendStatus[] {
+    return this.#backends.states();
+  }
+
+  // ----- repair ---------------------------------------------------------------------------------------------
+
+  async repair(): Promise<RepairReport> {
+    this.#repairStarted = true;
+    await this.#backends.firstAttempts(this.#repairWait.backendsMs);
+    const report = await this.#pass();
+    for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
+    if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
+    // A backend that turned OK during the pass.
+    const nowOk = [...this.#unrepaired].filter((n) => this.#backends.get(n) !== undefined);
+    if (nowOk.length > 0) this.#repairLater(nowOk, 0);
+    return report;
+  }
+
+  async #pass(backends?: readonly string[]): Promise<RepairReport> {
+    const report = await repairPass(this.#ctx, {
+      locks: this.#locks,
+      lockWaitMs: this.#repairWait.lockMs,
+      ...(backends === undefined ? {} : { backends }),
+    });
+    for (const name of report.scanned.backends) this.#unrepaired.delete(name);
+    return report;
+  }
+
+  /**
+   * A background repair pass (logged, not returned): for backends that turned OK, or after busy locks had time
+   * to expire. Intents still locked are tried again, a few times.
+   */
+  #repairLater(backends: string[] | undefined, delayMs: number, attempt = 1): void {
+    if (!this.#repairStarted || this.#stop.signal.aborted) return;
+    this.#background = this.#background.then(async () => {
+      if (delayMs > 0) await this.#clock.sleep(delayMs, this.#stop.signal);
+      if (this.#stop.signal.aborted) return;
+      let report: RepairReport;
+      try {
+        report = await this.#pass(backends);
+      } catch (err) {
+        this.#logger.warn({ backends, err: describe(err) }, 'background repair failed; it runs again at the next start');
+        return;
+      }
+      const level = report.needsAdmin.length > 0 ? 'warn' : 'info';
+      this.#logger[level]({ repair: report }, 'background repair');
+      if (report.deferred.some((d) => d.reason === 'lock busy') && attempt < MAX_BACKGROUND_REPAIRS) {
+        this.#repairLater(backends, this.#lockTtlSeconds * 1000 + 1000, attempt + 1);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.#background.catch(() => undefined);
+    await this.#backends.close();
+  }
+}
+
+/** Lock names (and array object names) never contain these. */
+function isLockableName(name: string): boolean {
+  return name.length > 0 && !/[/{}]/.test(name);
+}
+
+/** The locks a removal takes: the volume, its parent (a snapshot leaves the parent's list), its group. */
+function lockTargetsOf(r: VolumeRecord): LockTarget[] {
+  const targets = [volumeLock(r.display_name)];
+  if (r.snap_metadata !== null && r.snap_metadata.parent_name) targets.push(volumeLock(r.snap_metadata.parent_name));
+  if (r.rcg_info !== null) targets.push(rcgLock(r.rcg_info.local_rcg_name));
+  return targets;
+}

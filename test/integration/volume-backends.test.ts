@@ -1,0 +1,183 @@
+/**
+ * Backend lifecycle: INITIALIZING → OK | FAILED with a reason, independent backends, background retry with
+ * capped backoff until the array comes up, close() stopping retries, and the one-shot probe for `check`.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { probeBackends, realClock, type Clock } from '../../src/volumes/backends.js';
+import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import {
+  PRIMARY_PASSWORD,
+  SECONDARY_PASSWORD,
+  WRONG_PASSWORD,
+  buildConfig,
+  clearArray,
+  freePort,
+  managerFor,
+  pluginVolumes,
+  settled,
+  startSim,
+  startVolumeEnv,
+  stopSim,
+  waitFor,
+  type VolumeEnv,
+} from '../fixtures/volume-env.js';
+
+let env: VolumeEnv;
+
+before(async () => {
+  env = await startVolumeEnv();
+});
+
+after(async () => {
+  const logs = env?.logLines.join('') ?? '';
+  await env?.stop();
+  for (const secret of [PRIMARY_PASSWORD, SECONDARY_PASSWORD, WRONG_PASSWORD]) assert.ok(!logs.includes(secret), 'a log line contains a password');
+});
+
+function state(m: VolumeManager, name: string) {
+  return m.backendStates().find((s) => s.name === name);
+}
+
+describe('backend states', () => {
+  test('each failure marks only its backend FAILED, with a reason the admin can act on', async () => {
+    const { config, secrets } = buildConfig(env, {
+      badPassword: true,
+      downPort: 1,
+      extra: [{ name: 'nocpg', apiUrl: env.primary.sim.apiUrl, cpg: 'FC_r9', password: PRIMARY_PASSWORD }],
+    });
+    // The replication target's password is wrong in [DEFAULT].
+    secrets.set('DEFAULT', { ...secrets.get('DEFAULT'), 'replication_device.hpe3par_password': WRONG_PASSWORD });
+    // [second] has no decrypted password: final, not retried.
+    secrets.set('second', {});
+    const m = createVolumeManager({ config, secrets, etcd: env.client, logger: env.logger, wsapi: { retry: { attempts: 1 } } });
+    try {
+      assert.ok(m.backendStates().every((s) => s.state === 'INITIALIZING'));
+      await settled(m);
+      const port = new URL(env.primary.sim.apiUrl).port;
+      assert.deepEqual(m.backendStates(), [
+        { name: 'DEFAULT', state: 'FAILED', reason: 'replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_password' },
+        { name: 'second', state: 'FAILED', reason: 'the password hpe3par_password of [second] could not be decrypted — run `hpedockerplugin check`' },
+        { name: 'badpw', state: 'FAILED', reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_password' },
+        { name: 'down', state: 'FAILED', reason: 'array 127.0.0.1:1 refused the connection' },
+        { name: 'nocpg', state: 'FAILED', reason: `CPG FC_r9 does not exist on the array 127.0.0.1:${port} — check [nocpg].hpe3par_cpg` },
+      ]);
+      await assert.rejects(m.create('v1', {}), {
+        message:
+          "ERROR: Backend 'DEFAULT' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_password",
+      });
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('a backend whose array does not answer stays INITIALIZING until its timeout', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    const { config, secrets } = buildConfig(env, { downPort: port });
+    const m = createVolumeManager({ config, secrets, etcd: env.client, logger: env.logger, wsapi: { timeoutMs: 400, retry: { attempts: 1 } } });
+    try {
+      await waitFor('DEFAULT OK', () => state(m, 'DEFAULT')?.state === 'OK');
+      assert.equal(state(m, 'down')?.state, 'INITIALIZING');
+      await assert.rejects(m.create('v2', { backend: 'down' }), { message: "ERROR: Backend 'down' is still initializing. Please retry in a few seconds." });
+      await waitFor('down FAILED', () => state(m, 'down')?.state === 'FAILED');
+      assert.equal(state(m, 'down')?.reason, `array 127.0.0.1:${port} did not answer: no complete answer within 400 ms`);
+    } finally {
+      await m.close();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  test('close() does not wait for an array that does not answer', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const { config, secrets } = buildConfig(env, { downPort: (silent.address() as net.AddressInfo).port });
+    const m = createVolumeManager({ config, secrets, etcd: env.client, logger: env.logger, wsapi: { timeoutMs: 30_000 } });
+    try {
+      await waitFor('DEFAULT OK', () => state(m, 'DEFAULT')?.state === 'OK');
+      await waitFor('connected', () => sockets.length > 0);
+      const started = Date.now();
+      await m.close();
+      assert.ok(Date.now() - started < 1000, `close took ${Date.now() - started} ms`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  test('background retry with capped backoff turns a backend OK when its array comes up; the others work meanwhile', async () => {
+    const port = await freePort();
+    const sleeps: number[] = [];
+    const clock: Clock = { now: () => Date.now(), sleep: (ms, signal) => (sleeps.push(ms), realClock.sleep(15, signal)) };
+    const m = managerFor(env, { downPort: port }, { clock });
+    let late: Awaited<ReturnType<typeof startSim>> | undefined;
+    try {
+      await waitFor('6 retries', () => sleeps.length >= 7);
+      assert.equal(state(m, 'down')?.state, 'FAILED');
+      assert.deepEqual(sleeps.slice(0, 7), [2000, 4000, 8000, 16000, 32000, 60000, 60000]);
+      // The good backend serves meanwhile.
+      await m.create('meanwhile', { size: '1' });
+      assert.equal((await pluginVolumes(env.primary)).length, 1);
+
+      late = await startSim({ systemName: 'late', cpgs: ['FC_r1'], password: PRIMARY_PASSWORD, port });
+      await waitFor('down OK', () => state(m, 'down')?.state === 'OK');
+      assert.equal(state(m, 'down')?.reason, undefined);
+      await m.create('onlate', { size: '1', backend: 'down' });
+      assert.equal((await pluginVolumes(late)).length, 1);
+      const count = sleeps.length;
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(sleeps.length, count, 'no retry once OK');
+      await m.remove('onlate');
+      await m.remove('meanwhile');
+    } finally {
+      await m.close();
+      await stopSim(late);
+      await clearArray(env.primary);
+    }
+  });
+
+  test('close() stops the retries and logs out of every array', async () => {
+    const sleeps: number[] = [];
+    const clock: Clock = { now: () => Date.now(), sleep: (ms, signal) => (sleeps.push(ms), realClock.sleep(10, signal)) };
+    const m = managerFor(env, { badPassword: true }, { clock });
+    await settled(m);
+    await waitFor('a retry', () => sleeps.length >= 2);
+    await m.close();
+    const count = sleeps.length;
+    const logins = env.primary.sim.requestLog.filter((e) => e.path === '/api/v1/credentials').length;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sleeps.length, count);
+    assert.equal(env.primary.sim.requestLog.filter((e) => e.path === '/api/v1/credentials').length, logins);
+    const logouts = env.primary.sim.requestLog.filter((e) => e.method === 'DELETE' && e.path.startsWith('/api/v1/credentials/'));
+    assert.ok(logouts.length >= 1, 'logged out of the primary');
+  });
+});
+
+describe('probeBackends', () => {
+  test('one result per backend and per replication target', async () => {
+    const { config, secrets } = buildConfig(env, {
+      badPassword: true,
+      downPort: 1,
+      extra: [{ name: 'nocpg', apiUrl: env.primary.sim.apiUrl, cpg: 'FC_r9', password: PRIMARY_PASSWORD }],
+    });
+    const results = await probeBackends(config, secrets, { wsapi: { retry: { attempts: 1 } } });
+    const brief = results.map((r) => ({ backend: r.backend, role: r.role, target: r.target, ok: r.ok, reason: r.reason, systemName: r.systemName }));
+    const port = new URL(env.primary.sim.apiUrl).port;
+    assert.deepEqual(brief, [
+      { backend: 'DEFAULT', role: 'primary', target: undefined, ok: true, reason: undefined, systemName: 'sim1' },
+      { backend: 'DEFAULT', role: 'replication target', target: 'sim2', ok: true, reason: undefined, systemName: 'sim2' },
+      { backend: 'second', role: 'primary', target: undefined, ok: true, reason: undefined, systemName: 'sim2' },
+      { backend: 'badpw', role: 'primary', target: undefined, ok: false, reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_password', systemName: undefined },
+      { backend: 'down', role: 'primary', target: undefined, ok: false, reason: 'array 127.0.0.1:1 refused the connection', systemName: undefined },
+      { backend: 'nocpg', role: 'primary', target: undefined, ok: false, reason: `CPG FC_r9 does not exist on the array 127.0.0.1:${port} — check [nocpg].hpe3par_cpg`, systemName: undefined },
+    ]);
+    assert.ok(results.every((r) => r.ok === false || r.verifiesTls === false), 'plain http is reported as unverified');
+  });
+});
+
+
