@@ -1,19 +1,26 @@
 import { parseArgs } from 'node:util';
 import { resolveConfigPath } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import { formatReport, runPrerequisiteChecks } from '../preflight/index.js';
+import { defaultStateDir, formatReport, readLastReport, runPrerequisiteChecks, type LastReport } from '../preflight/index.js';
 import { runDemo } from './demo.js';
+import { runServe } from './serve.js';
+import { runSimulator } from './simulator.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
 export const pluginUsage = `Usage:
   hpedockerplugin check [--json] [--config PATH]   check every prerequisite of the plugin: one line per check (ok / warn / FAIL with its fix);
                                                    exit 0 only when nothing FAILs
+  hpedockerplugin serve [--config PATH] [--socket PATH] [--state DIR]
+                                                   serve Docker's VolumeDriver protocol once every prerequisite passes (see serve --help)
+  hpedockerplugin simulator [--listen HOST:PORT] [--state DIR] ...
+                                                   run the bundled 3PAR WSAPI simulator (see simulator --help)
   hpedockerplugin demo [--dir D] | demo --stop     start a throw-away etcd, write, encrypt and check a demo hpe.conf in D (default ./.demo);
                                                    --stop ends it and removes D
 
 Options:
   --config PATH   hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --json          print the report as JSON (no secret values are ever included)
+  --state DIR     the plugin's state folder, whose last start report is shown too (default ${defaultStateDir})
   --dir D         with demo: its folder
   --stop          with demo: stop it and remove its folder
   -h, --help      this text`;
@@ -22,12 +29,25 @@ const options = {
   config: { type: 'string' },
   json: { type: 'boolean' },
   dir: { type: 'string' },
+  state: { type: 'string' },
   stop: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The plugin's own view at its last start, which may differ from this host command's (other env, other mounts). */
+function formatLastReport(last: LastReport): string {
+  const failed = last.report.results.filter((r) => r.status === 'FAIL');
+  const head = `\nthe plugin's last start (${last.report.checkedAt}, ${last.attempts} attempt${last.attempts === 1 ? '' : 's'}): ${
+    last.report.passed ? 'passed' : `refused, ${failed.length} failed`
+  }`;
+  return [head, ...failed.map((r) => `  FAIL ${r.subject}: ${r.detail}${r.fix ? ` — fix: ${r.fix}` : ''}`)].join('\n');
+}
+
 export async function runPluginCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
+    // serve and simulator have options of their own
+    if (argv[0] === 'serve') return await runServe(argv.slice(1), io, env);
+    if (argv[0] === 'simulator') return await runSimulator(argv.slice(1), io);
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
     if (values.help) {
       io.out(pluginUsage);
@@ -39,8 +59,14 @@ export async function runPluginCli(argv: string[], io: Io, env: NodeJS.ProcessEn
     if (command !== 'check') {
       throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`, 'use `hpedockerplugin check` or `hpedockerplugin demo`; see --help');
     }
-    const { report } = await runPrerequisiteChecks({ configFile: resolveConfigPath(values.config, env), env });
-    io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    const { report } = await runPrerequisiteChecks({ configFile: resolveConfigPath(values.config, env), env, probeArrays: true });
+    const last = await readLastReport(values.state ?? defaultStateDir);
+    if (values.json) {
+      io.out(JSON.stringify(last === undefined ? report : { ...report, pluginLastStart: last }, null, 2));
+    } else {
+      io.out(formatReport(report));
+      if (last !== undefined) io.out(formatLastReport(last));
+    }
     return report.passed ? ExitCodes.ok : ExitCodes.failed;
   } catch (err) {
     return reportError(io, err);

@@ -15,6 +15,7 @@ import {
   type RevealedSecrets,
 } from '../secrets/index.js';
 import { buildReport, type CheckResult, type PrerequisiteReport } from './report.js';
+import { probeBackends } from '../volumes/index.js';
 
 export interface PrerequisiteOutcome {
   report: PrerequisiteReport;
@@ -27,6 +28,11 @@ export interface CheckOptions {
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
   etcdTimeouts?: { dialTimeoutMs?: number; requestTimeoutMs?: number };
+  /**
+   * Also log in to every array (and replication target) and check its CPGs. `hpedockerplugin check` does;
+   * the start-up gate does not: one unreachable array must not keep the plugin from serving the others.
+   */
+  probeArrays?: boolean;
 }
 
 function fail(check: string, subject: string, err: unknown): CheckResult {
@@ -168,6 +174,30 @@ function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckR
   }
 }
 
+async function checkArrays(config: HpeConfig, secrets: Map<string, RevealedSecrets>, results: CheckResult[]): Promise<void> {
+  // A backend whose passwords did not decrypt has already failed above; there is nothing to log in with.
+  const usable = { ...config, backends: config.backends.filter((b) => secrets.has(b.name)) };
+  for (const probe of await probeBackends(usable, secrets)) {
+    const subject = probe.role === 'primary' ? `array [${probe.backend}]` : `array [${probe.backend}] replication target ${probe.target ?? ''}`.trim();
+    if (!probe.ok) {
+      results.push({
+        check: 'array',
+        status: 'FAIL',
+        subject,
+        detail: `${probe.apiUrl}: ${probe.reason ?? 'unreachable'}; the plugin starts, but this backend stays FAILED until it passes`,
+        fix: 'correct the option the reason names in hpe.conf, or make the array reachable from this host; the plugin retries by itself',
+      });
+      continue;
+    }
+    const what = `${probe.apiUrl}: reachable, login ok, CPGs exist (${probe.model ?? 'array'} ${probe.systemName ?? ''}, WSAPI build ${probe.build ?? '?'})`;
+    results.push(
+      probe.verifiesTls === false && probe.apiUrl.startsWith('https:')
+        ? { check: 'array', status: 'warn', subject, detail: `${what}; its TLS certificate is not verified`, fix: `set hpe3par_ca_cert in [${probe.backend}] to the array's CA certificate` }
+        : { check: 'array', status: 'ok', subject, detail: what },
+    );
+  }
+}
+
 /**
  * Runs every prerequisite in order; later checks are skipped (not reported) when an earlier one they need
  * failed. Used by `hpedockerplugin check` and by the plugin's start-up gate.
@@ -209,6 +239,7 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
     }
     for (const f of own) results.push(fail('secrets', `secrets [${backend.name}]`, f));
   }
+  if (options.probeArrays) await checkArrays(config, secrets, results);
   const outcome = done();
   return outcome.report.passed ? { ...outcome, ready: { config, secrets } } : outcome;
 }

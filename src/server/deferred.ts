@@ -27,19 +27,19 @@ export class DeferredDriver implements VolumeDriver {
     );
   }
 
-  create(name: string, opts: Record<string, string> | undefined): Promise<void> {
+  async create(name: string, opts: Record<string, string> | undefined): Promise<void> {
     return this.use().create(name, opts);
   }
-  remove(name: string): Promise<void> {
+  async remove(name: string): Promise<void> {
     return this.use().remove(name);
   }
-  get(name: string): Promise<VolumeSummary | undefined> {
+  async get(name: string): Promise<VolumeSummary | undefined> {
     return this.use().get(name);
   }
-  list(): Promise<VolumeSummary[]> {
+  async list(): Promise<VolumeSummary[]> {
     return this.use().list();
   }
-  path(name: string): Promise<string> {
+  async path(name: string): Promise<string> {
     return this.use().path(name);
   }
 }

@@ -3,7 +3,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
 import { runCli, Transcript } from '../support/cli.js';
-import { testPasswords, tempDir, twoBackendConfig, type TempDir } from '../support/configs.js';
+import { testPasswords, tempDir, twoBackendConfig, type ArrayUrls, type TempDir } from '../support/configs.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 const passphrase = 'correct horse battery staple';
@@ -14,11 +15,21 @@ let etcd: EtcdCluster;
 let dir: TempDir;
 let client: EtcdClient;
 let port: number;
+/** WSAPI simulators for the three arrays of the test config (check logs in to each), and one for the legacy test. */
+const simulators: RunningSimulator[] = [];
+let arrays: ArrayUrls;
+let legacyArrays: ArrayUrls;
+
+async function simulator(password: string): Promise<string> {
+  const sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: `${dir.path}/sim-${simulators.length}`, users: { '3paradm': password } });
+  simulators.push(sim);
+  return sim.apiUrl;
+}
 /** No Docker daemon here: the encryptor must warn once and go on. */
 const noDocker = { DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
 
 async function freshConfig(name: string): Promise<{ file: string; env: NodeJS.ProcessEnv }> {
-  const file = await dir.file(name, twoBackendConfig('127.0.0.1', port));
+  const file = await dir.file(name, twoBackendConfig('127.0.0.1', port, testPasswords, arrays));
   return { file, env: { ...noDocker, HPEDOCKERPLUGIN_CONFIG: file } };
 }
 
@@ -43,9 +54,12 @@ before(async () => {
   port = etcd.endpoints[0]!.port;
   dir = await tempDir();
   client = await createEtcdClient({ endpoints: etcd.endpoints });
+  arrays = { default: await simulator(testPasswords.defaultArray), second: await simulator(testPasswords.secondArray), remote: await simulator(testPasswords.remoteArray) };
+  legacyArrays = { ...arrays, default: await simulator('password') };
 });
 
 after(async () => {
+  for (const sim of simulators) await sim.stop();
   client?.close();
   await etcd?.stop();
   await dir?.remove();
@@ -159,6 +173,8 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /^ok   secrets \[DEFAULT\]: 2 passwords usable \(2 encrypted\)$/m);
     assert.match(check.stdout, /^ok   secrets \[3par2\]: 4 passwords usable \(4 encrypted\)$/m);
+    assert.match(check.stdout, /^ok   array \[DEFAULT\]: http:\/\/127\.0\.0\.1:\d+\/api\/v1: reachable, login ok, CPGs exist \(HPE 3PAR Simulator/m);
+    assert.match(check.stdout, /^ok   array \[3par2\] replication target remote3par: http:\/\/127\.0\.0\.1:\d+\/api\/v1: reachable, login ok/m);
     assert.match(check.stdout, /^passed: every prerequisite is met/m);
 
     const status = await runCli('encryptor', ['status', '--json'], { env, transcript });
@@ -209,10 +225,21 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
     assert.match(keyLine.detail, /no key record at \/backend\/3par2, but hpe3par_password \(line 20\), san_password \(line 23\), replication_device.hpe3par_password \(line 29\), replication_device.san_password \(line 30\) are encrypted/);
   });
 
+  test('check logs in to every array: a wrong array password is a FAIL line naming the option, the other backend is ok', async () => {
+    await clearKeys();
+    const text = twoBackendConfig('127.0.0.1', port, { ...testPasswords, defaultArray: 'Not-The-Array-Password' }, arrays);
+    const file = await dir.file('wrong-array-pw.conf', text);
+    const r = await runCli('plugin', ['check'], { env: { ...noDocker, HPEDOCKERPLUGIN_CONFIG: file }, transcript });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL array \[DEFAULT\]: http:\/\/127\.0\.0\.1:\d+\/api\/v1: login failed: wrong user or password \(WSAPI code 5\) — check \[DEFAULT\]\.hpe3par_password; the plugin starts, but this backend stays FAILED until it passes — fix: /m);
+    assert.match(r.stdout, /^ok   array \[3par2\]: /m);
+    assert.equal(r.stdout.includes('Not-The-Array-Password'), false);
+  });
+
   test('placeholders resolve from the environment and from files; a missing one fails naming it', async () => {
     await clearKeys();
     const secretFile = await dir.file('array-secret', `${testPasswords.secondArray}\n`);
-    const text = twoBackendConfig('127.0.0.1', port)
+    const text = twoBackendConfig('127.0.0.1', port, testPasswords, arrays)
       .replace(testPasswords.defaultArray, '$env{HPE_TEST_ARRAY_PW}')
       .replace(testPasswords.secondArray, `$file{${secretFile}}`);
     const file = await dir.file('ph.conf', text);
@@ -253,7 +280,7 @@ describe('legacy py-3parencryptor values', () => {
   test('decrypt with the raw passphrase record, and migrate rewrites them as enc:v1 keeping the passphrase', async () => {
     await clearKeys();
     // upstream's documented vector: passphrase @123# + password "password" -> +CB1E8Je1j8=
-    const text = twoBackendConfig('127.0.0.1', port)
+    const text = twoBackendConfig('127.0.0.1', port, testPasswords, legacyArrays)
       .replace(testPasswords.defaultArray, '+CB1E8Je1j8=')
       .replace(testPasswords.defaultSan, '+CB1E8Je1j8=');
     const file = await dir.file('legacy.conf', text);

@@ -12,38 +12,52 @@ export const testPasswords = {
   remoteSan: 'Remote-San-Pw-46',
 } as const;
 
+/** WSAPI URLs of the three arrays of twoBackendConfig. The default is a closed loopback port: tests never send traffic off this machine. */
+export interface ArrayUrls {
+  default: string;
+  second: string;
+  remote: string;
+}
+const nowhere = 'http://127.0.0.1:9/api/v1';
+export const noArrays: ArrayUrls = { default: nowhere, second: nowhere, remote: nowhere };
+
 /** Two backends, the second replicating; plain passwords, comments, odd spacing. */
-export function twoBackendConfig(etcdHost: string, etcdPort: number, p: Record<keyof typeof testPasswords, string> = testPasswords): string {
+export function twoBackendConfig(
+  etcdHost: string,
+  etcdPort: number,
+  p: Record<keyof typeof testPasswords, string> = testPasswords,
+  arrays: ArrayUrls = noArrays,
+): string {
   return `# hpe.conf used by the tests
 [DEFAULT]
 host_etcd_ip_address = ${etcdHost}
 host_etcd_port_number = ${etcdPort}
 hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver
-hpe3par_api_url = https://10.0.0.5:8080/api/v1
+hpe3par_api_url = ${arrays.default}
 hpe3par_username = 3paradm
 hpe3par_password = ${p.defaultArray}
-san_ip = 10.0.0.5
+san_ip = 127.0.0.1
 san_login = 3paradm
 san_password=${p.defaultSan}
 hpe3par_cpg = FC_r1
-hpe3par_iscsi_ips = 10.0.0.10
+hpe3par_iscsi_ips = 127.0.0.1
 
 ; second array
 [3par2]
 hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
-hpe3par_api_url = https://10.0.0.6:8080/api/v1
+hpe3par_api_url = ${arrays.second}
 hpe3par_username = 3paradm
 hpe3par_password:   ${p.secondArray}
-san_ip = 10.0.0.6
+san_ip = 127.0.0.1
 san_login = 3paradm
 san_password = ${p.secondSan}
 hpe3par_cpg = FC_r5
 replication_device = backend_id:remote3par,
     replication_mode:asynchronous, sync_period:900,
     cpg_map:FC_r5:FC_r1,
-    hpe3par_api_url:https://10.0.0.7:8080/api/v1,
+    hpe3par_api_url:${arrays.remote},
     hpe3par_username:3paradm, hpe3par_password:${p.remoteArray},
-    san_ip:10.0.0.7, san_login:3paradm, san_password:${p.remoteSan}
+    san_ip:127.0.0.1, san_login:3paradm, san_password:${p.remoteSan}
 `;
 }
 
