@@ -564,6 +564,8 @@ class TransportFailure extends Error {
 
 const refusedCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EHOSTDOWN', 'ENETDOWN']);
 const dnsCodes = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
+const idleSocketMs = 4000;
+
 const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const tlsCodePattern = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|EPROTO$)/;
 
@@ -693,9 +695,13 @@ export class WsapiClient {
     this.#sleep = options.sleep ?? defaultSleep;
     const https_ = url.protocol === 'https:';
     this.verifiesTls = https_ && options.caCert !== undefined;
+    // A kept-alive connection idle for 4 s is closed by us rather than reused: servers close idle connections
+    // (Node's after 5 s), and a request written onto one the server just closed fails with a reset that a POST
+    // cannot safely be retried after. Node only honours the server's Keep-Alive hint when a timeout is set.
+    const agentOptions = { keepAlive: true, timeout: idleSocketMs };
     this.#agent = https_
-      ? new https.Agent({ keepAlive: true, ca: options.caCert, rejectUnauthorized: options.caCert !== undefined })
-      : new http.Agent({ keepAlive: true });
+      ? new https.Agent({ ...agentOptions, ca: options.caCert, rejectUnauthorized: options.caCert !== undefined })
+      : new http.Agent(agentOptions);
   }
 
   // ----- transport ------------------------------------------------------------------------------------------

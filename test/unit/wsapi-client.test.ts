@@ -456,3 +456,34 @@ describe('pure helpers', () => {
     assert.ok(e instanceof HpeError);
   });
 });
+
+describe('WsapiClient kept-alive connections', () => {
+  it('does not reuse a connection that sat idle past the server\'s keep-alive window', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/api/v1/credentials') res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"key":"k1"}');
+        else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"name":"s"}');
+      });
+    });
+    server.keepAliveTimeout = 5000;
+    const sockets = new Set<net.Socket>();
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const client = new WsapiClient({ apiUrl: `http://127.0.0.1:${port}/api/v1`, username: 'u', password: 'p' });
+    try {
+      await client.getSystem();
+      const open = [...sockets].filter((s) => !s.destroyed).length;
+      assert.equal(open, 1, 'one kept-alive connection after the first call');
+      await delay(4300);
+      assert.equal([...sockets].filter((s) => !s.destroyed).length, 0, 'the client closed it after 4 s idle, before the server\'s 5 s');
+      await client.getSystem();
+    } finally {
+      await client.close().catch(() => undefined);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
