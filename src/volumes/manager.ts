@@ -210,9 +210,9 @@ class Manager implements VolumeManager {
   }
 
   async list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]> {
-    const { volumes, unreadable } = await this.#ctx.store.list();
-    if (unreadable.length > 0) this.#logger.warn({ unreadable }, 'unreadable volume records left out of List');
-    return volumes.map(({ record }) => ({ Name: record.display_name, Mountpoint: mountpointOf(record), Status: {} }));
+    // Names only: Mountpoint stays '' until mounting exists; a mounted volume's path then comes from Get/Path.
+    const names = await this.#ctx.store.listNames();
+    return names.map((Name) => ({ Name, Mountpoint: '', Status: {} }));
   }
 
   async path(name: string): Promise<string> {

@@ -178,6 +178,19 @@ export class VolumeStore {
     return this.readOne(volumeKey(id), id);
   }
 
+  /**
+   * Every volume's Docker name, from ONE keys-only Range request over the name index: what `docker volume ls`
+   * needs, without reading and parsing every record (10,000 records are ~10 MB; their names ~0.3 MB).
+   */
+  async listNames(): Promise<string[]> {
+    try {
+      const keys = await this.client.raw.getAll().prefix(VOLUME_NAMES_PREFIX).keys();
+      return keys.map((k) => k.slice(VOLUME_NAMES_PREFIX.length));
+    } catch (e) {
+      throw this.failure('ETCD volume list failed', e);
+    }
+  }
+
   /** Every record, in one Range request per LIST_PAGE_SIZE records (sorted by key, i.e. by uuid). */
   async list(): Promise<VolumeList> {
     const out: VolumeList = { volumes: [], unreadable: [] };
