@@ -5,14 +5,14 @@
 #
 # OUT_DIR/config.json   a copy of the top-level config.json
 # OUT_DIR/rootfs/       /usr/bin/node and the data-path tools (losetup, mount, umount, mkfs.ext4, blkid), each with
-#                       the shared libraries `ldd` names; the app at /opt/hpedockerplugin (dist/src, package.json,
-#                       production node_modules); the folders the plugin uses.
+#                       the shared libraries `ldd` names; the app at /opt/hpedockerplugin/dist: the esbuild bundles
+#                       (bin/*.mjs, vendor/*.cjs) and etcd3's proto/ (plugin/bundle.mjs, run by `npm run build`);
+#                       the folders the plugin uses.
 #
 # `docker plugin create NAME OUT_DIR` takes that folder as it is. Idempotent: the rootfs is rebuilt from scratch in
 # OUT_DIR/rootfs.new and swapped in at the end, so an interrupted run never leaves a half-made rootfs behind.
-# Production node_modules: a copy (hard links where possible) of the repository's own node_modules, pruned with
-# `npm prune --omit=dev --offline` against package-lock.json (no network, no install scripts; the repository's
-# node_modules is not written to).
+# No node_modules: the bundles hold every dependency (optional native add-ons excepted, which are loaded in a
+# try/catch), so the rootfs needs neither npm nor a copy of node_modules.
 set -euo pipefail
 
 die() { echo "build-rootfs.sh: error: $*" >&2; exit 1; }
@@ -24,10 +24,10 @@ case "$(realpath -m "$OUT")" in
   / | "$REPO") die "refusing to use $OUT as OUT_DIR" ;;
 esac
 
-[ -f "$REPO/dist/src/cli/hpedockerplugin.js" ] ||
-  die "dist/ is not built ($REPO/dist/src/cli/hpedockerplugin.js is missing): run \`npm run build\` (or \`make build\`) first"
-[ -f "$REPO/node_modules/.package-lock.json" ] ||
-  die "$REPO/node_modules is not installed: run \`npm ci\` (or \`make deps\`) first"
+for f in bin/hpedockerplugin.mjs bin/hpe3parencryptor.mjs vendor/etcd3.cjs proto/rpc.proto; do
+  [ -f "$REPO/dist/$f" ] ||
+    die "dist/ is not built or not bundled ($REPO/dist/$f is missing): run \`npm run build\` (or \`make build\`) first"
+done
 [ -f "$REPO/config.json" ] || die "$REPO/config.json is missing"
 
 # Tools of the data path, looked up as root would (sbin included).
@@ -40,7 +40,6 @@ for t in "${TOOLS[@]}"; do
 done
 [ -f /etc/mke2fs.conf ] || die "/etc/mke2fs.conf is missing (Debian package e2fsprogs)"
 command -v ldd >/dev/null || die "ldd is not installed (Debian package libc-bin)"
-command -v npm >/dev/null || die "npm is not installed"
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -89,37 +88,29 @@ printf 'root:x:0:\n' > "$NEW/etc/group"
 mkdir -p "$NEW"/{tmp,proc,sys,dev,root,run/docker/plugins,opt/hpe/data,etc/hpedockerplugin,var/lib/hpedockerplugin,lib/modules}
 chmod 1777 "$NEW/tmp"
 
-# The app: the built JavaScript, package.json ("type": "module"), production node_modules.
+# The app: the bundles, their vendor files and etcd3's proto files (bundle.mjs's layout: vendor/*.cjs read
+# `${__dirname}/../proto`). Not the source maps (about 14 MB, and node reads them only with --enable-source-maps).
 APP="$NEW/opt/hpedockerplugin"
 mkdir -p "$APP/dist"
-cp -a "$REPO/dist/src" "$APP/dist/src"
-cp -a "$REPO/package.json" "$REPO/package-lock.json" "$APP/"
-# Hard links when OUT_DIR is on the same file system (0.4 s instead of 4 s for ~4,000 files): prune and the clean-up
-# below only unlink, and the one file npm rewrites (node_modules/.package-lock.json) is replaced by a real copy first,
-# so the repository's files are never written through a link. Elsewhere: a plain copy.
-if cp -al "$REPO/node_modules" "$APP/node_modules" 2>/dev/null; then
-  rm -f "$APP/node_modules/.package-lock.json"
-  cp "$REPO/node_modules/.package-lock.json" "$APP/node_modules/.package-lock.json"
-else
-  rm -rf "$APP/node_modules"
-  cp -a "$REPO/node_modules" "$APP/node_modules"
-fi
-if ! (cd "$APP" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund --loglevel=error >"$OUT/npm-prune.log" 2>&1); then
-  cat "$OUT/npm-prune.log" >&2
-  die "npm prune --omit=dev failed in $APP (log above)"
-fi
-rm -f "$OUT/npm-prune.log"
-# Files node never loads (type declarations, TypeScript sources, source maps, docs): about half the files and
-# 17 MB less for dockerd to gzip on every `docker plugin create`.
-rm -rf "$APP/node_modules/.cache" "$APP/node_modules/@types"
-find "$APP/node_modules" -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' -o -name '*.md' -o -name '*.markdown' \) -delete
+for d in bin vendor proto; do
+  cp -a "$REPO/dist/$d" "$APP/dist/$d"
+done
+find "$APP/dist" -name '*.map' -delete
 
-# Smoke test: the runtime starts inside the rootfs with nothing from the host (catches a missing library or a
-# library without its execute bit). chroot needs root; skip it otherwise.
+# Smoke test: the runtime and both CLIs start inside the rootfs with nothing from the host (catches a missing library,
+# a library without its execute bit, or a bundle that still needs node_modules). chroot needs root; skip it otherwise.
 if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null; then
   out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$NEW" /usr/bin/node -e 'process.stdout.write("ok")' 2>&1) ||
     die "node does not start inside the rootfs: $out"
   [ "$out" = ok ] || die "node does not start inside the rootfs: $out"
+  for cli in hpedockerplugin hpe3parencryptor; do
+    out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$NEW" /usr/bin/node "/opt/hpedockerplugin/dist/bin/$cli.mjs" --help 2>&1) ||
+      die "$cli --help fails inside the rootfs: $out"
+  done
+  # the lazily loaded packages too (each vendor file is a whole package: loading it is the test)
+  out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$NEW" /usr/bin/node -e \
+    'for (const p of ["etcd3", "dockerode", "express"]) require(`/opt/hpedockerplugin/dist/vendor/${p}.cjs`)' 2>&1) ||
+    die "a vendor file does not load inside the rootfs: $out"
 fi
 
 cp "$REPO/config.json" "$OUT/config.json"

@@ -1,6 +1,20 @@
 /**
- * The etcd client: a thin, bounded wrapper over `Etcd3` (npm etcd3 1.1.x, gRPC) that speaks the plugin's few
- * operations and turns every failure into an `EtcdError` naming the endpoint(s), the reason and the fix.
+ * The etcd client: the plugin's few operations over two transports, every failure turned into an `EtcdError`
+ * naming the endpoint(s), the reason and the fix.
+ *
+ * Two transports, one interface (`EtcdClient`), one factory (`createEtcdClient`):
+ *  - reads (`get`, `getPrefix`) and the per-member status go through etcd's v3 JSON gateway over HTTP/1.1
+ *    (gateway.ts, node:http/https only);
+ *  - writes, transactions, leases, locks and watches go through `Etcd3` (npm etcd3 1.1.x, gRPC), reached via `raw`.
+ * Why: start-up time. Loading etcd3 costs ~150 ms, ~85 ms bundled (its connection pool parses proto/rpc.proto
+ * with @grpc/proto-loader when required, plus grpc-js and protobufjs), more than the whole rest of the start path
+ * (read hpe.conf → read every key record in one request → decrypt), which needs only reads. So etcd3 is loaded
+ * lazily, on the first use of `raw` or of an operation that needs gRPC; importing this module does not load it.
+ * Both transports share the config, the TLS material, the timeouts and the failover rules below, and map their
+ * failures to the same reasons and fixes. The gateway falls back to gRPC for the rest of the client's life when
+ * it cannot serve the cluster: HTTP 404 (gateway turned off with --enable-grpc-gateway=false) or etcd with
+ * authentication enabled, whose gateway refuses certificates with a CN (CVE-2018-16886) while the CN is exactly
+ * how the plugin authenticates; such clusters pay the etcd3 load on the read path too.
  *
  * Timeouts. etcd3 1.1.2 declares a `dialTimeout` option but never reads it, and gRPC-js has no connect timeout,
  * so both bounds are ours:
@@ -13,6 +27,9 @@
  * that cannot reach one host (gRPC UNAVAILABLE, or the dial check) moves at once to the next host, each host
  * tried at most once per call; DEADLINE_EXCEEDED is not retried, since a write may have been applied. So a
  * dead single-member cluster fails in milliseconds (refused) or `dialTimeoutMs` (silent), never minutes.
+ * The gateway keeps the same bounds and rules with HTTP: `dialTimeoutMs` on each new TCP connection, and
+ * `requestTimeoutMs` on each request (TLS handshake included); the next host on refused, silent, unresolvable,
+ * TLS failure or etcd's UNAVAILABLE; no retry elsewhere after a request timed out (see gateway.ts).
  *
  * TLS (host_etcd_client_cert + host_etcd_client_key, and/or host_etcd_ca_cert): the files are read and parsed
  * at creation, and each problem names its option, the path and the OS or parser reason. The server
@@ -27,28 +44,30 @@
  * ServerName to an IP address…`). gRPC's only override (`grpc.ssl_target_name_override`) must be a name and
  * is then also what the certificate is checked against, so there is no way to keep IP verification without the
  * warning. It is cosmetic (the check is right); writing a DNS name from the server certificate's SAN in
- * host_etcd_ip_address (e.g. `localhost`) avoids it.
+ * host_etcd_ip_address (e.g. `localhost`) avoids it. Only the gRPC path warns: for the gateway, Node's https sends
+ * no server name for an IP and verifies the certificate against the IP.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import tls from 'node:tls';
-import {
-  Etcd3,
-  EtcdAuthenticationFailedError,
-  EtcdInvalidAuthTokenError,
-  EtcdPermissionDeniedError,
-  EtcdRoleNotGrantedError,
-  EtcdUserNotFoundError,
-  GRPCDeadlineExceededError,
-  GRPCInvalidArgumentError,
-  GRPCUnauthenticatedError,
-  GRPCUnavailableError,
-  ClientClosedError,
-  type IOptions,
-} from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import type { HostConfig } from '../config/types.js';
 import { EtcdError, HpeError, type EtcdFailureReason } from '../errors.js';
+import { EtcdGateway, GatewayFailure, GatewayUnusable, SILENT_HOST_SKIP_MS, TlsDetail, prefixRangeEnd, type GatewayStatus } from './gateway.js';
+
+type Etcd3Module = typeof import('etcd3');
+let etcd3Module: Etcd3Module | undefined;
+
+/**
+ * etcd3, loaded on first need (see the top of this file). In the esbuild bundle `require` is defined and the call
+ * below is resolved to the bundled copy; under plain Node ESM it is not, and node_modules is used.
+ */
+export function loadEtcd3(): Etcd3Module {
+  etcd3Module ??= (typeof require === 'function' ? require('etcd3') : createRequire(import.meta.url)('etcd3')) as Etcd3Module;
+  return etcd3Module;
+}
 
 export type EtcdConfig = HostConfig['etcd'];
 
@@ -61,9 +80,6 @@ export interface EtcdClientOptions {
 
 export const DEFAULT_DIAL_TIMEOUT_MS = 2000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
-/** A host whose TCP connect timed out is skipped for this long (other hosts are tried, or the call fails fast). */
-const SILENT_HOST_SKIP_MS = 5000;
-
 export interface EtcdRecord {
   value: string;
   modRevision: string;
@@ -84,7 +100,7 @@ export interface EtcdClient {
   readonly endpoint: string;
   /**
    * The underlying etcd3 client, for later modules (leases, locks). It has this module's timeouts and retry
-   * policy; map its errors with `toEtcdError(err, client.endpoint)`.
+   * policy; map its errors with `toEtcdError(err, client.endpoint)`. Created, and etcd3 loaded, on first access.
    */
   readonly raw: Etcd3;
 }
@@ -94,7 +110,8 @@ export interface EtcdClient {
 
 /** `host:port`, with brackets for an IPv6 literal. */
 export function formatEndpoint(ep: { host: string; port: number }): string {
-  return net.isIPv6(ep.host) ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+  // Only an IPv6 literal contains ':' (cheaper than net.isIPv6, whose first call compiles a large regex: ~4 ms).
+  return ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
 }
 
 function endpointsLabel(cfg: EtcdConfig): string {
@@ -103,15 +120,6 @@ function endpointsLabel(cfg: EtcdConfig): string {
 
 const ADDRESS_OPTIONS = 'host_etcd_ip_address / host_etcd_port_number in [DEFAULT]';
 const TLS_OPTIONS = 'host_etcd_client_cert / host_etcd_client_key / host_etcd_ca_cert in [DEFAULT]';
-
-/** How each TLS failure's detail starts (the fix is chosen by it). */
-const TlsDetail = {
-  noClientCert: 'etcd requires a client certificate and none is configured',
-  clientRejected: 'etcd rejected the client certificate',
-  serverUntrusted: "etcd's server certificate is not trusted",
-  plainServer: 'TLS handshake failed, etcd probably serves plain http',
-  tlsServer: 'the connection was closed during the HTTP/2 handshake; etcd probably requires TLS',
-} as const;
 
 function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): string {
   switch (reason) {
@@ -132,7 +140,7 @@ function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): strin
       if (detail.startsWith(TlsDetail.plainServer)) {
         return `etcd on ${endpoint} serves plain http: remove host_etcd_client_cert / host_etcd_client_key / host_etcd_ca_cert from [DEFAULT], or start etcd with TLS`;
       }
-      if (detail.startsWith(TlsDetail.tlsServer)) {
+      if (detail.startsWith(TlsDetail.tlsServer) || detail.startsWith(TlsDetail.tlsServerHttp)) {
         return `etcd on ${endpoint} serves https: set host_etcd_client_cert and host_etcd_client_key (and host_etcd_ca_cert) in [DEFAULT]`;
       }
       return `check ${TLS_OPTIONS}: the client certificate must be signed by a CA in etcd's --trusted-ca-file and allow client auth, and host_etcd_ca_cert must be the CA of etcd's server certificate`;
@@ -210,11 +218,25 @@ export function toEtcdError(
   opts: { tls?: boolean; clientCert?: boolean; requestTimeoutMs?: number } = {},
 ): HpeError {
   if (err instanceof HpeError) return err;
-  if (err instanceof DialFailure) {
-    return etcdError(endpoint, err.reason, err.endpoint === endpoint ? err.message : `${err.endpoint}: ${err.message}`, err);
+  if (err instanceof DialFailure || err instanceof GatewayFailure) {
+    const host = err instanceof DialFailure ? err.endpoint : err.host;
+    return etcdError(endpoint, err.reason, host === endpoint ? err.message : `${host}: ${err.message}`, err);
   }
   if (!(err instanceof Error)) return etcdError(endpoint, 'unavailable', String(err), err);
   const msg = err.message;
+  // Any other error comes from etcd3 (through `raw`), so it is loaded already; loading it here costs nothing then.
+  const {
+    EtcdAuthenticationFailedError,
+    EtcdInvalidAuthTokenError,
+    EtcdPermissionDeniedError,
+    EtcdRoleNotGrantedError,
+    EtcdUserNotFoundError,
+    GRPCDeadlineExceededError,
+    GRPCInvalidArgumentError,
+    GRPCUnauthenticatedError,
+    GRPCUnavailableError,
+    ClientClosedError,
+  } = loadEtcd3();
   if (err instanceof EtcdPermissionDeniedError) return etcdError(endpoint, 'permission', `permission denied (${msg})`, err);
   if (
     err instanceof EtcdAuthenticationFailedError ||
@@ -385,7 +407,7 @@ function tcpDial(state: HostState, timeoutMs: number): Promise<void> {
 }
 
 /** A transport failure after which the host must be dialled again before the next call. */
-function isTransportFailure(e: unknown): boolean {
+function isTransportFailure(e: unknown, { GRPCUnavailableError, GRPCDeadlineExceededError }: Etcd3Module): boolean {
   return (e instanceof GRPCUnavailableError && !/etcdserver:/.test(e.message)) || e instanceof GRPCDeadlineExceededError;
 }
 
@@ -396,16 +418,28 @@ interface Internals {
   endpoint: string;
   tlsOn: boolean;
   clientCert: boolean;
+  dialTimeoutMs: number;
   requestTimeoutMs: number;
+  /** The gRPC path's host states (dial checks, silent-host skip). */
   hosts: HostState[];
 }
 
-function buildEtcd3(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts: EtcdClientOptions): { raw: Etcd3; internals: Internals } {
-  const dialTimeoutMs = opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
-  const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const tlsOn = material !== undefined;
-  const scheme = tlsOn ? 'https' : 'http';
-  const hosts: HostState[] = cfg.endpoints.map((ep) => ({ label: formatEndpoint(ep), host: ep.host, port: ep.port, connected: false }));
+function makeInternals(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts: EtcdClientOptions): Internals {
+  return {
+    endpoint: endpointsLabel(cfg),
+    tlsOn: material !== undefined,
+    clientCert: material?.cert !== undefined,
+    dialTimeoutMs: opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    hosts: cfg.endpoints.map((ep) => ({ label: formatEndpoint(ep), host: ep.host, port: ep.port, connected: false })),
+  };
+}
+
+function buildEtcd3(material: EtcdTlsMaterial | undefined, internals: Internals): Etcd3 {
+  const mod = loadEtcd3();
+  const { GRPCUnavailableError } = mod;
+  const { dialTimeoutMs, requestTimeoutMs, hosts } = internals;
+  const scheme = internals.tlsOn ? 'https' : 'http';
   const byUrl = new Map(hosts.map((h) => [`${scheme}://${h.label}`, h]));
 
   const hostPolicy = (url: string): Policy => {
@@ -427,7 +461,7 @@ function buildEtcd3(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts
         if (state) state.connected = true;
         return result;
       } catch (e) {
-        if (state && isTransportFailure(e)) state.connected = false;
+        if (state && isTransportFailure(e, mod)) state.connected = false;
         throw e;
       }
     });
@@ -459,18 +493,50 @@ function buildEtcd3(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts
       ...(material.cert ? { certChain: material.cert } : {}),
     };
   }
-  return { raw: new Etcd3(options), internals: { endpoint: endpointsLabel(cfg), tlsOn, clientCert: material?.cert !== undefined, requestTimeoutMs, hosts } };
+  return new mod.Etcd3(options);
 }
 
-/** The implementation; `run` maps failures of any etcd3 call made through `raw`. */
+/**
+ * The implementation. Reads go through the JSON gateway while it can serve the cluster, else through `raw`;
+ * `run` maps failures of any etcd3 call made through `raw`.
+ */
 export class Etcd3Client implements EtcdClient {
   readonly endpoint: string;
+  private readonly internals: Internals;
+  private etcd3: Etcd3 | undefined;
+  /** Undefined once it turned out not to serve this cluster (then every read goes through `raw`). */
+  private gateway: EtcdGateway | undefined;
+  private closed = false;
 
   constructor(
-    readonly raw: Etcd3,
-    private readonly internals: Internals,
+    cfg: EtcdConfig,
+    private readonly material: EtcdTlsMaterial | undefined,
+    opts: EtcdClientOptions = {},
   ) {
-    this.endpoint = internals.endpoint;
+    this.internals = makeInternals(cfg, material, opts);
+    this.endpoint = this.internals.endpoint;
+    this.gateway = new EtcdGateway({
+      hosts: this.internals.hosts.map(({ label, host, port }) => ({ label, host, port })),
+      endpoint: this.endpoint,
+      ...(material ? { tls: material } : {}),
+      dialTimeoutMs: this.internals.dialTimeoutMs,
+      requestTimeoutMs: this.internals.requestTimeoutMs,
+    });
+  }
+
+  /** The etcd3 client, created (and etcd3 loaded) on first use. */
+  get raw(): Etcd3 {
+    if (this.etcd3 === undefined) {
+      this.etcd3 = buildEtcd3(this.material, this.internals);
+      // Created after close(): closed as well, so its calls fail like those of a closed client.
+      if (this.closed) this.etcd3.close();
+    }
+    return this.etcd3;
+  }
+
+  /** Whether reads still go through the JSON gateway (false after it could not serve this cluster). */
+  get readsViaGateway(): boolean {
+    return this.gateway !== undefined;
   }
 
   /** Runs one operation on `raw` and maps its failure; with several hosts that all failed to dial, names each. */
@@ -489,28 +555,71 @@ export class Etcd3Client implements EtcdClient {
     }
   }
 
-  getPrefix(prefix: string): Promise<Map<string, EtcdRecord>> {
-    return this.run(async () => {
-      const res = await this.raw.getAll().prefix(prefix).exec();
-      const out = new Map<string, EtcdRecord>();
-      for (const kv of res.kvs) {
-        out.set(kv.key.toString('utf8').slice(prefix.length), { value: kv.value.toString('utf8'), modRevision: kv.mod_revision });
+  /** A read through the gateway; through gRPC when the gateway cannot serve this cluster (from then on). */
+  private async read<T>(viaGateway: (g: EtcdGateway) => Promise<T>, viaGrpc: () => Promise<T>): Promise<T> {
+    const gateway = this.gateway;
+    if (gateway !== undefined) {
+      try {
+        return await viaGateway(gateway);
+      } catch (e) {
+        if (!(e instanceof GatewayUnusable)) throw toEtcdError(e, this.endpoint);
+        if (this.gateway === gateway) {
+          this.gateway = undefined;
+          gateway.close();
+        }
       }
+    }
+    return this.run(viaGrpc);
+  }
+
+  getPrefix(prefix: string): Promise<Map<string, EtcdRecord>> {
+    const toMap = (kvs: Iterable<{ key: Buffer; value: Buffer; modRevision: string }>) => {
+      const out = new Map<string, EtcdRecord>();
+      for (const kv of kvs) out.set(kv.key.toString('utf8').slice(prefix.length), { value: kv.value.toString('utf8'), modRevision: kv.modRevision });
       return out;
-    });
+    };
+    return this.read(
+      async (g) => {
+        // etcd refuses an empty key; every key is [\0, \0) (what etcd3 sends for an empty prefix too).
+        const key = Buffer.from(prefix.length === 0 ? '\0' : prefix, 'utf8');
+        return toMap(await g.range(key, prefix.length === 0 ? key : prefixRangeEnd(key)));
+      },
+      async () => {
+        const res = await this.raw.getAll().prefix(prefix).exec();
+        return toMap(res.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: kv.mod_revision })));
+      },
+    );
   }
 
   get(key: string): Promise<EtcdRecord | undefined> {
-    return this.run(async () => {
-      const res = await this.raw.get(key).exec();
-      const kv = res.kvs[0];
-      return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
-    });
+    return this.read(
+      async (g) => {
+        const kv = (await g.range(Buffer.from(key, 'utf8')))[0];
+        return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.modRevision };
+      },
+      async () => {
+        const res = await this.raw.get(key).exec();
+        const kv = res.kvs[0];
+        return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
+      },
+    );
+  }
+
+  /** `Maintenance.Status` of the member that answers (members.ts makes one client per member). */
+  memberStatus(): Promise<GatewayStatus> {
+    return this.read(
+      (g) => g.status(),
+      async () => {
+        const status = await this.raw.maintenance.status();
+        return { version: status.version, leader: status.leader === status.header.member_id };
+      },
+    );
   }
 
   putIfAbsent(key: string, value: string): Promise<boolean> {
     return this.run(async () => {
-      const res = await this.raw.if(key, 'Create', '==', 0).then(this.raw.put(key).value(value)).commit();
+      const raw = this.raw;
+      const res = await raw.if(key, 'Create', '==', 0).then(raw.put(key).value(value)).commit();
       return res.succeeded;
     });
   }
@@ -518,7 +627,8 @@ export class Etcd3Client implements EtcdClient {
   putIfUnchanged(key: string, value: string, modRevision: string): Promise<boolean> {
     checkRevision(modRevision);
     return this.run(async () => {
-      const res = await this.raw.if(key, 'Mod', '==', modRevision).then(this.raw.put(key).value(value)).commit();
+      const raw = this.raw;
+      const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.put(key).value(value)).commit();
       return res.succeeded;
     });
   }
@@ -529,13 +639,17 @@ export class Etcd3Client implements EtcdClient {
     }
     checkRevision(modRevision);
     return this.run(async () => {
-      const res = await this.raw.if(key, 'Mod', '==', modRevision).then(this.raw.delete().key(key)).commit();
+      const raw = this.raw;
+      const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.delete().key(key)).commit();
       return res.succeeded && res.responses[0]?.response_delete_range?.deleted !== '0';
     });
   }
 
   close(): void {
-    this.raw.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.gateway?.close();
+    this.etcd3?.close();
   }
 }
 
@@ -551,18 +665,16 @@ function checkEndpoints(cfg: EtcdConfig): void {
 
 /**
  * A client for the configured etcd cluster (all endpoints). Reads and checks the TLS files; does not contact
- * etcd (the first call does), so it succeeds while etcd is down.
+ * etcd (the first call does), so it succeeds while etcd is down. Does not load etcd3 (the first write does).
  */
 export async function createEtcdClient(cfg: EtcdConfig, opts: EtcdClientOptions = {}): Promise<EtcdClient> {
   checkEndpoints(cfg);
   const material = await loadEtcdTls(cfg);
-  const { raw, internals } = buildEtcd3(cfg, material, opts);
-  return new Etcd3Client(raw, internals);
+  return new Etcd3Client(cfg, material, opts);
 }
 
 /** For members.ts: a client from already loaded TLS material (no file reads). */
 export function createEtcdClientWith(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts: EtcdClientOptions = {}): Etcd3Client {
   checkEndpoints(cfg);
-  const { raw, internals } = buildEtcd3(cfg, material, opts);
-  return new Etcd3Client(raw, internals);
+  return new Etcd3Client(cfg, material, opts);
 }

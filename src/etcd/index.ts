@@ -1,9 +1,13 @@
-/** etcd: the client (bounded, mapped errors), per-member health, and the backend key-record store. */
+/**
+ * etcd: the client (bounded, mapped errors; reads over the JSON gateway, the rest over etcd3, loaded on first
+ * need), per-member health, and the backend key-record store. Importing this module does not load etcd3.
+ */
 export {
   createEtcdClient,
   createEtcdClientWith,
   loadEtcdTls,
   toEtcdError,
+  loadEtcd3,
   formatEndpoint,
   Etcd3Client,
   DEFAULT_DIAL_TIMEOUT_MS,

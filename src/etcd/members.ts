@@ -1,6 +1,7 @@
 /**
  * Per-member health for `hpedockerplugin check`: each configured endpoint is asked on its own (one client per
- * endpoint, one `Maintenance.Status` call), all in parallel, so one line per member can be printed.
+ * endpoint, one `Maintenance.Status` call, through the JSON gateway like every read: see client.ts), all in
+ * parallel, so one line per member can be printed.
  */
 import { EtcdError } from '../errors.js';
 import { createEtcdClientWith, formatEndpoint, loadEtcdTls, type EtcdClientOptions, type EtcdConfig, type EtcdTlsMaterial } from './client.js';
@@ -50,8 +51,8 @@ export async function checkMembers(cfg: EtcdConfig, opts: EtcdClientOptions = {}
       const endpoint = formatEndpoint(ep);
       const client = createEtcdClientWith({ ...cfg, endpoints: [ep] }, material, timeouts);
       try {
-        const status = await client.run(() => client.raw.maintenance.status());
-        return { endpoint, ok: true, version: status.version, leader: status.leader === status.header.member_id };
+        const status = await client.memberStatus();
+        return { endpoint, ok: true, version: status.version, leader: status.leader };
       } catch (e) {
         return { endpoint, ok: false, error: asEtcdError(e, endpoint) };
       } finally {
