@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE := node
 
-.PHONY: deps system-deps build test test-unit test-integration demo demo-stop bench-secrets clean plugin plugin-install
+.PHONY: deps system-deps build test test-unit test-integration test-e2e demo demo-stop bench-secrets bench-api clean plugin plugin-install
 
 # The managed plugin's name on this host (`docker plugin create/enable/disable $(PLUGIN_NAME)`), and optional
 # `docker plugin set` arguments applied before enabling, e.g. PLUGIN_SETTINGS="config.source=/srv/hpe state.source=/srv/hpe-state".
@@ -31,15 +31,20 @@ node_modules/.package-lock.json: package.json package-lock.json
 build: deps
 	npm run build
 
+# Unit, integration (real etcd, simulators) and end-to-end (real dockerd and the managed plugin) tests.
 test: build
 	npm run test:unit
 	npm run test:integration
+	npm run test:e2e
 
 test-unit: build
 	npm run test:unit
 
 test-integration: build
 	npm run test:integration
+
+test-e2e: build
+	npm run test:e2e
 
 demo: build
 	$(NODE) dist/src/cli/hpedockerplugin.js demo
@@ -49,6 +54,9 @@ demo-stop:
 
 bench-secrets: build
 	$(NODE) dist/test/bench/secrets.bench.js
+
+bench-api: build
+	$(NODE) dist/test/bench/api.bench.js
 
 clean:
 	rm -rf dist build

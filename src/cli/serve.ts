@@ -122,7 +122,8 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
     if (!afterReboot || !failed.every((r) => r.retryable)) {
       for (const r of failed) io.err(`hpedockerplugin refuses to start: ${r.subject}: ${r.detail} — fix: ${r.fix ?? 'see hpedockerplugin check'}`);
       io.err(`hpedockerplugin refuses to start: ${failed.length} prerequisite(s) not met after ${gate.attempts} attempt(s); run \`hpedockerplugin check\` on the host for the full report`);
-      return ExitCodes.failed;
+      // Exit now, whatever handles the checks left open (etcd channels): dockerd should see the refusal at once.
+      process.exit(ExitCodes.failed);
     }
     // Restored by dockerd after a reboot, and only waiting for something that clears by itself (etcd): stay
     // enabled, refuse every request with the reason, and keep checking.
