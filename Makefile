@@ -47,10 +47,10 @@ test-e2e: build
 	npm run test:e2e
 
 demo: build
-	$(NODE) dist/src/cli/hpedockerplugin.js demo
+	$(NODE) dist/bin/hpedockerplugin.mjs demo
 
 demo-stop:
-	$(NODE) dist/src/cli/hpedockerplugin.js demo --stop
+	$(NODE) dist/bin/hpedockerplugin.mjs demo --stop
 
 bench-secrets: build
 	$(NODE) dist/test/bench/secrets.bench.js
