@@ -8,14 +8,16 @@ import { runSimulator } from './simulator.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
 export const pluginUsage = `Usage:
-  hpedockerplugin check [--json] [--config PATH]   check every prerequisite of the plugin: one line per check (ok / warn / FAIL with its fix);
+  hpedockerplugin check [--json] [--config PATH] [--state DIR]
+                                                   check every prerequisite of the plugin, arrays included: one line per check
+                                                   (ok / warn / FAIL with its fix), then the plugin's own last start report;
                                                    exit 0 only when nothing FAILs
   hpedockerplugin serve [--config PATH] [--socket PATH] [--state DIR]
                                                    serve Docker's VolumeDriver protocol once every prerequisite passes (see serve --help)
   hpedockerplugin simulator [--listen HOST:PORT] [--state DIR] ...
                                                    run the bundled 3PAR WSAPI simulator (see simulator --help)
-  hpedockerplugin demo [--dir D] | demo --stop     start a throw-away etcd, write, encrypt and check a demo hpe.conf in D (default ./.demo);
-                                                   --stop ends it and removes D
+  hpedockerplugin demo [--dir D] | demo --stop     a throw-away etcd, two simulators, a demo hpe.conf encrypted and checked, and the
+                                                   managed plugin with a few volumes, all in D (default ./.demo); --stop ends it all
 
 Options:
   --config PATH   hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)

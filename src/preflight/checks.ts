@@ -102,6 +102,7 @@ async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: Ch
       results.push({ check: 'etcd.member', status: 'ok', subject: `etcd ${m.endpoint}`, detail: `reachable${m.version ? ` (etcd ${m.version})` : ''}` });
     } else {
       const r = fail('etcd.member', `etcd ${m.endpoint}`, m.error);
+      r.detail = r.detail.replace(`etcd ${m.endpoint}: `, ''); // the subject names the member already
       // With other members answering, the cluster still serves us: warn, do not block.
       results.push(reachable > 0 ? { ...r, status: 'warn' } : r);
     }
