@@ -1,0 +1,97 @@
+// npm run bench:docker — one run on one dockerd (started here, with etcd and the WSAPI simulator on loopback):
+// enable-to-ready time of the managed plugin, and `docker volume create`, `inspect`, `ls` (with 100 volumes)
+// and `rm` through our plugin and through Docker's built-in `local` driver, each as a median and as the ratio
+// ours/local.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startSimulator } from '../../src/simulator/index.js';
+import { startDockerd } from '../support/dockerd.js';
+import { startEtcd } from '../support/etcd.js';
+import { buildPluginFolder, hostMountSettings, postToPlugin } from '../support/plugin.js';
+
+const rounds = 15;
+const population = 100;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const dockerd = await startDockerd();
+const etcd = await startEtcd({ members: 1 });
+const sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: await dockerd.scratch('sim') });
+try {
+  const configDir = await dockerd.scratch('etc');
+  const stateDir = await dockerd.scratch('state');
+  await writeFile(
+    join(configDir, 'hpe.conf'),
+    `[DEFAULT]
+host_etcd_ip_address = 127.0.0.1
+host_etcd_port_number = ${etcd.endpoints[0]!.port}
+hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
+hpe3par_api_url = ${sim.apiUrl}
+hpe3par_username = 3paradm
+hpe3par_password = 3pardata
+san_ip = 127.0.0.1
+san_password = 3pardata
+hpe3par_cpg = FC_r1
+`,
+    { mode: 0o600 },
+  );
+  const folder = await buildPluginFolder(dockerd);
+  await dockerd.dockerOk(['plugin', 'create', 'hpe', folder.dir], { timeoutMs: 120_000 });
+  await dockerd.dockerOk(['plugin', 'set', 'hpe', ...(await hostMountSettings(dockerd, configDir, stateDir))]);
+
+  // enable-to-ready: from `docker plugin enable` until the plugin answers a List on its socket.
+  const readyTimes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await dockerd.dockerOk(['plugin', 'enable', 'hpe'], { timeoutMs: 60_000 });
+    const id = (await dockerd.dockerOk(['plugin', 'inspect', '-f', '{{.Id}}', 'hpe'])).trim();
+    for (;;) {
+      const r = await postToPlugin(`/run/docker/plugins/${id}/hpe.sock`, '/VolumeDriver.List', '{}').catch(() => undefined);
+      if (r !== undefined && (r.json as { Err?: string }).Err === '') break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    readyTimes.push(performance.now() - t0);
+    if (i < 4) await dockerd.dockerOk(['plugin', 'disable', 'hpe']);
+  }
+
+  const timed = async (args: string[]): Promise<number> => {
+    const t0 = performance.now();
+    await dockerd.dockerOk(args, { timeoutMs: 60_000 });
+    return performance.now() - t0;
+  };
+  const results: Record<string, Record<'hpe' | 'local', number>> = {};
+  for (const driver of ['hpe', 'local'] as const) {
+    for (let i = 0; i < population; i++) await dockerd.dockerOk(['volume', 'create', '-d', driver, ...(driver === 'hpe' ? ['-o', 'size=1'] : []), `${driver}-pop${i}`]);
+    const create: number[] = [];
+    const inspect: number[] = [];
+    const ls: number[] = [];
+    const rm: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const name = `${driver}-bench${i}`;
+      create.push(await timed(['volume', 'create', '-d', driver, ...(driver === 'hpe' ? ['-o', 'size=1'] : []), name]));
+      inspect.push(await timed(['volume', 'inspect', name]));
+      ls.push(await timed(['volume', 'ls']));
+      rm.push(await timed(['volume', 'rm', name]));
+    }
+    for (const [op, values] of Object.entries({ create, inspect, ls, rm })) {
+      (results[op] ??= { hpe: 0, local: 0 })[driver] = median(values);
+    }
+  }
+
+  console.log(`docker CLI through the hpe managed plugin vs Docker's local driver (dockerd 20.10, ${population} volumes of each, medians of ${rounds})`);
+  console.log(`  enable-to-ready: median ${median(readyTimes).toFixed(0)} ms over 5 (target ≤ 1500 ms)`);
+  const targets: Record<string, number> = { create: 2, inspect: 1.3, ls: 1.3, rm: 2 };
+  for (const [op, r] of Object.entries(results)) {
+    console.log(
+      `  docker volume ${op.padEnd(7)} hpe ${r.hpe.toFixed(1).padStart(6)} ms   local ${r.local.toFixed(1).padStart(6)} ms   ratio ${(r.hpe / r.local).toFixed(2)} (target ≤ ${targets[op]})`,
+    );
+  }
+} finally {
+  await sim.stop(); // its state folder is inside dockerd's scratch folder, which dockerd.stop() removes
+  await dockerd.stop();
+  await etcd.stop();
+}
