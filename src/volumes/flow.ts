@@ -74,7 +74,8 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
       throw await rollBack(ctx, frame, undo, err, log);
     }
   }
-  await dropIntent(ctx, frame.intent);
+  // Not awaited: the record is written, so the intent is only a reminder; if deleting it fails, repair() drops it.
+  void dropIntent(ctx, frame.intent);
   ctx.logger.info(log, 'volume created');
 }
 
