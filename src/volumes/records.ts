@@ -163,6 +163,8 @@ export interface VolumeChanges {
   create?: readonly VolumeRecord[];
   update?: readonly StoredVolume[];
   remove?: readonly StoredVolume[];
+  /** Other keys deleted in the same transaction (e.g. the intent of a remove: one round trip instead of two). */
+  alsoDelete?: readonly string[];
 }
 
 export class VolumeStore {
@@ -270,7 +272,10 @@ export class VolumeStore {
       const json = JSON.stringify(r);
       return [raw.put(volumeNameKey(r.display_name)).value(json), raw.put(volumeKey(r.id)).value(json)];
     });
-    const deletes = (changes.remove ?? []).flatMap((s) => [raw.delete().key(volumeNameKey(s.record.display_name)), raw.delete().key(volumeKey(s.record.id))]);
+    const deletes = [
+      ...(changes.remove ?? []).flatMap((s) => [raw.delete().key(volumeNameKey(s.record.display_name)), raw.delete().key(volumeKey(s.record.id))]),
+      ...(changes.alsoDelete ?? []).map((key) => raw.delete().key(key)),
+    ];
     txn = txn.then(...puts, ...deletes).else(...compares.map((c) => raw.get(c.key)));
 
     let res;

@@ -15,7 +15,7 @@ import { dismantle, type DismantleSpec } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from './errors.js';
 import { operationFailed } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
-import type { VolumeIntent } from './intents.js';
+import { intentKey, type VolumeIntent } from './intents.js';
 import { vvSetName } from './naming.js';
 import { withoutSnapshot } from './plan.js';
 import type { StoredVolume, VolumeRecord } from './records.js';
@@ -80,28 +80,32 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
     throw err instanceof VolumeRequestError ? err : operationFailed(what, err);
   }
   try {
-    await deleteRecord(ctx, stored);
+    // The record and the intent go in one transaction: the removal is complete in one round trip.
+    await deleteRecord(ctx, stored, intent);
   } catch (err) {
     throw operationFailed(what, err, 'check etcd; the plugin finishes the removal at its next repair (at start)');
   }
-  await dropIntent(ctx, intent);
   ctx.logger.info({ volume: r.display_name, backend: b.name, arrayName: r['3par_vol_name'] }, 'volume removed');
 }
 
 /** Deletes the record; a snapshot also leaves its parent's list, in the same transaction. */
-export async function deleteRecord(ctx: FlowContext, stored: StoredVolume): Promise<void> {
+export async function deleteRecord(ctx: FlowContext, stored: StoredVolume, intent?: VolumeIntent): Promise<void> {
+  const alsoDelete = intent === undefined ? [] : [intentKey(intent.id)];
   let current = stored;
   for (let attempt = 1; ; attempt++) {
     const parentId = current.record.snap_metadata?.parent_id;
     const parent = parentId === undefined ? undefined : await ctx.store.getById(parentId);
     try {
-      if (parent === undefined) await ctx.store.remove(current.record, current.modRevision);
-      else await ctx.store.commit({ remove: [current], update: [{ record: withoutSnapshot(parent.record, current.record.id), modRevision: parent.modRevision }] });
+      if (parent === undefined) await ctx.store.commit({ remove: [current], alsoDelete });
+      else await ctx.store.commit({ remove: [current], update: [{ record: withoutSnapshot(parent.record, current.record.id), modRevision: parent.modRevision }], alsoDelete });
       return;
     } catch (err) {
       if (!(err instanceof VolumeRecordConflictError) || attempt >= 5) throw err;
       const again = await ctx.store.getById(current.record.id);
-      if (again === undefined) return;
+      if (again === undefined) {
+        if (intent !== undefined) await dropIntent(ctx, intent);
+        return;
+      }
       current = again;
     }
   }
