@@ -1,7 +1,6 @@
-import { constants as fsConstants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { HpeConfig } from '../config/index.js';
-import { checkConfig } from '../config/index.js';
+import { checkConfig, readConfigText } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import { checkMembers, createEtcdClient } from '../etcd/index.js';
 import { HpeError } from '../errors.js';
@@ -43,37 +42,27 @@ function fail(check: string, subject: string, err: unknown): CheckResult {
 }
 
 async function checkConfigFile(file: string, results: CheckResult[]): Promise<string | undefined> {
-  let mode: number;
+  let text: string;
   try {
-    await access(file, fsConstants.R_OK);
-    mode = (await stat(file)).mode & 0o777;
-    const text = await readFile(file, 'utf8');
-    const modeText = `0${mode.toString(8)}`;
-    if ((mode & 0o044) !== 0) {
-      results.push({
-        check: 'config.file',
-        status: 'warn',
-        subject: 'config file',
-        detail: `${file} is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${modeText}); it holds array passwords or their ciphertext`,
-        fix: `chmod 600 ${file}`,
-      });
-    } else {
-      results.push({ check: 'config.file', status: 'ok', subject: 'config file', detail: `${file} (mode ${modeText})` });
-    }
-    return text;
+    text = await readConfigText(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const detail =
-      code === 'ENOENT' ? `${file} does not exist` : code === 'EACCES' ? `${file} cannot be read: permission denied` : `${file} cannot be read: ${code ?? (err as Error).message}`;
-    const fix =
-      code === 'ENOENT'
-        ? `create it (see README "Install"), or pass its path with --config or HPEDOCKERPLUGIN_CONFIG`
-        : code === 'EACCES'
-          ? `run as root, or give this user read access to ${file}`
-          : `check ${file}`;
-    results.push({ check: 'config.file', status: 'FAIL', subject: 'config file', detail, fix });
+    results.push(fail('config.file', 'config file', err));
     return undefined;
   }
+  const mode = (await stat(file)).mode & 0o777;
+  const modeText = `0${mode.toString(8)}`;
+  results.push(
+    (mode & 0o044) !== 0
+      ? {
+          check: 'config.file',
+          status: 'warn',
+          subject: 'config file',
+          detail: `${file} is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${modeText}); it holds array passwords or their ciphertext`,
+          fix: `chmod 600 ${file}`,
+        }
+      : { check: 'config.file', status: 'ok', subject: 'config file', detail: `${file} (mode ${modeText})` },
+  );
+  return text;
 }
 
 function checkConfigParse(file: string, text: string, results: CheckResult[]): HpeConfig | undefined {

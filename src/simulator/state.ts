@@ -6,22 +6,11 @@
 import { randomInt } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PortPos, RcgPolicies, VolumePolicies } from '../array/index.js';
+import type { PortPos, RcgPolicies, Volume, VolumePolicies } from '../array/index.js';
 
-export interface SimVolume {
-  id: number;
-  name: string;
-  uuid: string;
-  wwn: string;
-  sizeMiB: number;
-  provisioningType: number;
-  copyType: number;
-  copyOf?: string;
-  baseId: number;
-  userCPG?: string;
-  snapCPG?: string;
-  readOnly: boolean;
-  comment?: string;
+/** A volume as the simulator keeps it: the fields it shares with the WSAPI's volume object, plus its own state. */
+export interface SimVolume
+  extends Pick<Volume, 'id' | 'name' | 'uuid' | 'wwn' | 'sizeMiB' | 'provisioningType' | 'copyType' | 'copyOf' | 'baseId' | 'userCPG' | 'snapCPG' | 'readOnly' | 'comment'> {
   policies: VolumePolicies;
   compression: boolean;
   dedup: boolean;

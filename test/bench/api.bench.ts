@@ -7,7 +7,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cliPath } from '../support/cli.js';
-import { tempDir } from '../support/configs.js';
+import { singleArrayConfig, tempDir } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { startSimulator } from '../../src/simulator/index.js';
 
@@ -79,20 +79,7 @@ metricsUrl = etcd.clientUrls[0]!;
 const sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: join(dir.path, 'sim'), sessionTtlMs: 3_600_000 });
 let serve: ChildProcess | undefined;
 try {
-  const conf = await dir.file(
-    'hpe.conf',
-    `[DEFAULT]
-host_etcd_ip_address = 127.0.0.1
-host_etcd_port_number = ${etcd.endpoints[0]!.port}
-hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
-hpe3par_api_url = ${sim.apiUrl}
-hpe3par_username = 3paradm
-hpe3par_password = 3pardata
-san_ip = 127.0.0.1
-san_password = 3pardata
-hpe3par_cpg = FC_r1
-`,
-  );
+  const conf = await dir.file('hpe.conf', singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl));
   socketPath = join(dir.path, 'hpe.sock');
   serve = spawn(process.execPath, [cliPath.plugin, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')], {
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSimulator } from '../../src/simulator/index.js';
 import { startDockerd } from '../support/dockerd.js';
+import { singleArrayConfig } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings, postToPlugin } from '../support/plugin.js';
 
@@ -24,21 +25,7 @@ const sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, state
 try {
   const configDir = await dockerd.scratch('etc');
   const stateDir = await dockerd.scratch('state');
-  await writeFile(
-    join(configDir, 'hpe.conf'),
-    `[DEFAULT]
-host_etcd_ip_address = 127.0.0.1
-host_etcd_port_number = ${etcd.endpoints[0]!.port}
-hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
-hpe3par_api_url = ${sim.apiUrl}
-hpe3par_username = 3paradm
-hpe3par_password = 3pardata
-san_ip = 127.0.0.1
-san_password = 3pardata
-hpe3par_cpg = FC_r1
-`,
-    { mode: 0o600 },
-  );
+  await writeFile(join(configDir, 'hpe.conf'), singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl), { mode: 0o600 });
   const folder = await buildPluginFolder(dockerd);
   await dockerd.dockerOk(['plugin', 'create', 'hpe', folder.dir], { timeoutMs: 120_000 });
   await dockerd.dockerOk(['plugin', 'set', 'hpe', ...(await hostMountSettings(dockerd, configDir, stateDir))]);

@@ -135,7 +135,7 @@ describe('hpe3parencryptor -a', () => {
     assert.match(r.stderr, /Fix: .*--config/);
     const check = await runCli('plugin', ['check', '--config', missing], { transcript });
     assert.equal(check.code, 1);
-    assert.match(check.stdout, /^FAIL config file: .*absent\/hpe\.conf does not exist — fix: create it/m);
+    assert.match(check.stdout, /^FAIL config file: .*absent\/hpe\.conf: does not exist — fix: create it/m);
   });
 
   test('no passphrase and no terminal is a usage error (exit 2)', async () => {

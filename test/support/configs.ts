@@ -61,6 +61,21 @@ replication_device = backend_id:remote3par,
 `;
 }
 
+/** One FC backend on one array (a simulator with its default user), for benchmarks. */
+export function singleArrayConfig(etcdPort: number, apiUrl: string): string {
+  return `[DEFAULT]
+host_etcd_ip_address = 127.0.0.1
+host_etcd_port_number = ${etcdPort}
+hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
+hpe3par_api_url = ${apiUrl}
+hpe3par_username = 3paradm
+hpe3par_password = 3pardata
+san_ip = 127.0.0.1
+san_password = 3pardata
+hpe3par_cpg = FC_r1
+`;
+}
+
 export interface TempDir {
   path: string;
   file(name: string, text: string, mode?: number): Promise<string>;

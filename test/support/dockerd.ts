@@ -25,6 +25,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { canUsePdeathsig, onProcessEnd, SETPRIV } from './lifetime.js';
 
 const execFileP = promisify(execFile);
 
@@ -224,31 +225,7 @@ function installExitHooks(): void {
     for (const t of live) emergencyCleanup(t);
     live.clear();
   };
-  process.on('exit', cleanupAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      cleanupAll();
-      // If nobody else handles the signal, restore its default effect (the process dies by it).
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    });
-  }
-}
-
-const SETPRIV = '/usr/bin/setpriv';
-let setprivWorks: boolean | undefined;
-
-async function canUsePdeathsig(): Promise<boolean> {
-  if (setprivWorks !== undefined) return setprivWorks;
-  setprivWorks = false;
-  if (existsSync(SETPRIV)) {
-    try {
-      await execFileP(SETPRIV, ['--pdeathsig', 'TERM', '--', 'true'], { timeout: 5000 });
-      setprivWorks = true;
-    } catch {
-      // old util-linux: rely on the exit hooks only
-    }
-  }
-  return setprivWorks;
+  onProcessEnd(cleanupAll);
 }
 
 /** GET /_ping on the daemon's socket; true when it answers 200 within `timeoutMs`. */

@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { canUsePdeathsig, onProcessEnd, SETPRIV } from './lifetime.js';
 
 const execFileP = promisify(execFile);
 
@@ -117,36 +118,10 @@ function removeLiveDirs(): void {
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
-  process.on('exit', () => {
+  onProcessEnd(() => {
     killAllChildren();
     removeLiveDirs();
   });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      killAllChildren();
-      removeLiveDirs();
-      // If nobody else handles the signal, restore its default effect (the process dies by it).
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    });
-  }
-}
-
-const SETPRIV = '/usr/bin/setpriv';
-let setprivWorks: boolean | undefined;
-
-/** Whether `setpriv --pdeathsig KILL` is usable here (util-linux ≥ 2.33); checked once. */
-async function canUsePdeathsig(): Promise<boolean> {
-  if (setprivWorks !== undefined) return setprivWorks;
-  setprivWorks = false;
-  if (existsSync(SETPRIV)) {
-    try {
-      await execFileP(SETPRIV, ['--pdeathsig', 'KILL', '--', 'true'], { timeout: 5000 });
-      setprivWorks = true;
-    } catch {
-      // old util-linux or no permission: rely on the exit hooks only
-    }
-  }
-  return setprivWorks;
 }
 
 function etcdBinary(): string {
