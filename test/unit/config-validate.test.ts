@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runWithFilePermissions } from '../support/unprivileged.js';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { ConfigError, ConfigErrors } from '../../src/errors.js';
 import {
   checkConfig,
@@ -400,7 +399,7 @@ describe('config validate: other options and whole-file behaviour', () => {
 
 /**
  * The message loadConfig rejects with. Root reads any file, so as root the load runs in a child
- * process under the `nobody` user.
+ * process without root's power to bypass file permissions.
  */
 async function loadAsUnprivileged(path: string): Promise<string> {
   if (process.getuid?.() !== 0) {
@@ -410,9 +409,9 @@ async function loadAsUnprivileged(path: string): Promise<string> {
     );
   }
   const loader = new URL('../../src/config/load.js', import.meta.url).href;
-  const script = `import(${JSON.stringify(loader)}).then((m) => m.loadConfig(${JSON.stringify(path)})).then(() => console.log('loaded'), (e) => console.log(e.message));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { uid: 65534, gid: 65534 });
-  return stdout.trim();
+  return runWithFilePermissions(
+    `await import(${JSON.stringify(loader)}).then((m) => m.loadConfig(${JSON.stringify(path)})).then(() => console.log('loaded'), (e) => console.log(e.message));`,
+  );
 }
 
 describe('config paths and loading', () => {

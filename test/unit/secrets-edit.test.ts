@@ -1,5 +1,5 @@
+import { runWithFilePermissions } from '../support/unprivileged.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,9 +173,9 @@ describe('writeFileAtomic', () => {
     await chmod(d, 0o555);
     try {
       if (isRoot) {
-        // Root writes any directory, so the write runs as nobody.
+        // Root writes any directory, so the write runs without root's power to bypass file permissions.
         await chmod(dir, 0o755);
-        const outcome = runAsNobody(
+        const outcome = runWithFilePermissions(
           `const { writeFileAtomic } = await import(${JSON.stringify(new URL('../../src/secrets/edit.js', import.meta.url).href)});\n` +
             `try { await writeFileAtomic(${JSON.stringify(path)}, 'new'); console.log('written'); }\n` +
             `catch (err) { console.log(err.constructor.name + ': ' + err.message); }`,
@@ -193,8 +193,3 @@ describe('writeFileAtomic', () => {
   });
 });
 
-function runAsNobody(script: string): string {
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stderr);
-  return result.stdout.trim();
-}

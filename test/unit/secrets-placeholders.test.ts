@@ -1,5 +1,5 @@
+import { runWithFilePermissions } from '../support/unprivileged.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,10 +78,10 @@ describe('resolvePlaceholder $file{}', () => {
     await chmod(path, 0o000);
     let message: string;
     if (isRoot) {
-      // Root reads any file, so the read runs as nobody.
+      // Root reads any file, so the read runs without root's power to bypass file permissions.
       await chmod(dir, 0o755);
       try {
-        message = runAsNobody(
+        message = runWithFilePermissions(
           `const { resolvePlaceholder } = await import(${JSON.stringify(new URL('../../src/secrets/placeholders.js', import.meta.url).href)});\n` +
             `try { await resolvePlaceholder({ source: 'file', ref: ${JSON.stringify(path)} }, {}); console.log('read'); }\n` +
             `catch (err) { console.log(err.constructor.name + ': ' + err.message); }`,
@@ -114,8 +114,3 @@ describe('resolvePlaceholder $file{}', () => {
   });
 });
 
-function runAsNobody(script: string): string {
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stderr);
-  return result.stdout.trim();
-}
