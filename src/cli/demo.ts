@@ -6,10 +6,10 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PrerequisiteError } from '../errors.js';
+import { runCheck } from './check.js';
 import { runEncryptor } from './encryptor.js';
 import { StdinLines } from './input.js';
 import { type Io } from './output.js';
-import { runPluginCli } from './plugin-cli.js';
 
 /**
  * `hpedockerplugin demo`: the whole product on one machine, throw-away. In one folder (default ./.demo): an
@@ -233,7 +233,7 @@ export async function runDemo(options: { dir?: string; stop?: boolean }, io: Io)
     io.out('== hpe3parencryptor status');
     await runEncryptor(['status', '--config', conf], io);
     io.out('== hpedockerplugin check');
-    const check = await runPluginCli(['check', '--config', conf, '--state', join(dir, 'state')], io);
+    const check = await runCheck({ config: conf, state: join(dir, 'state') }, io);
     if (check !== 0) return check;
     const plugin = await pluginPart(dir, state, io);
     const cli = process.argv[1]!;

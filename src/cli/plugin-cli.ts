@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { resolveConfigPath } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import { defaultStateDir, formatReport, readLastReport, runPrerequisiteChecks, type LastReport } from '../preflight/index.js';
+import { defaultStateDir } from '../preflight/index.js';
+import { runCheck } from './check.js';
 import { runDemo } from './demo.js';
 import { runServe } from './serve.js';
 import { runSimulator } from './simulator.js';
@@ -36,15 +36,6 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The plugin's own view at its last start, which may differ from this host command's (other env, other mounts). */
-function formatLastReport(last: LastReport): string {
-  const failed = last.report.results.filter((r) => r.status === 'FAIL');
-  const head = `\nthe plugin's last start (${last.report.checkedAt}, ${last.attempts} attempt${last.attempts === 1 ? '' : 's'}): ${
-    last.report.passed ? 'passed' : `refused, ${failed.length} failed`
-  }`;
-  return [head, ...failed.map((r) => `  FAIL ${r.subject}: ${r.detail}${r.fix ? ` — fix: ${r.fix}` : ''}`)].join('\n');
-}
-
 export async function runPluginCli(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
     // serve and simulator have options of their own
@@ -61,15 +52,7 @@ export async function runPluginCli(argv: string[], io: Io, env: NodeJS.ProcessEn
     if (command !== 'check') {
       throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`, 'use `hpedockerplugin check` or `hpedockerplugin demo`; see --help');
     }
-    const { report } = await runPrerequisiteChecks({ configFile: resolveConfigPath(values.config, env), env, probeArrays: true });
-    const last = await readLastReport(values.state ?? defaultStateDir);
-    if (values.json) {
-      io.out(JSON.stringify(last === undefined ? report : { ...report, pluginLastStart: last }, null, 2));
-    } else {
-      io.out(formatReport(report));
-      if (last !== undefined) io.out(formatLastReport(last));
-    }
-    return report.passed ? ExitCodes.ok : ExitCodes.failed;
+    return await runCheck({ config: values.config, json: values.json, state: values.state }, io, env);
   } catch (err) {
     return reportError(io, err);
   }

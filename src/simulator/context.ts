@@ -1,8 +1,8 @@
 /** What every resource handler works with, and the lookups they share (each failing as the array does). */
-import type { WsapiFeatures } from '../array/index.js';
-import type { CopyTasks } from './copies.js';
+import { WsapiCodes, type WsapiFeatures } from '../array/index.js';
+import type { CopyTasks } from './copy-tasks.js';
 import type { VolumeFiles } from './disk.js';
-import { C, notFound } from './errors.js';
+import { notFound } from './errors.js';
 import type { ResolvedSimulatorOptions } from './options.js';
 import type { Peers } from './peers.js';
 import type { SimHost, SimRcg, SimState, SimVolume, SimVolumeSet } from './state.js';
@@ -30,30 +30,30 @@ export function isoNow(): string {
 
 export function volumeOr404(ctx: SimContext, name: string): SimVolume {
   const v = ctx.state.volumes.get(name);
-  if (v === undefined) throw notFound(C.NON_EXISTENT_VOL, `volume '${name}' does not exist`);
+  if (v === undefined) throw notFound(WsapiCodes.NON_EXISTENT_VOL, `volume '${name}' does not exist`);
   return v;
 }
 
 export function cpgOr404(ctx: SimContext, name: string): string {
-  if (!ctx.options.cpgs.includes(name)) throw notFound(C.NON_EXISTENT_CPG, `CPG '${name}' does not exist`);
+  if (!ctx.options.cpgs.includes(name)) throw notFound(WsapiCodes.NON_EXISTENT_CPG, `CPG '${name}' does not exist`);
   return name;
 }
 
 export function hostOr404(ctx: SimContext, name: string): SimHost {
   const h = ctx.state.hosts.get(name);
-  if (h === undefined) throw notFound(C.NON_EXISTENT_HOST, `host '${name}' does not exist`);
+  if (h === undefined) throw notFound(WsapiCodes.NON_EXISTENT_HOST, `host '${name}' does not exist`);
   return h;
 }
 
 export function volumeSetOr404(ctx: SimContext, name: string): SimVolumeSet {
   const s = ctx.state.volumeSets.get(name);
-  if (s === undefined) throw notFound(C.NON_EXISTENT_SET, `volume set '${name}' does not exist`);
+  if (s === undefined) throw notFound(WsapiCodes.NON_EXISTENT_SET, `volume set '${name}' does not exist`);
   return s;
 }
 
 export function rcgOr404(ctx: SimContext, name: string): SimRcg {
   const g = ctx.state.rcgs.get(name);
-  if (g === undefined) throw notFound(C.NON_EXISTENT_RCOPY_GROUP, `remote copy group '${name}' does not exist`);
+  if (g === undefined) throw notFound(WsapiCodes.NON_EXISTENT_RCOPY_GROUP, `remote copy group '${name}' does not exist`);
   return g;
 }
 

@@ -1,76 +1,21 @@
 /**
- * Physical copies (clones) and the tasks that run them. An online copy creates its destination (409 22 if it
+ * Physical copies (clones) and their tasks (copy-tasks.ts runs them). An online copy creates its destination (409 22 if it
  * exists; destCPG required); an offline copy needs the destination to exist (404 23) and be at least as large
  * (400 43). Either answers `{taskid}` at once; the task is active (status 2) while the data is copied and done
  * (1) right after; cancelled (3) or failed (4) otherwise. While it runs, source and destination are busy (409
  * 151 on delete, grow, rename).
  */
-import { CopyTypes, ProvisioningTypes, TaskStatuses } from '../array/index.js';
+import { CopyTypes, ProvisioningTypes, TaskStatuses, WsapiCodes } from '../array/index.js';
+import { addVolume, provisioningFrom } from './add-volume.js';
 import { collection, cpgOr404, isoNow, nextId, volumeOr404, type SimContext } from './context.js';
-import type { VolumeFiles } from './disk.js';
-import { C, badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound } from './errors.js';
 import type { Router, SimResponse } from './router.js';
-import type { SimState, SimTask } from './state.js';
+import type { SimTask } from './state.js';
 import { freeCapacityMiB } from './system.js';
 import { allowOnly, checkName, optionalBool, optionalInt, optionalString, requireInt, requireBody, type Body } from './validate.js';
-import { addVolume, provisioningFrom } from './volumes.js';
 
 /** WSAPI task type of a volume copy. */
 const TASK_TYPE_VV_COPY = 1;
-
-export class CopyTasks {
-  readonly #running = new Map<number, { abort: AbortController; done: Promise<void> }>();
-
-  constructor(
-    private readonly state: SimState,
-    private readonly files: VolumeFiles,
-    private readonly save: () => void,
-  ) {}
-
-  isBusy(volume: string): boolean {
-    return this.state.tasks.some((t) => t.status === TaskStatuses.ACTIVE && (t.source === volume || t.dest === volume));
-  }
-
-  start(task: SimTask, sizeMiB: number): void {
-    const abort = new AbortController();
-    const done = this.files
-      .copy(task.source, task.dest, sizeMiB, abort.signal)
-      .then(
-        () => this.#finish(task, TaskStatuses.DONE),
-        () => this.#finish(task, abort.signal.aborted ? TaskStatuses.CANCELLED : TaskStatuses.FAILED),
-      )
-      .finally(() => this.#running.delete(task.id));
-    this.#running.set(task.id, { abort, done });
-  }
-
-  #finish(task: SimTask, status: number): void {
-    if (task.status !== TaskStatuses.ACTIVE) return;
-    task.status = status;
-    task.finishTime = isoNow();
-    const dest = this.state.volumes.get(task.dest);
-    if (dest !== undefined && (status === TaskStatuses.DONE || !task.online)) {
-      dest.copyType = CopyTypes.BASE;
-      delete dest.copyOf;
-    }
-    this.save();
-  }
-
-  cancel(task: SimTask): void {
-    this.#finish(task, TaskStatuses.CANCELLED);
-    this.#running.get(task.id)?.abort.abort();
-  }
-
-  /** Stops a running copy into `dest` (PUT /volumes/<dest> {action:1}); nothing to do when none runs. */
-  cancelCopyInto(dest: string): void {
-    for (const t of this.state.tasks) if (t.status === TaskStatuses.ACTIVE && t.dest === dest) this.cancel(t);
-  }
-
-  async stopAll(): Promise<void> {
-    const running = [...this.#running.values()];
-    for (const r of running) r.abort.abort();
-    await Promise.all(running.map((r) => r.done));
-  }
-}
 
 const onlineOnlyKeys = ['destCPG', 'snapCPG', 'tpvv', 'tdvv', 'reduce', 'compression'] as const;
 
@@ -81,16 +26,16 @@ export function createPhysicalCopy(ctx: SimContext, sourceName: string, params: 
   optionalBool(params, 'saveSnapshot');
   const priority = optionalInt(params, 'priority', 1, 3);
   const src = volumeOr404(ctx, sourceName);
-  if (destName === src.name) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: a volume cannot be copied onto itself', 'destVolume');
+  if (destName === src.name) throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, 'invalid input: a volume cannot be copied onto itself', 'destVolume');
   let sizeMiB = src.sizeMiB;
   if (online) {
-    if (params['destCPG'] === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: an online copy needs 'destCPG'", 'destCPG');
+    if (params['destCPG'] === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: an online copy needs 'destCPG'", 'destCPG');
     const destCPG = cpgOr404(ctx, optionalString(params, 'destCPG', 31)!);
     const snapCPG = optionalString(params, 'snapCPG', 31);
     if (snapCPG !== undefined) cpgOr404(ctx, snapCPG);
     const prov = provisioningFrom(ctx, params, src.sizeMiB);
-    if (ctx.state.volumes.has(destName)) throw conflict(C.EXISTENT_VOL, `volume '${destName}' exists (an online copy creates its destination)`);
-    if (prov.provisioningType === ProvisioningTypes.FULL && src.sizeMiB > freeCapacityMiB(ctx)) throw badRequest(C.NO_SPACE, 'not enough free space for the copy');
+    if (ctx.state.volumes.has(destName)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${destName}' exists (an online copy creates its destination)`);
+    if (prov.provisioningType === ProvisioningTypes.FULL && src.sizeMiB > freeCapacityMiB(ctx)) throw badRequest(WsapiCodes.NO_SPACE, 'not enough free space for the copy');
     addVolume(ctx, {
       name: destName,
       sizeMiB: src.sizeMiB,
@@ -103,14 +48,14 @@ export function createPhysicalCopy(ctx: SimContext, sourceName: string, params: 
     });
   } else {
     for (const k of onlineOnlyKeys) {
-      if (params[k] !== undefined) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, `invalid input: '${k}' applies to online copies only`, k);
+      if (params[k] !== undefined) throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, `invalid input: '${k}' applies to online copies only`, k);
     }
     const dest = ctx.state.volumes.get(destName);
-    if (dest === undefined) throw notFound(C.NON_EXISTENT_VOL, `volume '${destName}' does not exist (an offline copy needs its destination)`);
+    if (dest === undefined) throw notFound(WsapiCodes.NON_EXISTENT_VOL, `volume '${destName}' does not exist (an offline copy needs its destination)`);
     if (dest.sizeMiB < src.sizeMiB) {
-      throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, `destination '${destName}' (${dest.sizeMiB} MiB) is smaller than the source (${src.sizeMiB} MiB)`, 'destVolume');
+      throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_RANGE, `destination '${destName}' (${dest.sizeMiB} MiB) is smaller than the source (${src.sizeMiB} MiB)`, 'destVolume');
     }
-    if (ctx.copies.isBusy(destName)) throw conflict(C.VV_BUSY, `volume '${destName}' is busy: a physical copy is running`);
+    if (ctx.copies.isBusy(destName)) throw conflict(WsapiCodes.VV_BUSY, `volume '${destName}' is busy: a physical copy is running`);
     dest.copyType = CopyTypes.PHYSICAL_COPY;
     dest.copyOf = src.name;
     sizeMiB = dest.sizeMiB;
@@ -140,11 +85,11 @@ function renderTask(t: SimTask): Record<string, unknown> {
 }
 
 function taskOr404(ctx: SimContext, raw: string | undefined): SimTask {
-  if (raw === undefined || !/^-?\d+$/.test(raw)) throw badRequest(C.INV_INPUT_WRONG_TYPE, 'invalid input: the task id must be an integer');
+  if (raw === undefined || !/^-?\d+$/.test(raw)) throw badRequest(WsapiCodes.INV_INPUT_WRONG_TYPE, 'invalid input: the task id must be an integer');
   const id = Number(raw);
-  if (id <= 0) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, 'invalid input: the task id must be positive');
+  if (id <= 0) throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_RANGE, 'invalid input: the task id must be positive');
   const task = ctx.state.tasks.find((t) => t.id === id);
-  if (task === undefined) throw notFound(C.NON_EXISTENT_TASK, `task ${id} does not exist`);
+  if (task === undefined) throw notFound(WsapiCodes.NON_EXISTENT_TASK, `task ${id} does not exist`);
   return task;
 }
 
@@ -155,8 +100,8 @@ export function registerTasks(router: Router, ctx: SimContext): void {
     const task = taskOr404(ctx, req.params['id']);
     const body = requireBody(req.body);
     allowOnly(body, ['action']);
-    if (requireInt(body, 'action') !== 1) throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action'", 'action');
-    if (task.status !== TaskStatuses.ACTIVE) throw badRequest(C.INV_INPUT, `task ${task.id} is not active`);
+    if (requireInt(body, 'action') !== 1) throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action'", 'action');
+    if (task.status !== TaskStatuses.ACTIVE) throw badRequest(WsapiCodes.INV_INPUT, `task ${task.id} is not active`);
     ctx.copies.cancel(task);
     return { status: 200 };
   });

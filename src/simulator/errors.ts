@@ -1,5 +1,4 @@
 /** The error a simulator handler throws; the server answers it as the array would: HTTP status + `{code, desc}`. */
-import { WsapiCodes } from '../array/index.js';
 
 export class SimError extends Error {
   constructor(
@@ -11,8 +10,6 @@ export class SimError extends Error {
     super(desc);
   }
 }
-
-export const C = WsapiCodes;
 
 export function badRequest(code: number, desc: string, ref?: string): SimError {
   return new SimError(400, code, desc, ref);

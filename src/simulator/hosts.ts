@@ -4,9 +4,9 @@
  * (409 26 while it has VLUNs). WWNs are kept upper-case without colons. A host's FC WWNs show one path per FC
  * target port (as logged-in initiators do), so the FC driver finds its ports from `portPos`.
  */
-import { PortProtocols } from '../array/index.js';
+import { PortProtocols, WsapiCodes } from '../array/index.js';
 import { collection, hostOr404, nextId, type SimContext } from './context.js';
-import { C, badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound } from './errors.js';
 import { simPorts } from './ports.js';
 import { applyQuery } from './query.js';
 import type { Router, SimResponse } from './router.js';
@@ -30,15 +30,15 @@ const descriptorKeys = ['location', 'IPAddr', 'os', 'model', 'contact', 'comment
 function normalizeWwns(list: string[] | undefined): string[] | undefined {
   return list?.map((w) => {
     const n = w.replace(/:/g, '').toUpperCase();
-    if (!/^[0-9A-F]{16}$/.test(n)) throw badRequest(C.INV_INPUT_WRONG_TYPE, `invalid input: WWN '${w}' is not 16 hex digits`, 'FCWWNs');
+    if (!/^[0-9A-F]{16}$/.test(n)) throw badRequest(WsapiCodes.INV_INPUT_WRONG_TYPE, `invalid input: WWN '${w}' is not 16 hex digits`, 'FCWWNs');
     return n;
   });
 }
 
 function checkIqns(list: string[] | undefined): string[] | undefined {
   return list?.map((n) => {
-    if (n === '') throw badRequest(C.INV_INPUT_EMPTY_STR, 'invalid input: empty iSCSI name', 'iSCSINames');
-    if (n.length > 223) throw badRequest(C.INV_INPUT_EXCEEDS_LENGTH, 'invalid input: iSCSI name exceeds 223 characters', 'iSCSINames');
+    if (n === '') throw badRequest(WsapiCodes.INV_INPUT_EMPTY_STR, 'invalid input: empty iSCSI name', 'iSCSINames');
+    if (n.length > 223) throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_LENGTH, 'invalid input: iSCSI name exceeds 223 characters', 'iSCSINames');
     return n;
   });
 }
@@ -59,7 +59,7 @@ function refuseOwnedPaths(ctx: SimContext, self: string | undefined, wwns: strin
   for (const h of ctx.state.hosts.values()) {
     if (h.name === self) continue;
     const owned = wwns.find((w) => h.fcWwns.includes(w)) ?? iqns.find((n) => h.iscsiNames.some((m) => m.toLowerCase() === n.toLowerCase()));
-    if (owned !== undefined) throw conflict(C.EXISTENT_PATH, `initiator '${owned}' already belongs to host '${h.name}'`);
+    if (owned !== undefined) throw conflict(WsapiCodes.EXISTENT_PATH, `initiator '${owned}' already belongs to host '${h.name}'`);
   }
 }
 
@@ -85,17 +85,17 @@ function createHost(ctx: SimContext, raw: unknown): SimResponse {
   const body = requireBody(raw);
   allowOnly(body, ['name', 'iSCSINames', 'FCWWNs', 'NQN', 'persona', 'domain', 'forceTearDown', 'descriptors', 'id']);
   const name = checkName(body['name'], 'name');
-  if (body['NQN'] !== undefined) throw badRequest(C.INV_INPUT, 'invalid input: NVMe hosts are not simulated', 'NQN');
+  if (body['NQN'] !== undefined) throw badRequest(WsapiCodes.INV_INPUT, 'invalid input: NVMe hosts are not simulated', 'NQN');
   const wwns = normalizeWwns(optionalStringList(body, 'FCWWNs'));
   const iqns = checkIqns(optionalStringList(body, 'iSCSINames'));
-  if (wwns !== undefined && iqns !== undefined) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: FCWWNs and iSCSINames cannot both be given', 'FCWWNs,iSCSINames');
+  if (wwns !== undefined && iqns !== undefined) throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, 'invalid input: FCWWNs and iSCSINames cannot both be given', 'FCWWNs,iSCSINames');
   const persona = optionalInt(body, 'persona', 1, 15) ?? 1;
   const domain = optionalString(body, 'domain', 31);
   const descriptors = checkDescriptors(body);
   optionalBool(body, 'forceTearDown');
   const id = optionalInt(body, 'id', 0, 65535);
-  if (ctx.state.hosts.has(name)) throw conflict(C.EXISTENT_HOST, `host '${name}' exists`);
-  if (id !== undefined && [...ctx.state.hosts.values()].some((h) => h.id === id)) throw conflict(C.EXISTENT_ID, `host id ${id} is in use`);
+  if (ctx.state.hosts.has(name)) throw conflict(WsapiCodes.EXISTENT_HOST, `host '${name}' exists`);
+  if (id !== undefined && [...ctx.state.hosts.values()].some((h) => h.id === id)) throw conflict(WsapiCodes.EXISTENT_ID, `host id ${id} is in use`);
   refuseOwnedPaths(ctx, undefined, wwns ?? [], iqns ?? []);
   const host: SimHost = {
     id: id ?? nextId(ctx, 'host'),
@@ -116,16 +116,16 @@ function changePaths(ctx: SimContext, host: SimHost, body: Body): void {
   const iqns = checkIqns(optionalStringList(body, 'iSCSINames'));
   const op = optionalEnum(body, 'pathOperation', [1, 2]);
   if (wwns === undefined && iqns === undefined) return;
-  if (wwns !== undefined && iqns !== undefined) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: FCWWNs and iSCSINames cannot both be given', 'FCWWNs,iSCSINames');
-  if (op === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'pathOperation'", 'pathOperation');
+  if (wwns !== undefined && iqns !== undefined) throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, 'invalid input: FCWWNs and iSCSINames cannot both be given', 'FCWWNs,iSCSINames');
+  if (op === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'pathOperation'", 'pathOperation');
   if (op === 1) {
     refuseOwnedPaths(ctx, host.name, wwns ?? [], iqns ?? []);
     host.fcWwns = [...new Set([...host.fcWwns, ...(wwns ?? [])])];
     host.iscsiNames = [...new Set([...host.iscsiNames, ...(iqns ?? [])])];
     return;
   }
-  for (const w of wwns ?? []) if (!host.fcWwns.includes(w)) throw notFound(C.NON_EXISTENT_PATH, `host '${host.name}' has no path '${w}'`);
-  for (const n of iqns ?? []) if (!host.iscsiNames.includes(n)) throw notFound(C.NON_EXISTENT_PATH, `host '${host.name}' has no path '${n}'`);
+  for (const w of wwns ?? []) if (!host.fcWwns.includes(w)) throw notFound(WsapiCodes.NON_EXISTENT_PATH, `host '${host.name}' has no path '${w}'`);
+  for (const n of iqns ?? []) if (!host.iscsiNames.includes(n)) throw notFound(WsapiCodes.NON_EXISTENT_PATH, `host '${host.name}' has no path '${n}'`);
   host.fcWwns = host.fcWwns.filter((w) => !wwns?.includes(w));
   host.iscsiNames = host.iscsiNames.filter((n) => !iqns?.includes(n));
 }
@@ -137,11 +137,11 @@ function changeChap(host: SimHost, body: Body): void {
   const targetOnly = optionalBool(body, 'chapRemoveTargetOnly') ?? false;
   if (op === undefined) {
     if (body['chapName'] !== undefined || body['chapSecret'] !== undefined) {
-      throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'chapOperation'", 'chapOperation');
+      throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'chapOperation'", 'chapOperation');
     }
     return;
   }
-  if (host.iscsiNames.length === 0 && host.fcWwns.length > 0) throw badRequest(C.INV_INPUT, 'invalid input: CHAP applies to iSCSI hosts only', 'chapOperation');
+  if (host.iscsiNames.length === 0 && host.fcWwns.length > 0) throw badRequest(WsapiCodes.INV_INPUT, 'invalid input: CHAP applies to iSCSI hosts only', 'chapOperation');
   if (op === 2) {
     delete host.chap.targetName;
     delete host.chap.targetSecret;
@@ -151,11 +151,11 @@ function changeChap(host: SimHost, body: Body): void {
     }
     return;
   }
-  if (mode === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'chapOperationMode'", 'chapOperationMode');
+  if (mode === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'chapOperationMode'", 'chapOperationMode');
   const name = requireString(body, 'chapName', 255);
   const secret = requireString(body, 'chapSecret', 64);
   const ok = hexSecret ? /^[0-9a-fA-F]{24,32}$/.test(secret) : secret.length >= 12 && secret.length <= 16;
-  if (!ok) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, 'invalid input: a CHAP secret has 12 to 16 characters (24 to 32 hex digits)', 'chapSecret');
+  if (!ok) throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_RANGE, 'invalid input: a CHAP secret has 12 to 16 characters (24 to 32 hex digits)', 'chapSecret');
   if (mode === 1) host.chap = { ...host.chap, initiatorName: name, initiatorSecret: secret };
   else host.chap = { ...host.chap, targetName: name, targetSecret: secret };
 }
@@ -171,7 +171,7 @@ function modifyHost(ctx: SimContext, host: SimHost, raw: unknown): SimResponse {
   const descriptors = checkDescriptors(body);
   const domain = optionalString(body, 'domain', 31);
   optionalBool(body, 'forcePathRemoval');
-  if (newName !== undefined && newName !== host.name && ctx.state.hosts.has(newName)) throw conflict(C.EXISTENT_HOST, `host '${newName}' exists`);
+  if (newName !== undefined && newName !== host.name && ctx.state.hosts.has(newName)) throw conflict(WsapiCodes.EXISTENT_HOST, `host '${newName}' exists`);
   changePaths(ctx, host, body);
   changeChap(host, body);
   if (persona !== undefined) host.persona = persona;
@@ -199,7 +199,7 @@ export function registerHosts(router: Router, ctx: SimContext): void {
   router.on('PUT', '/hosts/:name', (req) => modifyHost(ctx, host(req.params), req.body));
   router.on('DELETE', '/hosts/:name', (req) => {
     const h = host(req.params);
-    if (ctx.state.vluns.some((l) => l.hostname === h.name)) throw conflict(C.EXPORTED_VLUN, `host '${h.name}' has exported VLUNs`);
+    if (ctx.state.vluns.some((l) => l.hostname === h.name)) throw conflict(WsapiCodes.EXPORTED_VLUN, `host '${h.name}' has exported VLUNs`);
     ctx.state.hosts.delete(h.name);
     return { status: 200 };
   });

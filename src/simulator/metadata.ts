@@ -1,6 +1,7 @@
 /** Volume metadata (`/volumes/<v>/objectKeyValues`): keys and values ≤31 characters, 409 181 / 404 180. */
+import { WsapiCodes } from '../array/index.js';
 import { collection, volumeOr404, type SimContext } from './context.js';
-import { C, conflict, notFound } from './errors.js';
+import { conflict, notFound } from './errors.js';
 import type { Router } from './router.js';
 import { allowOnly, checkName, requireBody, requireString } from './validate.js';
 
@@ -8,7 +9,7 @@ export function registerMetadata(router: Router, ctx: SimContext): void {
   const base = '/volumes/:name/objectKeyValues';
   const volume = (params: Record<string, string>) => volumeOr404(ctx, checkName(params['name'], 'name'));
   const value = (meta: Record<string, string>, key: string): string => {
-    if (!Object.hasOwn(meta, key)) throw notFound(C.NON_EXISTENT_OBJECT_KEY, `key '${key}' does not exist`);
+    if (!Object.hasOwn(meta, key)) throw notFound(WsapiCodes.NON_EXISTENT_OBJECT_KEY, `key '${key}' does not exist`);
     return meta[key]!;
   };
 
@@ -23,7 +24,7 @@ export function registerMetadata(router: Router, ctx: SimContext): void {
     allowOnly(body, ['key', 'value']);
     const key = requireString(body, 'key', 31);
     const val = requireString(body, 'value', 31);
-    if (Object.hasOwn(v.metadata, key)) throw conflict(C.EXISTENT_OBJECT_KEY, `key '${key}' exists`);
+    if (Object.hasOwn(v.metadata, key)) throw conflict(WsapiCodes.EXISTENT_OBJECT_KEY, `key '${key}' exists`);
     v.metadata = { ...v.metadata, [key]: val };
     return { status: 201, location: `/api/v1/volumes/${v.name}/objectKeyValues/${key}` };
   });

@@ -4,8 +4,8 @@
  * the target; an unreachable target is a 500 (not 503, which would make clients retry a call that will not
  * succeed sooner).
  */
-import { WsapiClient, WsapiError } from '../array/index.js';
-import { C, SimError } from './errors.js';
+import { WsapiClient, WsapiCodes, WsapiError } from '../array/index.js';
+import { SimError } from './errors.js';
 import type { RemoteTarget } from './options.js';
 
 export class Peers {
@@ -42,9 +42,9 @@ export class Peers {
       return await fn(this.#client(name));
     } catch (err) {
       if (err instanceof WsapiError) {
-        throw new SimError(err.status === 503 ? 500 : err.status, err.code ?? C.INT_SERV_ERR, `remote copy target '${name}': ${err.desc}`);
+        throw new SimError(err.status === 503 ? 500 : err.status, err.code ?? WsapiCodes.INT_SERV_ERR, `remote copy target '${name}': ${err.desc}`);
       }
-      throw new SimError(500, C.INT_SERV_ERR, `remote copy target '${name}' unreachable: ${(err as Error).message}`);
+      throw new SimError(500, WsapiCodes.INT_SERV_ERR, `remote copy target '${name}' unreachable: ${(err as Error).message}`);
     }
   }
 

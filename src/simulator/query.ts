@@ -7,7 +7,8 @@
  * Matches inside `[...]` ignore case (and colons in WWNs). Anything else is 400 code 12, as an array refuses
  * queries it cannot parse.
  */
-import { C, badRequest } from './errors.js';
+import { WsapiCodes } from '../array/index.js';
+import { badRequest } from './errors.js';
 
 type Term =
   | { kind: 'eq'; field: string; value: string }
@@ -30,7 +31,7 @@ class Scanner {
 
   need(re: RegExp, what: string): string {
     const v = this.take(re);
-    if (v === undefined) throw badRequest(C.INV_INPUT, `invalid query: expected ${what} at position ${this.pos}`);
+    if (v === undefined) throw badRequest(WsapiCodes.INV_INPUT, `invalid query: expected ${what} at position ${this.pos}`);
     return v;
   }
 
@@ -90,7 +91,7 @@ function matches(term: Term, obj: Record<string, unknown>): boolean {
 /** Parses the raw `query` parameter (with its surrounding double quotes). */
 export function parseQuery(raw: string): Predicate {
   if (raw.length < 2 || !raw.startsWith('"') || !raw.endsWith('"')) {
-    throw badRequest(C.INV_INPUT, 'invalid query: it must be in double quotes, e.g. query="name EQ v1"');
+    throw badRequest(WsapiCodes.INV_INPUT, 'invalid query: it must be in double quotes, e.g. query="name EQ v1"');
   }
   const s = new Scanner(raw.slice(1, -1).trim());
   const groups: Term[][] = [[parseTerm(s)]];

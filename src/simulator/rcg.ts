@@ -12,9 +12,9 @@
  * A target reaches its mirror group with the same calls; the private body field `simulatorPeer` (only on
  * create) marks the group as the secondary side, which never calls further.
  */
-import { RcgRoles, RcgStates, type WsapiClient } from '../array/index.js';
+import { RcgRoles, RcgStates, WsapiCodes, type WsapiClient } from '../array/index.js';
 import { collection, cpgOr404, isoNow, nextId, rcgOfVolume, rcgOr404, volumeOr404, type SimContext } from './context.js';
-import { C, badRequest, conflict, forbidden, notFound } from './errors.js';
+import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import type { Router, SimResponse } from './router.js';
 import type { SimRcg, SimRcgTarget, SimRcgVolume } from './state.js';
 import {
@@ -38,17 +38,17 @@ const policyKeys = ['autoRecover', 'overPeriodAlert', 'autoFailover', 'pathManag
 
 function objectList(body: Body, field: string): Body[] {
   const v = body[field];
-  if (v === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, `invalid input: missing required parameter '${field}'`, field);
+  if (v === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, `invalid input: missing required parameter '${field}'`, field);
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'object' || x === null || Array.isArray(x))) {
-    throw badRequest(C.INV_INPUT_WRONG_TYPE, `invalid input: '${field}' must be a list of objects`, field);
+    throw badRequest(WsapiCodes.INV_INPUT_WRONG_TYPE, `invalid input: '${field}' must be a list of objects`, field);
   }
-  if (v.length === 0) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, `invalid input: '${field}' is empty`, field);
+  if (v.length === 0) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, `invalid input: '${field}' is empty`, field);
   return v as Body[];
 }
 
 function groupTarget(g: SimRcg, name: string): SimRcgTarget {
   const t = g.targets.find((x) => x.targetName === name);
-  if (t === undefined) throw badRequest(C.INV_INPUT, `invalid input: group '${g.name}' has no target '${name}'`, 'targetName');
+  if (t === undefined) throw badRequest(WsapiCodes.INV_INPUT, `invalid input: group '${g.name}' has no target '${name}'`, 'targetName');
   return t;
 }
 
@@ -83,7 +83,7 @@ async function createGroup(ctx: SimContext, raw: unknown): Promise<SimResponse> 
     allowOnly(t, ['targetName', 'mode', 'userCPG', 'snapCPG']);
     const target: SimRcgTarget = { targetName: requireString(t, 'targetName', 31), mode: 0, state: RcgStates.NEW };
     const mode = optionalEnum(t, 'mode', modes);
-    if (mode === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'mode'", 'mode');
+    if (mode === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'mode'", 'mode');
     target.mode = mode;
     const userCPG = optionalString(t, 'userCPG', 31);
     const snapCPG = optionalString(t, 'snapCPG', 31);
@@ -91,16 +91,16 @@ async function createGroup(ctx: SimContext, raw: unknown): Promise<SimResponse> 
     if (snapCPG !== undefined) target.snapCPG = snapCPG;
     return target;
   });
-  if (new Set(targets.map((t) => t.targetName)).size !== targets.length) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: a target is named twice', 'targets');
+  if (new Set(targets.map((t) => t.targetName)).size !== targets.length) throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, 'invalid input: a target is named twice', 'targets');
   const localUserCPG = optionalString(body, 'localUserCPG', 31);
   const localSnapCPG = optionalString(body, 'localSnapCPG', 31);
   const domain = optionalString(body, 'domain', 31);
   if (localUserCPG !== undefined) cpgOr404(ctx, localUserCPG);
   if (localSnapCPG !== undefined) cpgOr404(ctx, localSnapCPG);
   if (peer === undefined) {
-    for (const t of targets) if (!ctx.peers.has(t.targetName)) throw badRequest(C.INV_INPUT, `invalid input: unknown remote copy target '${t.targetName}'`, 'targetName');
+    for (const t of targets) if (!ctx.peers.has(t.targetName)) throw badRequest(WsapiCodes.INV_INPUT, `invalid input: unknown remote copy target '${t.targetName}'`, 'targetName');
   }
-  if (ctx.state.rcgs.has(name)) throw conflict(C.EXISTENT_RCOPY_GROUP, `remote copy group '${name}' exists`);
+  if (ctx.state.rcgs.has(name)) throw conflict(WsapiCodes.EXISTENT_RCOPY_GROUP, `remote copy group '${name}' exists`);
   const remoteGroupName = peer === undefined ? `${name}.r${ctx.state.systemId}` : requireString(peer, 'remoteGroupName', 31);
   const group: SimRcg = { id: nextId(ctx, 'rcg'), name, role: peer === undefined ? RcgRoles.PRIMARY : RcgRoles.SECONDARY, remoteGroupName, targets, volumes: [] };
   if (localUserCPG !== undefined) group.localUserCPG = localUserCPG;
@@ -149,7 +149,7 @@ function modifyGroup(ctx: SimContext, g: SimRcg, body: Body): SimResponse {
       if (v !== undefined) policies[k] = v;
     }
     if ((policies['autoFailover'] === true || policies['pathManagement'] === true) && (mode ?? target.mode) !== 1) {
-      throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: autoFailover and pathManagement (Peer Persistence) need synchronous mode', 'policies');
+      throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, 'invalid input: autoFailover and pathManagement (Peer Persistence) need synchronous mode', 'policies');
     }
     apply.push(() => {
       if (userCPG !== undefined) target.userCPG = userCPG;
@@ -198,13 +198,13 @@ async function admitVolume(ctx: SimContext, g: SimRcg, body: Body): Promise<SimR
   const vol = volumeOr404(ctx, volumeName);
   const refuseIfGrouped = (): void => {
     const other = rcgOfVolume(ctx, vol.name);
-    if (other !== undefined) throw forbidden(C.INV_OPERATION_VV_IN_REMOTE_COPY, `volume '${vol.name}' is already in remote copy group '${other.name}'`);
+    if (other !== undefined) throw forbidden(WsapiCodes.INV_OPERATION_VV_IN_REMOTE_COPY, `volume '${vol.name}' is already in remote copy group '${other.name}'`);
   };
   refuseIfGrouped();
   if (isPrimary(g)) {
     for (const { target, secVolumeName } of pairs) {
       if (auto && target.userCPG === undefined) {
-        throw badRequest(C.INV_INPUT_MISSING_REQUIRED, `invalid input: volumeAutoCreation needs the group's userCPG for target '${target.targetName}'`, 'volumeAutoCreation');
+        throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, `invalid input: volumeAutoCreation needs the group's userCPG for target '${target.targetName}'`, 'volumeAutoCreation');
       }
       const peerName = target.targetName;
       if (auto) {
@@ -212,7 +212,7 @@ async function admitVolume(ctx: SimContext, g: SimRcg, body: Body): Promise<SimR
       } else {
         const remote = await ctx.peers.call(peerName, (c) => c.getVolume(secVolumeName));
         if (remote.sizeMiB !== vol.sizeMiB) {
-          throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, `secondary volume '${secVolumeName}' on '${peerName}' has ${remote.sizeMiB} MiB, the primary ${vol.sizeMiB} MiB`);
+          throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_RANGE, `secondary volume '${secVolumeName}' on '${peerName}' has ${remote.sizeMiB} MiB, the primary ${vol.sizeMiB} MiB`);
         }
       }
       try {
@@ -233,7 +233,7 @@ async function admitVolume(ctx: SimContext, g: SimRcg, body: Body): Promise<SimR
 
 async function dismissVolume(ctx: SimContext, g: SimRcg, volumeName: string, removeSecondary: boolean): Promise<SimResponse> {
   const entry = g.volumes.find((v) => v.localVolumeName === volumeName);
-  if (entry === undefined) throw notFound(C.NON_EXISTENT_VOL, `volume '${volumeName}' is not in remote copy group '${g.name}'`);
+  if (entry === undefined) throw notFound(WsapiCodes.NON_EXISTENT_VOL, `volume '${volumeName}' is not in remote copy group '${g.name}'`);
   if (isPrimary(g)) {
     for (const rv of entry.remoteVolumes) {
       await ctx.peers.callIgnoringMissing(rv.targetName, (c) => c.removeVolumeFromRemoteCopyGroup(g.remoteGroupName, rv.remoteVolumeName));
@@ -300,12 +300,12 @@ export function registerRcgs(router: Router, ctx: SimContext): void {
         for (const t of g.targets) t.groupLastSyncTime = isoNow();
         return { status: 200 };
       default:
-        throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action' (the simulator has no failover/recovery)", 'action');
+        throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action' (the simulator has no failover/recovery)", 'action');
     }
   });
 
   router.on('POST', '/remotecopygroups/:name', () => {
-    throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, 'disaster recovery actions are not simulated', 'action');
+    throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, 'disaster recovery actions are not simulated', 'action');
   });
 
   router.on('POST', '/remotecopygroups/:name/volumes', (req) => admitVolume(ctx, group(req.params), { action: 1, ...requireBody(req.body) }));

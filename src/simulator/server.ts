@@ -4,9 +4,9 @@
  * JSON `{code, desc[, ref]}` on every error, a Location header on creates.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { SessionKeyHeader } from '../array/index.js';
+import { SessionKeyHeader, WsapiCodes } from '../array/index.js';
 import type { SimContext } from './context.js';
-import { C, SimError, badRequest, forbidden, notFound } from './errors.js';
+import { SimError, badRequest, forbidden, notFound } from './errors.js';
 import type { RequestLogEntry } from './options.js';
 import type { Router, SimResponse } from './router.js';
 import type { Sessions } from './sessions.js';
@@ -37,7 +37,7 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > maxBodyBytes) reject(badRequest(C.INV_INPUT, 'invalid input: the body is too large'));
+      if (size > maxBodyBytes) reject(badRequest(WsapiCodes.INV_INPUT, 'invalid input: the body is too large'));
       else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -50,7 +50,7 @@ function parseBody(raw: string): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw badRequest(C.INV_INPUT, 'invalid input: the body is not valid JSON');
+    throw badRequest(WsapiCodes.INV_INPUT, 'invalid input: the body is not valid JSON');
   }
 }
 
@@ -58,7 +58,7 @@ function decodeSegment(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw badRequest(C.INV_INPUT, 'invalid input: malformed URL encoding');
+    throw badRequest(WsapiCodes.INV_INPUT, 'invalid input: malformed URL encoding');
   }
 }
 
@@ -74,32 +74,32 @@ function credentials(p: ServerParts, method: string, segments: string[], body: u
     const user = requireString(b, 'user', 255);
     const password = requireString(b, 'password', 255);
     const users = p.ctx.options.users;
-    if (!Object.hasOwn(users, user) || users[user] !== password) throw forbidden(C.INV_USER_PASS, 'invalid username or password');
+    if (!Object.hasOwn(users, user) || users[user] !== password) throw forbidden(WsapiCodes.INV_USER_PASS, 'invalid username or password');
     const key = p.sessions.create(user);
     return { status: 201, body: { key }, location: `/api/v1/credentials/${key}` };
   }
   if (method === 'DELETE' && segments.length === 2) {
-    if (!p.sessions.remove(segments[1]!)) throw forbidden(C.INV_SESS_KEY, 'invalid session key');
+    if (!p.sessions.remove(segments[1]!)) throw forbidden(WsapiCodes.INV_SESS_KEY, 'invalid session key');
     return { status: 200 };
   }
-  throw notFound(C.URI_RES_NOT_FOUND, 'no such credentials resource');
+  throw notFound(WsapiCodes.URI_RES_NOT_FOUND, 'no such credentials resource');
 }
 
 async function route(p: ServerParts, method: string, url: URL, raw: string, headers: IncomingHttpHeaders): Promise<SimResponse> {
   const path = url.pathname;
   if (path === '/api' || path === '/api/') {
-    if (method !== 'GET') throw new SimError(405, C.INV_INPUT, `method ${method} not allowed on /api`);
+    if (method !== 'GET') throw new SimError(405, WsapiCodes.INV_INPUT, `method ${method} not allowed on /api`);
     return { status: 200, body: apiVersion(p.ctx.options.wsapiBuild) };
   }
-  if (!path.startsWith(apiPrefix)) throw notFound(C.URI_RES_NOT_FOUND, `no resource at ${path}`);
+  if (!path.startsWith(apiPrefix)) throw notFound(WsapiCodes.URI_RES_NOT_FOUND, `no resource at ${path}`);
   const segments = path.slice(apiPrefix.length).split('/').filter((s) => s !== '').map(decodeSegment);
   const body = parseBody(raw);
   if (segments[0] === 'credentials') return credentials(p, method, segments, body);
   const user = p.sessions.use(sessionKeyOf(headers));
-  if (user === undefined) throw forbidden(C.INV_SESS_KEY, 'invalid or expired session key');
+  if (user === undefined) throw forbidden(WsapiCodes.INV_SESS_KEY, 'invalid or expired session key');
   const match = p.router.match(method, segments);
-  if (match === undefined) throw notFound(C.URI_RES_NOT_FOUND, `no resource at ${path}`);
-  if (match === 'wrong-method') throw new SimError(405, C.INV_INPUT, `method ${method} not allowed on ${path}`);
+  if (match === undefined) throw notFound(WsapiCodes.URI_RES_NOT_FOUND, `no resource at ${path}`);
+  if (match === 'wrong-method') throw new SimError(405, WsapiCodes.INV_INPUT, `method ${method} not allowed on ${path}`);
   return match.handler({ method, params: match.params, query: url.searchParams, body, user });
 }
 
@@ -107,7 +107,7 @@ function errorResponse(err: unknown): SimResponse {
   if (err instanceof SimError) {
     return { status: err.status, body: { code: err.code, desc: err.desc, ...(err.ref === undefined ? {} : { ref: err.ref }) } };
   }
-  return { status: 500, body: { code: C.INT_SERV_ERR, desc: `internal error of the simulator: ${(err as Error).message}` } };
+  return { status: 500, body: { code: WsapiCodes.INT_SERV_ERR, desc: `internal error of the simulator: ${(err as Error).message}` } };
 }
 
 function send(res: ServerResponse, out: SimResponse): void {
@@ -138,7 +138,7 @@ async function handle(p: ServerParts, req: IncomingMessage, res: ServerResponse)
       return;
     }
     entry.status = injected.status;
-    send(res, { status: injected.status, body: injected.body ?? { code: C.INT_SERV_ERR, desc: `HTTP ${injected.status} injected by a test hook of the simulator` } });
+    send(res, { status: injected.status, body: injected.body ?? { code: WsapiCodes.INT_SERV_ERR, desc: `HTTP ${injected.status} injected by a test hook of the simulator` } });
     return;
   }
   let out: SimResponse;

@@ -5,8 +5,9 @@
  * rule is cleared first, as the reference says. Adding a member twice or removing a non-member is a no-op.
  */
 import { randomUUID } from 'node:crypto';
+import { WsapiCodes } from '../array/index.js';
 import { collection, nextId, volumeOr404, volumeSetOr404, type SimContext } from './context.js';
-import { C, badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound } from './errors.js';
 import type { Router, SimResponse } from './router.js';
 import type { SimQosRule, SimVolumeSet } from './state.js';
 import {
@@ -44,7 +45,7 @@ function createSet(ctx: SimContext, raw: unknown): SimResponse {
   const domain = optionalString(body, 'domain', 31);
   const comment = optionalString(body, 'comment', 255);
   const members = checkMembers(ctx, body);
-  if (ctx.state.volumeSets.has(name)) throw badRequest(C.EXISTENT_SET, `volume set '${name}' exists`);
+  if (ctx.state.volumeSets.has(name)) throw badRequest(WsapiCodes.EXISTENT_SET, `volume set '${name}' exists`);
   const set: SimVolumeSet = { id: nextId(ctx, 'set'), uuid: randomUUID(), name, members: [...new Set(members ?? [])] };
   if (domain !== undefined) set.domain = domain;
   if (comment !== undefined) set.comment = comment;
@@ -60,13 +61,13 @@ function modifySet(ctx: SimContext, set: SimVolumeSet, raw: unknown): SimRespons
   const newName = body['newName'] === undefined ? undefined : checkName(body['newName'], 'newName');
   const comment = optionalString(body, 'comment', 255);
   const flashCachePolicy = optionalEnum(body, 'flashCachePolicy', [1, 2]);
-  if (action !== undefined && members === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'setmembers'", 'setmembers');
-  if (action === undefined && members !== undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'action'", 'action');
-  if (newName !== undefined && members !== undefined) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: newName and setmembers cannot be given together', 'newName,setmembers');
+  if (action !== undefined && members === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'setmembers'", 'setmembers');
+  if (action === undefined && members !== undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'action'", 'action');
+  if (newName !== undefined && members !== undefined) throw badRequest(WsapiCodes.INV_INPUT_PARAM_CONFLICT, 'invalid input: newName and setmembers cannot be given together', 'newName,setmembers');
   if (flashCachePolicy !== undefined && !ctx.features.flashCache) {
-    throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'flashCachePolicy' (needs a newer WSAPI build)", 'flashCachePolicy');
+    throw badRequest(WsapiCodes.INV_INPUT, "invalid input: unknown parameter 'flashCachePolicy' (needs a newer WSAPI build)", 'flashCachePolicy');
   }
-  if (newName !== undefined && newName !== set.name && ctx.state.volumeSets.has(newName)) throw badRequest(C.EXISTENT_SET, `volume set '${newName}' exists`);
+  if (newName !== undefined && newName !== set.name && ctx.state.volumeSets.has(newName)) throw badRequest(WsapiCodes.EXISTENT_SET, `volume set '${newName}' exists`);
   if (action === 1) set.members = [...new Set([...set.members, ...members!])];
   if (action === 2) set.members = set.members.filter((m) => !members!.includes(m));
   if (comment !== undefined) set.comment = comment;
@@ -115,7 +116,7 @@ function renderRule(r: SimQosRule): Record<string, unknown> {
 
 function ruleOr404(ctx: SimContext, target: string): SimQosRule {
   const r = ctx.state.qosRules.get(target);
-  if (r === undefined) throw notFound(C.NON_EXISTENT_QOS_RULE, `QoS rule '${target}' does not exist`);
+  if (r === undefined) throw notFound(WsapiCodes.NON_EXISTENT_QOS_RULE, `QoS rule '${target}' does not exist`);
   return r;
 }
 
@@ -124,12 +125,12 @@ function createRule(ctx: SimContext, raw: unknown): SimResponse {
   allowOnly(body, ['name', 'type', 'priority', 'enable', 'defaultLatency', ...qosNumberKeys, ...qosOpKeys]);
   const name = checkName(body['name'], 'name');
   const type = requireInt(body, 'type');
-  if (type !== 1 && type !== 2) throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'type'", 'type');
+  if (type !== 1 && type !== 2) throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'type'", 'type');
   const fields = checkQosFields(body);
   if (type === 1) volumeSetOr404(ctx, name);
-  if (type === 2 && name !== 'all_others') throw badRequest(C.INV_INPUT, "invalid input: a system rule is named 'all_others'", 'name');
+  if (type === 2 && name !== 'all_others') throw badRequest(WsapiCodes.INV_INPUT, "invalid input: a system rule is named 'all_others'", 'name');
   const key = `${type === 1 ? 'vvset' : 'sys'}:${name}`;
-  if (ctx.state.qosRules.has(key)) throw badRequest(C.EXISTENT_QOS_RULE, `QoS rule '${key}' exists`);
+  if (ctx.state.qosRules.has(key)) throw badRequest(WsapiCodes.EXISTENT_QOS_RULE, `QoS rule '${key}' exists`);
   ctx.state.qosRules.set(key, { id: nextId(ctx, 'qos'), name, type, fields });
   return { status: 201, location: `/api/v1/qos/${key}` };
 }
@@ -143,7 +144,7 @@ export function registerSets(router: Router, ctx: SimContext): void {
   router.on('PUT', '/volumesets/:name', (req) => modifySet(ctx, set(req.params), req.body));
   router.on('DELETE', '/volumesets/:name', (req) => {
     const s = set(req.params);
-    if (ctx.state.qosRules.has(`vvset:${s.name}`)) throw conflict(C.IN_USE, `volume set '${s.name}' has a QoS rule; delete the rule first`);
+    if (ctx.state.qosRules.has(`vvset:${s.name}`)) throw conflict(WsapiCodes.IN_USE, `volume set '${s.name}' has a QoS rule; delete the rule first`);
     ctx.state.volumeSets.delete(s.name);
     return { status: 200 };
   });

@@ -5,9 +5,9 @@
  * port 409 18, `autoLun` picks the lowest free one. GET lists the templates (`active: false`) and, for hosts
  * with initiators, one `active: true` entry per initiator and port, as a real array shows logged-in paths.
  */
-import { PortModes, PortProtocols, VlunTypes, type Port, type PortPos } from '../array/index.js';
+import { PortModes, PortProtocols, VlunTypes, WsapiCodes, type Port, type PortPos } from '../array/index.js';
 import { collection, hostOr404, volumeOr404, type SimContext } from './context.js';
-import { C, badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound } from './errors.js';
 import { nspOf, samePort, simPorts } from './ports.js';
 import { applyQuery } from './query.js';
 import type { Router, SimResponse } from './router.js';
@@ -24,13 +24,13 @@ function checkPortPos(value: unknown): PortPos | undefined {
     value !== null &&
     Object.keys(p).every((k) => k === 'node' || k === 'slot' || k === 'cardPort') &&
     [p['node'], p['slot'], p['cardPort']].every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0);
-  if (!ok) throw badRequest(C.INV_INPUT_PORT_SPECIFICATION, 'invalid input: portPos must be {node, slot, cardPort}', 'portPos');
+  if (!ok) throw badRequest(WsapiCodes.INV_INPUT_PORT_SPECIFICATION, 'invalid input: portPos must be {node, slot, cardPort}', 'portPos');
   return { node: p['node'] as number, slot: p['slot'] as number, cardPort: p['cardPort'] as number };
 }
 
 function parseNsp(text: string): PortPos {
   const m = /^(\d+):(\d+):(\d+)$/.exec(text);
-  if (m === null) throw badRequest(C.INV_INPUT_PORT_SPECIFICATION, `invalid input: bad port '${text}' (n:s:p)`);
+  if (m === null) throw badRequest(WsapiCodes.INV_INPUT_PORT_SPECIFICATION, `invalid input: bad port '${text}' (n:s:p)`);
   return { node: Number(m[1]), slot: Number(m[2]), cardPort: Number(m[3]) };
 }
 
@@ -54,15 +54,15 @@ function createVlun(ctx: SimContext, raw: unknown): SimResponse {
   optionalBool(body, 'noVcn');
   optionalBool(body, 'overrideLowerPriority');
   const lun = body['lun'] === undefined && autoLun ? 0 : requireInt(body, 'lun');
-  if (lun < 0) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, 'invalid input: lun must be at least 0', 'lun');
-  if (lun > maxLun) throw badRequest(C.TOO_LARGE, `invalid input: lun must be at most ${maxLun}`, 'lun');
-  if (hostname === undefined && portPos === undefined) throw badRequest(C.INV_INPUT_ONE_REQUIRED, 'invalid input: hostname or portPos is required', 'hostname,portPos');
+  if (lun < 0) throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_RANGE, 'invalid input: lun must be at least 0', 'lun');
+  if (lun > maxLun) throw badRequest(WsapiCodes.TOO_LARGE, `invalid input: lun must be at most ${maxLun}`, 'lun');
+  if (hostname === undefined && portPos === undefined) throw badRequest(WsapiCodes.INV_INPUT_ONE_REQUIRED, 'invalid input: hostname or portPos is required', 'hostname,portPos');
   const volume = volumeOr404(ctx, volumeName);
   if (hostname !== undefined) hostOr404(ctx, hostname);
   if (portPos !== undefined) {
     const port = simPorts(ctx).find((p) => samePort(p.portPos, portPos));
-    if (port === undefined) throw notFound(C.NON_EXISTENT_PORT, `port ${nspOf(portPos)} does not exist`);
-    if (port.mode !== PortModes.TARGET) throw badRequest(C.BAD_PORT_TYPE, `port ${nspOf(portPos)} is not a target port`);
+    if (port === undefined) throw notFound(WsapiCodes.NON_EXISTENT_PORT, `port ${nspOf(portPos)} does not exist`);
+    if (port.mode !== PortModes.TARGET) throw badRequest(WsapiCodes.BAD_PORT_TYPE, `port ${nspOf(portPos)} is not a target port`);
   }
   // The same volume may share its LUN across ports (multipath); only an exact duplicate competes with itself.
   const duplicate = (v: SimVlun): boolean =>
@@ -72,9 +72,9 @@ function createVlun(ctx: SimContext, raw: unknown): SimResponse {
   let chosen = lun;
   if (autoLun) {
     while (chosen <= maxLun && taken(chosen)) chosen++;
-    if (chosen > maxLun) throw conflict(C.EXISTENT_LUN, 'no free LUN left');
+    if (chosen > maxLun) throw conflict(WsapiCodes.EXISTENT_LUN, 'no free LUN left');
   } else if (taken(chosen)) {
-    throw conflict(C.EXISTENT_LUN, `LUN ${chosen} is already in use`);
+    throw conflict(WsapiCodes.EXISTENT_LUN, `LUN ${chosen} is already in use`);
   }
   const vlun: SimVlun = { volumeName: volume.name, lun: chosen };
   if (hostname !== undefined) vlun.hostname = hostname;
@@ -111,7 +111,7 @@ function renderVluns(ctx: SimContext): Record<string, unknown>[] {
 
 function deleteVlun(ctx: SimContext, spec: string): SimResponse {
   const parts = spec.split(',');
-  if (parts.length < 2 || parts.length > 4) throw badRequest(C.INV_INPUT, `invalid input: bad VLUN '${spec}' (vol,lun[,host][,n:s:p])`);
+  if (parts.length < 2 || parts.length > 4) throw badRequest(WsapiCodes.INV_INPUT, `invalid input: bad VLUN '${spec}' (vol,lun[,host][,n:s:p])`);
   const [vol = '', lunText = ''] = parts;
   let host = parts[2] ?? '';
   let port = parts[3];
@@ -119,7 +119,7 @@ function deleteVlun(ctx: SimContext, spec: string): SimResponse {
     port = host;
     host = '';
   }
-  if (!/^\d+$/.test(lunText)) throw badRequest(C.INV_INPUT_WRONG_TYPE, `invalid input: LUN '${lunText}' is not a number`);
+  if (!/^\d+$/.test(lunText)) throw badRequest(WsapiCodes.INV_INPUT_WRONG_TYPE, `invalid input: LUN '${lunText}' is not a number`);
   const lun = Number(lunText);
   const portPos = port === undefined ? undefined : parseNsp(port);
   volumeOr404(ctx, checkName(vol, 'volumeName'));
@@ -127,7 +127,7 @@ function deleteVlun(ctx: SimContext, spec: string): SimResponse {
   const i = ctx.state.vluns.findIndex(
     (v) => v.volumeName === vol && v.lun === lun && (v.hostname ?? '') === host && (portPos === undefined ? v.portPos === undefined : samePort(v.portPos, portPos)),
   );
-  if (i < 0) throw notFound(C.NON_EXISTENT_VLUN, `VLUN '${spec}' does not exist`);
+  if (i < 0) throw notFound(WsapiCodes.NON_EXISTENT_VLUN, `VLUN '${spec}' does not exist`);
   ctx.state.vluns.splice(i, 1);
   return { status: 200 };
 }

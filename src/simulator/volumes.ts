@@ -5,11 +5,11 @@
  * volume has a child (409 25), a VLUN or a VV set (409 34), a running copy (409 151) or a remote copy group
  * (403 120).
  */
-import { randomUUID } from 'node:crypto';
-import { CopyTypes, ProvisioningTypes, type VolumePolicies } from '../array/index.js';
-import { collection, cpgOr404, nextId, rcgOfVolume, volumeOr404, type SimContext } from './context.js';
+import { CopyTypes, ProvisioningTypes, WsapiCodes, type VolumePolicies } from '../array/index.js';
+import { addVolume, provisioningFrom } from './add-volume.js';
+import { collection, cpgOr404, rcgOfVolume, volumeOr404, type SimContext } from './context.js';
 import { createPhysicalCopy } from './copies.js';
-import { C, SimError, badRequest, conflict, forbidden } from './errors.js';
+import { SimError, badRequest, conflict, forbidden } from './errors.js';
 import { applyQuery } from './query.js';
 import type { Router, SimResponse } from './router.js';
 import type { SimVolume } from './state.js';
@@ -27,54 +27,15 @@ import {
   type Body,
 } from './validate.js';
 
-export const maxVolumeSizeMiB = 16 * 1024 * 1024;
+const maxVolumeSizeMiB = 16 * 1024 * 1024;
 const maxHours = 43800;
 const policyKeys = ['staleSS', 'oneHost', 'zeroDetect', 'system', 'caching'] as const;
-const defaultPolicies: VolumePolicies = { staleSS: true, oneHost: false, zeroDetect: false, system: false, caching: true };
 const spaceLimitKeys = ['ssSpcAllocWarningPct', 'ssSpcAllocLimitPct', 'usrSpcAllocWarningPct', 'usrSpcAllocLimitPct'] as const;
-
-export interface Provisioning {
-  provisioningType: number;
-  compression: boolean;
-  dedup: boolean;
-}
-
-/** `tpvv`/`tdvv`/`compression` (3PAR, feature-gated by build) or `tpvv`/`reduce` (Primera). */
-export function provisioningFrom(ctx: SimContext, body: Body, sizeMiB: number): Provisioning {
-  const tpvv = optionalBool(body, 'tpvv');
-  const tdvv = optionalBool(body, 'tdvv');
-  const compression = optionalBool(body, 'compression');
-  const reduce = optionalBool(body, 'reduce');
-  if (ctx.features.primera) {
-    for (const key of ['tdvv', 'compression'] as const) {
-      if (body[key] !== undefined) throw badRequest(C.INV_INPUT, `invalid input: unknown parameter '${key}' (Primera: use reduce)`, key);
-    }
-    if ((tpvv === true) === (reduce === true)) throw badRequest(C.INV_INPUT_ONE_REQUIRED, 'invalid input: exactly one of tpvv and reduce is required', 'tpvv,reduce');
-    return reduce === true
-      ? { provisioningType: ProvisioningTypes.TDVV, compression: true, dedup: true }
-      : { provisioningType: ProvisioningTypes.TPVV, compression: false, dedup: false };
-  }
-  if (reduce !== undefined) throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'reduce'", 'reduce');
-  if (tdvv !== undefined && !ctx.features.dedup) throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'tdvv' (needs a newer WSAPI build)", 'tdvv');
-  if (compression !== undefined && !ctx.features.compression) {
-    throw badRequest(C.INV_INPUT, "invalid input: unknown parameter 'compression' (needs WSAPI 1.6)", 'compression');
-  }
-  if (tpvv === true && tdvv === true) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: tpvv and tdvv cannot both be true', 'tpvv,tdvv');
-  if (compression === true) {
-    if (tpvv !== true && tdvv !== true) throw badRequest(C.INV_INPUT_PARAM_CONFLICT, 'invalid input: compression needs a thin (tpvv) or dedup (tdvv) volume', 'compression');
-    if (sizeMiB < 16384) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, 'invalid input: a compressed volume must be at least 16384 MiB', 'sizeMiB');
-  }
-  return {
-    provisioningType: tdvv === true ? ProvisioningTypes.TDVV : tpvv === true ? ProvisioningTypes.TPVV : ProvisioningTypes.FULL,
-    compression: compression === true,
-    dedup: tdvv === true,
-  };
-}
 
 function checkSize(body: Body, field = 'sizeMiB'): number {
   const size = requireInt(body, field);
-  if (size <= 0) throw badRequest(C.INV_INPUT_EXCEEDS_RANGE, `invalid input: '${field}' must be at least 1`, field);
-  if (size > maxVolumeSizeMiB) throw badRequest(C.TOO_LARGE, `volume size ${size} MiB exceeds the maximum of ${maxVolumeSizeMiB} MiB (16 TiB)`, field);
+  if (size <= 0) throw badRequest(WsapiCodes.INV_INPUT_EXCEEDS_RANGE, `invalid input: '${field}' must be at least 1`, field);
+  if (size > maxVolumeSizeMiB) throw badRequest(WsapiCodes.TOO_LARGE, `volume size ${size} MiB exceeds the maximum of ${maxVolumeSizeMiB} MiB (16 TiB)`, field);
   return size;
 }
 
@@ -100,52 +61,6 @@ function checkCommonFields(body: Body): { comment?: string; expirationHours?: nu
   if (ret !== undefined) out.retentionHours = ret;
   for (const k of spaceLimitKeys) optionalInt(body, k, 0, 100);
   return out;
-}
-
-function wwnFor(id: number, systemId: number): string {
-  return `60002AC${id.toString(16).padStart(16, '0')}${systemId.toString(16).padStart(9, '0')}`.toUpperCase();
-}
-
-export type NewVolume = Omit<SimVolume, 'id' | 'uuid' | 'wwn' | 'baseId' | 'creationTimeSec' | 'metadata' | 'policies'> & {
-  id?: number;
-  baseId?: number;
-  policies?: VolumePolicies;
-  expirationHours?: number;
-  retentionHours?: number;
-};
-
-/** Adds the record (ids, WWN, times) and its sparse file; no checks. */
-export function addVolume(ctx: SimContext, v: NewVolume): SimVolume {
-  const id = v.id ?? nextFreeVolumeId(ctx);
-  const now = Math.floor(Date.now() / 1000);
-  const { expirationHours, retentionHours, ...fields } = v;
-  const record: SimVolume = {
-    ...fields,
-    id,
-    uuid: randomUUID(),
-    wwn: wwnFor(id, ctx.state.systemId),
-    baseId: v.baseId ?? id,
-    policies: { ...defaultPolicies, ...v.policies },
-    creationTimeSec: now,
-    metadata: {},
-  };
-  if (expirationHours !== undefined) record.expirationTimeSec = now + expirationHours * 3600;
-  if (retentionHours !== undefined) record.retentionTimeSec = now + retentionHours * 3600;
-  try {
-    ctx.files.create(record.name, record.sizeMiB);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SimError(400, C.NO_SPACE, `the simulator cannot back ${record.sizeMiB} MiB with a file here (${code ?? 'error'})`);
-  }
-  ctx.state.volumes.set(record.name, record);
-  return record;
-}
-
-function nextFreeVolumeId(ctx: SimContext): number {
-  const used = new Set([...ctx.state.volumes.values()].map((v) => v.id));
-  let id = nextId(ctx, 'volume');
-  while (used.has(id)) id = nextId(ctx, 'volume');
-  return id;
 }
 
 function iso(sec: number): string {
@@ -203,9 +118,9 @@ function createVolume(ctx: SimContext, raw: unknown): SimResponse {
   const prov = provisioningFrom(ctx, body, sizeMiB);
   cpgOr404(ctx, cpg);
   if (snapCPG !== undefined) cpgOr404(ctx, snapCPG);
-  if (ctx.state.volumes.has(name)) throw conflict(C.EXISTENT_VOL, `volume '${name}' exists`);
-  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(C.EXISTENT_ID, `volume id ${id} is in use`);
-  if (prov.provisioningType === ProvisioningTypes.FULL && sizeMiB > freeCapacityMiB(ctx)) throw badRequest(C.NO_SPACE, 'not enough free space for a full volume of this size');
+  if (ctx.state.volumes.has(name)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${name}' exists`);
+  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(WsapiCodes.EXISTENT_ID, `volume id ${id} is in use`);
+  if (prov.provisioningType === ProvisioningTypes.FULL && sizeMiB > freeCapacityMiB(ctx)) throw badRequest(WsapiCodes.NO_SPACE, 'not enough free space for a full volume of this size');
   addVolume(ctx, {
     name,
     sizeMiB,
@@ -228,8 +143,8 @@ async function createSnapshot(ctx: SimContext, parentName: string, params: Body)
   const readOnly = optionalBool(params, 'readOnly') ?? false;
   const common = checkCommonFields(params);
   const parent = volumeOr404(ctx, parentName);
-  if (ctx.state.volumes.has(name)) throw conflict(C.EXISTENT_VOL, `volume '${name}' exists`);
-  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(C.EXISTENT_ID, `volume id ${id} is in use`);
+  if (ctx.state.volumes.has(name)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${name}' exists`);
+  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(WsapiCodes.EXISTENT_ID, `volume id ${id} is in use`);
   const snap = addVolume(ctx, {
     name,
     sizeMiB: parent.sizeMiB,
@@ -250,28 +165,28 @@ async function createSnapshot(ctx: SimContext, parentName: string, params: Body)
   } catch (err) {
     ctx.state.volumes.delete(snap.name);
     ctx.files.remove(snap.name);
-    throw new SimError(500, C.INT_SERV_ERR, `copying the data of '${parent.name}' failed: ${(err as Error).message}`);
+    throw new SimError(500, WsapiCodes.INT_SERV_ERR, `copying the data of '${parent.name}' failed: ${(err as Error).message}`);
   }
   return { status: 201, location: `/api/v1/volumes/${name}` };
 }
 
 function refuseIfBusy(ctx: SimContext, name: string): void {
-  if (ctx.copies.isBusy(name)) throw conflict(C.VV_BUSY, `volume '${name}' is busy: a physical copy is running`);
+  if (ctx.copies.isBusy(name)) throw conflict(WsapiCodes.VV_BUSY, `volume '${name}' is busy: a physical copy is running`);
 }
 
 function growVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
   allowOnly(body, ['action', 'sizeMiB']);
   const add = requireInt(body, 'sizeMiB');
-  if (add <= 0) throw badRequest(C.INV_INPUT_VV_GROW_SIZE, 'invalid input: the grow size must be positive', 'sizeMiB');
-  if (v.copyType === CopyTypes.VIRTUAL_COPY) throw badRequest(C.INV_INPUT, `volume '${v.name}' is a virtual copy and cannot grow`);
+  if (add <= 0) throw badRequest(WsapiCodes.INV_INPUT_VV_GROW_SIZE, 'invalid input: the grow size must be positive', 'sizeMiB');
+  if (v.copyType === CopyTypes.VIRTUAL_COPY) throw badRequest(WsapiCodes.INV_INPUT, `volume '${v.name}' is a virtual copy and cannot grow`);
   refuseIfBusy(ctx, v.name);
   const newSize = v.sizeMiB + add;
-  if (newSize > maxVolumeSizeMiB) throw badRequest(C.TOO_LARGE, `new size ${newSize} MiB exceeds the maximum of ${maxVolumeSizeMiB} MiB (16 TiB)`, 'sizeMiB');
-  if (v.provisioningType === ProvisioningTypes.FULL && add > freeCapacityMiB(ctx)) throw badRequest(C.NO_SPACE, 'not enough free space to grow this full volume');
+  if (newSize > maxVolumeSizeMiB) throw badRequest(WsapiCodes.TOO_LARGE, `new size ${newSize} MiB exceeds the maximum of ${maxVolumeSizeMiB} MiB (16 TiB)`, 'sizeMiB');
+  if (v.provisioningType === ProvisioningTypes.FULL && add > freeCapacityMiB(ctx)) throw badRequest(WsapiCodes.NO_SPACE, 'not enough free space to grow this full volume');
   try {
     ctx.files.resize(v.name, newSize);
   } catch (err) {
-    throw new SimError(400, C.NO_SPACE, `the simulator cannot back ${newSize} MiB with a file here (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new SimError(400, WsapiCodes.NO_SPACE, `the simulator cannot back ${newSize} MiB with a file here (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   v.sizeMiB = newSize;
   return { status: 200 };
@@ -311,7 +226,7 @@ function modifyVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
   if (snapCPG !== undefined) cpgOr404(ctx, snapCPG);
   if (userCPG !== undefined) cpgOr404(ctx, userCPG);
   if (newName !== undefined && newName !== v.name) {
-    if (ctx.state.volumes.has(newName)) throw conflict(C.EXISTENT_VOL, `volume '${newName}' exists`);
+    if (ctx.state.volumes.has(newName)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${newName}' exists`);
     refuseIfBusy(ctx, v.name);
   }
   const now = Math.floor(Date.now() / 1000);
@@ -331,12 +246,12 @@ function deleteVolume(ctx: SimContext, name: string): SimResponse {
   refuseIfBusy(ctx, name);
   const s = ctx.state;
   const child = [...s.volumes.values()].find((o) => o.copyOf === name);
-  if (child !== undefined) throw conflict(C.HAS_RO_CHILD, `volume '${name}' has a child volume ('${child.name}')`);
-  if (s.vluns.some((l) => l.volumeName === name)) throw conflict(C.IN_USE, `volume '${name}' is in use: it is exported by a VLUN`);
+  if (child !== undefined) throw conflict(WsapiCodes.HAS_RO_CHILD, `volume '${name}' has a child volume ('${child.name}')`);
+  if (s.vluns.some((l) => l.volumeName === name)) throw conflict(WsapiCodes.IN_USE, `volume '${name}' is in use: it is exported by a VLUN`);
   const set = [...s.volumeSets.values()].find((vs) => vs.members.includes(name));
-  if (set !== undefined) throw conflict(C.IN_USE, `volume '${name}' is in use: it is a member of volume set '${set.name}'`);
+  if (set !== undefined) throw conflict(WsapiCodes.IN_USE, `volume '${name}' is in use: it is a member of volume set '${set.name}'`);
   const group = rcgOfVolume(ctx, name);
-  if (group !== undefined) throw forbidden(C.INV_OPERATION_VV_IN_REMOTE_COPY, `volume '${name}' is in remote copy group '${group.name}'`);
+  if (group !== undefined) throw forbidden(WsapiCodes.INV_OPERATION_VV_IN_REMOTE_COPY, `volume '${name}' is in remote copy group '${group.name}'`);
   s.volumes.delete(v.name);
   ctx.files.remove(v.name);
   return { status: 200 };
@@ -360,13 +275,13 @@ export function registerVolumes(router: Router, ctx: SimContext): void {
     allowOnly(body, ['action', 'parameters']);
     const action = requireString(body, 'action', 64);
     const params = body['parameters'];
-    if (params === undefined) throw badRequest(C.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'parameters'", 'parameters');
+    if (params === undefined) throw badRequest(WsapiCodes.INV_INPUT_MISSING_REQUIRED, "invalid input: missing required parameter 'parameters'", 'parameters');
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-      throw badRequest(C.INV_INPUT_WRONG_TYPE, "invalid input: 'parameters' must be an object", 'parameters');
+      throw badRequest(WsapiCodes.INV_INPUT_WRONG_TYPE, "invalid input: 'parameters' must be an object", 'parameters');
     }
     if (action === 'createSnapshot') return createSnapshot(ctx, src, params as Body);
     if (action === 'createPhysicalCopy') return createPhysicalCopy(ctx, src, params as Body, req.user);
-    throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, `invalid input: bad enum value for 'action': ${action}`, 'action');
+    throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, `invalid input: bad enum value for 'action': ${action}`, 'action');
   });
 
   router.on('PUT', '/volumes/:name', (req) => {
@@ -379,7 +294,7 @@ export function registerVolumes(router: Router, ctx: SimContext): void {
       ctx.copies.cancelCopyInto(v.name);
       return { status: 200 };
     }
-    throw badRequest(C.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action'", 'action');
+    throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action'", 'action');
   });
 
   router.on('DELETE', '/volumes/:name', (req) => deleteVolume(ctx, name(req.params)));

@@ -1,0 +1,33 @@
+import { resolveConfigPath } from '../config/index.js';
+import { defaultStateDir, formatReport, readLastReport, runPrerequisiteChecks, type LastReport } from '../preflight/index.js';
+import { ExitCodes, type Io } from './output.js';
+
+export interface CheckCommandOptions {
+  /** hpe.conf; default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf. */
+  config?: string;
+  json?: boolean;
+  /** The plugin's state folder, whose last start report is shown too. */
+  state?: string;
+}
+
+/** The plugin's own view at its last start, which may differ from this host command's (other env, other mounts). */
+function formatLastReport(last: LastReport): string {
+  const failed = last.report.results.filter((r) => r.status === 'FAIL');
+  const head = `\nthe plugin's last start (${last.report.checkedAt}, ${last.attempts} attempt${last.attempts === 1 ? '' : 's'}): ${
+    last.report.passed ? 'passed' : `refused, ${failed.length} failed`
+  }`;
+  return [head, ...failed.map((r) => `  FAIL ${r.subject}: ${r.detail}${r.fix ? ` — fix: ${r.fix}` : ''}`)].join('\n');
+}
+
+/** `hpedockerplugin check`: every prerequisite, arrays included, then the plugin's last start report. */
+export async function runCheck(options: CheckCommandOptions, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { report } = await runPrerequisiteChecks({ configFile: resolveConfigPath(options.config, env), env, probeArrays: true });
+  const last = await readLastReport(options.state ?? defaultStateDir);
+  if (options.json) {
+    io.out(JSON.stringify(last === undefined ? report : { ...report, pluginLastStart: last }, null, 2));
+  } else {
+    io.out(formatReport(report));
+    if (last !== undefined) io.out(formatLastReport(last));
+  }
+  return report.passed ? ExitCodes.ok : ExitCodes.failed;
+}
