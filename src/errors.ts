@@ -104,3 +104,16 @@ export class PrerequisiteError extends HpeError {
 
 /** Wrong command-line use. */
 export class UsageError extends HpeError {}
+
+/** A file could not be written (src/files.ts); says whether the old content is still there. */
+export class FileWriteError extends HpeError {
+  readonly path: string;
+  /** The errno code (`EACCES`, `ENOSPC`, ...). */
+  readonly code: string;
+
+  constructor(path: string, code: string, message: string, fix: string, options: { cause?: unknown } = {}) {
+    super(message, fix, options);
+    this.path = path;
+    this.code = code;
+  }
+}

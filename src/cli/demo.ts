@@ -1,11 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PrerequisiteError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import { runCheck } from './check.js';
 import { runEncryptor } from './encryptor.js';
 import { StdinLines } from './input.js';
@@ -132,7 +133,7 @@ async function obtainDocker(dir: string, state: DemoState, io: Io): Promise<{ en
   const d = join(dir, 'docker');
   await mkdir(join(d, 'root'), { recursive: true });
   await mkdir(join(d, 'exec'), { recursive: true });
-  await writeFile(join(d, 'daemon.json'), '{}\n');
+  await writeFileAtomic(join(d, 'daemon.json'), '{}\n');
   const socket = join(d, 'docker.sock');
   state.pids.dockerd = startDetached(dir, 'dockerd', 'dockerd', [
     '--config-file', join(d, 'daemon.json'), '--data-root', join(d, 'root'), '--exec-root', join(d, 'exec'),
@@ -159,7 +160,7 @@ async function pluginPart(dir: string, state: DemoState, io: Io): Promise<string
   const { env, own } = found;
   const plugin = own ? 'hpe' : 'hpe-demo';
   state.docker = { host: env.DOCKER_HOST ?? '', own, plugin };
-  await writeFile(stateFile(dir), JSON.stringify(state));
+  await writeFileAtomic(stateFile(dir), JSON.stringify(state));
   const builder = resolve('plugin/build-rootfs.sh');
   if (!existsSync(builder)) throw new PrerequisiteError('demo', 'plugin/build-rootfs.sh is not here', 'run `make demo` in the repository');
   io.out('== building the managed plugin (plugin/build-rootfs.sh), then docker plugin create / set / enable');
@@ -218,15 +219,15 @@ export async function runDemo(options: { dir?: string; stop?: boolean }, io: Io)
   const state: DemoState = { pids: {} };
   try {
     const etcdPort = await startEtcd(dir, state);
-    await writeFile(stateFile(dir), JSON.stringify(state));
+    await writeFileAtomic(stateFile(dir), JSON.stringify(state));
     const array2 = await startSimulator(dir, state, 'array2', []);
     const array1 = await startSimulator(dir, state, 'array1', ['--target', `array2=${array2}`]);
-    await writeFile(stateFile(dir), JSON.stringify(state));
+    await writeFileAtomic(stateFile(dir), JSON.stringify(state));
     io.out(`== etcd on 127.0.0.1:${etcdPort}; WSAPI simulators array1 ${array1} and array2 ${array2}`);
     const conf = join(dir, 'etc', 'hpe.conf');
-    await writeFile(conf, demoConfig(etcdPort, array1, array2), { mode: 0o600 });
+    await writeFileAtomic(conf, demoConfig(etcdPort, array1, array2), { mode: 0o600 });
     const passphraseFile = join(dir, 'passphrase');
-    await writeFile(passphraseFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+    await writeFileAtomic(passphraseFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
     io.out(`== hpe3parencryptor encrypt-config --all --config ${conf}`);
     const enc = await runEncryptor(['encrypt-config', '--all', '--config', conf, '--passphrase-file', passphraseFile], io, process.env, new StdinLines());
     if (enc !== 0) return enc;
@@ -252,6 +253,6 @@ ${plugin === undefined ? '' : `  docker volume create -d ${plugin} -o size=2 -o 
 `}Stop it all:  make demo-stop   (or: hpedockerplugin demo --stop --dir ${dir})`);
     return 0;
   } finally {
-    await writeFile(stateFile(dir), JSON.stringify(state)).catch(() => undefined);
+    await writeFileAtomic(stateFile(dir), JSON.stringify(state)).catch(() => undefined);
   }
 }

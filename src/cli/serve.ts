@@ -1,9 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { resolveConfigPath } from '../config/index.js';
 import { createEtcdClient } from '../etcd/index.js';
+import { writeFileAtomic } from '../files.js';
 import { createLogger, type Logger } from '../log.js';
 import { defaultStateDir, passGate, type PrerequisiteReport } from '../preflight/index.js';
 import { createVolumeDriverApp, DeferredDriver, defaultSocketPath, listenOnSocket } from '../server/index.js';
@@ -84,7 +85,7 @@ export function isFirstStartAfterReboot(marker: string | undefined, bootId: stri
 
 async function markServed(stateDir: string, bootId: string): Promise<void> {
   const body = JSON.stringify({ bootId, at: new Date().toISOString() });
-  await writeFile(join(stateDir, servedMarker), `${body}\n`, { mode: 0o600 }).catch(() => undefined);
+  await writeFileAtomic(join(stateDir, servedMarker), `${body}\n`, { mode: 0o600 }).catch(() => undefined);
 }
 
 export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -1,6 +1,7 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { writeFileAtomic } from '../files.js';
 import { runPrerequisiteChecks, type CheckOptions, type PrerequisiteOutcome } from './checks.js';
 import type { PrerequisiteReport } from './report.js';
 
@@ -28,11 +29,7 @@ export interface LastReport {
 
 async function saveLastReport(stateDir: string, last: LastReport): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, lastReportFile);
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(last, null, 2)}\n`, { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, file);
+  await writeFileAtomic(join(stateDir, lastReportFile), `${JSON.stringify(last, null, 2)}\n`, { mode: 0o600 });
 }
 
 export async function readLastReport(stateDir: string): Promise<LastReport | undefined> {

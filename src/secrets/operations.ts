@@ -1,10 +1,11 @@
-import type { BackendConfig, HpeConfig, SecretOption, Span } from '../config/index.js';
+import type { BackendConfig, HpeConfig, SecretOption } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import { createKeyRecord as storeNewKeyRecord, deleteKeyRecord, readKeyRecord, replaceKeyRecord } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import { openSecret, sealSecret } from './box.js';
-import { applySpanEdits, writeFileAtomic } from './edit.js';
+import { applySpanEdits, type SpanEdit } from './edit.js';
 import { classifySecret } from './format.js';
 import { createKeyRecord, keyForKid, parseKeyRecord, passphraseMatches, serializeKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
 import { decryptLegacy } from './legacy.js';
@@ -122,11 +123,6 @@ export async function deleteBackendKey(
     }
   }
   return (await deleteKeyRecord(client, backend)) ? 'deleted' : 'absent';
-}
-
-interface SpanEdit {
-  span: Span;
-  value: string;
 }
 
 /** Applies edits to the config file atomically, unless the file changed since it was read. */

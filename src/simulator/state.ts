@@ -1,12 +1,13 @@
 /**
  * The simulator's state: plain records in Maps (object names never become object keys, so a volume named
- * `__proto__` is harmless), saved as one JSON file written atomically (temp file, fsync, rename), so a crash
- * leaves either the old or the new state and a restart finds every object again.
+ * `__proto__` is harmless), saved as one JSON file written atomically (src/files.ts), so a crash leaves either
+ * the old or the new state and a restart finds every object again.
  */
 import { randomInt } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PortPos, RcgPolicies, Volume, VolumePolicies } from '../array/index.js';
+import { writeFileAtomicSync } from '../files.js';
 
 /** A volume as the simulator keeps it: the fields it shares with the WSAPI's volume object, plus its own state. */
 export interface SimVolume
@@ -195,14 +196,6 @@ export class StateStore {
       tasks: s.tasks,
       rcgs: [...s.rcgs.values()],
     };
-    const tmp = `${this.#file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(data, null, 1));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.#file);
+    writeFileAtomicSync(this.#file, JSON.stringify(data, null, 1), { mode: 0o600 });
   }
 }
