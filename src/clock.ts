@@ -3,6 +3,8 @@
  * the WSAPI client's retries and task polls, locks, the etcd gateway) takes a `Clock`, so tests drive time with
  * `ManualClock` (test/support) instead of sleeping.
  */
+import { setTimeout as delay } from 'node:timers/promises';
+import { HpeError } from './errors.js';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -75,5 +77,35 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       await clock.sleep(wait, options.signal);
       if (options.signal?.aborted === true) throw err;
     }
+  }
+}
+
+export interface WaitForOptions {
+  /** Default 10 s. */
+  timeoutMs?: number;
+  /** Default 50 ms. */
+  intervalMs?: number;
+  /** Default: the system's time, its waits keeping the process alive (waiting is all the caller does meanwhile). */
+  clock?: Clock;
+  /** The error when time runs out; default an HpeError `timed out waiting for <what>`. */
+  timeoutError?: () => Error | Promise<Error>;
+}
+
+/**
+ * Polls `probe` until it answers neither undefined nor false, and returns that answer. A probe that throws ends the
+ * wait with its error (catch inside the probe what only means "not yet").
+ */
+export async function waitFor<T>(what: string, probe: () => T | Promise<T>, options: WaitForOptions = {}): Promise<Exclude<T, undefined | false>> {
+  const { clock, timeoutMs = 10_000, intervalMs = 50 } = options;
+  const now = clock === undefined ? Date.now : () => clock.now();
+  const sleep = clock === undefined ? (ms: number) => delay(ms) : (ms: number) => clock.sleep(ms);
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const answer = await probe();
+    if (answer !== undefined && answer !== false) return answer as Exclude<T, undefined | false>;
+    if (now() > deadline) {
+      throw (await options.timeoutError?.()) ?? new HpeError(`timed out waiting for ${what} (${timeoutMs} ms)`, `find out why ${what} did not happen in time`);
+    }
+    await sleep(intervalMs);
   }
 }

@@ -2,11 +2,12 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../clock.js';
 import { PrerequisiteError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
+import { freePorts } from '../net.js';
 import { runCheck } from './check.js';
 import { runEncryptor } from './encryptor.js';
 import { StdinLines } from './input.js';
@@ -27,17 +28,6 @@ interface DemoState {
 
 const stateFile = (dir: string) => join(dir, 'demo.json');
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
-
 /** Starts a process that outlives this command, its output in `<dir>/<name>.log`. */
 function startDetached(dir: string, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const log = openSync(join(dir, `${name}.log`), 'a');
@@ -48,17 +38,17 @@ function startDetached(dir: string, name: string, command: string, args: string[
   return child.pid;
 }
 
-async function waitFor<T>(what: string, logFile: string, probe: () => Promise<T | undefined>, seconds = 20): Promise<T> {
-  for (let i = 0; i < seconds * 10; i++) {
-    const found = await probe().catch(() => undefined);
-    if (found !== undefined) return found;
-    await sleep(100);
-  }
-  throw new PrerequisiteError('demo', `${what} did not start within ${seconds} s; see ${logFile}`, 'read that log; `make deps` installs what the demo needs');
+/** Waits for a process the demo started; `probe` failing means "not yet". */
+function waitForStart<T>(what: string, logFile: string, probe: () => Promise<T | undefined>, seconds = 20): Promise<T> {
+  return waitFor(what, () => probe().catch(() => undefined), {
+    timeoutMs: seconds * 1000,
+    intervalMs: 100,
+    timeoutError: () => new PrerequisiteError('demo', `${what} did not start within ${seconds} s; see ${logFile}`, 'read that log; `make deps` installs what the demo needs'),
+  }) as Promise<T>;
 }
 
 async function startEtcd(dir: string, state: DemoState): Promise<number> {
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
   const url = (p: number) => `http://127.0.0.1:${p}`;
   // etcd reads every ETCD_* variable as a flag: start it with none.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
@@ -68,7 +58,7 @@ async function startEtcd(dir: string, state: DemoState): Promise<number> {
     '--listen-peer-urls', url(peerPort), '--initial-advertise-peer-urls', url(peerPort),
     '--initial-cluster', `demo=${url(peerPort)}`, '--heartbeat-interval', '10', '--election-timeout', '100',
   ], env);
-  await waitFor('etcd', join(dir, 'etcd.log'), async () => ((await fetch(`${url(clientPort)}/health`)).ok ? true : undefined));
+  await waitForStart('etcd', join(dir, 'etcd.log'), async () => ((await fetch(`${url(clientPort)}/health`)).ok ? true : undefined));
   return clientPort;
 }
 
@@ -76,7 +66,7 @@ async function startSimulator(dir: string, state: DemoState, name: string, extra
   const cli = process.argv[1]!;
   state.pids[name] = startDetached(dir, name, process.execPath, [cli, 'simulator', '--listen', '127.0.0.1:0', '--state', join(dir, name), '--system-name', name, ...extra]);
   const log = join(dir, `${name}.log`);
-  return waitFor(`the ${name} simulator`, log, async () => /listening at (\S+)/.exec(await readFile(log, 'utf8'))?.[1]);
+  return waitForStart(`the ${name} simulator`, log, async () => /listening at (\S+)/.exec(await readFile(log, 'utf8'))?.[1]);
 }
 
 function demoConfig(etcdPort: number, array1: string, array2: string): string {
@@ -141,7 +131,7 @@ async function obtainDocker(dir: string, state: DemoState, io: Io): Promise<{ en
     '--iptables=false', '--ip-masq=false', '--ip-forward=false', '--bridge=none',
   ]);
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}` };
-  await waitFor('dockerd', join(dir, 'dockerd.log'), async () => ((await run('docker', ['version'], env, 5000)).code === 0 ? true : undefined), 30);
+  await waitForStart('dockerd', join(dir, 'dockerd.log'), async () => ((await run('docker', ['version'], env, 5000)).code === 0 ? true : undefined), 30);
   io.out(`== started a dockerd of the demo's own: DOCKER_HOST=unix://${socket}`);
   return { env, own: true };
 }

@@ -20,7 +20,8 @@ import {
   readKeyRecord,
   replaceKeyRecord,
 } from '../../src/etcd/index.js';
-import { etcdctl, freePort, generateCerts, issueClientCert, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { freePorts } from '../../src/net.js';
+import { etcdctl, generateCerts, issueClientCert, startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 type EtcdCfg = HostConfig['etcd'];
 
@@ -272,7 +273,7 @@ test('etcd down: EtcdError refused within a few seconds, and the same client rec
 });
 
 test('no etcd at all: create succeeds, calls fail fast; all endpoints are named', async (t) => {
-  const ports = [await freePort(), await freePort()];
+  const ports = await freePorts(2);
   const client = await createEtcdClient({ endpoints: ports.map((port) => ({ host: '127.0.0.1', port })) });
   t.after(() => client.close());
   const { err, ms } = await expectEtcdError(() => client.getPrefix('/backend/'), 'refused');

@@ -17,7 +17,8 @@ import { EtcdError, type EtcdFailureReason } from '../../src/errors.js';
 import type { HostConfig } from '../../src/config/types.js';
 import { checkMembers, createEtcdClient, Etcd3Client, readAllKeyRecords, type EtcdClient } from '../../src/etcd/index.js';
 import { prefixRangeEnd } from '../../src/etcd/gateway.js';
-import { etcdctl, freePort, issueClientCert, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { freePort, freePorts } from '../../src/net.js';
+import { etcdctl, issueClientCert, startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 type EtcdCfg = HostConfig['etcd'];
 const execFileP = promisify(execFile);
@@ -199,7 +200,7 @@ test('gateway in a 3-member cluster with a dead member: reads fail over at once,
   assert.equal(members.filter((m) => m.leader).length, 1);
 
   // every member down: one error naming each
-  const ports = [await freePort(), await freePort()];
+  const ports = await freePorts(2);
   const none = await createEtcdClient({ endpoints: ports.map((port) => ({ host: '127.0.0.1', port })) });
   t.after(() => none.close());
   const { err } = await expectEtcdError(() => none.getPrefix('/backend/'), 'refused');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { passGate, readLastReport } from '../../src/preflight/index.js';
-import { freePort, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { freePort } from '../../src/net.js';
+import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { tempDir, twoBackendConfig, type TempDir } from '../support/configs.js';
 
 let dir: TempDir;

@@ -5,22 +5,22 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from '../../src/clock.js';
 import { probeBackends, realClock, type Clock } from '../../src/volumes/backends.js';
 import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import { freePort } from '../../src/net.js';
 import {
   PRIMARY_PASSWORD,
   SECONDARY_PASSWORD,
   WRONG_PASSWORD,
   buildConfig,
   clearArray,
-  freePort,
   managerFor,
   pluginVolumes,
   settled,
   startSim,
   startVolumeEnv,
   stopSim,
-  waitFor,
   type VolumeEnv,
 } from '../fixtures/volume-env.js';
 

@@ -10,24 +10,24 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../src/clock.js';
 import { realClock, type Clock } from '../../src/volumes/backends.js';
 import { arrayVolumeName, newVolumeId, vvSetName, VolumeStore, volumeLock, EtcdLocks } from '../../src/volumes/index.js';
 import { INTENTS_PREFIX, IntentStore, type VolumeIntent } from '../../src/volumes/intents.js';
 import type { RepairReport, VolumeManager } from '../../src/volumes/manager.js';
 import { newRecord, volumeComment } from '../../src/volumes/plan.js';
+import { freePort } from '../../src/net.js';
 import {
   PRIMARY_PASSWORD,
   buildConfig,
   clearArray,
   clearEtcd,
   etcdKeys,
-  freePort,
   managerFor,
   pluginVolumes,
   startSim,
   startVolumeEnv,
   stopSim,
-  waitFor,
   type VolumeEnv,
 } from '../fixtures/volume-env.js';
 
@@ -240,10 +240,10 @@ describe('kill -9 during creates and removes', () => {
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
     try {
-      await waitFor('child ready', () => lines.includes('ready'), 20_000);
-      await waitFor('40 operations done', () => lines.filter((l) => l.startsWith('done ')).length >= 40, 30_000);
+      await waitFor('child ready', () => lines.includes('ready'), { timeoutMs: 20_000 });
+      await waitFor('40 operations done', () => lines.filter((l) => l.startsWith('done ')).length >= 40, { timeoutMs: 30_000 });
       // Kill while an operation is between its intent and its end.
-      await waitFor('an operation in flight', async () => (await etcdKeys(env.client, INTENTS_PREFIX)).length > 0, 10_000);
+      await waitFor('an operation in flight', async () => (await etcdKeys(env.client, INTENTS_PREFIX)).length > 0, { timeoutMs: 10_000 });
     } finally {
       child.kill('SIGKILL');
       await exited;

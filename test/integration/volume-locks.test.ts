@@ -13,7 +13,8 @@ import {
   rcgLock,
   volumeLock,
 } from '../../src/volumes/index.js';
-import { freePort, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { freePort } from '../../src/net.js';
+import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 let etcd: EtcdCluster;
 /** Two clients: two nodes of a cluster. */

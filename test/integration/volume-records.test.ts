@@ -10,7 +10,8 @@ import {
   VolumeStoreError,
   type VolumeRecord,
 } from '../../src/volumes/index.js';
-import { freePort, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { freePort } from '../../src/net.js';
+import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 let etcd: EtcdCluster;
 let client: EtcdClient;

@@ -25,6 +25,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from '../../src/clock.js';
 import { canUsePdeathsig, onProcessEnd, SETPRIV } from './lifetime.js';
 
 const execFileP = promisify(execFile);
@@ -451,14 +452,16 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
   };
 
   // Wait until the API answers; fail fast when dockerd dies.
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  const readyMs = opts.readyTimeoutMs ?? 30_000;
   try {
-    for (;;) {
-      if (!alive()) throw new Error(`dockerd ended before answering (${exitInfo ?? 'exited'})`);
-      if (await ping(socket, 1000)) break;
-      if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${socket} within ${(opts.readyTimeoutMs ?? 30_000) / 1000} s`);
-      await sleep(50);
-    }
+    await waitFor(
+      'dockerd',
+      async () => {
+        if (!alive()) throw new Error(`dockerd ended before answering (${exitInfo ?? 'exited'})`);
+        return ping(socket, 1000);
+      },
+      { timeoutMs: readyMs, timeoutError: () => new Error(`dockerd did not answer on ${socket} within ${readyMs / 1000} s`) },
+    );
   } catch (e) {
     const log = await tailFile(logPath, 30);
     await stop();

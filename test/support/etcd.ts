@@ -14,10 +14,11 @@ import { existsSync, openSync, closeSync, rmSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, chmod, writeFile, unlink } from 'node:fs/promises';
 import https from 'node:https';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from '../../src/clock.js';
+import { freePorts } from '../../src/net.js';
 import { canUsePdeathsig, onProcessEnd, SETPRIV } from './lifetime.js';
 
 const execFileP = promisify(execFile);
@@ -60,30 +61,6 @@ export interface StartEtcdOptions {
 
 const HEALTH_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 10_000;
-
-/** A free TCP port on 127.0.0.1, from the kernel. */
-export async function freePort(): Promise<number> {
-  const [port] = await freePorts(1);
-  return port!;
-}
-
-/** `n` distinct free ports: all listeners are held open until every port is known, then closed. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const srv = net.createServer();
-      servers.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => resolve());
-      });
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Child tracking: every etcd we start dies with us.
@@ -252,10 +229,6 @@ async function tailFile(file: string, lines = 30): Promise<string> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** GET `urlPath` on one member over http(s); undefined when it cannot be fetched within 1 s. Never rejects. */
 function httpGet(baseUrl: string, urlPath: string, tlsMaterial: TlsMaterial | undefined): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
@@ -410,25 +383,27 @@ async function startEtcdOnce(opts: StartEtcdOptions): Promise<EtcdCluster> {
   }
 
   async function waitHealthy(ms: Member[]): Promise<void> {
-    const deadline = Date.now() + HEALTH_TIMEOUT_MS;
     const pending = new Set(ms);
-    while (pending.size > 0) {
-      for (const m of [...pending]) {
-        if (m.exitInfo !== undefined || !m.child) {
-          throw new Error(`etcd member ${m.name} ${m.exitInfo ?? 'is not running'} before becoming healthy. Log tail:\n${await tailFile(m.logFile)}`);
+    await waitFor(
+      'etcd health',
+      async () => {
+        for (const m of [...pending]) {
+          if (m.exitInfo !== undefined || !m.child) {
+            throw new Error(`etcd member ${m.name} ${m.exitInfo ?? 'is not running'} before becoming healthy. Log tail:\n${await tailFile(m.logFile)}`);
+          }
+          const res = await httpGet(clientUrl(m), '/health', material);
+          if (res?.status === 200 && /"health"\s*:\s*"true"/.test(res.body)) pending.delete(m);
         }
-        const res = await httpGet(clientUrl(m), '/health', material);
-        if (res?.status === 200 && /"health"\s*:\s*"true"/.test(res.body)) pending.delete(m);
-      }
-      if (pending.size === 0) break;
-      if (Date.now() > deadline) {
-        const m = [...pending][0]!;
-        throw new Error(
-          `etcd member ${m.name} (${scheme}://127.0.0.1:${m.clientPort}) not healthy after ${HEALTH_TIMEOUT_MS / 1000} s. Log tail:\n${await tailFile(m.logFile)}`,
-        );
-      }
-      await sleep(50);
-    }
+        return pending.size === 0;
+      },
+      {
+        timeoutMs: HEALTH_TIMEOUT_MS,
+        timeoutError: async () => {
+          const m = [...pending][0]!;
+          return new Error(`etcd member ${m.name} (${scheme}://127.0.0.1:${m.clientPort}) not healthy after ${HEALTH_TIMEOUT_MS / 1000} s. Log tail:\n${await tailFile(m.logFile)}`);
+        },
+      },
+    );
   }
 
   try {

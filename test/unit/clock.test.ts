@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, retry, systemClock } from '../../src/clock.js';
+import { backoffDelay, retry, systemClock, waitFor } from '../../src/clock.js';
+import { HpeError } from '../../src/errors.js';
 import { InstantClock, ManualClock } from '../support/clock.js';
 
 test('backoffDelay doubles from initialMs and stops at maxMs', () => {
@@ -68,4 +69,23 @@ test('systemClock.sleep resolves early on abort', async () => {
   stop.abort();
   await slept;
   assert.ok(Date.now() - started < 1000);
+});
+
+test('waitFor polls until the probe answers, and returns the answer', async () => {
+  const clock = new InstantClock();
+  let calls = 0;
+  const answer = await waitFor('the third call', () => (++calls < 3 ? undefined : `call ${calls}`), { clock, intervalMs: 100 });
+  assert.equal(answer, 'call 3');
+  assert.deepEqual(clock.sleeps, [100, 100]);
+});
+
+test('waitFor fails naming what it waited for once the time is up, or with the caller\'s error', async () => {
+  const clock = new InstantClock();
+  await assert.rejects(waitFor('the flag', () => false, { clock, timeoutMs: 1000, intervalMs: 300 }), (err: unknown) => err instanceof HpeError && /timed out waiting for the flag/.test(err.message));
+  assert.deepEqual(clock.sleeps, [300, 300, 300, 300]);
+  await assert.rejects(waitFor('x', () => undefined, { clock, timeoutMs: 0, timeoutError: () => new RangeError('mine') }), RangeError);
+});
+
+test('waitFor ends with the error of a probe that throws', async () => {
+  await assert.rejects(waitFor('x', () => Promise.reject(new Error('died'))), /died/);
 });
