@@ -10,6 +10,7 @@ import { cliPath } from '../support/cli.js';
 import { singleArrayConfig, tempDir } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { startSimulator } from '../../src/simulator/index.js';
+import { median, quantile } from './stats.js';
 
 const sizes = [1000, 10_000];
 const clients = [1, 16, 64];
@@ -36,10 +37,6 @@ async function ok(path: string, body: unknown): Promise<Record<string, unknown>>
   return r;
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
 /** `total` calls spread over `concurrency` clients; the latency of each. */
 async function load(concurrency: number, total: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
   const latencies: number[] = [];
@@ -54,7 +51,7 @@ async function load(concurrency: number, total: number, op: (i: number) => Promi
       }
     }),
   );
-  return latencies.sort((a, b) => a - b);
+  return latencies;
 }
 
 let metricsUrl = '';
@@ -111,8 +108,7 @@ try {
       lists.push(performance.now() - t);
       if ((r.Volumes as unknown[]).length !== size) throw new Error(`List returned ${(r.Volumes as unknown[]).length} of ${size}`);
     }
-    lists.sort((a, b) => a - b);
-    console.log(`  List of ${size}: median ${fmt(quantile(lists, 0.5))} ms over 5`);
+    console.log(`  List of ${size}: median ${fmt(median(lists))} ms over 5`);
     const perGet = await roundTripsPer(200, (i) => ok('/VolumeDriver.Get', { Name: `vol${i}` }));
     const perPath = await roundTripsPer(200, (i) => ok('/VolumeDriver.Path', { Name: `vol${i}` }));
     const perList = await roundTripsPer(5, () => ok('/VolumeDriver.List', {}));

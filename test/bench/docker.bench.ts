@@ -10,14 +10,10 @@ import { startDockerd } from '../support/dockerd.js';
 import { singleArrayConfig } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings, postToPlugin } from '../support/plugin.js';
+import { median } from './stats.js';
 
 const rounds = 15;
 const population = 100;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 const dockerd = await startDockerd();
 const etcd = await startEtcd({ members: 1 });

@@ -19,6 +19,7 @@ import { encryptConfigFile } from '../../src/secrets/index.js';
 import { deriveKey, newKdfParams } from '../../src/secrets/kdf.js';
 import { tempDir } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
+import { median, quantile } from './stats.js';
 
 const backends = 16;
 const runs = 15;
@@ -46,13 +47,8 @@ replication_device = backend_id:target${i},
 `;
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
 function summary(times: number[]): string {
-  const sorted = [...times].sort((a, b) => a - b);
-  return `median ${quantile(sorted, 0.5).toFixed(1)} ms, p90 ${quantile(sorted, 0.9).toFixed(1)} ms, min ${sorted[0]!.toFixed(1)} ms`;
+  return `median ${median(times).toFixed(1)} ms, p90 ${quantile(times, 0.9).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)} ms`;
 }
 
 interface Report {
@@ -143,8 +139,7 @@ try {
     await deriveKey('bench passphrase', params);
     derivations.push(performance.now() - t0);
   }
-  derivations.sort((a, b) => a - b);
-  console.log(`scrypt (N=${params.N}, r=${params.r}, p=${params.p}) per derivation: median ${quantile(derivations, 0.5).toFixed(1)} ms over 5 (target ≥ 50 ms; paid by -a, encrypt-config and rotate only, never on the start path)`);
+  console.log(`scrypt (N=${params.N}, r=${params.r}, p=${params.p}) per derivation: median ${median(derivations).toFixed(1)} ms over 5 (target ≥ 50 ms; paid by -a, encrypt-config and rotate only, never on the start path)`);
 } finally {
   await dir.remove();
   await etcd.stop();
