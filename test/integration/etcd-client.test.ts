@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { EtcdError, type EtcdFailureReason } from '../../src/errors.js';
+import { EtcdError } from '../../src/errors.js';
 import type { HostConfig } from '../../src/config/types.js';
 import {
   checkMembers,
@@ -21,31 +21,12 @@ import {
   replaceKeyRecord,
 } from '../../src/etcd/index.js';
 import { freePorts } from '../../src/net.js';
-import { etcdctl, generateCerts, issueClientCert, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { etcdctl, expectEtcdError, generateCerts, issueClientCert, startEtcd, tlsCfg, type EtcdCluster } from '../support/etcd.js';
 
 type EtcdCfg = HostConfig['etcd'];
 
 function plainCfg(cluster: EtcdCluster): EtcdCfg {
   return { endpoints: cluster.endpoints };
-}
-
-function tlsCfg(cluster: EtcdCluster, over: Partial<EtcdCfg> = {}): EtcdCfg {
-  const certs = cluster.certs!;
-  return { endpoints: cluster.endpoints, clientCert: certs.clientCert, clientKey: certs.clientKey, caCert: certs.ca, ...over };
-}
-
-/** Runs `fn`, expects an EtcdError with `reason`; returns it and how long the failure took. */
-async function expectEtcdError(fn: () => Promise<unknown>, reason: EtcdFailureReason): Promise<{ err: EtcdError; ms: number }> {
-  const started = performance.now();
-  try {
-    await fn();
-  } catch (e) {
-    const ms = performance.now() - started;
-    assert.ok(e instanceof EtcdError, `expected EtcdError, got ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`);
-    assert.equal(e.reason, reason, `reason of: ${e.message}`);
-    return { err: e, ms };
-  }
-  assert.fail(`expected EtcdError ${reason}, but the call succeeded`);
 }
 
 /**

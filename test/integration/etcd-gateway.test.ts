@@ -13,33 +13,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { EtcdError, type EtcdFailureReason } from '../../src/errors.js';
 import type { HostConfig } from '../../src/config/types.js';
 import { checkMembers, createEtcdClient, Etcd3Client, readAllKeyRecords, type EtcdClient } from '../../src/etcd/index.js';
 import { prefixRangeEnd } from '../../src/etcd/gateway.js';
 import { freePort, freePorts } from '../../src/net.js';
-import { etcdctl, issueClientCert, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { etcdctl, expectEtcdError, issueClientCert, startEtcd, tlsCfg } from '../support/etcd.js';
 
 type EtcdCfg = HostConfig['etcd'];
 const execFileP = promisify(execFile);
-
-function tlsCfg(cluster: EtcdCluster, over: Partial<EtcdCfg> = {}): EtcdCfg {
-  const certs = cluster.certs!;
-  return { endpoints: cluster.endpoints, clientCert: certs.clientCert, clientKey: certs.clientKey, caCert: certs.ca, ...over };
-}
-
-async function expectEtcdError(fn: () => Promise<unknown>, reason: EtcdFailureReason): Promise<{ err: EtcdError; ms: number }> {
-  const started = performance.now();
-  try {
-    await fn();
-  } catch (e) {
-    const ms = performance.now() - started;
-    assert.ok(e instanceof EtcdError, `expected EtcdError, got ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`);
-    assert.equal(e.reason, reason, `reason of: ${e.message}`);
-    return { err: e, ms };
-  }
-  assert.fail(`expected EtcdError ${reason}, but the call succeeded`);
-}
 
 function viaGateway(client: EtcdClient): boolean {
   assert.ok(client instanceof Etcd3Client);

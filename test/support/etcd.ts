@@ -12,12 +12,15 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, rmSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, chmod, writeFile, unlink } from 'node:fs/promises';
+import assert from 'node:assert/strict';
 import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../../src/clock.js';
+import type { HostConfig } from '../../src/config/index.js';
+import { EtcdError, type EtcdFailureReason } from '../../src/errors.js';
 import { freePorts } from '../../src/net.js';
 import { canUsePdeathsig, onProcessEnd, SETPRIV } from './lifetime.js';
 
@@ -184,6 +187,26 @@ export async function issueClientCert(certs: EtcdCerts, cn: string): Promise<{ c
   for (const f of [`${base}.csr`, `${base}.ext`, 'ca.srl']) await unlink(path.join(dir, f)).catch(() => undefined);
   await chmod(path.join(dir, `${base}-key.pem`), 0o600);
   return { cert: path.join(dir, `${base}.pem`), key: path.join(dir, `${base}-key.pem`) };
+}
+
+/** The plugin's etcd settings for a TLS cluster started here (its client certificate, key and CA); `over` replaces any. */
+export function tlsCfg(cluster: EtcdCluster, over: Partial<HostConfig['etcd']> = {}): HostConfig['etcd'] {
+  const certs = cluster.certs!;
+  return { endpoints: cluster.endpoints, clientCert: certs.clientCert, clientKey: certs.clientKey, caCert: certs.ca, ...over };
+}
+
+/** Runs `fn`, expects an EtcdError with `reason`; returns it and how long the failure took. */
+export async function expectEtcdError(fn: () => Promise<unknown>, reason: EtcdFailureReason): Promise<{ err: EtcdError; ms: number }> {
+  const started = performance.now();
+  try {
+    await fn();
+  } catch (e) {
+    const ms = performance.now() - started;
+    assert.ok(e instanceof EtcdError, `expected EtcdError, got ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`);
+    assert.equal(e.reason, reason, `reason of: ${e.message}`);
+    return { err: e, ms };
+  }
+  assert.fail(`expected EtcdError ${reason}, but the call succeeded`);
 }
 
 /** Runs `etcdctl` (API v3) against the cluster with its TLS material; resolves to stdout. */
