@@ -13,7 +13,7 @@ import {
   loadKeyLookups,
   migrateLegacyBackend,
   rotateBackendKey,
-  type BackendStatus,
+  type BackendSecretStatus,
 } from '../secrets/index.js';
 import { obtainSecret, StdinLines } from './input.js';
 import { ExitCodes, reportError, type Io } from './output.js';
@@ -173,7 +173,7 @@ async function migrate(ctx: Context): Promise<number> {
   return ExitCodes.ok;
 }
 
-function formatStatus(rows: BackendStatus[]): string[] {
+function formatStatus(rows: BackendSecretStatus[]): string[] {
   const lines: string[] = [];
   for (const row of rows) {
     const k = row.key;

@@ -11,7 +11,7 @@ export {
   obtainBackendKey,
   rotateBackendKey,
   RotationSteps,
-  type BackendStatus,
+  type BackendSecretStatus,
   type EncryptedOptions,
   type RotationStep,
   type StepHooks,

@@ -9,7 +9,7 @@ import { applySpanEdits, type SpanEdit } from './edit.js';
 import { classifySecret } from './format.js';
 import { createKeyRecord, keyForKid, parseKeyRecord, passphraseMatches, serializeKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
 import { decryptLegacy } from './legacy.js';
-import { backendSecrets, secretForm, type SecretForm } from './resolve.js';
+import { backendSecrets, secretForm, type KeyLookups, type SecretForm } from './resolve.js';
 
 interface StoredAt {
   stored: StoredKey;
@@ -305,7 +305,8 @@ export async function migrateLegacyBackend(
   return { kid: stored.record.kid, migrated: edits.length };
 }
 
-export interface BackendStatus {
+/** A backend as `hpe3parencryptor status` shows it: its key record, and the form of each password. */
+export interface BackendSecretStatus {
   backend: string;
   key:
     | { state: 'absent' }
@@ -316,10 +317,10 @@ export interface BackendStatus {
 }
 
 /** `hpe3parencryptor status`: per backend, the key's identity and each password's form — never a value. */
-export function describeSecretStatus(config: HpeConfig, lookups: ReadonlyMap<string, import('./resolve.js').KeyLookup>): BackendStatus[] {
+export function describeSecretStatus(config: HpeConfig, lookups: KeyLookups): BackendSecretStatus[] {
   return config.backends.map((backend) => {
     const lookup = lookups.get(backend.name) ?? { found: false };
-    let key: BackendStatus['key'];
+    let key: BackendSecretStatus['key'];
     if (lookup.found) {
       key =
         lookup.stored.format === 'legacy'
@@ -335,7 +336,7 @@ export function describeSecretStatus(config: HpeConfig, lookups: ReadonlyMap<str
       key = 'error' in lookup ? { state: 'unreadable', problem: lookup.error.message } : { state: 'absent' };
     }
     const passwords = backendSecrets(backend).map((s) => {
-      let form: BackendStatus['passwords'][number]['form'];
+      let form: BackendSecretStatus['passwords'][number]['form'];
       try {
         form = secretForm(s.raw, lookup);
       } catch (err) {
