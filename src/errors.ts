@@ -30,7 +30,7 @@ export interface ConfigLocation {
   option?: string;
 }
 
-export function formatLocation(loc: ConfigLocation): string {
+function formatLocation(loc: ConfigLocation): string {
   const where = loc.line === undefined ? loc.file : `${loc.file}:${loc.line}`;
   if (loc.section === undefined) return where;
   const place = loc.option === undefined ? `[${loc.section}]` : `[${loc.section}].${loc.option}`;

@@ -18,7 +18,7 @@ import {
 import { obtainSecret, StdinLines } from './input.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
-export const encryptorUsage = `Usage:
+const encryptorUsage = `Usage:
   hpe3parencryptor -a <passphrase|-> <password|-> [--backend B]   encrypt one password (prints SUCCESSFUL: Encrypted password: <value>)
   hpe3parencryptor -d [--backend B] [--force]                      delete the backend's key (prints Key Successfully deleted / Key not present)
   hpe3parencryptor encrypt-config [--backend B | --all]            encrypt every plain password of hpe.conf in place

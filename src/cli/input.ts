@@ -36,7 +36,7 @@ export async function readSecretFile(path: string, what: string): Promise<string
 }
 
 /** Asks on the terminal without echoing what is typed. */
-export async function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+async function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
   output.write(question);
   input.setRawMode(true);
   input.resume();

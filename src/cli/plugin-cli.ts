@@ -7,7 +7,7 @@ import { runServe } from './serve.js';
 import { runSimulator } from './simulator.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
-export const pluginUsage = `Usage:
+const pluginUsage = `Usage:
   hpedockerplugin check [--json] [--config PATH] [--state DIR]
                                                    check every prerequisite of the plugin, arrays included: one line per check
                                                    (ok / warn / FAIL with its fix), then the plugin's own last start report;

@@ -11,7 +11,7 @@ import { createVolumeDriverApp, DeferredDriver, defaultSocketPath, listenOnSocke
 import { createVolumeManager } from '../volumes/index.js';
 import { ExitCodes, type Io } from './output.js';
 
-export const serveUsage = `Usage: hpedockerplugin serve [--config PATH] [--socket PATH] [--state DIR]
+const serveUsage = `Usage: hpedockerplugin serve [--config PATH] [--socket PATH] [--state DIR]
 
 Serves Docker's VolumeDriver protocol on a unix socket once every prerequisite passes (the start-up gate):
 hpe.conf is read and validated, etcd answers, and every password of every backend decrypts. While the only

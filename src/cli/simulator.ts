@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { simulatorDefaults, startSimulator, type RemoteTarget } from '../simulator/index.js';
 import { ExitCodes, type Io } from './output.js';
 
-export const simulatorUsage = `Usage: hpedockerplugin simulator [--listen HOST:PORT] [--state DIR] [options]
+const simulatorUsage = `Usage: hpedockerplugin simulator [--listen HOST:PORT] [--state DIR] [options]
 
 A 3PAR WSAPI SIMULATOR — not an array. It speaks the array's REST protocol (sessions, volumes, snapshots,
 copies, hosts, VLUNs, ports, volume sets, QoS, remote copy groups, WSAPI error codes) so the plugin can be

@@ -40,7 +40,7 @@ export const HostOptions = [
 export type HostOption = (typeof HostOptions)[number];
 
 /** Upstream options this plugin does not use; accepted silently in any section so old files load. */
-export const AcceptedUnusedOptions = [
+const AcceptedUnusedOptions = [
   'san_private_key',
   'san_ssh_port',
   'ssh_conn_timeout',

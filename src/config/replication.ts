@@ -53,7 +53,7 @@ interface LineBreak {
   intoText: string;
 }
 
-export const DefaultSyncPeriod = 900;
+const DefaultSyncPeriod = 900;
 const SyncPeriodRange = { min: 300, max: 31622400 } as const;
 /** Keys whose values are lists split on whitespace or `;`, so a line break inside them is fine. */
 const MultiLineKeys: ReadonlySet<string> = new Set(['cpg_map', 'snap_cpg_map', 'hpe3par_iscsi_ips']);

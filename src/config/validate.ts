@@ -49,10 +49,10 @@ export interface ValidationResult {
   errors: ConfigError[];
 }
 
-export const DefaultBackend = 'DEFAULT';
-export const DefaultEtcd = { host: '0.0.0.0', port: 2379 } as const;
-export const DefaultLogLevel = 'WARNING';
-export const DefaultSanLogin = 'admin';
+const DefaultBackend = 'DEFAULT';
+const DefaultEtcd = { host: '0.0.0.0', port: 2379 } as const;
+const DefaultLogLevel = 'WARNING';
+const DefaultSanLogin = 'admin';
 
 /** Lists, whose members may go on over indented lines; any other option is one line. */
 const MultiLineOptions: ReadonlySet<string> = new Set([

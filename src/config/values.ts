@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { LogLevels, type EtcdEndpoint, type IscsiTarget, type LogLevel } from './types.js';
 
-export const DefaultIscsiPort = 3260;
+const DefaultIscsiPort = 3260;
 
 /**
  * A value as quoted in a message: its first line only, cut before any word mentioning a password
@@ -69,7 +69,7 @@ export const logLevelValue = z
   .transform((s) => s.trim().toUpperCase() as LogLevel);
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address; port undefined when absent. */
-export function splitHostPort(text: string): { host: string; port?: string } | undefined {
+function splitHostPort(text: string): { host: string; port?: string } | undefined {
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
   if (bracketed !== null) {
     const host = bracketed[1] ?? '';
@@ -130,7 +130,7 @@ function isHostName(text: string): boolean {
 }
 
 /** `host:port`, the form every member of a comma-separated etcd list must have. */
-export const etcdMemberValue = z.string().transform((member, ctx): EtcdEndpoint => {
+const etcdMemberValue = z.string().transform((member, ctx): EtcdEndpoint => {
   const split = splitHostPort(member);
   const port = split?.port === undefined ? undefined : toPort(split.port, 0);
   if (split === undefined || !isHostName(split.host) || port === undefined) {

@@ -3,7 +3,7 @@ import nacl from 'tweetnacl';
 import { SecretError } from '../errors.js';
 import { formatEncrypted, MinPayloadLength, NonceLength } from './format.js';
 
-export const KeyLength = nacl.secretbox.keyLength;
+const KeyLength = nacl.secretbox.keyLength;
 
 function checkKeyLength(key: Uint8Array): void {
   if (key.length !== KeyLength) {

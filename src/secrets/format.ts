@@ -6,11 +6,11 @@ import { SecretError } from '../errors.js';
  * They never quote the value, not even the encrypted one.
  */
 
-export const EncryptedPrefix = 'enc:';
-export const CurrentFormatVersion = 'v1';
+const EncryptedPrefix = 'enc:';
+const CurrentFormatVersion = 'v1';
 export const NonceLength = 24;
 /** Poly1305 tag length of tweetnacl's secretbox. */
-export const MacLength = 16;
+const MacLength = 16;
 export const MinPayloadLength = NonceLength + MacLength;
 
 const KidPattern = /^[0-9a-f]{8}$/;

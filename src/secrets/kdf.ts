@@ -12,7 +12,7 @@ export interface KdfParams {
 }
 
 export const DerivedKeyLength = 32;
-export const SaltLength = 16;
+const SaltLength = 16;
 
 /**
  * N=2^16, r=8 (64 MiB): measured ~140 ms per derivation on the 2-core build machine, versus ~70 ms
@@ -22,7 +22,7 @@ export const SaltLength = 16;
 export const DefaultKdfCost = { N: 2 ** 16, r: 8, p: 1 } as const;
 
 /** Bounds for parameters read from etcd, so a tampered record cannot make us allocate gigabytes. */
-export const KdfLimits = {
+const KdfLimits = {
   minLog2N: 14,
   maxLog2N: 20,
   maxR: 32,
@@ -72,7 +72,7 @@ export function newKdfParams(): KdfParams {
  * NFC first: the same passphrase typed on macOS (often NFD) and on Linux (NFC) is different
  * code points, and would otherwise derive a different key.
  */
-export function passphraseBytes(passphrase: string): Uint8Array {
+function passphraseBytes(passphrase: string): Uint8Array {
   return new TextEncoder().encode(passphrase.normalize('NFC'));
 }
 

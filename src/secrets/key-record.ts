@@ -26,7 +26,7 @@ export interface KeyRecordV1 {
 
 export type StoredKey = { format: 'v1'; record: KeyRecordV1 } | { format: 'legacy'; passphrase: string };
 
-export const KeyRecordVersion = 1;
+const KeyRecordVersion = 1;
 
 /** The etcd key upstream used for a backend's passphrase; we keep it so `-d` and old tools agree. */
 export function keyRecordPath(backend: string): string {

@@ -1,13 +1,8 @@
 import type { EtcdClient } from '../etcd/index.js';
 import { readAllKeyRecords } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
-import { parseKeyRecord, type StoredKey } from './key-record.js';
+import { parseKeyRecord } from './key-record.js';
 import type { KeyLookup } from './resolve.js';
-
-export interface StoredKeyAt {
-  stored: StoredKey;
-  modRevision: string;
-}
 
 /** Every backend's key record in one etcd round trip (upstream read one key per backend). */
 export async function loadKeyLookups(client: EtcdClient): Promise<Map<string, KeyLookup>> {

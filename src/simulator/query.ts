@@ -14,7 +14,7 @@ type Term =
   | { kind: 'eq'; field: string; value: string }
   | { kind: 'any'; list: string; alternatives: { field: string; value: string }[] };
 
-export type Predicate = (obj: Record<string, unknown>) => boolean;
+type Predicate = (obj: Record<string, unknown>) => boolean;
 
 class Scanner {
   pos = 0;
@@ -89,7 +89,7 @@ function matches(term: Term, obj: Record<string, unknown>): boolean {
 }
 
 /** Parses the raw `query` parameter (with its surrounding double quotes). */
-export function parseQuery(raw: string): Predicate {
+function parseQuery(raw: string): Predicate {
   if (raw.length < 2 || !raw.startsWith('"') || !raw.endsWith('"')) {
     throw badRequest(WsapiCodes.INV_INPUT, 'invalid query: it must be in double quotes, e.g. query="name EQ v1"');
   }

@@ -67,7 +67,7 @@ function iso(sec: number): string {
   return new Date(sec * 1000).toISOString();
 }
 
-export function renderVolume(ctx: SimContext, v: SimVolume): Record<string, unknown> {
+function renderVolume(ctx: SimContext, v: SimVolume): Record<string, unknown> {
   const full = v.provisioningType === ProvisioningTypes.FULL;
   const used = full ? v.sizeMiB : ctx.files.allocatedMiB(v.name);
   const reserved = full ? v.sizeMiB : used;
