@@ -1,9 +1,9 @@
 /**
- * Physical copies (clones) and their tasks (copy-tasks.ts runs them). An online copy creates its destination (409 22 if it
- * exists; destCPG required); an offline copy needs the destination to exist (404 23) and be at least as large
- * (400 43). Either answers `{taskid}` at once; the task is active (status 2) while the data is copied and done
- * (1) right after; cancelled (3) or failed (4) otherwise. While it runs, source and destination are busy (409
- * 151 on delete, grow, rename).
+ * Physical copies (clones) and their tasks, run by copy-tasks.ts. An online copy creates its destination (409 22
+ * if it exists; destCPG required); an offline copy needs the destination to exist (404 23) and be at least as
+ * large (400 43). Either answers `{taskid}` at once; the task is active (status 2) while the data is copied and
+ * done (1) right after; cancelled (3) or failed (4) otherwise. While it runs, source and destination are busy
+ * (409 151 on delete, grow, rename).
  */
 import { CopyTypes, ProvisioningTypes, TaskStatuses, WsapiCodes } from '../array/index.js';
 import { addVolume, provisioningFrom } from './add-volume.js';
