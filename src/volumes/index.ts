@@ -31,8 +31,8 @@ export {
   type HelpRequest,
   type VolumeRequest,
   type VolumeRequestKind,
-} from './options.js';
-export { CREATE_HELP, formatBackendsTable } from './help.js';
+} from './request/options.js';
+export { CREATE_HELP, formatBackendsTable } from './request/help.js';
 export {
   ArrayNamePrefixes,
   VOLUME_NAME_PATTERN,
@@ -50,7 +50,7 @@ export {
   type ArrayNameKind,
   type ParsedArrayName,
   type GetName,
-} from './naming.js';
+} from './request/naming.js';
 export {
   VolumeStore,
   parseVolumeRecord,
@@ -66,7 +66,7 @@ export {
   type VolumeList,
   type UnreadableRecord,
   type VolumeChanges,
-} from './records.js';
+} from './store/records.js';
 export {
   EtcdLocks,
   LockError,
@@ -81,7 +81,7 @@ export {
   type LockTarget,
   type LockOptions,
   type HeldLock,
-} from './locks.js';
+} from './store/locks.js';
 export { createVolumeManager, type VolumeManager, type VolumeManagerOptions, type RepairReport } from './manager.js';
-export { probeBackends, realClock, type BackendProbe, type BackendStatus, type Clock, type Backoff, type WsapiSettings } from './backends.js';
-export { VolumeOperationError } from './failures.js';
+export { probeBackends, realClock, type BackendProbe, type BackendStatus, type Clock, type Backoff, type WsapiSettings } from './backends/backends.js';
+export { VolumeOperationError } from './flows/failures.js';

@@ -13,27 +13,27 @@ import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import type { Logger } from '../log.js';
 import type { RevealedSecrets } from '../secrets/index.js';
-import { Backends, cpgDomain, realClock, type Backoff, type BackendStatus, type Clock, type WsapiSettings } from './backends.js';
-import { createClone } from './clone.js';
-import { createPlainVolume } from './create.js';
+import { Backends, cpgDomain, realClock, type Backoff, type BackendStatus, type Clock, type WsapiSettings } from './backends/backends.js';
+import { createClone } from './flows/clone.js';
+import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError } from './errors.js';
-import { describe } from './failures.js';
-import type { FlowContext } from './flow.js';
-import { CREATE_HELP, formatBackendsTable } from './help.js';
-import { importVolume } from './import.js';
-import { IntentStore } from './intents.js';
-import { EtcdLocks, rcgLock, volumeLock, type LockTarget } from './locks.js';
-import { arrayVolumeName, parseGetName } from './naming.js';
-import { parseCreateRequest } from './options.js';
-import { targetCpgs, withoutSnapshot } from './plan.js';
-import { VolumeStore, type StoredVolume, type VolumeRecord } from './records.js';
-import { notFoundForRemove, removeStored } from './remove.js';
-import { repairPass, type RepairReport } from './repair.js';
-import { createReplicatedVolume } from './replication.js';
-import { createSnapshotVolume, sourceMissing } from './snapshot.js';
-import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './status.js';
+import { describe } from './flows/failures.js';
+import type { FlowContext } from './flows/flow.js';
+import { CREATE_HELP, formatBackendsTable } from './request/help.js';
+import { importVolume } from './flows/import.js';
+import { IntentStore } from './store/intents.js';
+import { EtcdLocks, rcgLock, volumeLock, type LockTarget } from './store/locks.js';
+import { arrayVolumeName, parseGetName } from './request/naming.js';
+import { parseCreateRequest } from './request/options.js';
+import { targetCpgs, withoutSnapshot } from './request/plan.js';
+import { VolumeStore, type StoredVolume, type VolumeRecord } from './store/records.js';
+import { notFoundForRemove, removeStored } from './flows/remove.js';
+import { repairPass, type RepairReport } from './flows/repair.js';
+import { createReplicatedVolume } from './flows/replication.js';
+import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
+import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
 
-export type { RepairReport } from './repair.js';
+export type { RepairReport } from './flows/repair.js';
 
 export interface VolumeManager {
   /** Err text = the thrown error's message. An existing name succeeds at once, before any validation. */

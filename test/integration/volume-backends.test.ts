@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { probeBackends, realClock, type Clock } from '../../src/volumes/backends.js';
+import { probeBackends, realClock, type Clock } from '../../src/volumes/backends/backends.js';
 import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
 import {
   PRIMARY_PASSWORD,

@@ -22,13 +22,13 @@ import {
   type RetryPolicy,
   type SystemInfo,
   type WsapiFeatures,
-} from '../array/index.js';
-import type { BackendConfig, HpeConfig, ReplicationDevice } from '../config/index.js';
-import { HpeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { RevealedSecrets } from '../secrets/index.js';
-import { VolumeRequestError } from './errors.js';
-import type { BackendState, BackendView } from './options.js';
+} from '../../array/index.js';
+import type { BackendConfig, HpeConfig, ReplicationDevice } from '../../config/index.js';
+import { HpeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { RevealedSecrets } from '../../secrets/index.js';
+import { VolumeRequestError } from '../errors.js';
+import type { BackendState, BackendView } from '../request/options.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Time

@@ -23,11 +23,11 @@
  */
 import os from 'node:os';
 import { EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
-import type { EtcdClient } from '../etcd/index.js';
-import { toEtcdError } from '../etcd/index.js';
-import { HpeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { LockTimeoutError } from './errors.js';
+import type { EtcdClient } from '../../etcd/index.js';
+import { toEtcdError } from '../../etcd/index.js';
+import { HpeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { LockTimeoutError } from '../errors.js';
 
 export const LOCKS_PREFIX = '/_locks/';
 export const DEFAULT_LOCK_WAIT_MS = 30_000;

@@ -4,13 +4,13 @@
  * reported; if an undo step fails, or etcd cannot say whether the record was written, the intent stays for
  * `repair()` and the message says so.
  */
-import { HpeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Backends } from './backends.js';
-import { VolumeRequestError, VolumeStoreError } from './errors.js';
+import { HpeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Backends } from '../backends/backends.js';
+import { VolumeRequestError, VolumeStoreError } from '../errors.js';
 import { VolumeOperationError, describe, operationFailed } from './failures.js';
-import type { IntentStore, VolumeIntent } from './intents.js';
-import type { VolumeStore } from './records.js';
+import type { IntentStore, VolumeIntent } from '../store/intents.js';
+import type { VolumeStore } from '../store/records.js';
 import { Undo } from './undo.js';
 
 export interface FlowContext {

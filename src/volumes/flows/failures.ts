@@ -4,8 +4,8 @@
  * the array, the call and the WSAPI code (`array 10.0.0.5:8080: POST /volumes failed: HTTP 400, WSAPI code
  * 24 NO_SPACE: ...`); the fix of the original error is kept.
  */
-import { WsapiError } from '../array/index.js';
-import { HpeError } from '../errors.js';
+import { WsapiError } from '../../array/index.js';
+import { HpeError } from '../../errors.js';
 
 /** A valid request that failed while it was carried out (array, etcd or lock). */
 export class VolumeOperationError extends HpeError {}

@@ -13,10 +13,10 @@
  * its intent is left alone). An array volume with a plugin name but neither record nor intent was not made by
  * this etcd's plugin as far as anyone can prove: it is reported, never deleted.
  */
-import type { EtcdClient } from '../etcd/index.js';
-import { toEtcdError } from '../etcd/index.js';
-import { VolumeStoreError } from './errors.js';
-import { isUuid } from './naming.js';
+import type { EtcdClient } from '../../etcd/index.js';
+import { toEtcdError } from '../../etcd/index.js';
+import { VolumeStoreError } from '../errors.js';
+import { isUuid } from '../request/naming.js';
 
 export const INTENTS_PREFIX = '/volume-intents/';
 

@@ -6,15 +6,15 @@
  *   → ONE etcd transaction: the snapshot's record + the parent's `snapshots` list → intent deleted.
  * Upstream's active-task check never matched (it passed `*<dcv>` to an exact-name match); this one does.
  */
-import { TaskStatuses, WsapiCodes } from '../array/index.js';
+import { TaskStatuses, WsapiCodes } from '../../array/index.js';
 import { deleteArrayVolume } from './array-ops.js';
-import { VolumeRecordConflictError, VolumeRequestError } from './errors.js';
+import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, describe, hasAnyCode, isStatus } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
-import { arrayVolumeName, newVolumeId } from './naming.js';
-import type { SnapshotRequest } from './options.js';
-import { newRecord, optionBool, snapshotComment, snapshotMetadata, withSnapshotEntry } from './plan.js';
-import type { StoredVolume } from './records.js';
+import { arrayVolumeName, newVolumeId } from '../request/naming.js';
+import type { SnapshotRequest } from '../request/options.js';
+import { newRecord, optionBool, snapshotComment, snapshotMetadata, withSnapshotEntry } from '../request/plan.js';
+import type { StoredVolume } from '../store/records.js';
 
 /** Re-reads the parent when a concurrent change (a mount) moved its revision; bounded. */
 const COMMIT_ATTEMPTS = 5;

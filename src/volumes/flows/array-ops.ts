@@ -4,9 +4,9 @@
  * VV set membership, the plugin's own `vvs-` set, the volume). Every step tolerates "already gone" (404), so
  * `dismantle` is idempotent: remove uses it, and repair uses it to roll back a create cut short.
  */
-import { RcgRoles, RcgStates, TaskStatuses, WsapiCodes, type RemoteCopyGroup, type WsapiClient } from '../array/index.js';
-import type { Logger } from '../log.js';
-import type { ReadyBackend } from './backends.js';
+import { RcgRoles, RcgStates, TaskStatuses, WsapiCodes, type RemoteCopyGroup, type WsapiClient } from '../../array/index.js';
+import type { Logger } from '../../log.js';
+import type { ReadyBackend } from '../backends/backends.js';
 import { VolumeOperationError, describe, hasAnyCode, isStatus } from './failures.js';
 
 const BUSY_TEXT = 'The volume is currently busy on the 3PAR and cannot be deleted at this time. You can try again later.';

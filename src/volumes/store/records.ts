@@ -16,12 +16,12 @@
  *
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
-import type { EtcdClient } from '../etcd/index.js';
-import { toEtcdError } from '../etcd/index.js';
-import { HpeError } from '../errors.js';
-import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from './errors.js';
-import { isUuid } from './naming.js';
-import type { Provisioning } from './options.js';
+import type { EtcdClient } from '../../etcd/index.js';
+import { toEtcdError } from '../../etcd/index.js';
+import { HpeError } from '../../errors.js';
+import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
+import { isUuid } from '../request/naming.js';
+import type { Provisioning } from '../request/options.js';
 
 export const VOLUMES_PREFIX = '/volumes/';
 export const VOLUME_NAMES_PREFIX = '/volume-names/';

@@ -10,15 +10,15 @@
  *   stop the copy, retry)
  *   → ONE etcd transaction: the record (+ for a snapshot, its parent's list) → intent deleted.
  */
-import { WsapiConnectionError } from '../array/index.js';
+import { WsapiConnectionError } from '../../array/index.js';
 import { dismantle, type DismantleSpec } from './array-ops.js';
-import { VolumeRecordConflictError, VolumeRequestError } from './errors.js';
+import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
 import { operationFailed } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
-import { intentKey, type VolumeIntent } from './intents.js';
-import { vvSetName } from './naming.js';
-import { withoutSnapshot } from './plan.js';
-import type { StoredVolume, VolumeRecord } from './records.js';
+import { intentKey, type VolumeIntent } from '../store/intents.js';
+import { vvSetName } from '../request/naming.js';
+import { withoutSnapshot } from '../request/plan.js';
+import type { StoredVolume, VolumeRecord } from '../store/records.js';
 
 export function notFoundForRemove(name: string): VolumeRequestError {
   return new VolumeRequestError(`Volume name to remove not found: ${name}`, 'check the name with `docker volume ls`');

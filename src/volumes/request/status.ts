@@ -4,8 +4,8 @@
  * `snap_detail` for a snapshot, `Settings` for `vol/snap`. Pure: the manager passes what it read live.
  * Option values upstream kept as strings ('true'/'false') are shown as strings.
  */
-import { RcgRoles, type QosRule, type RemoteCopyGroup } from '../array/index.js';
-import type { SnapshotMetadata, VolumeRecord } from './records.js';
+import { RcgRoles, type QosRule, type RemoteCopyGroup } from '../../array/index.js';
+import type { SnapshotMetadata, VolumeRecord } from '../store/records.js';
 
 export interface VolumeView {
   Name: string;

@@ -12,8 +12,8 @@
  *
  * An option given with an empty value (`-o size=`) counts as not given, as upstream did for most options.
  */
-import type { ReplicationDevice } from '../config/types.js';
-import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from './errors.js';
+import type { ReplicationDevice } from '../../config/types.js';
+import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
 import { isValidVolumeName } from './naming.js';
 
 export const BackendStates = ['INITIALIZING', 'OK', 'FAILED'] as const;

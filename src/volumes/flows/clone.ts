@@ -8,16 +8,16 @@
  *                        /tasks/<id> until done
  *   then the source's VV sets (its flash cache → a new vvs- set; its QoS set) → record → intent deleted.
  */
-import { WsapiCodes, WsapiConnectionError } from '../array/index.js';
+import { WsapiCodes, WsapiConnectionError } from '../../array/index.js';
 import { deleteArrayVolume } from './array-ops.js';
 import { applySets, createArrayVolume, planSets } from './create.js';
-import { VolumeRequestError } from './errors.js';
+import { VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, describe, hasAnyCode } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
-import { arrayVolumeName, newVolumeId } from './naming.js';
-import type { CloneRequest } from './options.js';
-import { checkShape, createVolumeParams, optionBool, newRecord, offlineCopyParams, onlineCopyParams, volumeComment, type VolumeShape } from './plan.js';
-import type { StoredVolume } from './records.js';
+import { arrayVolumeName, newVolumeId } from '../request/naming.js';
+import type { CloneRequest } from '../request/options.js';
+import { checkShape, createVolumeParams, optionBool, newRecord, offlineCopyParams, onlineCopyParams, volumeComment, type VolumeShape } from '../request/plan.js';
+import type { StoredVolume } from '../store/records.js';
 
 export async function createClone(ctx: FlowContext, req: CloneRequest, source: StoredVolume): Promise<void> {
   const src = source.record;

@@ -7,14 +7,14 @@
  *   → record → intent deleted.
  * flash-cache=false makes no VV set (upstream's truthy "false" made one).
  */
-import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolumeParams } from '../array/index.js';
-import { cpgDomain, type ReadyBackend } from './backends.js';
-import { VolumeRequestError } from './errors.js';
+import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolumeParams } from '../../array/index.js';
+import { cpgDomain, type ReadyBackend } from '../backends/backends.js';
+import { VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, describe, hasAnyCode } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
-import { arrayVolumeName, newVolumeId, vvSetName } from './naming.js';
-import type { CreateVolumeRequest } from './options.js';
-import { checkFlashCache, checkShape, createVolumeParams, fsOwnerText, newRecord, volumeComment, type VolumeShape } from './plan.js';
+import { arrayVolumeName, newVolumeId, vvSetName } from '../request/naming.js';
+import type { CreateVolumeRequest } from '../request/options.js';
+import { checkFlashCache, checkShape, createVolumeParams, fsOwnerText, newRecord, volumeComment, type VolumeShape } from '../request/plan.js';
 import { deleteArrayVolume, ignoringMissing } from './array-ops.js';
 import type { Undo } from './undo.js';
 

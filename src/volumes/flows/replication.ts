@@ -11,15 +11,15 @@
  *   target array (its own session): GET /volumes/<dcv-…>, GET /remotecopygroups/<remoteGroupName>
  *   → record (rcg_info) → intent deleted. Every step is undone in reverse on a later failure.
  */
-import { RcgRoles, type RemoteCopyGroup } from '../array/index.js';
-import type { ReadyBackend, ReplicationTarget } from './backends.js';
+import { RcgRoles, type RemoteCopyGroup } from '../../array/index.js';
+import type { ReadyBackend, ReplicationTarget } from '../backends/backends.js';
 import { createArrayVolume, createWhat } from './create.js';
 import { VolumeOperationError, describe } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { getGroup, hasVolume, ignoringMissing, isStarted } from './array-ops.js';
-import { arrayVolumeName, newVolumeId } from './naming.js';
-import type { ReplicatedVolumeRequest } from './options.js';
-import { checkRcgName, checkShape, createRcgParams, createVolumeParams, newRecord, rcgTargetSettings, volumeComment, type VolumeShape } from './plan.js';
+import { arrayVolumeName, newVolumeId } from '../request/naming.js';
+import type { ReplicatedVolumeRequest } from '../request/options.js';
+import { checkRcgName, checkShape, createRcgParams, createVolumeParams, newRecord, rcgTargetSettings, volumeComment, type VolumeShape } from '../request/plan.js';
 import type { Undo } from './undo.js';
 
 function requireTarget(b: ReadyBackend): ReplicationTarget {

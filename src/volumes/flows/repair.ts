@@ -16,15 +16,15 @@
  * Intents of a backend that is not OK, or whose lock is busy, are deferred: the manager runs another pass
  * when the backend turns OK or the lock has expired.
  */
-import { HpeError } from '../errors.js';
+import { HpeError } from '../../errors.js';
 import { dismantle, ignoringMissing } from './array-ops.js';
-import type { ReadyBackend } from './backends.js';
-import { LockTimeoutError } from './errors.js';
+import type { ReadyBackend } from '../backends/backends.js';
+import { LockTimeoutError } from '../errors.js';
 import { describe, isStatus } from './failures.js';
 import type { FlowContext } from './flow.js';
-import type { VolumeIntent } from './intents.js';
-import { rcgLock, volumeLock, type EtcdLocks, type LockTarget } from './locks.js';
-import { parseArrayName } from './naming.js';
+import type { VolumeIntent } from '../store/intents.js';
+import { rcgLock, volumeLock, type EtcdLocks, type LockTarget } from '../store/locks.js';
+import { parseArrayName } from '../request/naming.js';
 import { deleteRecord, dismantleSpecOf } from './remove.js';
 
 export interface RepairItem {

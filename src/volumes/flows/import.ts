@@ -6,15 +6,15 @@
  *   parent's list, in the same transaction) → intent deleted. Size, provisioning, compression and CPGs come
  *   from the array. Rolling back renames the volume back and restores its comment.
  */
-import { WsapiConnectionError, type Volume } from '../array/index.js';
+import { WsapiConnectionError, type Volume } from '../../array/index.js';
 import { ignoringMissing } from './array-ops.js';
-import { VolumeRecordConflictError, VolumeRequestError } from './errors.js';
+import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, describe, isStatus } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
-import { arrayVolumeName, isPluginArrayName, newVolumeId, parseArrayName } from './naming.js';
-import type { ImportRequest } from './options.js';
-import { importedShape, isVirtualCopy, newRecord, snapshotComment, snapshotMetadata, volumeComment, withSnapshotEntry } from './plan.js';
-import type { StoredVolume, VolumeRecord } from './records.js';
+import { arrayVolumeName, isPluginArrayName, newVolumeId, parseArrayName } from '../request/naming.js';
+import type { ImportRequest } from '../request/options.js';
+import { importedShape, isVirtualCopy, newRecord, snapshotComment, snapshotMetadata, volumeComment, withSnapshotEntry } from '../request/plan.js';
+import type { StoredVolume, VolumeRecord } from '../store/records.js';
 
 export async function importVolume(ctx: FlowContext, req: ImportRequest): Promise<void> {
   const ref = req.existingName;

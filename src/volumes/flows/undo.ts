@@ -3,7 +3,7 @@
  * the steps run in reverse. A failing undo step does not stop the others; what failed is returned so the flow
  * can keep its intent for `repair()`.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 import { describe } from './failures.js';
 
 export class Undo {

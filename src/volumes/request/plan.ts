@@ -18,11 +18,11 @@ import {
   type SystemInfo,
   type Volume,
   type WsapiFeatures,
-} from '../array/index.js';
-import type { ReplicationDevice, ReplicationMode } from '../config/index.js';
-import { VolumeRequestError } from './errors.js';
+} from '../../array/index.js';
+import type { ReplicationDevice, ReplicationMode } from '../../config/index.js';
+import { VolumeRequestError } from '../errors.js';
 import type { FsOwner, Provisioning } from './options.js';
-import type { SnapshotMetadata, VolumeRecord } from './records.js';
+import type { SnapshotMetadata, VolumeRecord } from '../store/records.js';
 
 /** What the array can do, as init learnt it. */
 export interface ArrayCaps {

@@ -7,7 +7,7 @@
  * volumes made by the Python plugin keep their names, and an array name leads back to its etcd record.
  */
 import { randomUUID } from 'node:crypto';
-import { VolumeRequestError } from './errors.js';
+import { VolumeRequestError } from '../errors.js';
 
 export const ArrayNamePrefixes = { volume: 'dcv-', snapshot: 'dcs-', vvSet: 'vvs-' } as const;
 export type ArrayNameKind = keyof typeof ArrayNamePrefixes;
