@@ -90,6 +90,7 @@ export async function createClone(ctx: FlowContext, req: CloneRequest, source: S
           qosName: src.qos_name,
           fsOwner: src.fsOwner,
           fsMode: src.fsMode,
+          fsType: src.fs_type ?? null,
           options: req.options,
           now: ctx.now(),
         }),

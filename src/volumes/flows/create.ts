@@ -132,6 +132,7 @@ export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeReque
     qosName: req.qosName,
     fsOwner: fsOwnerText(req.fsOwner),
     fsMode: req.fsMode,
+    fsType: req.fsType,
     now: ctx.now(),
   });
   await runCreate(ctx, {

@@ -117,6 +117,7 @@ export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVo
           cpg,
           snapCpg,
           rcg: { local_rcg_name: group, remote_rcg_name: remoteGroupName ?? '' },
+          fsType: req.fsType,
           now: ctx.now(),
         }),
       );

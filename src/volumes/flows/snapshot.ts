@@ -62,6 +62,7 @@ export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotReques
     snapCpg: p.snap_cpg,
     fsOwner: p.fsOwner,
     fsMode: p.fsMode,
+    fsType: p.fs_type ?? null,
     snapMetadata: meta,
     now: ctx.now(),
   });

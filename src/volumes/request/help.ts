@@ -20,13 +20,14 @@ Create a volume:
   -o snapcpg=<cpg>              CPG of its snapshots (default: the first of hpe3par_snapcpg, else the cpg)
   -o fsOwner=<uid>:<gid>        owner of the filesystem's root directory, set at mount
   -o fsMode=<octal>             mode of the filesystem's root directory, e.g. 0755
+  -o fsType=ext4|xfs            filesystem made at the first mount (default ext4)
   -o mountConflictDelay=<s>     seconds to wait for another node to unmount before taking the volume
                                 over (default ${DEFAULT_MOUNT_CONFLICT_DELAY})
   -o backend=<name>             a backend section of hpe.conf (default DEFAULT, or DEFAULT_BLOCK)
 
 Create a replicated volume (the backend needs a replication_device entry in hpe.conf):
   -o replicationGroup=<rcg>     the remote copy group; created on the arrays if it does not exist
-  also allowed: size, provisioning, compression, backend, mountConflictDelay
+  also allowed: size, provisioning, compression, backend, mountConflictDelay, fsType
 
 Clone a volume (on the source's backend; the clone is independent of its source):
   -o cloneOf=<volume>           the Docker name of the volume to copy

@@ -30,6 +30,10 @@ export interface BackendView {
 }
 
 export const Provisionings = ['thin', 'full', 'dedup'] as const;
+/** Filesystems a new volume can get at its first mount (`-o fsType`); upstream made ext4 only. */
+export const FsTypes = ['ext4', 'xfs'] as const;
+export type FsType = (typeof FsTypes)[number];
+export const DEFAULT_FS_TYPE: FsType = 'ext4';
 export type Provisioning = (typeof Provisionings)[number];
 
 export const DEFAULT_SIZE_GIB = 100;
@@ -57,6 +61,8 @@ interface RequestBase {
 
 interface NewVolumeBase extends RequestBase {
   mountConflictDelay: number;
+  /** Made at the first mount. */
+  fsType: FsType;
 }
 
 /** A plain volume. `null` means "not given": the array's or the QoS set's default applies. */
@@ -129,7 +135,7 @@ export type VolumeRequestKind = VolumeRequest['kind'];
 const Operations = {
   create: {
     label: 'create volume',
-    allowed: ['compression', 'size', 'provisioning', 'flash-cache', 'qos-name', 'fsOwner', 'fsMode', 'mountConflictDelay', 'cpg', 'snapcpg', 'backend', 'manager'],
+    allowed: ['compression', 'size', 'provisioning', 'flash-cache', 'qos-name', 'fsOwner', 'fsMode', 'fsType', 'mountConflictDelay', 'cpg', 'snapcpg', 'backend', 'manager'],
   },
   clone: { label: 'clone volume', allowed: ['cloneOf', 'size', 'cpg', 'snapcpg', 'mountConflictDelay', 'manager'] },
   snapshot: { label: 'create snapshot', allowed: ['virtualCopyOf', 'retentionHours', 'expirationHours', 'mountConflictDelay', 'size', 'manager'] },
@@ -139,7 +145,7 @@ const Operations = {
     mandatory: ['scheduleName', 'snapshotPrefix', 'scheduleFrequency'],
   },
   import: { label: 'import volume', allowed: ['importVol', 'backend', 'mountConflictDelay', 'manager'] },
-  replicated: { label: 'create replicated volume', allowed: ['replicationGroup', 'size', 'provisioning', 'backend', 'mountConflictDelay', 'compression', 'manager'] },
+  replicated: { label: 'create replicated volume', allowed: ['replicationGroup', 'size', 'provisioning', 'backend', 'mountConflictDelay', 'compression', 'fsType', 'manager'] },
   help: { label: 'display help', allowed: ['help'] },
 } as const;
 type Operation = keyof typeof Operations;
@@ -237,6 +243,17 @@ function parseFsMode(raw: string): string {
   if (parseInteger(raw) === undefined) throw invalidValue('fsMode', raw, 'Please specify an integer value.', fix);
   if (!/^0[0-7]*$/.test(raw) || parseInt(raw, 8) > 0o7777) throw invalidValue('fsMode', raw, 'Please specify an octal value.', fix);
   return raw;
+}
+
+function parseFsType(raw: string): FsType {
+  const type = FsTypes.find((t) => t === raw.toLowerCase());
+  if (type === undefined) {
+    throw new VolumeRequestError(
+      `Invalid value '${raw}' specified for fsType. Valid values are: ${pythonList([...FsTypes])}`,
+      'choose -o fsType=ext4 (the default) or -o fsType=xfs',
+    );
+  }
+  return type;
 }
 
 function parseMountConflictDelay(raw: string): number {
@@ -373,6 +390,7 @@ interface Values {
   snapCpg?: string;
   fsOwner?: FsOwner;
   fsMode?: string;
+  fsType?: FsType;
   mountConflictDelay: number;
 }
 
@@ -392,6 +410,7 @@ function readValues(opts: Map<string, string>): Values {
   if ((v = given('snapcpg')) !== undefined) values.snapCpg = v;
   if ((v = given('fsOwner')) !== undefined) values.fsOwner = parseFsOwner(v);
   if ((v = given('fsMode')) !== undefined) values.fsMode = parseFsMode(v);
+  if ((v = given('fsType')) !== undefined) values.fsType = parseFsType(v);
   if ((v = given('mountConflictDelay')) !== undefined) values.mountConflictDelay = parseMountConflictDelay(v);
   return values;
 }
@@ -466,6 +485,7 @@ function parseNewVolume(name: string, opts: Map<string, string>, values: Values,
     provisioning: values.provisioning ?? DEFAULT_PROVISIONING,
     compression: values.compression ?? null,
     mountConflictDelay: values.mountConflictDelay,
+    fsType: values.fsType ?? DEFAULT_FS_TYPE,
   };
   if (!opts.has('replicationGroup')) {
     // A replication backend without replicationGroup makes a plain volume, as upstream did.

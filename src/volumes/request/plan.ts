@@ -241,6 +241,7 @@ export interface RecordFields {
   qosName?: string | null;
   fsOwner?: string | null;
   fsMode?: string | null;
+  fsType?: string | null;
   options?: Record<string, string> | null;
   rcg?: { local_rcg_name: string; remote_rcg_name: string } | null;
   snapMetadata?: SnapshotMetadata | null;
@@ -269,6 +270,7 @@ export function newRecord(f: RecordFields): VolumeRecord {
     rcg_info: f.rcg ?? null,
     fsOwner: f.fsOwner ?? null,
     fsMode: f.fsMode ?? null,
+    fs_type: f.fsType ?? null,
     Options: f.options ?? null,
     path_info: null,
     created: f.now.toISOString(),

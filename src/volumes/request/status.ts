@@ -11,6 +11,8 @@ export interface VolumeView {
   Name: string;
   Mountpoint: string;
   Devicename?: string;
+  /** ISO 8601. */
+  CreatedAt?: string;
   Status: Record<string, unknown>;
 }
 

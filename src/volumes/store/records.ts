@@ -84,6 +84,8 @@ export interface VolumeRecord {
   fsOwner: string | null;
   /** Octal string, e.g. `0755`. */
   fsMode: string | null;
+  /** The filesystem made at the first mount (`-o fsType`, default ext4); absent in upstream's records (ext4). */
+  fs_type?: string | null;
   /** The Create options as given, for clones and imports. */
   Options: Record<string, string> | null;
   /** Set while the volume is mounted on its owning node. */
