@@ -28,7 +28,7 @@ try {
   await writeFile(join(configDir, 'hpe.conf'), singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl), { mode: 0o600 });
   const folder = await buildPluginFolder(dockerd);
   await dockerd.dockerOk(['plugin', 'create', 'hpe', folder.dir], { timeoutMs: 120_000 });
-  await dockerd.dockerOk(['plugin', 'set', 'hpe', ...(await hostMountSettings(dockerd, configDir, stateDir))]);
+  await dockerd.dockerOk(['plugin', 'set', 'hpe', ...hostMountSettings(configDir, stateDir)]);
 
   // enable-to-ready: from `docker plugin enable` until the plugin answers a List on its socket.
   const readyTimes: number[] = [];

@@ -4,6 +4,7 @@
  * attaches a backend's volumes (the backend's driver: iSCSI or FC; loop only when the array says it is the
  * project's WSAPI simulator, never against a real array).
  */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { exportVolume, isSimulator, unexportVolume, type Connection, type ExportRequest, type HostInitiators } from '../../array/index.js';
 import { hostFilesystem, readInitiators, transportFor, type Filesystem, type HostEnv, type Transport } from '../../host/index.js';
@@ -41,8 +42,8 @@ export class DataPath {
   }
 
   /**
-   * This host's initiators (read once). A host with no iSCSI initiator name (open-iscsi not installed) gets, on the
-   * simulator only, a name that says it is the simulator's, so the host entry can still be made there.
+   * This host's initiators (read once). A host without them (no open-iscsi, no FC HBA) gets, on the simulator
+   * only, names that say they are the simulator's, so its host entry can still be made there.
    */
   async initiators(simulator: boolean): Promise<HostInitiators> {
     this.#initiators ??= readInitiators(this.env).catch((err: unknown) => {
@@ -50,8 +51,12 @@ export class DataPath {
       throw err;
     });
     const found = await this.#initiators;
-    if (!simulator || found.iscsiNames.length > 0 || found.fcWwns.length > 0) return found;
-    return { iscsiNames: [`iqn.2026-11.io.hpedockerplugin.simulator:${this.hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`], fcWwns: [] };
+    if (!simulator) return found;
+    const tag = createHash('sha256').update(this.hostname).digest('hex');
+    return {
+      iscsiNames: found.iscsiNames.length > 0 ? found.iscsiNames : [`iqn.2026-11.io.hpedockerplugin.simulator:${tag.slice(0, 12)}`],
+      fcWwns: found.fcWwns.length > 0 ? found.fcWwns : [`10${tag.slice(0, 14)}`],
+    };
   }
 
   async exportRequest(backend: ReadyBackend, arrayName: string): Promise<ExportRequest> {

@@ -123,8 +123,9 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
   const undo = new Undo();
   try {
     const request = await ctx.data.exportRequest(backend, r['3par_vol_name']);
-    const connection = await ctx.data.export(backend, request);
+    // Pushed first: an export that fails half way (host made, VLUN refused) is undone too; unexport is idempotent.
     undo.push(`remove this host's VLUNs of ${r['3par_vol_name']}`, () => ctx.data.unexport(backend, request));
+    const connection = await ctx.data.export(backend, request);
     const transport = ctx.data.transportFor(backend, connection);
     const attachment = await transport.attach(connection);
     undo.push(`detach ${attachment.device}`, () => transport.detach(attachment));

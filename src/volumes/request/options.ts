@@ -14,6 +14,7 @@
  */
 import type { ReplicationDevice } from '../../config/types.js';
 import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
+import { FsTypes, type FsType } from '../../host/index.js';
 import { isValidVolumeName } from './naming.js';
 
 export const BackendStates = ['INITIALIZING', 'OK', 'FAILED'] as const;
@@ -30,9 +31,7 @@ export interface BackendView {
 }
 
 export const Provisionings = ['thin', 'full', 'dedup'] as const;
-/** Filesystems a new volume can get at its first mount (`-o fsType`); upstream made ext4 only. */
-export const FsTypes = ['ext4', 'xfs'] as const;
-export type FsType = (typeof FsTypes)[number];
+/** What a new volume gets at its first mount without `-o fsType` (upstream made ext4 only). */
 export const DEFAULT_FS_TYPE: FsType = 'ext4';
 export type Provisioning = (typeof Provisionings)[number];
 
@@ -61,8 +60,6 @@ interface RequestBase {
 
 interface NewVolumeBase extends RequestBase {
   mountConflictDelay: number;
-  /** Made at the first mount. */
-  fsType: FsType;
 }
 
 /** A plain volume. `null` means "not given": the array's or the QoS set's default applies. */
@@ -80,6 +77,8 @@ export interface CreateVolumeRequest extends NewVolumeBase {
   fsOwner: FsOwner | null;
   /** Octal digits as given, e.g. `0755`. */
   fsMode: string | null;
+  /** Made at the first mount. */
+  fsType: FsType;
 }
 
 export interface ReplicatedVolumeRequest extends NewVolumeBase {
@@ -90,6 +89,7 @@ export interface ReplicatedVolumeRequest extends NewVolumeBase {
   size: number;
   provisioning: Provisioning;
   compression: boolean | null;
+  fsType: FsType;
 }
 
 export interface CloneRequest extends NewVolumeBase {
