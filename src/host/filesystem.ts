@@ -88,7 +88,8 @@ export function hostFilesystem(env: HostEnv): Filesystem {
         if (current.majorMinor === (await majorMinorOf(device))) return;
         throw new FilesystemError(`${target} already has ${current.source} (${current.fsType}) mounted, not ${device}`, `unmount it (\`umount ${target}\`) if nothing uses it`);
       }
-      await env.runner.run(['mount', '-t', fsType, ...(readOnly ? ['-o', 'ro'] : []), device, target], {
+      const options = mountOptions(fsType, readOnly);
+      await env.runner.run(['mount', '-t', fsType, ...(options.length > 0 ? ['-o', options.join(',')] : []), device, target], {
         fix: `see \`dmesg | tail\` for the kernel's reason, and \`blkid -p ${device}\` for what the device holds`,
       });
     },
@@ -122,6 +123,19 @@ export function hostFilesystem(env: HostEnv): Filesystem {
     },
   };
   return fs;
+}
+
+/**
+ * Read-only mounts never write, not even a journal replay (a snapshot taken while its parent was mounted needs
+ * one): ext4 `noload`, xfs `norecovery`. xfs refuses a second filesystem with the same UUID (a clone or snapshot
+ * mounted beside its parent): `nouuid`.
+ */
+export function mountOptions(fsType: string, readOnly: boolean): string[] {
+  const options = readOnly ? ['ro'] : [];
+  if (readOnly && fsType === 'ext4') options.push('noload');
+  if (readOnly && fsType === 'xfs') options.push('norecovery');
+  if (fsType === 'xfs') options.push('nouuid');
+  return options;
 }
 
 /** `blkid -p -o export` output: KEY=value lines (DEVNAME, UUID, TYPE, USAGE, PTTYPE, ...). */
