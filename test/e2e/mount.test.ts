@@ -113,18 +113,18 @@ describe('docker run -v with hpe volumes', () => {
 
   test('two containers share one mount; when one stops the other still reads and writes; rm is refused while in use', async () => {
     await dockerOk(['volume', 'create', '-d', plugin, '-o', 'size=1', 'v2']);
-    for (const name of ['a', 'b']) await dockerOk(['run', '-d', '--name', name, '-v', 'v2:/data', image, 'sleep', '600']);
-    await dockerOk(['exec', 'a', 'sh', '-c', 'echo from-a > /data/a']);
-    assert.equal((await dockerOk(['exec', 'b', 'cat', '/data/a'])).trim(), 'from-a');
+    for (const name of ['ca', 'cb']) await dockerOk(['run', '-d', '--name', name, '-v', 'v2:/data', image, 'sleep', '600']);
+    await dockerOk(['exec', 'ca', 'sh', '-c', 'echo from-a > /data/a']);
+    assert.equal((await dockerOk(['exec', 'cb', 'cat', '/data/a'])).trim(), 'from-a');
     const [inUse] = JSON.parse(await dockerOk(['volume', 'inspect', 'v2'])) as { Mountpoint: string; Status: Record<string, unknown> }[];
     assert.match(inUse!.Mountpoint, /^\/opt\/hpe\/data\/hpedocker-dcv-/);
-    await dockerOk(['rm', '-f', 'a']);
-    await dockerOk(['exec', 'b', 'sh', '-c', 'echo from-b > /data/b']);
-    assert.equal((await dockerOk(['exec', 'b', 'cat', '/data/a', '/data/b'])).trim(), 'from-a\nfrom-b');
+    await dockerOk(['rm', '-f', 'ca']);
+    await dockerOk(['exec', 'cb', 'sh', '-c', 'echo from-b > /data/b']);
+    assert.equal((await dockerOk(['exec', 'cb', 'cat', '/data/a', '/data/b'])).trim(), 'from-a\nfrom-b');
     const refused = await docker(['volume', 'rm', 'v2']);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /in use/);
-    await dockerOk(['rm', '-f', 'b']);
+    await dockerOk(['rm', '-f', 'cb']);
     await dockerOk(['volume', 'rm', 'v2']);
   });
 
@@ -150,11 +150,11 @@ describe('docker run -v with hpe volumes', () => {
   });
 
   test('docker plugin disable -f and enable with a stopped container: it starts and mounts again', async () => {
-    await dockerOk(['create', '--name', 'k', '-v', 'v1:/data', image, 'cat', '/data/f']);
+    await dockerOk(['create', '--name', 'ck', '-v', 'v1:/data', image, 'cat', '/data/f']);
     await dockerOk(['plugin', 'disable', '-f', plugin]);
     await dockerOk(['plugin', 'enable', plugin]);
-    assert.equal((await dockerOk(['start', '-a', 'k'])).trim(), 'hello from the first container');
-    await dockerOk(['rm', 'k']);
+    assert.equal((await dockerOk(['start', '-a', 'ck'])).trim(), 'hello from the first container');
+    await dockerOk(['rm', 'ck']);
   });
 
   test('after removing every volume: no VLUN, host entry, loop device or mount is left', async () => {
