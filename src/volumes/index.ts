@@ -11,15 +11,12 @@ export {
 export {
   parseCreateRequest,
   pythonList,
-  BackendStates,
   Provisionings,
   DEFAULT_SIZE_GIB,
   DEFAULT_PROVISIONING,
   DEFAULT_MOUNT_CONFLICT_DELAY,
   DEFAULT_BACKEND_NAMES,
   MAX_SNAPSHOT_HOURS,
-  type BackendState,
-  type BackendView,
   type Provisioning,
   type Opts,
   type FsOwner,
@@ -83,5 +80,6 @@ export {
   type HeldLock,
 } from './store/locks.js';
 export { createVolumeManager, type VolumeManager, type VolumeManagerOptions, type RepairReport } from './manager.js';
-export { probeBackends, realClock, type BackendProbe, type BackendStatus, type Clock, type Backoff, type WsapiSettings } from './backends/backends.js';
+export { probeBackends, type BackendProbe, type WsapiSettings } from './backends/backends.js';
+export type { BackendState, BackendStatus, BackendView } from './backends/state.js';
 export { VolumeOperationError } from './flows/failures.js';

@@ -13,7 +13,9 @@ import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import type { Logger } from '../log.js';
 import type { RevealedSecrets } from '../secrets/index.js';
-import { Backends, cpgDomain, realClock, type Backoff, type BackendStatus, type Clock, type WsapiSettings } from './backends/backends.js';
+import { systemClock, type Backoff, type Clock } from '../clock.js';
+import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js';
+import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
 import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError } from './errors.js';
@@ -44,7 +46,7 @@ export interface VolumeManager {
   list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]>;
   /** '' while not mounted (on this node); throws for an unknown volume. */
   path(name: string): Promise<string>;
-  backendStates(): { name: string; state: 'INITIALIZING' | 'OK' | 'FAILED'; reason?: string }[];
+  backendStates(): BackendStatus[];
   /** Settles what a crash left between the array and etcd; run at start. */
   repair(): Promise<RepairReport>;
   /** Stops background work and logs out of every array (the etcd client is the caller's). */
@@ -105,7 +107,7 @@ class Manager implements VolumeManager {
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
     this.#nodeId = o.nodeId;
-    this.#clock = o.clock ?? realClock;
+    this.#clock = o.clock ?? systemClock;
     this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
     this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
     this.#backends = new Backends(o.config, o.secrets, {

@@ -12,22 +12,10 @@
  *
  * An option given with an empty value (`-o size=`) counts as not given, as upstream did for most options.
  */
-import type { ReplicationDevice } from '../../config/types.js';
+import type { ReplicationDevice } from '../../config/index.js';
+import { backendNotReady, type BackendView } from '../backends/state.js';
 import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
 import { isValidVolumeName } from './naming.js';
-
-export const BackendStates = ['INITIALIZING', 'OK', 'FAILED'] as const;
-export type BackendState = (typeof BackendStates)[number];
-
-/** What option validation needs to know of a configured block backend. */
-export interface BackendView {
-  name: string;
-  state: BackendState;
-  /** Set when the section has a `replication_device`. */
-  replication?: ReplicationDevice;
-  /** Why a FAILED backend failed (no secret values). */
-  reason?: string;
-}
 
 export const Provisionings = ['thin', 'full', 'dedup'] as const;
 export type Provisioning = (typeof Provisionings)[number];
@@ -340,19 +328,7 @@ function backendsFix(backends: readonly BackendView[]): string {
 
 /** A request may only go to a backend that finished initialising. */
 function requireReady(backend: BackendView): void {
-  if (backend.state === 'OK') return;
-  if (backend.state === 'INITIALIZING') {
-    throw new VolumeRequestError(
-      `ERROR: Backend '${backend.name}' is still initializing. Please retry in a few seconds.`,
-      'retry shortly; `-o help=backends` shows when it is OK',
-      { retryable: true },
-    );
-  }
-  const reason = backend.reason ? ` Reason: ${backend.reason}` : '';
-  throw new VolumeRequestError(
-    `ERROR: Backend '${backend.name}' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it.${reason}`,
-    'correct the backend in hpe.conf, run `hpedockerplugin check`, then restart the plugin',
-  );
+  if (backend.state !== 'OK') throw backendNotReady(backend);
 }
 
 /** The source named by virtualCopyOf / cloneOf / importVol, or the replicationGroup: never empty. */
