@@ -35,7 +35,6 @@ import { createReplicatedVolume } from './flows/replication.js';
 import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
 import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
 
-export type { RepairReport } from './flows/repair.js';
 
 export interface VolumeManager {
   /** Err text = the thrown error's message. An existing name succeeds at once, before any validation. */

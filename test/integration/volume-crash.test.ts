@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock as realClock, type Clock } from '../../src/clock.js';
 import { arrayVolumeName, newVolumeId, vvSetName, VolumeStore, volumeLock, EtcdLocks } from '../../src/volumes/index.js';
 import { INTENTS_PREFIX, IntentStore, type VolumeIntent } from '../../src/volumes/store/intents.js';
-import type { RepairReport, VolumeManager } from '../../src/volumes/manager.js';
+import type { RepairReport, VolumeManager } from '../../src/volumes/index.js';
 import { newRecord, volumeComment } from '../../src/volumes/request/plan.js';
 import {
   PRIMARY_PASSWORD,

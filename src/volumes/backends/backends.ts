@@ -45,13 +45,13 @@ export interface WsapiSettings {
  * Fewer, shorter in-call retries than the client's default (5 tries, up to 15 s apart): an array that refuses
  * connections is FAILED within ~3 s and retried by the backoff above, instead of sitting INITIALIZING.
  */
-export const defaultWsapiRetry: Partial<RetryPolicy> = { attempts: 3, baseDelayMs: 1000, maxDelayMs: 4000 };
+const defaultWsapiRetry: Partial<RetryPolicy> = { attempts: 3, baseDelayMs: 1000, maxDelayMs: 4000 };
 
 // ---------------------------------------------------------------------------------------------------------
 // What an initialised backend offers
 
 /** One array with its session and what init learnt about it. */
-export interface ArrayHandle {
+interface ArrayHandle {
   client: WsapiClient;
   /** `host:port`, as errors name it. */
   array: string;
@@ -256,7 +256,7 @@ async function initArray(client: WsapiClient, spec: ArraySpec): Promise<ArrayHan
 // ---------------------------------------------------------------------------------------------------------
 // The backends of a config
 
-export interface BackendsOptions {
+interface BackendsOptions {
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
   clock?: Clock;
   backoff?: Backoff;
@@ -281,7 +281,7 @@ function statusOf(e: Entry): BackendStatus {
 }
 
 /** Block backends only: the File Persona driver is not served by this plugin. */
-export function blockBackends(config: HpeConfig): BackendConfig[] {
+function blockBackends(config: HpeConfig): BackendConfig[] {
   return config.backends.filter((b) => b.driver !== 'file');
 }
 
@@ -434,7 +434,7 @@ export class Backends {
 // ---------------------------------------------------------------------------------------------------------
 // One-shot probe for `hpedockerplugin check`
 
-export interface BackendProbe {
+interface BackendProbe {
   backend: string;
   role: 'primary' | 'replication target';
   /** The target's backend_id for a replication target. */

@@ -17,17 +17,17 @@ import { backendNotReady, type BackendView } from '../backends/state.js';
 import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
 import { isValidVolumeName } from './naming.js';
 
-export const Provisionings = ['thin', 'full', 'dedup'] as const;
+const Provisionings = ['thin', 'full', 'dedup'] as const;
 export type Provisioning = (typeof Provisionings)[number];
 
 export const DEFAULT_SIZE_GIB = 100;
-export const DEFAULT_PROVISIONING: Provisioning = 'thin';
+const DEFAULT_PROVISIONING: Provisioning = 'thin';
 /** Seconds a node waits for another node to unmount before taking the volume over. */
 export const DEFAULT_MOUNT_CONFLICT_DELAY = 30;
 /** WSAPI bound on a snapshot's expirationHours / retentionHours. */
 export const MAX_SNAPSHOT_HOURS = 43800;
 /** The block backend used without `-o backend` (`DEFAULT_BLOCK` when [DEFAULT] is a File Persona section). */
-export const DEFAULT_BACKEND_NAMES = ['DEFAULT', 'DEFAULT_BLOCK'] as const;
+const DEFAULT_BACKEND_NAMES = ['DEFAULT', 'DEFAULT_BLOCK'] as const;
 const FILE_PERSONA_DEFAULT = 'DEFAULT_FILE';
 
 /** Docker's `Opts` as received; values should be strings. */
@@ -102,14 +102,13 @@ export interface ImportRequest extends NewVolumeBase {
   options: Record<string, string>;
 }
 
-export interface HelpRequest extends RequestBase {
+interface HelpRequest extends RequestBase {
   kind: 'help';
   /** `-o help=backends` → the backends table; any other value → the usage text. */
   topic: 'usage' | 'backends';
 }
 
 export type VolumeRequest = CreateVolumeRequest | ReplicatedVolumeRequest | CloneRequest | SnapshotRequest | ImportRequest | HelpRequest;
-export type VolumeRequestKind = VolumeRequest['kind'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Operations and their allow-lists (request_validator.py)

@@ -53,7 +53,6 @@ const intentSchema = z
   .refine((o) => isUuid(o.id), 'id is not a uuid');
 
 export type VolumeIntent = z.output<typeof intentSchema>;
-export type IntentFlow = VolumeIntent['flow'];
 
 export function intentKey(id: string): string {
   return INTENTS_PREFIX + id;
@@ -75,7 +74,7 @@ export function parseIntent(value: string): VolumeIntent | string {
   return issue.message.startsWith('Invalid input') ? `field ${issue.path.join('.')}: ${issue.message}` : issue.message;
 }
 
-export interface IntentList {
+interface IntentList {
   intents: VolumeIntent[];
   unreadable: { key: string; problem: string }[];
 }

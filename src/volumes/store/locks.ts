@@ -30,12 +30,12 @@ import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
 
-export const LOCKS_PREFIX = '/_locks/';
+const LOCKS_PREFIX = '/_locks/';
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
-export const DEFAULT_LOCK_TTL_SECONDS = 15;
+const DEFAULT_LOCK_TTL_SECONDS = 15;
 
-export const LockKinds = { volume: 'volume', rcg: 'replication group' } as const;
-export type LockKind = keyof typeof LockKinds;
+const LockKinds = { volume: 'volume', rcg: 'replication group' } as const;
+type LockKind = keyof typeof LockKinds;
 
 /** What is locked: a volume (by Docker name) or a remote copy group (by name). */
 export interface LockTarget {
@@ -63,7 +63,7 @@ function describeTarget(target: LockTarget): string {
   return `${LockKinds[target.kind]} ${target.name}`;
 }
 
-export interface LockOptions {
+interface LockOptions {
   /** How long `acquire` / `withLocks` wait for a held lock. Default 30 s. */
   waitMs?: number;
   /** Lease TTL: how soon a dead holder's lock frees itself. Default 15 s; at least 1 (etcd's minimum). */
@@ -76,7 +76,7 @@ export interface LockOptions {
   clock?: Clock;
 }
 
-export interface HeldLock {
+interface HeldLock {
   readonly target: LockTarget;
   /** The etcd key that holds the lock. */
   readonly key: string;

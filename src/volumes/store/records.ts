@@ -24,10 +24,10 @@ import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
 
-export const VOLUMES_PREFIX = '/volumes/';
-export const VOLUME_NAMES_PREFIX = '/volume-names/';
+const VOLUMES_PREFIX = '/volumes/';
+const VOLUME_NAMES_PREFIX = '/volume-names/';
 /** Records per Range response when listing; more are read in further pages. */
-export const LIST_PAGE_SIZE = 1000;
+const LIST_PAGE_SIZE = 1000;
 
 /** A snapshot's settings, kept in its own record (`snap_metadata`) and in its parent's `snapshots`. */
 export interface SnapshotMetadata {
@@ -42,7 +42,7 @@ export interface SnapshotMetadata {
 }
 
 /** Where a mounted volume sits on its node. */
-export interface PathInfo {
+interface PathInfo {
   name: string;
   /** The real device, e.g. /dev/dm-3. */
   path: string;
@@ -104,21 +104,21 @@ export interface StoredVolume {
 }
 
 /** A record under /volumes/ that could not be read as a volume (listed apart, so one bad entry breaks nothing). */
-export interface UnreadableRecord {
+interface UnreadableRecord {
   key: string;
   problem: string;
 }
 
-export interface VolumeList {
+interface VolumeList {
   volumes: StoredVolume[];
   unreadable: UnreadableRecord[];
 }
 
-export function volumeKey(id: string): string {
+function volumeKey(id: string): string {
   return VOLUMES_PREFIX + id;
 }
 
-export function volumeNameKey(name: string): string {
+function volumeNameKey(name: string): string {
   return VOLUME_NAMES_PREFIX + name;
 }
 
@@ -143,7 +143,7 @@ const volumeRecordSchema = z
   .pipe(z.custom<VolumeRecord & Record<string, unknown>>());
 
 /** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
-export function parseVolumeRecord(value: string): VolumeRecord | string {
+function parseVolumeRecord(value: string): VolumeRecord | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -167,7 +167,7 @@ function checkWritable(record: VolumeRecord): void {
 // The store
 
 /** Changes applied together in one etcd transaction: all or none. */
-export interface VolumeChanges {
+interface VolumeChanges {
   create?: readonly VolumeRecord[];
   update?: readonly StoredVolume[];
   remove?: readonly StoredVolume[];
