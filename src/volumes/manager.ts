@@ -13,7 +13,9 @@ import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import type { Logger } from '../log.js';
 import type { RevealedSecrets } from '../secrets/index.js';
-import { Backends, cpgDomain, realClock, type Backoff, type BackendStatus, type Clock, type WsapiSettings } from './backends/backends.js';
+import { systemClock, type Backoff, type Clock } from '../clock.js';
+import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js';
+import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
 import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError } from './errors.js';
@@ -37,7 +39,6 @@ import { createReplicatedVolume } from './flows/replication.js';
 import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
 import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
 
-export type { RepairReport } from './flows/repair.js';
 
 function unknownVolume(name: string, op: 'mount' | 'unmount'): VolumeRequestError {
   return new VolumeRequestError(`Volume ${name} does not exist: cannot ${op} it`, 'check the name with `docker volume ls`; create it with `docker volume create -d hpe`');
@@ -56,7 +57,7 @@ export interface VolumeManager {
   mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }>;
   /** Drops the reference `id`; the last one unmounts and detaches. */
   unmount(name: string, id: string): Promise<void>;
-  backendStates(): { name: string; state: 'INITIALIZING' | 'OK' | 'FAILED'; reason?: string }[];
+  backendStates(): BackendStatus[];
   /** Settles what a crash left between the array, this host and etcd; run at start. */
   repair(): Promise<RepairReport & { mounts: MountRepairReport }>;
   /** Stops background work and logs out of every array (the etcd client is the caller's). */
@@ -119,7 +120,7 @@ class Manager implements VolumeManager {
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
     this.#nodeId = o.nodeId;
-    this.#clock = o.clock ?? realClock;
+    this.#clock = o.clock ?? systemClock;
     this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
     this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
     this.#backends = new Backends(o.config, o.secrets, {

@@ -24,45 +24,15 @@ import {
   type WsapiFeatures,
 } from '../../array/index.js';
 import type { BackendConfig, HpeConfig, ReplicationDevice } from '../../config/index.js';
+import { backoffDelay, systemClock, type Backoff, type Clock } from '../../clock.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
-import type { BackendState, BackendView } from '../request/options.js';
-
-// ---------------------------------------------------------------------------------------------------------
-// Time
-
-/** How the backends wait between init attempts; tests inject a fast or recording one. */
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+import { backendNotReady, type BackendState, type BackendStatus, type BackendView } from './state.js';
 
 /** Backoff of the background re-initialisation of a FAILED backend. */
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
+const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
 
 /** WSAPI client settings for the backends' sessions. */
 export interface WsapiSettings {
@@ -75,13 +45,13 @@ export interface WsapiSettings {
  * Fewer, shorter in-call retries than the client's default (5 tries, up to 15 s apart): an array that refuses
  * connections is FAILED within ~3 s and retried by the backoff above, instead of sitting INITIALIZING.
  */
-export const defaultWsapiRetry: Partial<RetryPolicy> = { attempts: 3, baseDelayMs: 1000, maxDelayMs: 4000 };
+const defaultWsapiRetry: Partial<RetryPolicy> = { attempts: 3, baseDelayMs: 1000, maxDelayMs: 4000 };
 
 // ---------------------------------------------------------------------------------------------------------
 // What an initialised backend offers
 
 /** One array with its session and what init learnt about it. */
-export interface ArrayHandle {
+interface ArrayHandle {
   client: WsapiClient;
   /** `host:port`, as errors name it. */
   array: string;
@@ -102,12 +72,6 @@ export interface ReadyBackend {
   config: BackendConfig;
   primary: ArrayHandle;
   target?: ReplicationTarget;
-}
-
-export interface BackendStatus {
-  name: string;
-  state: BackendState;
-  reason?: string;
 }
 
 /** The CPG's domain, read once per CPG and kept. */
@@ -292,7 +256,7 @@ async function initArray(client: WsapiClient, spec: ArraySpec): Promise<ArrayHan
 // ---------------------------------------------------------------------------------------------------------
 // The backends of a config
 
-export interface BackendsOptions {
+interface BackendsOptions {
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
   clock?: Clock;
   backoff?: Backoff;
@@ -312,8 +276,12 @@ interface Entry {
   run?: Promise<void>;
 }
 
+function statusOf(e: Entry): BackendStatus {
+  return { name: e.config.name, state: e.state, ...(e.reason === undefined ? {} : { reason: e.reason }) };
+}
+
 /** Block backends only: the File Persona driver is not served by this plugin. */
-export function blockBackends(config: HpeConfig): BackendConfig[] {
+function blockBackends(config: HpeConfig): BackendConfig[] {
   return config.backends.filter((b) => b.driver !== 'file');
 }
 
@@ -326,7 +294,7 @@ export class Backends {
 
   constructor(config: HpeConfig, secrets: ReadonlyMap<string, RevealedSecrets>, options: BackendsOptions) {
     this.#options = options;
-    this.#clock = options.clock ?? realClock;
+    this.#clock = options.clock ?? systemClock;
     this.#backoff = options.backoff ?? defaultBackoff;
     for (const backend of blockBackends(config)) {
       const specs = specsOf(backend, secrets.get(backend.name));
@@ -361,20 +329,14 @@ export class Backends {
   }
 
   states(): BackendStatus[] {
-    return [...this.#entries.values()].map((e) => ({
-      name: e.config.name,
-      state: e.state,
-      ...(e.reason === undefined ? {} : { reason: e.reason }),
-    }));
+    return [...this.#entries.values()].map(statusOf);
   }
 
   /** What Create's option validation needs of each backend. */
   views(): BackendView[] {
     return [...this.#entries.values()].map((e) => ({
-      name: e.config.name,
-      state: e.state,
+      ...statusOf(e),
       ...(e.config.replication === undefined ? {} : { replication: e.config.replication }),
-      ...(e.reason === undefined ? {} : { reason: e.reason }),
     }));
   }
 
@@ -393,15 +355,7 @@ export class Backends {
       );
     }
     if (entry.ready !== undefined) return entry.ready;
-    if (entry.state === 'INITIALIZING') {
-      throw new VolumeRequestError(`ERROR: Backend '${name}' is still initializing. Please retry in a few seconds.`, 'retry shortly; `-o help=backends` shows when it is OK', {
-        retryable: true,
-      });
-    }
-    throw new VolumeRequestError(
-      `ERROR: Backend '${name}' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it.${entry.reason ? ` Reason: ${entry.reason}` : ''}`,
-      'correct the backend in hpe.conf or on the array, run `hpedockerplugin check`; the plugin retries the backend by itself',
-    );
+    throw backendNotReady(statusOf(entry));
   }
 
   /**
@@ -419,11 +373,11 @@ export class Backends {
   }
 
   async #initLoop(entry: Entry, markFirst: () => void): Promise<void> {
-    let delay = this.#backoff.initialMs;
     let attempt = 0;
     for (;;) {
       attempt++;
       let retry = true;
+      const delay = backoffDelay(this.#backoff, attempt);
       try {
         entry.ready = await this.#initOnce(entry);
         entry.state = 'OK';
@@ -451,7 +405,6 @@ export class Backends {
       if (!retry) return;
       await this.#clock.sleep(delay, this.#stop.signal);
       if (this.#stop.signal.aborted) return;
-      delay = Math.min(this.#backoff.maxMs, delay * 2);
     }
   }
 
@@ -481,7 +434,7 @@ export class Backends {
 // ---------------------------------------------------------------------------------------------------------
 // One-shot probe for `hpedockerplugin check`
 
-export interface BackendProbe {
+interface BackendProbe {
   backend: string;
   role: 'primary' | 'replication target';
   /** The target's backend_id for a replication target. */

@@ -23,7 +23,7 @@ export function createWhat(name: string, backend: string): string {
 }
 
 /** The CPG of a new volume: `-o cpg`, else the backend's first. */
-export function volumeCpg(b: ReadyBackend, requested: string | null): string {
+function volumeCpg(b: ReadyBackend, requested: string | null): string {
   const cpg = requested ?? b.config.cpg[0];
   if (cpg === undefined) {
     throw new VolumeRequestError(`Invalid input received: backend ${b.name} has no CPG configured`, `set hpe3par_cpg in [${b.name}] of hpe.conf, or pass -o cpg=<cpg>`);
@@ -32,7 +32,7 @@ export function volumeCpg(b: ReadyBackend, requested: string | null): string {
 }
 
 /** The VV sets a new volume joins. */
-export interface SetPlan {
+interface SetPlan {
   flashCache: boolean | null;
   /** An existing set (qos-name) to join. */
   qosSet?: string;

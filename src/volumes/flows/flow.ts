@@ -33,7 +33,7 @@ function isFinal(err: unknown): boolean {
   return err instanceof VolumeRequestError || err instanceof VolumeOperationError;
 }
 
-export interface CreateFrame {
+interface CreateFrame {
   /** `Failed to create volume v1 on backend DEFAULT`: the prefix of array / etcd errors. */
   what: string;
   intent: VolumeIntent;

@@ -19,6 +19,7 @@ import type { Connection } from '../../array/index.js';
 import { transportFor, type Attachment } from '../../host/index.js';
 import type { ReadyBackend } from '../backends/backends.js';
 import { VolumeRequestError } from '../errors.js';
+import { DEFAULT_FS_TYPE } from '../request/options.js';
 import type { MountIntent, MountIntentStore } from '../store/mount-intents.js';
 import type { PathInfo, StoredVolume, VolumeRecord } from '../store/records.js';
 import type { DataPath } from './data-path.js';
@@ -26,7 +27,6 @@ import { describe, operationFailed } from './failures.js';
 import type { FlowContext } from './flow.js';
 import { Undo } from './undo.js';
 
-export const DEFAULT_FS_TYPE = 'ext4';
 
 function snapshotWithoutFilesystem(r: VolumeRecord): VolumeRequestError {
   const parent = r.snap_metadata?.parent_name ?? 'its parent';

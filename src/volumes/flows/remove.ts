@@ -30,7 +30,7 @@ function hasFlashCacheOption(r: VolumeRecord): boolean {
 }
 
 /** What the array holds for a record, to take it all down. */
-export function removeIntentOf(ctx: FlowContext, r: VolumeRecord): VolumeIntent {
+function removeIntentOf(ctx: FlowContext, r: VolumeRecord): VolumeIntent {
   return newIntent(ctx, {
     op: 'remove',
     flow: r.is_snap ? 'snapshot' : r.rcg_info !== null ? 'replicated' : 'volume',

@@ -27,18 +27,18 @@ import { rcgLock, volumeLock, type EtcdLocks, type LockTarget } from '../store/l
 import { parseArrayName } from '../request/naming.js';
 import { deleteRecord, dismantleSpecOf } from './remove.js';
 
-export interface RepairItem {
+interface RepairItem {
   volume?: string;
   backend?: string;
   arrayName?: string;
   detail: string;
 }
 
-export const RepairActions = ['rolled back create', 'completed create', 'completed remove'] as const;
-export type RepairAction = (typeof RepairActions)[number];
+const RepairActions = ['rolled back create', 'completed create', 'completed remove'] as const;
+type RepairAction = (typeof RepairActions)[number];
 
-export const RepairProblems = ['array volume without record', 'record without array volume', 'unreadable record', 'unreadable intent', 'repair failed'] as const;
-export type RepairProblem = (typeof RepairProblems)[number];
+const RepairProblems = ['array volume without record', 'record without array volume', 'unreadable record', 'unreadable intent', 'repair failed'] as const;
+type RepairProblem = (typeof RepairProblems)[number];
 
 export interface RepairReport {
   /** What this pass put right. */
@@ -50,7 +50,7 @@ export interface RepairReport {
   scanned: { backends: string[]; records: number; intents: number; arrayVolumes: number };
 }
 
-export interface RepairOptions {
+interface RepairOptions {
   locks: EtcdLocks;
   /** How long to wait for a volume's lock before deferring its intent. */
   lockWaitMs: number;
@@ -58,7 +58,7 @@ export interface RepairOptions {
   backends?: readonly string[];
 }
 
-export function emptyReport(): RepairReport {
+function emptyReport(): RepairReport {
   return { fixed: [], needsAdmin: [], deferred: [], scanned: { backends: [], records: 0, intents: 0, arrayVolumes: 0 } };
 }
 

@@ -2,7 +2,8 @@
  * `-o help` texts, returned to Docker in `Err` (upstream's way: Docker prints it as the error of the
  * `docker volume create` command, and no volume is made).
  */
-import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SNAPSHOT_HOURS, type BackendState } from './options.js';
+import type { BackendStatus } from '../backends/state.js';
+import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SNAPSHOT_HOURS } from './options.js';
 
 export const CREATE_HELP = `
 HPE 3PAR / Primera Docker volume plugin: docker volume create -d hpe --name <name> [-o option=value ...]
@@ -52,7 +53,7 @@ Help:
 `;
 
 /** The backends table of `-o help=backends`, in upstream's layout, with each failed backend's reason. */
-export function formatBackendsTable(backends: readonly { name: string; state: BackendState; reason?: string }[]): string {
+export function formatBackendsTable(backends: readonly BackendStatus[]): string {
   const rule = '='.repeat(54);
   let out = `\n${rule}\nNAME${' '.repeat(42)}STATUS\n${rule}\n`;
   for (const b of backends) {

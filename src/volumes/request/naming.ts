@@ -9,8 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { VolumeRequestError } from '../errors.js';
 
-export const ArrayNamePrefixes = { volume: 'dcv-', snapshot: 'dcs-', vvSet: 'vvs-' } as const;
-export type ArrayNameKind = keyof typeof ArrayNamePrefixes;
+const ArrayNamePrefixes = { volume: 'dcv-', snapshot: 'dcs-', vvSet: 'vvs-' } as const;
+type ArrayNameKind = keyof typeof ArrayNamePrefixes;
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** 21 free characters, then one carrying the last 2 bits (its low 4 bits are zero in canonical base64). */
@@ -50,7 +50,7 @@ export function vvSetName(uuid: string): string {
 }
 
 /** What a plugin-made array name says: its kind and the uuid of its etcd record. */
-export interface ParsedArrayName {
+interface ParsedArrayName {
   kind: ArrayNameKind;
   id: string;
 }
@@ -78,14 +78,14 @@ export function isPluginArrayName(name: string): boolean {
  * letters and digits first, then also `_` and `-`. Stricter than Docker's own (which allows `.`), so names
  * stay usable in etcd keys, `vol/snap` Get names and array comments.
  */
-export const VOLUME_NAME_PATTERN = /^[A-Za-z0-9]+[A-Za-z0-9_-]+$/;
+const VOLUME_NAME_PATTERN = /^[A-Za-z0-9]+[A-Za-z0-9_-]+$/;
 
 export function isValidVolumeName(name: string): boolean {
   return VOLUME_NAME_PATTERN.test(name);
 }
 
 /** A Get name: `vol`, or `vol/snap` to ask for one snapshot of a volume. */
-export interface GetName {
+interface GetName {
   volume: string;
   snapshot?: string;
 }

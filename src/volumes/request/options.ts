@@ -12,37 +12,25 @@
  *
  * An option given with an empty value (`-o size=`) counts as not given, as upstream did for most options.
  */
-import type { ReplicationDevice } from '../../config/types.js';
+import type { ReplicationDevice } from '../../config/index.js';
+import { backendNotReady, type BackendView } from '../backends/state.js';
 import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
 import { FsTypes, type FsType } from '../../host/index.js';
 import { isValidVolumeName } from './naming.js';
 
-export const BackendStates = ['INITIALIZING', 'OK', 'FAILED'] as const;
-export type BackendState = (typeof BackendStates)[number];
-
-/** What option validation needs to know of a configured block backend. */
-export interface BackendView {
-  name: string;
-  state: BackendState;
-  /** Set when the section has a `replication_device`. */
-  replication?: ReplicationDevice;
-  /** Why a FAILED backend failed (no secret values). */
-  reason?: string;
-}
-
-export const Provisionings = ['thin', 'full', 'dedup'] as const;
+const Provisionings = ['thin', 'full', 'dedup'] as const;
 /** What a new volume gets at its first mount without `-o fsType` (upstream made ext4 only). */
 export const DEFAULT_FS_TYPE: FsType = 'ext4';
 export type Provisioning = (typeof Provisionings)[number];
 
 export const DEFAULT_SIZE_GIB = 100;
-export const DEFAULT_PROVISIONING: Provisioning = 'thin';
+const DEFAULT_PROVISIONING: Provisioning = 'thin';
 /** Seconds a node waits for another node to unmount before taking the volume over. */
 export const DEFAULT_MOUNT_CONFLICT_DELAY = 30;
 /** WSAPI bound on a snapshot's expirationHours / retentionHours. */
 export const MAX_SNAPSHOT_HOURS = 43800;
 /** The block backend used without `-o backend` (`DEFAULT_BLOCK` when [DEFAULT] is a File Persona section). */
-export const DEFAULT_BACKEND_NAMES = ['DEFAULT', 'DEFAULT_BLOCK'] as const;
+const DEFAULT_BACKEND_NAMES = ['DEFAULT', 'DEFAULT_BLOCK'] as const;
 const FILE_PERSONA_DEFAULT = 'DEFAULT_FILE';
 
 /** Docker's `Opts` as received; values should be strings. */
@@ -120,14 +108,13 @@ export interface ImportRequest extends NewVolumeBase {
   options: Record<string, string>;
 }
 
-export interface HelpRequest extends RequestBase {
+interface HelpRequest extends RequestBase {
   kind: 'help';
   /** `-o help=backends` → the backends table; any other value → the usage text. */
   topic: 'usage' | 'backends';
 }
 
 export type VolumeRequest = CreateVolumeRequest | ReplicatedVolumeRequest | CloneRequest | SnapshotRequest | ImportRequest | HelpRequest;
-export type VolumeRequestKind = VolumeRequest['kind'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Operations and their allow-lists (request_validator.py)
@@ -357,19 +344,7 @@ function backendsFix(backends: readonly BackendView[]): string {
 
 /** A request may only go to a backend that finished initialising. */
 function requireReady(backend: BackendView): void {
-  if (backend.state === 'OK') return;
-  if (backend.state === 'INITIALIZING') {
-    throw new VolumeRequestError(
-      `ERROR: Backend '${backend.name}' is still initializing. Please retry in a few seconds.`,
-      'retry shortly; `-o help=backends` shows when it is OK',
-      { retryable: true },
-    );
-  }
-  const reason = backend.reason ? ` Reason: ${backend.reason}` : '';
-  throw new VolumeRequestError(
-    `ERROR: Backend '${backend.name}' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it.${reason}`,
-    'correct the backend in hpe.conf, run `hpedockerplugin check`, then restart the plugin',
-  );
+  if (backend.state !== 'OK') throw backendNotReady(backend);
 }
 
 /** The source named by virtualCopyOf / cloneOf / importVol, or the replicationGroup: never empty. */

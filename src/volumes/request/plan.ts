@@ -38,7 +38,7 @@ export interface VolumeShape {
   compression: boolean | null;
 }
 
-export const MIN_COMPRESSED_SIZE_GIB = 16;
+const MIN_COMPRESSED_SIZE_GIB = 16;
 
 // ---------------------------------------------------------------------------------------------------------
 // Comments written on the array (upstream's JSON, so tools that read them keep working)
@@ -59,7 +59,7 @@ export function snapshotComment(parent: VolumeRecord, displayName: string): stri
 // ---------------------------------------------------------------------------------------------------------
 // Feature checks
 
-export function hasCompressionLicence(system: Pick<SystemInfo, 'licenseInfo'>): boolean {
+function hasCompressionLicence(system: Pick<SystemInfo, 'licenseInfo'>): boolean {
   return (system.licenseInfo?.licenses ?? []).some((l) => l.name.includes('Compression') || l.name.includes('Golden License'));
 }
 
@@ -150,15 +150,15 @@ export const offlineCopyParams: PhysicalCopyParams = { online: false, priority: 
 // Replication
 
 /** hpe.conf mode → WSAPI remote copy mode (asynchronous is 3PAR's periodic mode). */
-export const RcgModeOf: Record<ReplicationMode, number> = {
+const RcgModeOf: Record<ReplicationMode, number> = {
   synchronous: RcgModes.SYNC,
   asynchronous: RcgModes.PERIODIC,
   streaming: RcgModes.ASYNC,
 };
 
-export const DEFAULT_SYNC_PERIOD = 900;
+const DEFAULT_SYNC_PERIOD = 900;
 /** The target's group is `<name>.r<systemId>`, so the name leaves room for that within 31 characters. */
-export const MAX_RCG_NAME = 25;
+const MAX_RCG_NAME = 25;
 
 export function checkRcgName(name: string): void {
   if (name.length > MAX_RCG_NAME) {
@@ -207,7 +207,7 @@ export function rcgTargetSettings(device: ReplicationDevice): ModifyRcgParams | 
 // ---------------------------------------------------------------------------------------------------------
 // Import: what an existing array volume is
 
-export const ProvisioningOfType: Partial<Record<number, Provisioning>> = {
+const ProvisioningOfType: Partial<Record<number, Provisioning>> = {
   [ProvisioningTypes.FULL]: 'full',
   [ProvisioningTypes.TPVV]: 'thin',
   [ProvisioningTypes.TDVV]: 'dedup',
@@ -228,7 +228,7 @@ export function isVirtualCopy(v: Volume): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Records
 
-export interface RecordFields {
+interface RecordFields {
   id: string;
   displayName: string;
   arrayName: string;

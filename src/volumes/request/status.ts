@@ -52,7 +52,7 @@ export interface LiveDetails {
   rcg?: RemoteCopyGroup | { error: string };
 }
 
-export function volumeDetail(record: VolumeRecord, live: LiveDetails): Record<string, unknown> {
+function volumeDetail(record: VolumeRecord, live: LiveDetails): Record<string, unknown> {
   const detail: Record<string, unknown> = {
     id: record.id,
     size: record.size,
@@ -76,7 +76,7 @@ export function volumeDetail(record: VolumeRecord, live: LiveDetails): Record<st
   return detail;
 }
 
-export function snapshotsList(record: VolumeRecord): Record<string, unknown>[] {
+function snapshotsList(record: VolumeRecord): Record<string, unknown>[] {
   return record.snapshots.map((s) => ({ Name: s.name, ParentName: s.parent_name }));
 }
 

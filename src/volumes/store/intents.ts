@@ -13,6 +13,7 @@
  * its intent is left alone). An array volume with a plugin name but neither record nor intent was not made by
  * this etcd's plugin as far as anyone can prove: it is reported, never deleted.
  */
+import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
@@ -20,38 +21,44 @@ import { isUuid } from '../request/naming.js';
 
 export const INTENTS_PREFIX = '/volume-intents/';
 
-export const IntentFlows = ['volume', 'replicated', 'snapshot', 'clone', 'import'] as const;
-export type IntentFlow = (typeof IntentFlows)[number];
+const IntentFlows = ['volume', 'replicated', 'snapshot', 'clone', 'import'] as const;
 
-export interface VolumeIntent {
-  v: 1;
-  op: 'create' | 'remove';
-  flow: IntentFlow;
-  /** The record's uuid. */
-  id: string;
-  /** The Docker name. */
-  name: string;
-  backend: string;
-  /** dcv-/dcs- name on the array. */
-  arrayName: string;
-  /** An existing (QoS) VV set the volume joins. */
-  qosSet?: string;
-  /** The plugin's own `vvs-` set (flash cache), deleted with the volume. */
-  ownSet?: string;
-  /** Remote copy group membership; `created`: this create made the group, so an undo deletes it when empty. */
-  rcg?: { name: string; created: boolean };
-  /** An import renames an existing volume: rolling back renames it back. */
-  importedFrom?: { name: string; comment?: string };
-  /** A snapshot's parent (Docker name), for the parent's snapshot list. */
-  parent?: string;
-  node: string;
-  started: string;
-}
+const field = (name: string) => z.string({ error: `field ${name} is missing` });
+
+const intentSchema = z
+  .object({
+    op: z.enum(['create', 'remove'], { error: 'op is not create or remove' }),
+    flow: z.enum(IntentFlows, { error: 'unknown flow' }),
+    /** The record's uuid. */
+    id: field('id'),
+    /** The Docker name. */
+    name: field('name'),
+    backend: field('backend'),
+    /** dcv-/dcs- name on the array. */
+    arrayName: field('arrayName'),
+    /** An existing (QoS) VV set the volume joins. */
+    qosSet: z.string().optional(),
+    /** The plugin's own `vvs-` set (flash cache), deleted with the volume. */
+    ownSet: z.string().optional(),
+    /** Remote copy group membership; `created`: this create made the group, so an undo deletes it when empty. */
+    rcg: z.object({ name: z.string(), created: z.boolean() }).optional(),
+    /** An import renames an existing volume: rolling back renames it back. */
+    importedFrom: z.object({ name: z.string(), comment: z.string().optional() }).optional(),
+    /** A snapshot's parent (Docker name), for the parent's snapshot list. */
+    parent: z.string().optional(),
+    v: z.literal(1),
+    node: z.string(),
+    started: z.string(),
+  })
+  .refine((o) => isUuid(o.id), 'id is not a uuid');
+
+export type VolumeIntent = z.output<typeof intentSchema>;
 
 export function intentKey(id: string): string {
   return INTENTS_PREFIX + id;
 }
 
+/** The intent in `value`, or a description of why it is not one (naming the field and what is wrong). */
 export function parseIntent(value: string): VolumeIntent | string {
   let v: unknown;
   try {
@@ -59,16 +66,15 @@ export function parseIntent(value: string): VolumeIntent | string {
   } catch (e) {
     return `not JSON (${(e as Error).message})`;
   }
-  if (typeof v !== 'object' || v === null) return 'not a JSON object';
-  const o = v as Record<string, unknown>;
-  if (o['op'] !== 'create' && o['op'] !== 'remove') return 'op is not create or remove';
-  if (!IntentFlows.includes(o['flow'] as IntentFlow)) return 'unknown flow';
-  for (const f of ['id', 'name', 'backend', 'arrayName'] as const) if (typeof o[f] !== 'string') return `field ${f} is missing`;
-  if (!isUuid(o['id'] as string)) return 'id is not a uuid';
-  return o as unknown as VolumeIntent;
+  const result = intentSchema.safeParse(v);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  if (issue.path.length === 0) return issue.code === 'custom' ? issue.message : 'not a JSON object';
+  // The checks with a message of their own (op, flow, the required names) keep it; the others name the field.
+  return issue.message.startsWith('Invalid input') ? `field ${issue.path.join('.')}: ${issue.message}` : issue.message;
 }
 
-export interface IntentList {
+interface IntentList {
   intents: VolumeIntent[];
   unreadable: { key: string; problem: string }[];
 }

@@ -23,18 +23,19 @@
  */
 import os from 'node:os';
 import { EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
+import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
 
-export const LOCKS_PREFIX = '/_locks/';
+const LOCKS_PREFIX = '/_locks/';
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
-export const DEFAULT_LOCK_TTL_SECONDS = 15;
+const DEFAULT_LOCK_TTL_SECONDS = 15;
 
-export const LockKinds = { volume: 'volume', rcg: 'replication group' } as const;
-export type LockKind = keyof typeof LockKinds;
+const LockKinds = { volume: 'volume', rcg: 'replication group' } as const;
+type LockKind = keyof typeof LockKinds;
 
 /** What is locked: a volume (by Docker name) or a remote copy group (by name). */
 export interface LockTarget {
@@ -62,7 +63,7 @@ function describeTarget(target: LockTarget): string {
   return `${LockKinds[target.kind]} ${target.name}`;
 }
 
-export interface LockOptions {
+interface LockOptions {
   /** How long `acquire` / `withLocks` wait for a held lock. Default 30 s. */
   waitMs?: number;
   /** Lease TTL: how soon a dead holder's lock frees itself. Default 15 s; at least 1 (etcd's minimum). */
@@ -71,9 +72,11 @@ export interface LockOptions {
   owner?: string;
   /** Where a failed release is reported (the lock then expires within the TTL). */
   logger?: Pick<Logger, 'warn'>;
+  /** Time for the wait deadlines, the lease renewals and the holder's start time. */
+  clock?: Clock;
 }
 
-export interface HeldLock {
+interface HeldLock {
   readonly target: LockTarget;
   /** The etcd key that holds the lock. */
   readonly key: string;
@@ -95,6 +98,7 @@ export class EtcdLocks {
   private readonly waitMs: number;
   private readonly ttlSeconds: number;
   private readonly owner: string;
+  private readonly clock: Clock;
 
   constructor(
     private readonly client: EtcdClient,
@@ -103,6 +107,7 @@ export class EtcdLocks {
     this.waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;
     this.owner = options.owner ?? `${os.hostname()} pid ${process.pid}`;
+    this.clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1) throw new RangeError(`ttlSeconds must be an integer >= 1, got ${this.ttlSeconds}`);
     if (!(this.waitMs >= 0)) throw new RangeError(`waitMs must be >= 0, got ${this.waitMs}`);
   }
@@ -110,7 +115,7 @@ export class EtcdLocks {
   /** Takes one lock, waiting at most `waitMs`. */
   acquire(target: LockTarget, opts: { waitMs?: number } = {}): Promise<HeldLock> {
     const waitMs = opts.waitMs ?? this.waitMs;
-    return this.acquireBefore(target, Date.now() + waitMs, waitMs);
+    return this.acquireBefore(target, this.clock.now() + waitMs, waitMs);
   }
 
   /**
@@ -119,7 +124,7 @@ export class EtcdLocks {
    */
   async withLocks<T>(targets: readonly LockTarget[], fn: (signal: AbortSignal) => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
     const waitMs = opts.waitMs ?? this.waitMs;
-    const deadline = Date.now() + waitMs;
+    const deadline = this.clock.now() + waitMs;
     const ordered = [...new Map(targets.map((t) => [lockPrefix(t), t])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
     const held: HeldLock[] = [];
     try {
@@ -138,7 +143,7 @@ export class EtcdLocks {
     try {
       const leaseId = await lease.grant();
       const key = prefix + BigInt(leaseId).toString(16);
-      const info: HolderInfo = { owner: this.owner, since: new Date().toISOString() };
+      const info: HolderInfo = { owner: this.owner, since: new Date(this.clock.now()).toISOString() };
       // One transaction queues us and reads the holder, so an uncontended lock costs two round trips (with the
       // lease grant). The key is ours alone (named after our lease), so the condition only guards a retry.
       const queued = await raw
@@ -173,30 +178,35 @@ export class EtcdLocks {
   private keepAlive(target: LockTarget, lease: Lease): { signal: AbortSignal; stop(): void } {
     const ttlMs = this.ttlSeconds * 1000;
     const lost = new AbortController();
-    let renewed = Date.now();
+    const stopped = new AbortController();
+    let renewed = this.clock.now();
     let inFlight = false;
     const lose = (detail: string) => {
       if (lost.signal.aborted) return;
-      clearInterval(timer);
+      stopped.abort();
       lost.abort(new LockError(`lock on ${describeTarget(target)} was lost: ${detail}`, 'check etcd; the operation that held the lock should stop and be retried'));
     };
-    const timer = setInterval(() => {
-      if (Date.now() - renewed > ttlMs) return lose(`its etcd lease was not renewed for ${this.ttlSeconds} s`);
-      if (inFlight) return;
-      inFlight = true;
-      lease.keepaliveOnce().then(
-        (res) => {
-          inFlight = false;
-          if (res.TTL !== '0') renewed = Date.now();
-        },
-        (e: unknown) => {
-          inFlight = false;
-          if (e instanceof EtcdLeaseInvalidError) lose('etcd says its lease expired');
-        },
-      );
-    }, ttlMs / 3);
-    timer.unref();
-    return { signal: lost.signal, stop: () => clearInterval(timer) };
+    const renewals = async (): Promise<void> => {
+      for (;;) {
+        await this.clock.sleep(ttlMs / 3, stopped.signal);
+        if (stopped.signal.aborted) return;
+        if (this.clock.now() - renewed > ttlMs) return lose(`its etcd lease was not renewed for ${this.ttlSeconds} s`);
+        if (inFlight) continue;
+        inFlight = true;
+        lease.keepaliveOnce().then(
+          (res) => {
+            inFlight = false;
+            if (res.TTL !== '0') renewed = this.clock.now();
+          },
+          (e: unknown) => {
+            inFlight = false;
+            if (e instanceof EtcdLeaseInvalidError) lose('etcd says its lease expired');
+          },
+        );
+      }
+    };
+    void renewals();
+    return { signal: lost.signal, stop: () => stopped.abort() };
   }
 
   private held(target: LockTarget, key: string, lease: Lease, renewal: { signal: AbortSignal; stop(): void }): HeldLock {
@@ -226,16 +236,17 @@ export class EtcdLocks {
     return new Promise((resolve, reject) => {
       let watcher: Watcher | undefined;
       let done = false;
+      const timer = new AbortController();
       const finish = (settle: () => void) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        timer.abort();
         lost.removeEventListener('abort', onLost);
         watcher?.cancel().catch(() => undefined);
         settle();
       };
       const onLost = () => finish(() => reject(lost.reason));
-      const timer = setTimeout(() => finish(() => resolve('timeout')), Math.max(0, deadline - Date.now()));
+      void this.clock.sleep(deadline - this.clock.now(), timer.signal).then(() => finish(() => resolve('timeout')));
       lost.addEventListener('abort', onLost);
       this.client.raw
         .watch()

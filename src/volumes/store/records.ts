@@ -16,6 +16,7 @@
  *
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
+import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
@@ -23,10 +24,10 @@ import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
 
-export const VOLUMES_PREFIX = '/volumes/';
-export const VOLUME_NAMES_PREFIX = '/volume-names/';
+const VOLUMES_PREFIX = '/volumes/';
+const VOLUME_NAMES_PREFIX = '/volume-names/';
 /** Records per Range response when listing; more are read in further pages. */
-export const LIST_PAGE_SIZE = 1000;
+const LIST_PAGE_SIZE = 1000;
 
 /** A snapshot's settings, kept in its own record (`snap_metadata`) and in its parent's `snapshots`. */
 export interface SnapshotMetadata {
@@ -105,51 +106,58 @@ export interface StoredVolume {
 }
 
 /** A record under /volumes/ that could not be read as a volume (listed apart, so one bad entry breaks nothing). */
-export interface UnreadableRecord {
+interface UnreadableRecord {
   key: string;
   problem: string;
 }
 
-export interface VolumeList {
+interface VolumeList {
   volumes: StoredVolume[];
   unreadable: UnreadableRecord[];
 }
 
-export function volumeKey(id: string): string {
+function volumeKey(id: string): string {
   return VOLUMES_PREFIX + id;
 }
 
-export function volumeNameKey(name: string): string {
+function volumeNameKey(name: string): string {
   return VOLUME_NAMES_PREFIX + name;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
 
-const REQUIRED: readonly [keyof VolumeRecord, 'string' | 'number' | 'boolean'][] = [
-  ['id', 'string'],
-  ['display_name', 'string'],
-  ['3par_vol_name', 'string'],
-  ['backend', 'string'],
-  ['size', 'number'],
-  ['is_snap', 'boolean'],
-];
+/**
+ * What every reader of a record relies on. The other fields are kept as written: records of the Python plugin
+ * hold other shapes in some of them (`path_info` as a JSON string, `compression` as 'true'), and the readers of
+ * those fields allow for that.
+ */
+const volumeRecordSchema = z
+  .looseObject({
+    id: z.string(),
+    display_name: z.string(),
+    '3par_vol_name': z.string(),
+    backend: z.string(),
+    size: z.number(),
+    is_snap: z.boolean(),
+    snapshots: z.array(z.custom<SnapshotMetadata>()).catch([]),
+  })
+  .pipe(z.custom<VolumeRecord & Record<string, unknown>>());
 
-/** The record in `value`, or a description of why it is not one. */
-export function parseVolumeRecord(value: string): VolumeRecord | string {
+/** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
+function parseVolumeRecord(value: string): VolumeRecord | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch (e) {
     return `not JSON (${(e as Error).message})`;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
-  const obj = parsed as Record<string, unknown>;
-  for (const [field, type] of REQUIRED) {
-    if (typeof obj[field] !== type) return `field ${field} is missing or not a ${type}`;
-  }
-  if (!Array.isArray(obj['snapshots'])) obj['snapshots'] = [];
-  return obj as unknown as VolumeRecord;
+  const result = volumeRecordSchema.safeParse(parsed);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path[0];
+  if (field === undefined) return 'not a JSON object';
+  return `field ${String(field)} is missing or not a ${issue.code === 'invalid_type' ? issue.expected : 'valid value'}`;
 }
 
 function checkWritable(record: VolumeRecord): void {
@@ -161,7 +169,7 @@ function checkWritable(record: VolumeRecord): void {
 // The store
 
 /** Changes applied together in one etcd transaction: all or none. */
-export interface VolumeChanges {
+interface VolumeChanges {
   create?: readonly VolumeRecord[];
   update?: readonly StoredVolume[];
   remove?: readonly StoredVolume[];
