@@ -7,7 +7,7 @@ import { access, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AttachError, CommandError } from './errors.js';
 import { multipathdRunning, normaliseWwn, readdirOrEmpty, releaseLun, waitForLun } from './scsi.js';
-import type { Attachment, Connection, HostEnv, Transport } from './types.js';
+import type { Connection, HostEnv, Transport } from './types.js';
 
 type IscsiConnection = Extract<Connection, { transport: 'iscsi' }>;
 type Target = IscsiConnection['targets'][number];

@@ -201,3 +201,11 @@ test('an attachment naming a path outside sysfs is refused', async () => {
     AttachError,
   );
 });
+
+test('an aborted attach stops waiting for the device', async () => {
+  const ac = new AbortController();
+  cmds.on(/--login$/, { stdout: recorded('iscsiadm-login.txt'), effect: () => ac.abort(new Error('request cancelled')) });
+  const clock = new InstantClock();
+  await assert.rejects(transportFor('iscsi', tree.env(cmds, clock)).attach(conn, ac.signal), /request cancelled/);
+  assert.deepEqual(clock.sleeps, []);
+});
