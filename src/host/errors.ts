@@ -52,11 +52,15 @@ export class CommandError extends HpeError implements CommandFailure {
 function describeFailure(f: CommandFailure, timeoutMs: number | undefined): string {
   if (f.notFound) return `\`${f.command}\`: command not found`;
   const how = f.timedOut
-    ? `did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s and was killed`
+    ? `did not finish within ${formatDuration(timeoutMs ?? 0)} and was killed`
     : f.exitCode === null
       ? 'was killed'
       : `exited with code ${f.exitCode}`;
   return `\`${f.command}\` ${how}${f.stderr === '' ? '' : `: ${f.stderr}`}`;
+}
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
 function defaultFix(f: CommandFailure): string {

@@ -41,7 +41,9 @@ export function fcTransport(env: HostEnv): Transport {
         ...(lun.multipath === undefined ? {} : { multipath: lun.multipath }),
       };
     },
-    detach: (att) => releaseLun(env, att),
+    async detach(att) {
+      await releaseLun(env, att);
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { access, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AttachError, CommandError } from './errors.js';
 import { multipathdRunning, normaliseWwn, readdirOrEmpty, releaseLun, waitForLun } from './scsi.js';
-import type { Attachment, Connection, HostEnv, Transport } from './types.js';
+import type { Connection, HostEnv, Transport } from './types.js';
 
 type IscsiConnection = Extract<Connection, { transport: 'iscsi' }>;
 type Target = IscsiConnection['targets'][number];
@@ -42,7 +42,7 @@ export function iscsiTransport(env: HostEnv): Transport {
       };
     },
     async detach(att) {
-      await releaseLun(env, att);
+      const deleted = new Set(await releaseLun(env, att));
       const portals = att.portals ?? [];
       const iqns = att.iqns ?? [];
       const seen = new Set<string>();
@@ -50,7 +50,7 @@ export function iscsiTransport(env: HostEnv): Transport {
         const iqn = iqns[i];
         if (iqn === undefined || seen.has(`${portal} ${iqn}`)) continue;
         seen.add(`${portal} ${iqn}`);
-        if (await targetHasLuns(env, portal, iqn)) continue;
+        if (await targetHasLuns(env, portal, iqn, deleted)) continue;
         await env.runner.run(['iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '--logout'], { okExitCodes: [ISCSI_ERR_NO_OBJS_FOUND] });
       }
     },
@@ -115,14 +115,16 @@ export function parseSendTargets(stdout: string): { portal: string; tpgt: number
   return out;
 }
 
-/** Whether a LUN of this target is still on this host: udev's by-path link whose SCSI device still exists in sysfs. */
-async function targetHasLuns(env: HostEnv, portal: string, iqn: string): Promise<boolean> {
+/** Whether a LUN of this target is still on this host: a udev by-path link to a SCSI device that exists and was not just deleted. */
+async function targetHasLuns(env: HostEnv, portal: string, iqn: string, deleted: ReadonlySet<string>): Promise<boolean> {
   const byPath = join(env.devRoot, 'disk', 'by-path');
   const prefix = `ip-${portal}-iscsi-${iqn}-lun-`;
   for (const link of await readdirOrEmpty(byPath)) {
     if (!link.startsWith(prefix) || link.includes('-part')) continue;
     try {
-      await access(join(env.sysRoot, 'block', basename(await realpath(join(byPath, link)))));
+      const device = basename(await realpath(join(byPath, link)));
+      if (deleted.has(device)) continue;
+      await access(join(env.sysRoot, 'block', device));
       return true;
     } catch {
       // a link udev has not removed yet, to a device already deleted

@@ -113,7 +113,7 @@ export function createCommandRunner(options: CommandRunnerOptions = {}): Command
 
 /** The command line as a reader would type it: arguments with spaces or quotes are single-quoted. */
 export function formatArgv(argv: readonly string[]): string {
-  return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+  return argv.map((a) => (a !== '' && /^[\w@%+=:,./[\]-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
 export function maskValues(text: string, secrets: readonly string[]): string {

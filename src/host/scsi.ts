@@ -106,8 +106,8 @@ export async function waitForLun(env: HostEnv, wait: LunWait): Promise<LocatedLu
   return { device: path, paths: union(isScsiDisk(basename(path)) ? [basename(path)] : [], await scsiPathsOf(env, wait.wwn)) };
 }
 
-/** Flushes the multipath map, then deletes every SCSI path device of the WWN. Already gone: nothing to do. */
-export async function releaseLun(env: HostEnv, att: Pick<Attachment, 'wwn' | 'paths' | 'multipath'>): Promise<void> {
+/** Flushes the multipath map, then deletes every SCSI path device of the WWN; returns the names deleted. Already gone: nothing to do. */
+export async function releaseLun(env: HostEnv, att: Pick<Attachment, 'wwn' | 'paths' | 'multipath'>): Promise<string[]> {
   const wwn = normaliseWwn(att.wwn);
   if (att.multipath !== undefined && (await findDmByName(env, checkedDmName(att.multipath))) !== undefined) {
     const name = att.multipath;
@@ -120,10 +120,13 @@ export async function releaseLun(env: HostEnv, att: Pick<Attachment, 'wwn' | 'pa
     );
   }
   const stored = att.paths.map(checkedPathName);
+  const deleted: string[] = [];
   for (const name of union(stored, await scsiPathsOf(env, wwn))) {
     if ((await wwidOf(env, name)) !== `naa.${wwn}`) continue;
     await writeFile(join(env.sysRoot, 'block', name, 'device', 'delete'), '1');
+    deleted.push(name);
   }
+  return deleted;
 }
 
 /** The `sdX` devices whose SCSI wwid is this WWN (every path, whatever udev has linked yet). */
