@@ -108,7 +108,7 @@ test('mount makes the directory and mounts, read-only when asked', async (t) => 
   await fs.mount(d, dir, { fsType: 'ext4' });
   await fs.mount(d, dir, { fsType: 'xfs', readOnly: true });
   assert.ok(statSync(dir).isDirectory());
-  assert.deepEqual(cmds.lines, [`mount -t ext4 ${d} ${dir}`, `mount -t xfs -o ro ${d} ${dir}`]);
+  assert.deepEqual(cmds.lines, [`mount -t ext4 ${d} ${dir}`, `mount -t xfs -o ro,norecovery,nouuid ${d} ${dir}`]);
 });
 
 test('mount is a no-op when the device is already mounted there, and refuses another device there', async (t) => {
