@@ -74,6 +74,8 @@ export interface VolumeManagerOptions {
   nodeId?: string;
   /** This host's side of the data path (commands, /sys, /dev, /etc, /proc roots); default: the real host. */
   host?: HostEnv;
+  /** Called after each step of a Mount or Unmount: the crash tests stop the process there. */
+  onMountStep?: MountContext['onStep'];
   /** How long an operation waits for a volume's (or group's) lock. Default 30 s. */
   lockWaitMs?: number;
   /** How soon the lock of a dead holder frees itself. Default 15 s. */
@@ -140,6 +142,7 @@ class Manager implements VolumeManager {
     this.#ctx = {
       data: new DataPath({ host: o.host ?? systemHostEnv(), ...(o.config.host.mountPrefix === undefined ? {} : { mountPrefix: o.config.host.mountPrefix }) }),
       mountIntents: new MountIntentStore(o.etcd),
+      ...(o.onMountStep === undefined ? {} : { onStep: o.onMountStep }),
       store: new VolumeStore(o.etcd),
       intents: new IntentStore(o.etcd),
       backends: this.#backends,

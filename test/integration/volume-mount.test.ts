@@ -6,15 +6,17 @@
  * work again with nothing leaked. Mounts go under a temp folder (hpe.conf `mount_prefix`).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { exportVolume } from '../../src/array/index.js';
 import { hostFilesystem, systemHostEnv, transportFor, type Attachment } from '../../src/host/index.js';
 import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
 import { DataPath } from '../../src/volumes/flows/data-path.js';
+import type { MountStep } from '../../src/volumes/flows/mount.js';
 import { MountIntentStore, type MountIntent } from '../../src/volumes/store/mount-intents.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
 import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
@@ -269,4 +271,49 @@ describe('crash safety: the repair at start settles what a kill -9 left after ea
     await assert.rejects(m.mount('v5', 'c1'), /Failed to mount volume v5: .*injected VLUN failure/);
     await assertReleased('v5');
   });
+});
+
+describe('kill -9 of a real plugin process after each step of Mount and of Unmount', () => {
+  const cases: { op: 'mount' | 'unmount'; step: MountStep }[] = [
+    ...(['intent', 'exported', 'attached', 'formatted', 'mounted', 'recorded'] as const).map((step) => ({ op: 'mount' as const, step })),
+    ...(['intent', 'unmounted', 'detached', 'unexported', 'recorded'] as const).map((step) => ({ op: 'unmount' as const, step })),
+  ];
+  for (const c of cases) {
+    test(`${c.op} killed after ${c.step}: after the restart's repair, Mount and Unmount work and nothing is leaked`, async () => {
+      const name = `kill-${c.op}-${c.step}`;
+      const { config, secrets } = buildConfig(env, { noReplication: true });
+      const file = join(mountRoot, 'hpe.conf');
+      writeFileSync(file, config.text, { mode: 0o600 });
+      const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/mount-crash-child.js', import.meta.url)), file, NODE, name, c.op === 'mount' ? 'mount' : 'mount+unmount', c.step, c.op], {
+        env: { ...process.env, VM_SECRETS: JSON.stringify([...secrets.entries()]), VM_MOUNT_PREFIX: join(mountRoot, 'hpedocker-') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+      assert.equal(signal, 'SIGKILL', `the child died at the step: ${output}`);
+      await new Promise((r) => setTimeout(r, 1500)); // its locks expire (TTL 1 s)
+
+      const m = await manager();
+      const report = await m.repair();
+      assert.deepEqual(report.mounts.left, []);
+      const mountedRecord = c.op === 'mount' && c.step === 'recorded';
+      const unmountDone = c.op === 'unmount' && c.step === 'recorded';
+      if (mountedRecord) {
+        // Completed: the volume is still mounted here (no namespace died with this process), c1 still counted.
+        const again = await m.mount(name, 'c2');
+        assert.ok(await fs.isMounted(again.Mountpoint));
+        await m.unmount(name, 'c1');
+        await m.unmount(name, 'c2');
+      } else if (!unmountDone) {
+        assert.deepEqual(report.mounts.fixed.map((f) => f.volume), [name], 'its intent was settled');
+      }
+      await assertReleased(name);
+      const again = await m.mount(name, 'c3');
+      writeFileSync(join(again.Mountpoint, 'after'), 'ok');
+      await m.unmount(name, 'c3');
+      await assertReleased(name);
+    });
+  }
 });

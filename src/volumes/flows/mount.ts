@@ -45,7 +45,11 @@ function parseOwner(text: string | null): { uid: number; gid: number } | null {
 export interface MountContext extends FlowContext {
   data: DataPath;
   mountIntents: MountIntentStore;
+  /** Called after each step of a Mount or Unmount (the crash tests kill the process there). */
+  onStep?: (op: 'mount' | 'unmount', step: MountStep) => void;
 }
+
+export type MountStep = 'intent' | 'exported' | 'attached' | 'formatted' | 'mounted' | 'recorded' | 'unmounted' | 'detached' | 'unexported';
 
 export interface MountResult {
   mountpoint: string;
@@ -120,24 +124,29 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
   } catch (err) {
     throw operationFailed(what, err);
   }
+  ctx.onStep?.('mount', 'intent');
   const undo = new Undo();
   try {
     const request = await ctx.data.exportRequest(backend, r['3par_vol_name']);
     // Pushed first: an export that fails half way (host made, VLUN refused) is undone too; unexport is idempotent.
     undo.push(`remove this host's VLUNs of ${r['3par_vol_name']}`, () => ctx.data.unexport(backend, request));
     const connection = await ctx.data.export(backend, request);
+    ctx.onStep?.('mount', 'exported');
     const transport = ctx.data.transportFor(backend, connection);
     const attachment = await transport.attach(connection);
     undo.push(`detach ${attachment.device}`, () => transport.detach(attachment));
     await ctx.mountIntents.write({ ...intent, attachment });
+    ctx.onStep?.('mount', 'attached');
 
     const fs = ctx.data.fs;
     // A snapshot is never written: one without a filesystem is an error, never a format.
     if (r.is_snap && (await fs.probe(attachment.device)).empty) throw snapshotWithoutFilesystem(r);
     const made = await fs.formatIfEmpty(attachment.device, r.fs_type ?? DEFAULT_FS_TYPE);
+    ctx.onStep?.('mount', 'formatted');
     const mountDir = intent.mountDir;
     await fs.mount(attachment.device, mountDir, { fsType: made.fsType, readOnly: r.is_snap });
     undo.push(`unmount ${mountDir}`, () => fs.unmount(mountDir, { removeDir: true }));
+    ctx.onStep?.('mount', 'mounted');
     if (made.formatted) {
       await fs.removeLostAndFound(mountDir);
       await fs.applyOwnership(mountDir, parseOwner(r.fsOwner), r.fsMode);
@@ -154,6 +163,7 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
       { ...r, fs_type: r.fs_type ?? made.fsType, node_mount_info: { ...r.node_mount_info, [ctx.nodeId]: ids }, path_info: pathInfo },
       stored.modRevision,
     );
+    ctx.onStep?.('mount', 'recorded');
     ctx.logger.info({ ...log, device: attachment.device, mountDir, formatted: made.formatted, transport: attachment.transport }, 'volume mounted');
     void dropMountIntent(ctx, intent);
     return { mountpoint: mountDir, device: attachment.device };
@@ -181,8 +191,10 @@ export async function unmountHere(ctx: MountContext, stored: StoredVolume, mount
   const intent = mountIntentOf(ctx, r, 'unmount', attachmentOf(r.path_info));
   try {
     await ctx.mountIntents.write(intent);
+    ctx.onStep?.('unmount', 'intent');
     await tearDown(ctx, intent);
     await ctx.store.update(withoutNode(r, node), stored.modRevision);
+    ctx.onStep?.('unmount', 'recorded');
   } catch (err) {
     throw operationFailed(`Failed to unmount volume ${r.display_name}`, err, 'the plugin retries at the next Unmount and at its next start; see its log for the step that failed');
   }
@@ -210,6 +222,7 @@ function attachmentOf(p: PathInfo | null): Attachment | undefined {
 export async function tearDown(ctx: MountContext, intent: MountIntent): Promise<void> {
   const env = ctx.data.env;
   await ctx.data.fs.unmount(intent.mountDir, { removeDir: true });
+  ctx.onStep?.(intent.op, 'unmounted');
   const backend = ctx.backends.require(intent.backend);
   const request = await ctx.data.exportRequest(backend, intent.arrayName);
   if (intent.attachment !== undefined) {
@@ -221,7 +234,9 @@ export async function tearDown(ctx: MountContext, intent: MountIntent): Promise<
     const transport = ctx.data.transportFor(backend, connection);
     await transport.detach(await transport.attach(connection));
   }
+  ctx.onStep?.(intent.op, 'detached');
   await ctx.data.unexport(backend, request);
+  ctx.onStep?.(intent.op, 'unexported');
 }
 
 async function dropMountIntent(ctx: MountContext, intent: MountIntent): Promise<void> {
