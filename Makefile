@@ -1,4 +1,6 @@
-# Everything a fresh Debian machine needs is installed by `make deps` (called by the other targets).
+# Everything a fresh Debian machine needs is installed by `make deps` (called by the other targets): etcd, Docker,
+# busybox (the test image) and the data-path tools the plugin's rootfs carries (e2fsprogs, xfsprogs, open-iscsi,
+# multipath-tools, udev).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE := node
@@ -20,6 +22,12 @@ system-deps:
 	command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing="$$missing docker.io"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing="$$missing e2fsprogs"; \
+	PATH="$$PATH:/usr/sbin:/sbin"; \
+	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
+	command -v iscsiadm >/dev/null || missing="$$missing open-iscsi"; \
+	command -v multipath >/dev/null || missing="$$missing multipath-tools"; \
+	command -v udevadm >/dev/null || missing="$$missing udev"; \
+	command -v losetup >/dev/null || missing="$$missing util-linux"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

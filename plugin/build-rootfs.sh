@@ -4,8 +4,8 @@
 #   plugin/build-rootfs.sh OUT_DIR        (make plugin  ==  npm run build && plugin/build-rootfs.sh build/plugin)
 #
 # OUT_DIR/config.json   a copy of the top-level config.json
-# OUT_DIR/rootfs/       /usr/bin/node and the data-path tools (losetup, mount, umount, mkfs.ext4, blkid), each with
-#                       the shared libraries `ldd` names; the app at /opt/hpedockerplugin/dist: the esbuild bundles
+# OUT_DIR/rootfs/       /usr/bin/node and the data-path tools (losetup, mount, umount, blkid, mkfs.ext4, mkfs.xfs,
+#                       iscsiadm, multipath, multipathd, udevadm), each with the shared libraries `ldd` names; the app at /opt/hpedockerplugin/dist: the esbuild bundles
 #                       (bin/*.mjs, vendor/*.cjs) and etcd3's proto/ (plugin/bundle.mjs, run by `npm run build`);
 #                       the folders the plugin uses.
 #
@@ -32,12 +32,15 @@ done
 
 # Tools of the data path, looked up as root would (sbin included).
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-TOOLS=(node losetup mount umount mkfs.ext4 blkid)
+TOOLS=(node losetup mount umount blkid mkfs.ext4 mkfs.xfs iscsiadm multipath multipathd udevadm)
 BINS=()
 for t in "${TOOLS[@]}"; do
-  p=$(command -v "$t" 2>/dev/null) || die "$t is not installed on this host (Debian: node is nodejs, losetup/mount/umount/blkid are util-linux and mount, mkfs.ext4 is e2fsprogs)"
+  p=$(command -v "$t" 2>/dev/null) || die "$t is not installed on this host (Debian: node is nodejs, losetup/mount/umount/blkid are util-linux and mount, mkfs.ext4 is e2fsprogs, mkfs.xfs is xfsprogs, iscsiadm is open-iscsi, multipath/multipathd are multipath-tools, udevadm is udev; \`make deps\` installs them)"
   BINS+=("$p")
 done
+# multipath and multipathd load their path checkers and prioritisers at run time (ldd does not list them).
+MULTIPATH_LIBDIR=$(dirname "$(ldd "$(command -v multipath)" | grep -o '/[^ ]*libmultipath.so[^ ]*' | head -n1)")/multipath
+[ -d "$MULTIPATH_LIBDIR" ] || die "multipath's plugin folder $MULTIPATH_LIBDIR is missing (Debian package multipath-tools)"
 [ -f /etc/mke2fs.conf ] || die "/etc/mke2fs.conf is missing (Debian package e2fsprogs)"
 command -v ldd >/dev/null || die "ldd is not installed (Debian package libc-bin)"
 
@@ -75,6 +78,16 @@ for b in "${BINS[@]}"; do
   esac
 done
 install -D -m644 /etc/mke2fs.conf "$NEW/etc/mke2fs.conf"
+for l in "$MULTIPATH_LIBDIR"/*.so; do
+  copy_file "$l"
+  for d in $(ldd "$l" 2>/dev/null | grep -o '/[^ )]*' || true); do copy_file "$d"; done
+done
+# iscsiadm and multipath must see the host's initiator name, node database and multipath settings, the ones the
+# host's iscsid and multipathd use: config.json mounts the host's /etc at /host/etc, and these links point there.
+# On a host without them (no open-iscsi, no multipath-tools) the links dangle and only that transport is unusable.
+ln -s /host/etc/iscsi "$NEW/etc/iscsi"
+ln -s /host/etc/multipath "$NEW/etc/multipath"
+ln -s /host/etc/multipath.conf "$NEW/etc/multipath.conf"
 # Name resolution for "localhost" (Docker binds the host's /etc/hosts and /etc/resolv.conf over these for a
 # host-network plugin; they matter only when it does not) and a passwd entry for root (os.userInfo()).
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$NEW/etc/hosts"
@@ -84,8 +97,9 @@ printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n' > "$NEW/etc/passwd"
 printf 'root:x:0:\n' > "$NEW/etc/group"
 
 # Folders: /run/docker/plugins is mandatory (the socket lives there); /opt/hpe/data is the propagatedMount;
-# /etc/hpedockerplugin and /var/lib/hpedockerplugin are the `config` and `state` mount destinations.
-mkdir -p "$NEW"/{tmp,proc,sys,dev,root,run/docker/plugins,opt/hpe/data,etc/hpedockerplugin,var/lib/hpedockerplugin,lib/modules}
+# /etc/hpedockerplugin, /var/lib/hpedockerplugin, /host/etc and /var/lib/hpedockerplugin-simulators are the
+# `config`, `state`, `etc` and `simulators` mount destinations.
+mkdir -p "$NEW"/{tmp,proc,sys,dev,root,run/docker/plugins,run/lock,opt/hpe/data,etc/hpedockerplugin,var/lib/hpedockerplugin,var/lib/hpedockerplugin-simulators,host/etc}
 chmod 1777 "$NEW/tmp"
 
 # The app: the bundles, their vendor files and etcd3's proto files (bundle.mjs's layout: vendor/*.cjs read

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../files.js';
 import { createLogger, type Logger } from '../log.js';
 import { defaultStateDir, passGate, type PrerequisiteReport } from '../preflight/index.js';
 import { createVolumeDriverApp, DeferredDriver, defaultSocketPath, listenOnSocket } from '../server/index.js';
+import { systemHostEnv } from '../host/index.js';
 import { createVolumeManager } from '../volumes/index.js';
 import { ExitCodes, type Io } from './output.js';
 
@@ -146,7 +147,10 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
   if (!debug) logger = createLogger(config.host.logging);
   const etcd = await createEtcdClient(config.host.etcd);
   closers.push(async () => etcd.close());
-  const manager = createVolumeManager({ config, secrets, etcd, logger });
+  // The simulators' state folders (testing aid: config.json's `simulators` mount); unused with real arrays.
+  const simulatorRoot = process.env['HPE_SIMULATOR_ROOT'];
+  const host = systemHostEnv(simulatorRoot ? { simulatorRoot } : {});
+  const manager = createVolumeManager({ config, secrets, etcd, logger, host });
   closers.push(() => manager.close());
   if (deferred === undefined) {
     const { close } = await listenOnSocket(createVolumeDriverApp(manager, logger), socketPath);

@@ -26,8 +26,12 @@ function optsOf(req: Request): Record<string, string> | undefined {
   return Object.fromEntries(Object.entries(opts as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
 }
 
-const notYet =
-  'mounting is not available in this version of hpedockerplugin: volumes can be created, inspected, listed and removed; mount and unmount come with a later version';
+/** Docker's caller id of a Mount / Unmount: one per container mount. */
+function idOf(req: Request): string {
+  const id = (req.body as Record<string, unknown>).ID;
+  if (typeof id !== 'string' || id === '') throw new RequestError('the request has no "ID": send a JSON body like {"Name": "vol1", "ID": "<caller id>"}');
+  return id;
+}
 
 /**
  * Express app for the VolumeDriver protocol. Bodies are parsed whatever the Content-Type (dockerd sends none;
@@ -70,12 +74,12 @@ export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): exp
   route('/VolumeDriver.List', async () => ({ Err: '', Volumes: await driver.list() }));
   route('/VolumeDriver.Path', async (req) => ({ Err: '', Mountpoint: await driver.path(nameOf(req)) }));
   route('/VolumeDriver.Mount', async (req) => {
-    nameOf(req);
-    return { Err: notYet };
+    const { Mountpoint, Devicename } = await driver.mount(nameOf(req), idOf(req));
+    return { Err: '', Name: nameOf(req), Mountpoint, Devicename };
   });
   route('/VolumeDriver.Unmount', async (req) => {
-    nameOf(req);
-    return { Err: notYet };
+    await driver.unmount(nameOf(req), idOf(req));
+    return { Err: '' };
   });
 
   app.use((req, res) => send(res, 404, { Err: `unknown endpoint ${req.method} ${req.path}: this plugin implements VolumeDriver` }));

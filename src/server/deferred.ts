@@ -42,4 +42,10 @@ export class DeferredDriver implements VolumeDriver {
   async path(name: string): Promise<string> {
     return this.use().path(name);
   }
+  async mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }> {
+    return this.use().mount(name, id);
+  }
+  async unmount(name: string, id: string): Promise<void> {
+    return this.use().unmount(name, id);
+  }
 }

@@ -6,6 +6,8 @@ export interface VolumeSummary {
   Name: string;
   Mountpoint: string;
   Devicename?: string;
+  /** ISO 8601. */
+  CreatedAt?: string;
   Status: Record<string, unknown>;
 }
 
@@ -17,4 +19,8 @@ export interface VolumeDriver {
   list(): Promise<VolumeSummary[]>;
   /** '' while the volume is not mounted; throws for an unknown volume. */
   path(name: string): Promise<string>;
+  /** Mounts for caller `id` (first one attaches and mounts; others count references); throws for an unknown volume. */
+  mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }>;
+  /** Releases caller `id`; the last one unmounts and detaches. */
+  unmount(name: string, id: string): Promise<void>;
 }

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, posix, resolve } from 'node:path';
 
 const MiB = 1024 * 1024;
 
@@ -20,6 +20,15 @@ export class VolumeFiles {
 
   path(name: string): string {
     return join(this.dir, `${name}.img`);
+  }
+
+  /**
+   * The simulator's own pointer to a volume's file (`simulatorVolumeFile`), relative to the folder that holds the
+   * state folder: `<basename(stateDir)>/volumes/<name>.img`. A host mounts that parent folder once (several
+   * simulators' state folders may sit side by side in it) and finds every exported volume's file below it.
+   */
+  relativePath(name: string): string {
+    return posix.join(basename(resolve(this.dir, '..')), 'volumes', `${name}.img`);
   }
 
   /** Creates (or resets) the file as a hole of `sizeMiB`. Throws EFBIG where the filesystem cannot hold it. */

@@ -1,6 +1,6 @@
 /** `GET /api`, `/system`, `/wsapiconfiguration`, `/capacity`, CPGs and the space reporter. */
 import { createHash } from 'node:crypto';
-import { ProvisioningTypes } from '../array/index.js';
+import { ProvisioningTypes, SimulatorModelMarker } from '../array/index.js';
 import { collection, cpgOr404, type SimContext } from './context.js';
 import type { Router } from './router.js';
 import { allowOnly, requireBody, requireString } from './validate.js';
@@ -70,7 +70,7 @@ export function registerSystem(router: Router, ctx: SimContext, listenHost: () =
         name: ctx.options.systemName,
         systemVersion: systemVersion(ctx.options.wsapiBuild),
         IPv4Addr: listenHost(),
-        model: primera ? 'HPE Primera Simulator (hpedockerplugin)' : 'HPE 3PAR Simulator (hpedockerplugin)',
+        model: `${primera ? 'HPE Primera' : 'HPE 3PAR'} ${SimulatorModelMarker}`,
         serialNumber: `SIM${ctx.state.systemId}`,
         totalNodes: 2,
         masterNode: 0,

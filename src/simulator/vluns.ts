@@ -4,6 +4,8 @@
  * 400 21 if not a target port), LUN 0..16383 (28 above), a LUN another volume already uses for that host or
  * port 409 18, `autoLun` picks the lowest free one. GET lists the templates (`active: false`) and, for hosts
  * with initiators, one `active: true` entry per initiator and port, as a real array shows logged-in paths.
+ * Every entry also carries `simulatorVolumeFile`, a field only the simulator has (no array sends it): the volume's
+ * backing file relative to the parent of the state folder (see VolumeFiles.relativePath), so a host can attach it.
  */
 import { PortModes, PortProtocols, VlunTypes, WsapiCodes, type Port, type PortPos } from '../array/index.js';
 import { collection, hostOr404, volumeOr404, type SimContext } from './context.js';
@@ -93,7 +95,15 @@ function renderVluns(ctx: SimContext): Record<string, unknown>[] {
   const ports = simPorts(ctx);
   const out: Record<string, unknown>[] = [];
   for (const v of ctx.state.vluns) {
-    const base: Record<string, unknown> = { lun: v.lun, volumeName: v.volumeName, type: vlunType(v), multipathing: 1, failedPathPol: 1, failedPathInterval: 0 };
+    const base: Record<string, unknown> = {
+      lun: v.lun,
+      volumeName: v.volumeName,
+      type: vlunType(v),
+      multipathing: 1,
+      failedPathPol: 1,
+      failedPathInterval: 0,
+      simulatorVolumeFile: ctx.files.relativePath(v.volumeName),
+    };
     if (v.hostname !== undefined) base['hostname'] = v.hostname;
     const wwn = ctx.state.volumes.get(v.volumeName)?.wwn;
     if (wwn !== undefined) base['volumeWWN'] = wwn;

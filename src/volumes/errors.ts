@@ -5,7 +5,7 @@
  */
 import { HpeError } from '../errors.js';
 
-export const HELP_FIX = 'run `docker volume create -d hpe -o help` for the valid options';
+const HELP_FIX = 'run `docker volume create -d hpe -o help` for the valid options';
 
 /** A Create request the plugin refuses; `message` is the `Err` text returned to Docker. */
 export class VolumeRequestError extends HpeError {

@@ -1,4 +1,4 @@
-/** volumes: Create option validation, help texts, array naming, the etcd volume records and locks. */
+/** volumes: the Docker-facing volume manager, and what its tests and `check` use of its request, store and backend parts. */
 export {
   VolumeRequestError,
   SnapshotSchedulesUnsupportedError,
@@ -6,37 +6,10 @@ export {
   VolumeExistsError,
   VolumeRecordConflictError,
   LockTimeoutError,
-  HELP_FIX,
 } from './errors.js';
+export { parseCreateRequest, pythonList, type Opts, type VolumeRequest } from './request/options.js';
+export { CREATE_HELP, formatBackendsTable } from './request/help.js';
 export {
-  parseCreateRequest,
-  pythonList,
-  BackendStates,
-  Provisionings,
-  DEFAULT_SIZE_GIB,
-  DEFAULT_PROVISIONING,
-  DEFAULT_MOUNT_CONFLICT_DELAY,
-  DEFAULT_BACKEND_NAMES,
-  MAX_SNAPSHOT_HOURS,
-  type BackendState,
-  type BackendView,
-  type Provisioning,
-  type Opts,
-  type FsOwner,
-  type CreateVolumeRequest,
-  type ReplicatedVolumeRequest,
-  type CloneRequest,
-  type SnapshotRequest,
-  type ImportRequest,
-  type HelpRequest,
-  type VolumeRequest,
-  type VolumeRequestKind,
-} from './options.js';
-export { CREATE_HELP, formatBackendsTable } from './help.js';
-export {
-  ArrayNamePrefixes,
-  VOLUME_NAME_PATTERN,
-  isUuid,
   newVolumeId,
   encodeUuid,
   decodeUuid,
@@ -47,41 +20,10 @@ export {
   isValidVolumeName,
   parseGetName,
   InvalidGetNameError,
-  type ArrayNameKind,
-  type ParsedArrayName,
-  type GetName,
-} from './naming.js';
-export {
-  VolumeStore,
-  parseVolumeRecord,
-  volumeKey,
-  volumeNameKey,
-  VOLUMES_PREFIX,
-  VOLUME_NAMES_PREFIX,
-  LIST_PAGE_SIZE,
-  type VolumeRecord,
-  type SnapshotMetadata,
-  type PathInfo,
-  type StoredVolume,
-  type VolumeList,
-  type UnreadableRecord,
-  type VolumeChanges,
-} from './records.js';
-export {
-  EtcdLocks,
-  LockError,
-  volumeLock,
-  rcgLock,
-  lockPrefix,
-  LockKinds,
-  LOCKS_PREFIX,
-  DEFAULT_LOCK_WAIT_MS,
-  DEFAULT_LOCK_TTL_SECONDS,
-  type LockKind,
-  type LockTarget,
-  type LockOptions,
-  type HeldLock,
-} from './locks.js';
-export { createVolumeManager, type VolumeManager, type VolumeManagerOptions, type RepairReport } from './manager.js';
-export { probeBackends, realClock, type BackendProbe, type BackendStatus, type Clock, type Backoff, type WsapiSettings } from './backends.js';
-export { VolumeOperationError } from './failures.js';
+} from './request/naming.js';
+export { VolumeStore, type VolumeRecord } from './store/records.js';
+export { EtcdLocks, LockError, volumeLock, rcgLock, lockPrefix, DEFAULT_LOCK_WAIT_MS } from './store/locks.js';
+export type { RepairReport } from './flows/repair.js';
+export type { BackendView } from './backends/state.js';
+export { probeBackends } from './backends/backends.js';
+export { createVolumeManager, type VolumeManager, type VolumeManagerOptions } from './manager.js';

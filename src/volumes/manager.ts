@@ -13,27 +13,36 @@ import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import type { Logger } from '../log.js';
 import type { RevealedSecrets } from '../secrets/index.js';
-import { Backends, cpgDomain, realClock, type Backoff, type BackendStatus, type Clock, type WsapiSettings } from './backends.js';
-import { createClone } from './clone.js';
-import { createPlainVolume } from './create.js';
+import { systemClock, type Backoff, type Clock } from '../clock.js';
+import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js';
+import type { BackendStatus } from './backends/state.js';
+import { createClone } from './flows/clone.js';
+import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError } from './errors.js';
-import { describe } from './failures.js';
-import type { FlowContext } from './flow.js';
-import { CREATE_HELP, formatBackendsTable } from './help.js';
-import { importVolume } from './import.js';
-import { IntentStore } from './intents.js';
-import { EtcdLocks, rcgLock, volumeLock, type LockTarget } from './locks.js';
-import { arrayVolumeName, parseGetName } from './naming.js';
-import { parseCreateRequest } from './options.js';
-import { targetCpgs, withoutSnapshot } from './plan.js';
-import { VolumeStore, type StoredVolume, type VolumeRecord } from './records.js';
-import { notFoundForRemove, removeStored } from './remove.js';
-import { repairPass, type RepairReport } from './repair.js';
-import { createReplicatedVolume } from './replication.js';
-import { createSnapshotVolume, sourceMissing } from './snapshot.js';
-import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './status.js';
+import { describe } from './flows/failures.js';
+import { DataPath } from './flows/data-path.js';
+import { holdersText, mountHere, otherHolders, unmountHere, type MountContext } from './flows/mount.js';
+import { repairMounts, type MountRepairReport } from './flows/mount-repair.js';
+import { MountIntentStore } from './store/mount-intents.js';
+import { systemHostEnv, type HostEnv } from '../host/index.js';
+import { CREATE_HELP, formatBackendsTable } from './request/help.js';
+import { importVolume } from './flows/import.js';
+import { IntentStore } from './store/intents.js';
+import { EtcdLocks, rcgLock, volumeLock, type LockTarget } from './store/locks.js';
+import { arrayVolumeName, parseGetName } from './request/naming.js';
+import { parseCreateRequest } from './request/options.js';
+import { targetCpgs, withoutSnapshot } from './request/plan.js';
+import { VolumeStore, type StoredVolume, type VolumeRecord } from './store/records.js';
+import { notFoundForRemove, removeStored } from './flows/remove.js';
+import { repairPass, type RepairReport } from './flows/repair.js';
+import { createReplicatedVolume } from './flows/replication.js';
+import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
+import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
 
-export type { RepairReport } from './repair.js';
+
+function unknownVolume(name: string, op: 'mount' | 'unmount'): VolumeRequestError {
+  return new VolumeRequestError(`Volume ${name} does not exist: cannot ${op} it`, 'check the name with `docker volume ls`; create it with `docker volume create -d hpe`');
+}
 
 export interface VolumeManager {
   /** Err text = the thrown error's message. An existing name succeeds at once, before any validation. */
@@ -44,9 +53,13 @@ export interface VolumeManager {
   list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]>;
   /** '' while not mounted (on this node); throws for an unknown volume. */
   path(name: string): Promise<string>;
-  backendStates(): { name: string; state: 'INITIALIZING' | 'OK' | 'FAILED'; reason?: string }[];
-  /** Settles what a crash left between the array and etcd; run at start. */
-  repair(): Promise<RepairReport>;
+  /** Attaches and mounts on the first `id`, counts a reference for every other; answers the mountpoint. */
+  mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }>;
+  /** Drops the reference `id`; the last one unmounts and detaches. */
+  unmount(name: string, id: string): Promise<void>;
+  backendStates(): BackendStatus[];
+  /** Settles what a crash left between the array, this host and etcd; run at start. */
+  repair(): Promise<RepairReport & { mounts: MountRepairReport }>;
   /** Stops background work and logs out of every array (the etcd client is the caller's). */
   close(): Promise<void>;
 }
@@ -59,6 +72,10 @@ export interface VolumeManagerOptions {
   logger: Logger;
   /** This node's id (upstream's /etc/hpedockerplugin/.node_id): Path answers '' when mounted on another node. */
   nodeId?: string;
+  /** This host's side of the data path (commands, /sys, /dev, /etc, /proc roots); default: the real host. */
+  host?: HostEnv;
+  /** Called after each step of a Mount or Unmount: the crash tests stop the process there. */
+  onMountStep?: MountContext['onStep'];
   /** How long an operation waits for a volume's (or group's) lock. Default 30 s. */
   lockWaitMs?: number;
   /** How soon the lock of a dead holder frees itself. Default 15 s. */
@@ -88,7 +105,7 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
 }
 
 class Manager implements VolumeManager {
-  readonly #ctx: FlowContext;
+  readonly #ctx: MountContext;
   readonly #locks: EtcdLocks;
   readonly #backends: Backends;
   readonly #logger: Logger;
@@ -105,7 +122,7 @@ class Manager implements VolumeManager {
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
     this.#nodeId = o.nodeId;
-    this.#clock = o.clock ?? realClock;
+    this.#clock = o.clock ?? systemClock;
     this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
     this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
     this.#backends = new Backends(o.config, o.secrets, {
@@ -123,6 +140,9 @@ class Manager implements VolumeManager {
       logger: o.logger,
     });
     this.#ctx = {
+      data: new DataPath({ host: o.host ?? systemHostEnv(), ...(o.config.host.mountPrefix === undefined ? {} : { mountPrefix: o.config.host.mountPrefix }) }),
+      mountIntents: new MountIntentStore(o.etcd),
+      ...(o.onMountStep === undefined ? {} : { onStep: o.onMountStep }),
       store: new VolumeStore(o.etcd),
       intents: new IntentStore(o.etcd),
       backends: this.#backends,
@@ -183,6 +203,13 @@ class Manager implements VolumeManager {
     await this.#locks.withLocks(lockTargetsOf(first.record), async () => {
       const current = await store.getByName(name);
       if (current === undefined) throw notFoundForRemove(name);
+      const holders = otherHolders(current.record, '');
+      if (holders.length > 0) {
+        throw new VolumeRequestError(
+          `Volume ${name} is in use and cannot be removed: mounted on ${holdersText(holders)}`,
+          `stop and remove the containers using it (\`docker ps -a --filter volume=${name}\` on each node named), then remove it`,
+        );
+      }
       await removeStored(this.#ctx, current);
     });
   }
@@ -200,8 +227,9 @@ class Manager implements VolumeManager {
     }
     const view = (record: VolumeRecord, status: Record<string, unknown>): VolumeView => ({
       Name: record.display_name,
-      Mountpoint: mountpointOf(record),
-      Devicename: devicenameOf(record),
+      Mountpoint: this.#mountedHere(record) ? mountpointOf(record) : '',
+      Devicename: this.#mountedHere(record) ? devicenameOf(record) : '',
+      CreatedAt: record.created,
       Status: status,
     });
     if (r.is_snap) return view(r, snapshotStatus(r));
@@ -218,9 +246,35 @@ class Manager implements VolumeManager {
   async path(name: string): Promise<string> {
     const stored = await this.#ctx.store.getByName(name);
     if (stored === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
-    const r = stored.record;
-    if (this.#nodeId !== undefined && r.node_mount_info !== undefined && !(this.#nodeId in r.node_mount_info)) return '';
-    return mountpointOf(r);
+    return this.#mountedHere(stored.record) ? mountpointOf(stored.record) : '';
+  }
+
+  #mountedHere(r: VolumeRecord): boolean {
+    return r.node_mount_info?.[this.#ctx.nodeId] !== undefined;
+  }
+
+  // ----- mount, unmount -------------------------------------------------------------------------------------
+
+  async mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }> {
+    const first = await this.#ctx.store.getByName(name);
+    if (first === undefined) throw unknownVolume(name, 'mount');
+    return this.#locks.withLocks([volumeLock(name)], async () => {
+      const current = await this.#ctx.store.getByName(name);
+      if (current === undefined) throw unknownVolume(name, 'mount');
+      const { mountpoint, device } = await mountHere(this.#ctx, current, id);
+      return { Mountpoint: mountpoint, Devicename: device };
+    });
+  }
+
+  async unmount(name: string, id: string): Promise<void> {
+    const first = await this.#ctx.store.getByName(name);
+    if (first === undefined) throw unknownVolume(name, 'unmount');
+    if (first.record.node_mount_info?.[this.#ctx.nodeId] === undefined) return;
+    await this.#locks.withLocks([volumeLock(name)], async () => {
+      const current = await this.#ctx.store.getByName(name);
+      if (current === undefined) throw unknownVolume(name, 'unmount');
+      await unmountHere(this.#ctx, current, id);
+    });
   }
 
   /**
@@ -281,10 +335,11 @@ class Manager implements VolumeManager {
 
   // ----- repair ---------------------------------------------------------------------------------------------
 
-  async repair(): Promise<RepairReport> {
+  async repair(): Promise<RepairReport & { mounts: MountRepairReport }> {
     this.#repairStarted = true;
     await this.#backends.firstAttempts(this.#repairWait.backendsMs);
-    const report = await this.#pass();
+    const mounts = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs);
+    const report = { ...(await this.#pass()), mounts };
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
     // A backend that turned OK during the pass.

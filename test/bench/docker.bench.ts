@@ -1,12 +1,13 @@
 // npm run bench:docker — one run on one dockerd (started here, with etcd and the WSAPI simulator on loopback):
-// enable-to-ready time of the managed plugin, and `docker volume create`, `inspect`, `ls` (with 100 volumes)
-// and `rm` through our plugin and through Docker's built-in `local` driver, each as a median and as the ratio
-// ours/local.
+// enable-to-ready time of the managed plugin; `docker volume create`, `inspect`, `ls` (with 100 volumes) and
+// `rm`; and `docker run --rm -v <vol>:/data <image> true` on a new volume (first mount: attach, mkfs.ext4 of
+// 1 GiB, mount) and on a formatted one — through our plugin and through Docker's built-in `local` driver, each
+// as a median and as the ratio ours/local; then Mount and Unmount of the plugin alone, on its socket.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSimulator } from '../../src/simulator/index.js';
-import { startDockerd } from '../support/dockerd.js';
+import { importBusyboxImage, startDockerd } from '../support/dockerd.js';
 import { singleArrayConfig } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings, postToPlugin } from '../support/plugin.js';
@@ -17,14 +18,15 @@ const population = 100;
 
 const dockerd = await startDockerd();
 const etcd = await startEtcd({ members: 1 });
-const sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: await dockerd.scratch('sim') });
+const simRoot = await dockerd.scratch('simulators');
+const sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: join(simRoot, 'array1') });
 try {
   const configDir = await dockerd.scratch('etc');
   const stateDir = await dockerd.scratch('state');
   await writeFile(join(configDir, 'hpe.conf'), singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl), { mode: 0o600 });
   const folder = await buildPluginFolder(dockerd);
   await dockerd.dockerOk(['plugin', 'create', 'hpe', folder.dir], { timeoutMs: 120_000 });
-  await dockerd.dockerOk(['plugin', 'set', 'hpe', ...(await hostMountSettings(dockerd, configDir, stateDir))]);
+  await dockerd.dockerOk(['plugin', 'set', 'hpe', ...hostMountSettings(configDir, stateDir, simRoot)]);
 
   // enable-to-ready: from `docker plugin enable` until the plugin answers a List on its socket.
   const readyTimes: number[] = [];
@@ -65,6 +67,39 @@ try {
     }
   }
 
+  // docker run -v: a new volume each round (the first mount makes its filesystem), then the same one again.
+  const image = await importBusyboxImage(dockerd);
+  const runRounds = 7;
+  const runs: Record<'first' | 'warm', Record<'hpe' | 'local', number>> = { first: { hpe: 0, local: 0 }, warm: { hpe: 0, local: 0 } };
+  for (const driver of ['hpe', 'local'] as const) {
+    const first: number[] = [];
+    const warm: number[] = [];
+    for (let i = 0; i < runRounds; i++) {
+      const name = `${driver}-run${i}`;
+      await dockerd.dockerOk(['volume', 'create', '-d', driver, ...(driver === 'hpe' ? ['-o', 'size=1'] : []), name]);
+      first.push(await timed(['run', '--rm', '-v', `${name}:/data`, image, 'true']));
+      warm.push(await timed(['run', '--rm', '-v', `${name}:/data`, image, 'true']));
+    }
+    runs.first[driver] = median(first);
+    runs.warm[driver] = median(warm);
+  }
+
+  // Mount and Unmount of the plugin alone (no dockerd in between), on a formatted volume.
+  const id = (await dockerd.dockerOk(['plugin', 'inspect', '-f', '{{.Id}}', 'hpe'])).trim();
+  const socket = `/run/docker/plugins/${id}/hpe.sock`;
+  const mountMs: number[] = [];
+  const unmountMs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const body = JSON.stringify({ Name: 'hpe-run0', ID: `bench-${i}` });
+    let t0 = performance.now();
+    const m = await postToPlugin(socket, '/VolumeDriver.Mount', body);
+    mountMs.push(performance.now() - t0);
+    if ((m.json as { Err?: string }).Err !== '') throw new Error(`Mount failed: ${JSON.stringify(m.json)}`);
+    t0 = performance.now();
+    await postToPlugin(socket, '/VolumeDriver.Unmount', body);
+    unmountMs.push(performance.now() - t0);
+  }
+
   console.log(`docker CLI through the hpe managed plugin vs Docker's local driver (dockerd 20.10, ${population} volumes of each, medians of ${rounds})`);
   console.log(`  enable-to-ready: median ${median(readyTimes).toFixed(0)} ms over 5 (target ≤ 1500 ms)`);
   const targets: Record<string, number> = { create: 2, inspect: 1.3, ls: 1.3, rm: 2 };
@@ -73,6 +108,11 @@ try {
       `  docker volume ${op.padEnd(7)} hpe ${r.hpe.toFixed(1).padStart(6)} ms   local ${r.local.toFixed(1).padStart(6)} ms   ratio ${(r.hpe / r.local).toFixed(2)} (target ≤ ${targets[op]})`,
     );
   }
+  const f = runs.first;
+  const w = runs.warm;
+  console.log(`  docker run -v, new volume (first mount, mkfs.ext4 1 GiB): hpe ${f.hpe.toFixed(0)} ms   local ${f.local.toFixed(0)} ms   over local ${(f.hpe - f.local).toFixed(0)} ms (target ≤ 1000 ms), medians of ${runRounds}`);
+  console.log(`  docker run -v, formatted volume:                          hpe ${w.hpe.toFixed(0)} ms   local ${w.local.toFixed(0)} ms   ratio ${(w.hpe / w.local).toFixed(2)} (target ≤ 1.5), medians of ${runRounds}`);
+  console.log(`  plugin alone on its socket: Mount p50 ${median(mountMs).toFixed(1)} ms, Unmount p50 ${median(unmountMs).toFixed(1)} ms (attach + mount, unmount + detach of a formatted 1 GiB volume; ${rounds} rounds)`);
 } finally {
   await sim.stop(); // its state folder is inside dockerd's scratch folder, which dockerd.stop() removes
   await dockerd.stop();

@@ -106,7 +106,7 @@ before(
 
     folder = await buildPluginFolder(dockerd);
     await dockerd.dockerOk(['plugin', 'create', plugin, folder.dir], { timeoutMs: 120_000 });
-    await dockerd.dockerOk(['plugin', 'set', plugin, ...(await hostMountSettings(dockerd, configDir, stateDir))]);
+    await dockerd.dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir)]);
   },
   { timeout: 180_000 },
 );

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from '../../src/clock.js';
-import { probeBackends, realClock, type Clock } from '../../src/volumes/backends.js';
+import { systemClock as realClock, waitFor, type Clock } from '../../src/clock.js';
+import { probeBackends } from '../../src/volumes/index.js';
 import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
 import { freePort } from '../../src/net.js';
 import {

@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../../src/clock.js';
-import { realClock, type Clock } from '../../src/volumes/backends.js';
+import { systemClock as realClock, waitFor, type Clock } from '../../src/clock.js';
 import { arrayVolumeName, newVolumeId, vvSetName, VolumeStore, volumeLock, EtcdLocks } from '../../src/volumes/index.js';
-import { INTENTS_PREFIX, IntentStore, type VolumeIntent } from '../../src/volumes/intents.js';
-import type { RepairReport, VolumeManager } from '../../src/volumes/manager.js';
-import { newRecord, volumeComment } from '../../src/volumes/plan.js';
+import { INTENTS_PREFIX, IntentStore, type VolumeIntent } from '../../src/volumes/store/intents.js';
+import type { RepairReport, VolumeManager } from '../../src/volumes/index.js';
+import { newRecord, volumeComment } from '../../src/volumes/request/plan.js';
 import { freePort } from '../../src/net.js';
 import {
   PRIMARY_PASSWORD,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ProvisioningTypes, type WsapiClient } from '../../src/array/index.js';
-import { INTENTS_PREFIX } from '../../src/volumes/intents.js';
+import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
 import type { VolumeManager } from '../../src/volumes/manager.js';
 import { arrayVolumeName, CREATE_HELP, EtcdLocks, volumeLock, VolumeStore } from '../../src/volumes/index.js';
 import {

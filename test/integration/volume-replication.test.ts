@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { RcgModes, RcgStates } from '../../src/array/index.js';
 import { VolumeStore } from '../../src/volumes/index.js';
-import { INTENTS_PREFIX } from '../../src/volumes/intents.js';
+import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
 import type { VolumeManager } from '../../src/volumes/manager.js';
 import { clearArray, clearEtcd, etcdKeys, managerFor, pluginVolumes, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 

@@ -20,8 +20,9 @@
  */
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, copyFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { importBusyboxImage as importBusyboxImageWith } from '../../src/docker/index.js';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -501,32 +502,7 @@ async function detachLoops(root: string): Promise<void> {
   }
 }
 
-/**
- * Imports a busybox image without a registry (ci-recipe §3): Debian's busybox-static `/bin/busybox` plus one
- * symlink per applet, `docker import`ed with `CMD ["/bin/sh"]` and `PATH=/bin`. Resolves to the tag.
- */
+/** The registry-free busybox image (src/docker) on this daemon; resolves to the tag. */
 export async function importBusyboxImage(dockerd: Dockerd, tag = 'hpe-test-busybox:latest'): Promise<string> {
-  const busybox = '/bin/busybox';
-  if (!existsSync(busybox)) throw new Error(`${busybox} is missing: run \`make deps\` (it installs the Debian package busybox-static)`);
-  const ldd = spawnSync('ldd', [busybox], { encoding: 'utf8', env: baseEnv() });
-  if (ldd.status === 0 && !/not a dynamic executable|statically linked/.test(`${ldd.stdout}${ldd.stderr}`)) {
-    throw new Error(`${busybox} is dynamically linked (Debian package busybox): install busybox-static instead`);
-  }
-  const work = await mkdtemp(path.join(dockerd.dir, 'scratch', 'busybox-'));
-  try {
-    const root = path.join(work, 'rootfs');
-    for (const d of ['bin', 'tmp', 'etc', 'data']) await mkdir(path.join(root, d), { recursive: true });
-    await chmod(path.join(root, 'tmp'), 0o1777);
-    await copyFile(busybox, path.join(root, 'bin', 'busybox'));
-    const { stdout } = await execFileP(busybox, ['--list'], { timeout: 10_000 });
-    for (const applet of stdout.split('\n').map((s) => s.trim())) {
-      if (applet && applet !== 'busybox' && !applet.includes('/')) await symlink('busybox', path.join(root, 'bin', applet)).catch(() => undefined);
-    }
-    const tar = path.join(work, 'busybox.tar');
-    await execFileP('tar', ['-C', root, '-cf', tar, '.'], { timeout: 30_000 });
-    await dockerd.dockerOk(['import', '-c', 'CMD ["/bin/sh"]', '-c', 'ENV PATH=/bin', tar, tag], { timeoutMs: 60_000 });
-    return tag;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  return importBusyboxImageWith({ workDir: path.join(dockerd.dir, 'scratch'), tag, docker: (args) => dockerd.dockerOk(args, { timeoutMs: 60_000 }) });
 }

@@ -71,10 +71,12 @@ export async function buildPluginFolder(d: Dockerd, change?: (cfg: PluginConfig)
   return { dir, rootfs: path.join(dir, 'rootfs'), real, adaptations };
 }
 
-/** `docker plugin set` arguments for the host folders an admin points the plugin at (and /lib/modules where the host has none). */
-export async function hostMountSettings(d: Dockerd, configDir: string, stateDir: string): Promise<string[]> {
-  const modules = existsSync('/lib/modules') ? [] : [`modules.source=${await d.scratch('lib-modules')}`];
-  return [`config.source=${configDir}`, `state.source=${stateDir}`, ...modules];
+/**
+ * `docker plugin set` arguments for the host folders an admin points the plugin at, and (testing aid) the folder
+ * holding the WSAPI simulators' state folders, whose volume files the plugin attaches as loop devices.
+ */
+export function hostMountSettings(configDir: string, stateDir: string, simulatorsDir?: string): string[] {
+  return [`config.source=${configDir}`, `state.source=${stateDir}`, ...(simulatorsDir === undefined ? [] : [`simulators.source=${simulatorsDir}`])];
 }
 
 /** POSTs to a plugin socket as dockerd does (no Content-Type, empty body for Activate). */

@@ -21,6 +21,8 @@ test('the deferred driver refuses every call with the reason until the real driv
     get: async () => undefined,
     list: async () => [{ Name: 'v', Mountpoint: '', Status: {} }],
     path: async () => '',
+    mount: async () => ({ Mountpoint: '', Devicename: '' }),
+    unmount: async () => {},
   });
   assert.deepEqual(await deferred.list(), [{ Name: 'v', Mountpoint: '', Status: {} }]);
 });

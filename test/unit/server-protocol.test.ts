@@ -27,7 +27,19 @@ class MemoryDriver implements VolumeDriver {
   }
   async path(name: string) {
     if (name === 'boom') throw new Error('unexpected');
-    return '';
+    return this.mounts.has(name) ? `/opt/hpe/data/hpedocker-${name}` : '';
+  }
+  readonly mounts = new Map<string, Set<string>>();
+  async mount(name: string, id: string) {
+    if (!this.volumes.has(name)) throw new HpeError(`Volume ${name} does not exist: cannot mount it`, 'check the name');
+    const ids = this.mounts.get(name) ?? new Set<string>();
+    ids.add(id);
+    this.mounts.set(name, ids);
+    return { Mountpoint: `/opt/hpe/data/hpedocker-${name}`, Devicename: '/dev/loop7' };
+  }
+  async unmount(name: string, id: string) {
+    this.mounts.get(name)?.delete(id);
+    if (this.mounts.get(name)?.size === 0) this.mounts.delete(name);
   }
 }
 
@@ -107,9 +119,17 @@ test('an unexpected failure is a 500 with a JSON Err, logged', async () => {
   assert.ok(logLines.some((l) => l.includes('unexpected failure')));
 });
 
-test('Mount and Unmount answer a clear not-yet error', async () => {
-  const r = await post('/VolumeDriver.Mount', '{"Name":"v1","ID":"abc"}');
-  assert.match(String(r.json.Err), /^mounting is not available in this version of hpedockerplugin/);
+test('Mount answers the mountpoint and device; Unmount releases; both need Name and ID', async () => {
+  await post('/VolumeDriver.Create', '{"Name":"m1"}');
+  const m = await post('/VolumeDriver.Mount', '{"Name":"m1","ID":"abc"}');
+  assert.deepEqual(m.json, { Err: '', Name: 'm1', Mountpoint: '/opt/hpe/data/hpedocker-m1', Devicename: '/dev/loop7' });
+  assert.equal((await post('/VolumeDriver.Path', '{"Name":"m1"}')).json.Mountpoint, '/opt/hpe/data/hpedocker-m1');
+  assert.deepEqual((await post('/VolumeDriver.Unmount', '{"Name":"m1","ID":"abc"}')).json, { Err: '' });
+  assert.equal((await post('/VolumeDriver.Path', '{"Name":"m1"}')).json.Mountpoint, '');
+  const noId = await post('/VolumeDriver.Mount', '{"Name":"m1"}');
+  assert.deepEqual(noId.json, { Err: 'the request has no "ID": send a JSON body like {"Name": "vol1", "ID": "<caller id>"}' });
+  const unknown = await post('/VolumeDriver.Mount', '{"Name":"nope","ID":"abc"}');
+  assert.match(String(unknown.json.Err), /^Volume nope does not exist: cannot mount it/);
 });
 
 test('a stale socket file is replaced; a live one is refused', async () => {

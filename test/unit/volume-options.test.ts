@@ -152,6 +152,8 @@ const errorCases: ErrorCase[] = [
   { title: 'fsMode not a number', opts: { fsMode: 'rwx' }, message: "Invalid value 'rwx' specified for fsMode. Please specify an integer value." },
   { title: 'fsMode without leading 0', opts: { fsMode: '755' }, message: "Invalid value '755' specified for fsMode. Please specify an octal value." },
   { title: 'fsMode with an 8', opts: { fsMode: '0785' }, message: "Invalid value '0785' specified for fsMode. Please specify an octal value." },
+  { title: 'fsType other than ext4 and xfs', opts: { fsType: 'btrfs' }, message: "Invalid value 'btrfs' specified for fsType. Valid values are: ['ext4', 'xfs']" },
+  { title: 'fsType on a snapshot', opts: { virtualCopyOf: 'v0', fsType: 'xfs' }, message: "Invalid input received: Invalid option(s) ['fsType'] specified for operation create snapshot. Please check help for usage." },
   { title: 'fsMode beyond 07777', opts: { fsMode: '017777' }, message: "Invalid value '017777' specified for fsMode. Please specify an octal value." },
   { title: 'a non-integer mountConflictDelay', opts: { mountConflictDelay: 'soon' }, message: "Invalid value 'soon' specified for mountConflictDelay. Please specify an integer value." },
   { title: 'a negative mountConflictDelay', opts: { mountConflictDelay: '-1' }, message: "Invalid value '-1' specified for mountConflictDelay. Please specify an integer value of 0 or more." },
@@ -245,6 +247,7 @@ const createDefaults = {
   snapCpg: null,
   fsOwner: null,
   fsMode: null,
+  fsType: 'ext4',
   mountConflictDelay: 30,
 };
 
@@ -292,12 +295,13 @@ const okCases: OkCase[] = [
   { title: 'empty values count as not given', opts: { size: '', provisioning: '', backend: '', fsMode: '', mountConflictDelay: '', 'qos-name': '' }, expected: { ...createDefaults } as VolumeRequest },
   { title: 'integers read as Python int() reads them', opts: { size: ' +10 ', mountConflictDelay: '007' }, expected: { ...createDefaults, size: 10, mountConflictDelay: 7 } as VolumeRequest },
   { title: 'fsMode 0 and 04755', opts: { fsMode: '04755' }, expected: { ...createDefaults, fsMode: '04755' } as VolumeRequest },
+  { title: 'fsType=xfs (any case) makes xfs at the first mount', opts: { fsType: 'XFS' }, expected: { ...createDefaults, fsType: 'xfs' } as VolumeRequest },
   { title: 'DEFAULT_BLOCK is the default when DEFAULT is not a block backend', opts: {}, view: [{ name: 'DEFAULT_BLOCK', state: 'OK' }], expected: { ...createDefaults, backend: 'DEFAULT_BLOCK' } as VolumeRequest },
   { title: 'a replication backend without replicationGroup makes a plain volume', opts: { backend: 'rep' }, expected: { ...createDefaults, backend: 'rep' } as VolumeRequest },
   {
     title: 'a replicated volume',
     opts: { replicationGroup: 'rg1', backend: 'rep', size: '5', provisioning: 'full', compression: 'false', mountConflictDelay: '60' },
-    expected: { kind: 'replicated', name: 'vol1', backend: 'rep', replicationGroup: 'rg1', replication, size: 5, provisioning: 'full', compression: false, mountConflictDelay: 60 },
+    expected: { kind: 'replicated', name: 'vol1', backend: 'rep', replicationGroup: 'rg1', replication, size: 5, provisioning: 'full', compression: false, mountConflictDelay: 60, fsType: 'ext4' },
   },
   {
     title: 'a clone with the source defaults',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { wsapiFeatures } from '../../src/array/index.js';
 import type { ReplicationDevice } from '../../src/config/index.js';
-import { parseIntent } from '../../src/volumes/intents.js';
+import { parseIntent } from '../../src/volumes/store/intents.js';
 import {
   checkShape,
   createRcgParams,
@@ -19,7 +19,7 @@ import {
   withoutSnapshot,
   type ArrayCaps,
   type VolumeShape,
-} from '../../src/volumes/plan.js';
+} from '../../src/volumes/request/plan.js';
 
 const licensed = { licenseInfo: { licenses: [{ name: 'Thin Provisioning' }, { name: 'Compression' }] } };
 function caps(build: number, system: ArrayCaps['system'] = licensed): ArrayCaps {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newRecord, snapshotMetadata, withSnapshotEntry } from '../../src/volumes/plan.js';
-import { qosDetail, rcgDetail, snapshotSettingsView, snapshotStatus, volumeStatus } from '../../src/volumes/status.js';
+import { newRecord, snapshotMetadata, withSnapshotEntry } from '../../src/volumes/request/plan.js';
+import { qosDetail, rcgDetail, snapshotSettingsView, snapshotStatus, volumeStatus } from '../../src/volumes/request/status.js';
 
 const id = '6c471ac5-7165-4b1d-9b8f-d657e4f2ca65';
 const record = (over: Partial<Parameters<typeof newRecord>[0]> = {}) =>

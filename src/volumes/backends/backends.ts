@@ -1,0 +1,486 @@
+/**
+ * Backend lifecycle: one WSAPI session per array, for every block backend of hpe.conf and, when the backend
+ * has a `replication_device`, for its replication target.
+ *
+ * Each backend goes INITIALIZING → OK, or → FAILED with a reason an admin can act on. Initialising an array is
+ * `GET /api` (build, feature gates), the login (`GET /system` is the first authenticated call; its licences
+ * serve the compression check later), and `GET /cpgs/<cpg>` for every configured CPG and snapshot CPG (on the
+ * target: the right-hand sides of cpg_map / snap_cpg_map). Backends initialise in parallel and independently.
+ * Upstream left a FAILED backend failed until the plugin restarted; here a backend that failed for a reason
+ * that may clear (array down, wrong password changed on the array, CPG created later) is retried in the
+ * background with capped exponential backoff (2 s doubling to 60 s; the clock is injectable), never blocking
+ * the other backends or the server. Reasons never contain a password: the WSAPI client scrubs them.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  WsapiClient,
+  WsapiConnectionError,
+  WsapiError,
+  WsapiCodes,
+  WsapiFeatureBuilds,
+  wsapiFeatures,
+  type RetryPolicy,
+  type SystemInfo,
+  type WsapiFeatures,
+} from '../../array/index.js';
+import type { BackendConfig, HpeConfig, ReplicationDevice } from '../../config/index.js';
+import { backoffDelay, systemClock, type Backoff, type Clock } from '../../clock.js';
+import { HpeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { RevealedSecrets } from '../../secrets/index.js';
+import { VolumeRequestError } from '../errors.js';
+import { backendNotReady, type BackendState, type BackendStatus, type BackendView } from './state.js';
+
+/** Backoff of the background re-initialisation of a FAILED backend. */
+const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
+
+/** WSAPI client settings for the backends' sessions. */
+export interface WsapiSettings {
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Fewer, shorter in-call retries than the client's default (5 tries, up to 15 s apart): an array that refuses
+ * connections is FAILED within ~3 s and retried by the backoff above, instead of sitting INITIALIZING.
+ */
+const defaultWsapiRetry: Partial<RetryPolicy> = { attempts: 3, baseDelayMs: 1000, maxDelayMs: 4000 };
+
+// ---------------------------------------------------------------------------------------------------------
+// What an initialised backend offers
+
+/** One array with its session and what init learnt about it. */
+interface ArrayHandle {
+  client: WsapiClient;
+  /** `host:port`, as errors name it. */
+  array: string;
+  build: number;
+  features: WsapiFeatures;
+  system: SystemInfo;
+  /** CPG name → its domain (undefined: no domain), for the configured CPGs; others are added when first read. */
+  cpgDomains: Map<string, string | undefined>;
+}
+
+export interface ReplicationTarget extends ArrayHandle {
+  device: ReplicationDevice;
+}
+
+/** A backend in state OK. */
+export interface ReadyBackend {
+  name: string;
+  config: BackendConfig;
+  primary: ArrayHandle;
+  target?: ReplicationTarget;
+}
+
+/** The CPG's domain, read once per CPG and kept. */
+export async function cpgDomain(handle: ArrayHandle, cpg: string): Promise<string | undefined> {
+  if (handle.cpgDomains.has(cpg)) return handle.cpgDomains.get(cpg);
+  const domain = (await handle.client.getCpg(cpg)).domain;
+  handle.cpgDomains.set(cpg, domain);
+  return domain;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Init of one array, and the reasons it gives
+
+/** An init failure with its reason; `retry` false when only an edit of hpe.conf can fix it. */
+class InitFailure extends Error {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
+    super(message);
+  }
+}
+
+interface ArraySpec {
+  backend: string;
+  /** `primary`, or the target's backend_id. */
+  role: 'primary' | 'replication target';
+  /** The replication target's backend_id. */
+  targetId?: string;
+  apiUrl: string;
+  username: string;
+  password: string | undefined;
+  /** `hpe3par_password` or `replication_device.hpe3par_password`: what the admin checks. */
+  passwordOption: string;
+  cpgs: { name: string; option: string }[];
+  caCertFile: string | undefined;
+}
+
+function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): ArraySpec[] {
+  const cpgs = dedupe([
+    ...backend.cpg.map((name) => ({ name, option: 'hpe3par_cpg' })),
+    ...backend.snapCpg.map((name) => ({ name, option: 'hpe3par_snapcpg' })),
+  ]);
+  const specs: ArraySpec[] = [
+    {
+      backend: backend.name,
+      role: 'primary',
+      apiUrl: backend.apiUrl,
+      username: backend.username,
+      password: secrets?.hpe3par_password,
+      passwordOption: 'hpe3par_password',
+      cpgs,
+      caCertFile: backend.caCert,
+    },
+  ];
+  const r = backend.replication;
+  if (r !== undefined) {
+    specs.push({
+      backend: backend.name,
+      role: 'replication target',
+      targetId: r.backendId,
+      apiUrl: r.apiUrl,
+      username: r.username,
+      password: secrets?.['replication_device.hpe3par_password'],
+      passwordOption: 'replication_device.hpe3par_password',
+      cpgs: dedupe([
+        ...r.cpgMap.map((m) => ({ name: m.target, option: 'replication_device.cpg_map' })),
+        ...r.snapCpgMap.map((m) => ({ name: m.target, option: 'replication_device.snap_cpg_map' })),
+      ]),
+      caCertFile: backend.caCert,
+    });
+  }
+  return specs;
+}
+
+/** Each CPG once (hpe3par_snapcpg defaults to hpe3par_cpg), named by the first option that lists it. */
+function dedupe(cpgs: { name: string; option: string }[]): { name: string; option: string }[] {
+  const byName = new Map<string, { name: string; option: string }>();
+  for (const c of cpgs) if (c.name !== '' && !byName.has(c.name)) byName.set(c.name, c);
+  return [...byName.values()];
+}
+
+/** The admin-facing reason of a failed init step (no secrets: the client scrubbed them). */
+function reasonOf(err: unknown, spec: ArraySpec, array: string): InitFailure {
+  if (err instanceof InitFailure) return err;
+  const where = `[${spec.backend}]`;
+  if (err instanceof WsapiConnectionError) {
+    switch (err.reason) {
+      case 'refused':
+        return new InitFailure(`array ${array} refused the connection`, true);
+      case 'dns':
+        return new InitFailure(`array host of ${err.url} does not resolve (${err.detail}) — check ${where}.${apiUrlOption(spec)}`, true);
+      case 'tls':
+        return new InitFailure(`TLS verification of array ${array} failed: ${err.detail} — check ${where}.hpe3par_ca_cert`, true);
+      case 'timeout':
+        return new InitFailure(`array ${array} did not answer: ${err.detail}`, true);
+      case 'protocol':
+        return new InitFailure(`${err.url} is not a WSAPI: ${err.detail} — check ${where}.${apiUrlOption(spec)}`, true);
+      default:
+        return new InitFailure(`cannot reach array ${array}: ${err.detail}`, true);
+    }
+  }
+  if (err instanceof WsapiError && err.call.startsWith('POST /credentials')) {
+    if (err.code === WsapiCodes.INV_USER_PASS) {
+      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.passwordOption}`, true);
+    }
+    return new InitFailure(`login to array ${array} as "${spec.username}" failed: HTTP ${err.status}${err.code === undefined ? '' : `, WSAPI code ${err.code}`}${err.desc === '' ? '' : `: ${err.desc}`}`, true);
+  }
+  if (err instanceof HpeError) return new InitFailure(err.message, true);
+  return new InitFailure(err instanceof Error ? err.message : String(err), true);
+}
+
+function apiUrlOption(spec: ArraySpec): string {
+  return spec.role === 'primary' ? 'hpe3par_api_url' : 'replication_device.hpe3par_api_url';
+}
+
+function prefixed(spec: ArraySpec, reason: string): string {
+  return spec.role === 'primary' ? reason : `replication target ${spec.targetId}: ${reason}`;
+}
+
+/** Builds the client for a spec; configuration problems (no password, unreadable CA, bad URL) are final. */
+async function clientFor(spec: ArraySpec, wsapi: WsapiSettings): Promise<WsapiClient> {
+  if (spec.password === undefined) {
+    throw new InitFailure(`the password ${spec.passwordOption} of [${spec.backend}] could not be decrypted — run \`hpedockerplugin check\``, false);
+  }
+  let caCert: string | undefined;
+  if (spec.caCertFile !== undefined) {
+    try {
+      caCert = await readFile(spec.caCertFile, 'utf8');
+    } catch (err) {
+      throw new InitFailure(`cannot read the CA certificate ${spec.caCertFile} (${(err as NodeJS.ErrnoException).code ?? describeErr(err)}) — check [${spec.backend}].hpe3par_ca_cert`, false);
+    }
+  }
+  try {
+    return new WsapiClient({
+      apiUrl: spec.apiUrl,
+      username: spec.username,
+      password: spec.password,
+      ...(caCert === undefined ? {} : { caCert }),
+      ...(wsapi.timeoutMs === undefined ? {} : { timeoutMs: wsapi.timeoutMs }),
+      retry: { ...defaultWsapiRetry, ...wsapi.retry },
+      ...(wsapi.sleep === undefined ? {} : { sleep: wsapi.sleep }),
+    });
+  } catch (err) {
+    throw new InitFailure(`${describeErr(err)} — check [${spec.backend}].${apiUrlOption(spec)}`, false);
+  }
+}
+
+function describeErr(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** GET /api, login (GET /system), GET /cpgs/<cpg> for each CPG. */
+async function initArray(client: WsapiClient, spec: ArraySpec): Promise<ArrayHandle> {
+  try {
+    const version = await client.getApiVersion();
+    const features = wsapiFeatures(version.build);
+    if (!features.supported) {
+      throw new InitFailure(
+        `array ${client.array} runs WSAPI build ${version.build}; 3PAR OS 3.1.3 MU1 (build ${WsapiFeatureBuilds.minimum}) or later is needed`,
+        false,
+      );
+    }
+    const system = await client.getSystem();
+    const cpgDomains = new Map<string, string | undefined>();
+    for (const cpg of spec.cpgs) {
+      try {
+        cpgDomains.set(cpg.name, (await client.getCpg(cpg.name)).domain);
+      } catch (err) {
+        if (err instanceof WsapiError && err.status === 404) {
+          throw new InitFailure(`CPG ${cpg.name} does not exist on the array ${client.array} — check [${spec.backend}].${cpg.option}`, true);
+        }
+        throw err;
+      }
+    }
+    return { client, array: client.array, build: version.build, features, system, cpgDomains };
+  } catch (err) {
+    throw reasonOf(err, spec, client.array);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The backends of a config
+
+interface BackendsOptions {
+  logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  clock?: Clock;
+  backoff?: Backoff;
+  wsapi?: WsapiSettings;
+  /** Called whenever a backend's state changes (after the change). */
+  onStateChange?: (name: string, state: BackendState) => void;
+}
+
+interface Entry {
+  config: BackendConfig;
+  specs: ArraySpec[];
+  clients: (WsapiClient | undefined)[];
+  state: BackendState;
+  reason?: string;
+  ready?: ReadyBackend;
+  firstAttempt: Promise<void>;
+  run?: Promise<void>;
+}
+
+function statusOf(e: Entry): BackendStatus {
+  return { name: e.config.name, state: e.state, ...(e.reason === undefined ? {} : { reason: e.reason }) };
+}
+
+/** Block backends only: the File Persona driver is not served by this plugin. */
+function blockBackends(config: HpeConfig): BackendConfig[] {
+  return config.backends.filter((b) => b.driver !== 'file');
+}
+
+export class Backends {
+  readonly #entries = new Map<string, Entry>();
+  readonly #options: BackendsOptions;
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
+  readonly #stop = new AbortController();
+
+  constructor(config: HpeConfig, secrets: ReadonlyMap<string, RevealedSecrets>, options: BackendsOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#backoff = options.backoff ?? defaultBackoff;
+    for (const backend of blockBackends(config)) {
+      const specs = specsOf(backend, secrets.get(backend.name));
+      this.#entries.set(backend.name, { config: backend, specs, clients: specs.map(() => undefined), state: 'INITIALIZING', firstAttempt: Promise.resolve() });
+    }
+  }
+
+  /** Starts every backend's initialisation in the background (in parallel). */
+  start(): void {
+    for (const entry of this.#entries.values()) {
+      let markFirst!: () => void;
+      entry.firstAttempt = new Promise((resolve) => (markFirst = resolve));
+      entry.run = this.#initLoop(entry, markFirst);
+    }
+  }
+
+  /** Resolves when every backend has finished its first attempt (OK or FAILED), or after `timeoutMs`. */
+  async firstAttempts(timeoutMs?: number): Promise<void> {
+    const all = Promise.all([...this.#entries.values()].map((e) => e.firstAttempt)).then(() => undefined);
+    if (timeoutMs === undefined) return all;
+    const stop = new AbortController();
+    await Promise.race([all, this.#clock.sleep(timeoutMs, stop.signal)]);
+    stop.abort();
+  }
+
+  names(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
+  states(): BackendStatus[] {
+    return [...this.#entries.values()].map(statusOf);
+  }
+
+  /** What Create's option validation needs of each backend. */
+  views(): BackendView[] {
+    return [...this.#entries.values()].map((e) => ({
+      ...statusOf(e),
+      ...(e.config.replication === undefined ? {} : { replication: e.config.replication }),
+    }));
+  }
+
+  /** The backend if it is OK. */
+  get(name: string): ReadyBackend | undefined {
+    return this.#entries.get(name)?.ready;
+  }
+
+  /** The OK backend, or the error Docker shows for it (upstream's text, plus why). */
+  require(name: string): ReadyBackend {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) {
+      throw new VolumeRequestError(
+        `Backend: ${name} not present in config.`,
+        `add the [${name}] section back to hpe.conf, or use a configured backend (${this.names().join(', ')})`,
+      );
+    }
+    if (entry.ready !== undefined) return entry.ready;
+    throw backendNotReady(statusOf(entry));
+  }
+
+  /**
+   * Stops the retries and logs out of every array. Closing a client also ends its connections, so an init
+   * attempt waiting on a silent array fails at once instead of holding close() for the WSAPI timeout.
+   */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    const closeClients = () =>
+      Promise.all([...this.#entries.values()].flatMap((e) => e.clients.filter((c): c is WsapiClient => c !== undefined).map((c) => c.close().catch(() => undefined))));
+    await closeClients();
+    await Promise.all([...this.#entries.values()].map((e) => e.run?.catch(() => undefined)));
+    // A client made while the first round closed (an attempt that was reading its CA file).
+    await closeClients();
+  }
+
+  async #initLoop(entry: Entry, markFirst: () => void): Promise<void> {
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      let retry = true;
+      const delay = backoffDelay(this.#backoff, attempt);
+      try {
+        entry.ready = await this.#initOnce(entry);
+        entry.state = 'OK';
+        delete entry.reason;
+        this.#options.logger.info({ backend: entry.config.name, attempt }, `backend ${entry.config.name} initialized: OK`);
+        markFirst();
+        this.#options.onStateChange?.(entry.config.name, 'OK');
+        return;
+      } catch (err) {
+        if (this.#stop.signal.aborted) return markFirst();
+        const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
+        retry = failure.retry;
+        const changed = entry.state !== 'FAILED' || entry.reason !== failure.message;
+        entry.state = 'FAILED';
+        entry.reason = failure.message;
+        if (changed || attempt === 1) {
+          this.#options.logger.warn(
+            { backend: entry.config.name, attempt, reason: failure.message, retryInMs: retry ? delay : undefined },
+            `INITIALIZING backend: ${entry.config.name} FAILED Error: ${failure.message}`,
+          );
+        }
+        markFirst();
+        if (changed) this.#options.onStateChange?.(entry.config.name, 'FAILED');
+      }
+      if (!retry) return;
+      await this.#clock.sleep(delay, this.#stop.signal);
+      if (this.#stop.signal.aborted) return;
+    }
+  }
+
+  async #initOnce(entry: Entry): Promise<ReadyBackend> {
+    const wsapi = this.#options.wsapi ?? {};
+    // Primary and target in parallel; the primary's failure is reported first.
+    const results = await Promise.allSettled(
+      entry.specs.map(async (spec, i) => {
+        try {
+          const client = (entry.clients[i] ??= await clientFor(spec, wsapi));
+          return await initArray(client, spec);
+        } catch (err) {
+          const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
+          throw new InitFailure(prefixed(spec, failure.message), failure.retry);
+        }
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const [primary, target] = results.map((r) => (r as PromiseFulfilledResult<ArrayHandle>).value);
+    const ready: ReadyBackend = { name: entry.config.name, config: entry.config, primary: primary! };
+    if (target !== undefined && entry.config.replication !== undefined) ready.target = { ...target, device: entry.config.replication };
+    return ready;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One-shot probe for `hpedockerplugin check`
+
+interface BackendProbe {
+  backend: string;
+  role: 'primary' | 'replication target';
+  /** The target's backend_id for a replication target. */
+  target?: string;
+  apiUrl: string;
+  ok: boolean;
+  /** Why it failed (same texts as a FAILED backend). */
+  reason?: string;
+  /** From `GET /api` and `GET /system` when reached. */
+  build?: number;
+  systemName?: string;
+  model?: string;
+  /** False when the array's certificate is not verified (no hpe3par_ca_cert, or plain http). */
+  verifiesTls?: boolean;
+}
+
+/**
+ * Checks every block backend once — array reachable, login accepted, CPGs present — and its replication
+ * target. One result per backend and per replication target; logs out of every array before returning.
+ */
+export async function probeBackends(
+  config: HpeConfig,
+  secrets: ReadonlyMap<string, RevealedSecrets>,
+  options: { wsapi?: WsapiSettings } = {},
+): Promise<BackendProbe[]> {
+  const wsapi = options.wsapi ?? {};
+  const jobs = blockBackends(config).flatMap((backend) =>
+    specsOf(backend, secrets.get(backend.name)).map(async (spec): Promise<BackendProbe> => {
+      const base: BackendProbe = {
+        backend: backend.name,
+        role: spec.role,
+        ...(spec.targetId === undefined ? {} : { target: spec.targetId }),
+        apiUrl: spec.apiUrl,
+        ok: false,
+      };
+      let client: WsapiClient | undefined;
+      try {
+        client = await clientFor(spec, wsapi);
+        const handle = await initArray(client, spec);
+        return { ...base, ok: true, build: handle.build, systemName: handle.system.name, model: handle.system.model, verifiesTls: client.verifiesTls };
+      } catch (err) {
+        return { ...base, reason: err instanceof InitFailure ? err.message : describeErr(err), ...(client ? { verifiesTls: client.verifiesTls } : {}) };
+      } finally {
+        await client?.close();
+      }
+    }),
+  );
+  return Promise.all(jobs);
+}

@@ -1,0 +1,159 @@
+/**
+ * Create of a plain volume (upstream §5 "Create volume"), and the array steps clones share:
+ *   [GET /qos/vvset:<q>, GET /volumesets/<q>]            checks only, before anything is written
+ *   intent → POST /volumes {name dcv-…, cpg, snapCPG, sizeMiB, comment, tpvv/tdvv/compression}
+ *   flash-cache=true:  POST /volumesets {name vvs-…, domain, setmembers:[dcv-…]}, PUT /volumesets/vvs-… {flashCachePolicy:1}
+ *   qos-name=<q>:      PUT /volumesets/<q> {action:1, setmembers:[dcv-…]}
+ *   → record → intent deleted.
+ * flash-cache=false makes no VV set (upstream's truthy "false" made one).
+ */
+import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolumeParams } from '../../array/index.js';
+import { cpgDomain, type ReadyBackend } from '../backends/backends.js';
+import { VolumeRequestError } from '../errors.js';
+import { VolumeOperationError, describe, hasAnyCode } from './failures.js';
+import { newIntent, runCreate, type FlowContext } from './flow.js';
+import { arrayVolumeName, newVolumeId, vvSetName } from '../request/naming.js';
+import type { CreateVolumeRequest } from '../request/options.js';
+import { checkFlashCache, checkShape, createVolumeParams, fsOwnerText, newRecord, volumeComment, type VolumeShape } from '../request/plan.js';
+import { deleteArrayVolume, ignoringMissing } from './array-ops.js';
+import type { Undo } from './undo.js';
+
+export function createWhat(name: string, backend: string): string {
+  return `Failed to create volume ${name} on backend ${backend}`;
+}
+
+/** The CPG of a new volume: `-o cpg`, else the backend's first. */
+function volumeCpg(b: ReadyBackend, requested: string | null): string {
+  const cpg = requested ?? b.config.cpg[0];
+  if (cpg === undefined) {
+    throw new VolumeRequestError(`Invalid input received: backend ${b.name} has no CPG configured`, `set hpe3par_cpg in [${b.name}] of hpe.conf, or pass -o cpg=<cpg>`);
+  }
+  return cpg;
+}
+
+/** The VV sets a new volume joins. */
+interface SetPlan {
+  flashCache: boolean | null;
+  /** An existing set (qos-name) to join. */
+  qosSet?: string;
+  /** The plugin's own `vvs-` set, made for flash-cache=true. */
+  ownSet?: string;
+}
+
+/**
+ * Reads what the sets need before anything is written. A qos-name must be a VV set with a QoS rule. A volume
+ * in a QoS set takes that set's flash cache policy: unset, it is recorded from the set (as upstream); set, it
+ * must agree (`strict`), since changing the shared set's policy would change it for every other member.
+ */
+export async function planSets(b: ReadyBackend, id: string, flashCache: boolean | null, qosName: string | null, strict: boolean): Promise<SetPlan> {
+  if (flashCache === true) checkFlashCache(b.primary);
+  if (qosName === null) return flashCache === true ? { flashCache, ownSet: vvSetName(id) } : { flashCache };
+  const client = b.primary.client;
+  let policy: number | undefined;
+  try {
+    await client.getQosRule(qosName);
+    policy = (await client.getVolumeSet(qosName)).flashCachePolicy;
+  } catch (err) {
+    throw new VolumeOperationError(`Failed to retrieve QOS from VV-Set ${qosName}: ${describe(err)}`, `create the VV set ${qosName} with a QoS rule on the array, or correct -o qos-name`, { cause: err });
+  }
+  const setEnabled = policy === FlashCachePolicies.ENABLED;
+  if (flashCache === null) return { flashCache: setEnabled ? true : null, qosSet: qosName };
+  if (strict && flashCache !== setEnabled) {
+    throw new VolumeRequestError(
+      `flash-cache=${flashCache} conflicts with the flash cache policy of VV set ${qosName} (${setEnabled ? 'enabled' : 'not enabled'}): a volume in a QoS VV set takes the set's policy`,
+      `leave out -o flash-cache with -o qos-name=${qosName}, or change the set's policy on the array`,
+    );
+  }
+  return { flashCache, qosSet: qosName };
+}
+
+/** POST /volumes; the undo is registered even when the answer was lost (the volume may exist). */
+export async function createArrayVolume(b: ReadyBackend, params: CreateVolumeParams, undo: Undo): Promise<void> {
+  const client = b.primary.client;
+  try {
+    await client.createVolume(params);
+  } catch (err) {
+    if (err instanceof WsapiConnectionError && err.outcomeUnknown) undo.push(`delete volume ${params.name}`, () => deleteArrayVolume(client, params.name));
+    if (hasAnyCode(err, WsapiCodes.EXISTENT_VOL)) {
+      throw new VolumeOperationError(`Volume (${params.name}) already exists on array`, `an array volume already has this name; remove it on array ${b.primary.array} or retry`, { cause: err });
+    }
+    throw err;
+  }
+  undo.push(`delete volume ${params.name}`, () => deleteArrayVolume(client, params.name));
+}
+
+/** Joins the planned VV sets; each join registers its undo. */
+export async function applySets(b: ReadyBackend, arrayName: string, cpg: string, sets: SetPlan, undo: Undo): Promise<void> {
+  const client = b.primary.client;
+  if (sets.ownSet !== undefined) {
+    const own = sets.ownSet;
+    try {
+      const domain = await cpgDomain(b.primary, cpg);
+      await client.createVolumeSet({ name: own, ...(domain === undefined ? {} : { domain }), setmembers: [arrayName] });
+      undo.push(`delete VV set ${own}`, async () => {
+        await ignoringMissing(() => client.removeVolumesFromSet(own, [arrayName]));
+        await ignoringMissing(() => client.deleteVolumeSet(own));
+      });
+      await client.setFlashCachePolicy(own, FlashCachePolicies.ENABLED);
+    } catch (err) {
+      throw new VolumeOperationError(`Driver: Failed to set flash cache policy - ${describe(err)}`, 'check the flash cache of the array (createflashcache), or create the volume without -o flash-cache', { cause: err });
+    }
+  }
+  if (sets.qosSet !== undefined) {
+    const qos = sets.qosSet;
+    try {
+      await client.addVolumesToSet(qos, [arrayName]);
+    } catch (err) {
+      throw new VolumeOperationError(`Failed to add volume ${arrayName} to VV-Set ${qos}: ${describe(err)}`, `check the VV set ${qos} on array ${b.primary.array}`, { cause: err });
+    }
+    undo.push(`leave VV set ${qos}`, () => ignoringMissing(() => client.removeVolumesFromSet(qos, [arrayName])));
+  }
+}
+
+export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeRequest): Promise<void> {
+  const b = ctx.backends.require(req.backend);
+  const cpg = volumeCpg(b, req.cpg);
+  const snapCpg = req.snapCpg ?? b.config.snapCpg[0] ?? cpg;
+  const shape: VolumeShape = { sizeGiB: req.size, provisioning: req.provisioning, compression: req.compression };
+  checkShape(shape, b.primary);
+  const id = newVolumeId();
+  const arrayName = arrayVolumeName(id, false);
+  const sets = await planSets(b, id, req.flashCache, req.qosName, true);
+  const record = newRecord({
+    id,
+    displayName: req.name,
+    arrayName,
+    backend: b.name,
+    shape,
+    mountConflictDelay: req.mountConflictDelay,
+    cpg,
+    snapCpg,
+    flashCache: sets.flashCache,
+    qosName: req.qosName,
+    fsOwner: fsOwnerText(req.fsOwner),
+    fsMode: req.fsMode,
+    fsType: req.fsType,
+    now: ctx.now(),
+  });
+  await runCreate(ctx, {
+    what: createWhat(req.name, b.name),
+    intent: newIntent(ctx, {
+      op: 'create',
+      flow: 'volume',
+      id,
+      name: req.name,
+      backend: b.name,
+      arrayName,
+      ...(sets.qosSet === undefined ? {} : { qosSet: sets.qosSet }),
+      ...(sets.ownSet === undefined ? {} : { ownSet: sets.ownSet }),
+    }),
+    steps: async (undo) => {
+      await createArrayVolume(b, createVolumeParams({ arrayName, cpg, snapCpg, shape, comment: volumeComment(id, req.name) }, b.primary), undo);
+      await applySets(b, arrayName, cpg, sets, undo);
+    },
+    commit: async () => {
+      await ctx.store.create(record);
+    },
+    recordExists: async () => (await ctx.store.getById(id)) !== undefined,
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * What a Mount needs of this host besides the volume: the host environment (command runner, /sys, /dev, /etc,
+ * /proc roots), this host's name and initiators for the array's host entry, where mounts go, and which transport
+ * attaches a backend's volumes (the backend's driver: iSCSI or FC; loop only when the array says it is the
+ * project's WSAPI simulator, never against a real array).
+ */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import { exportVolume, isSimulator, unexportVolume, type Connection, type ExportRequest, type HostInitiators } from '../../array/index.js';
+import { hostFilesystem, readInitiators, transportFor, type Filesystem, type HostEnv, type Transport } from '../../host/index.js';
+import type { ReadyBackend } from '../backends/backends.js';
+import type { VolumeRecord } from '../store/records.js';
+
+/** Upstream's default `mount_prefix`: under the managed plugin's propagatedMount (/opt/hpe/data). */
+export const DEFAULT_MOUNT_PREFIX = '/opt/hpe/data/hpedocker-';
+
+export interface DataPathOptions {
+  host: HostEnv;
+  /** hpe.conf `mount_prefix`. */
+  mountPrefix?: string;
+  /** This host's name on the array (cut as upstream does); default os.hostname(). */
+  hostname?: string;
+}
+
+export class DataPath {
+  readonly env: HostEnv;
+  readonly fs: Filesystem;
+  readonly mountPrefix: string;
+  readonly hostname: string;
+  #initiators: Promise<HostInitiators> | undefined;
+
+  constructor(o: DataPathOptions) {
+    this.env = o.host;
+    this.fs = hostFilesystem(o.host);
+    this.mountPrefix = o.mountPrefix ?? DEFAULT_MOUNT_PREFIX;
+    this.hostname = o.hostname ?? os.hostname();
+  }
+
+  /** A stable folder per volume: the prefix and the array name (unique, never reused while the record lives). */
+  mountDirOf(record: Pick<VolumeRecord, '3par_vol_name'>): string {
+    return `${this.mountPrefix}${record['3par_vol_name']}`;
+  }
+
+  /**
+   * This host's initiators (read once). A host without them (no open-iscsi, no FC HBA) gets, on the simulator
+   * only, names that say they are the simulator's, so its host entry can still be made there.
+   */
+  async initiators(simulator: boolean): Promise<HostInitiators> {
+    this.#initiators ??= readInitiators(this.env).catch((err: unknown) => {
+      this.#initiators = undefined;
+      throw err;
+    });
+    const found = await this.#initiators;
+    if (!simulator) return found;
+    const tag = createHash('sha256').update(this.hostname).digest('hex');
+    return {
+      iscsiNames: found.iscsiNames.length > 0 ? found.iscsiNames : [`iqn.2026-11.io.hpedockerplugin.simulator:${tag.slice(0, 12)}`],
+      fcWwns: found.fcWwns.length > 0 ? found.fcWwns : [`10${tag.slice(0, 14)}`],
+    };
+  }
+
+  async exportRequest(backend: ReadyBackend, arrayName: string): Promise<ExportRequest> {
+    const c = backend.config;
+    const transport = c.driver === 'fc' ? 'fc' : 'iscsi';
+    return {
+      volume: arrayName,
+      hostname: this.hostname,
+      initiators: await this.initiators(isSimulator(backend.primary.system)),
+      transport,
+      ...(transport === 'iscsi' ? { iscsiIps: c.iscsiIps.map((t) => t.ip), chap: c.iscsiChapEnabled } : {}),
+    };
+  }
+
+  export(backend: ReadyBackend, request: ExportRequest): Promise<Connection> {
+    return exportVolume(backend.primary.client, request);
+  }
+
+  unexport(backend: ReadyBackend, request: ExportRequest): Promise<void> {
+    return unexportVolume(backend.primary.client, request);
+  }
+
+  /** The transport for a connection: the simulator's volumes attach as loop devices of their backing files. */
+  transportFor(backend: ReadyBackend, connection: Pick<Connection, 'transport' | 'simulatorVolumeFile'>): Transport {
+    if (isSimulator(backend.primary.system) && connection.simulatorVolumeFile !== undefined) return transportFor('loop', this.env);
+    return transportFor(connection.transport, this.env);
+  }
+}

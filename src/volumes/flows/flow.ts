@@ -1,0 +1,102 @@
+/**
+ * What every flow works with, and the frame of a create: intent → array steps (each pushing its undo) →
+ * record → intent deleted. On failure the completed steps are undone in reverse and the original error is
+ * reported; if an undo step fails, or etcd cannot say whether the record was written, the intent stays for
+ * `repair()` and the message says so.
+ */
+import { HpeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Backends } from '../backends/backends.js';
+import { VolumeRequestError, VolumeStoreError } from '../errors.js';
+import { VolumeOperationError, describe, operationFailed } from './failures.js';
+import type { IntentStore, VolumeIntent } from '../store/intents.js';
+import type { VolumeStore } from '../store/records.js';
+import { Undo } from './undo.js';
+
+export interface FlowContext {
+  store: VolumeStore;
+  intents: IntentStore;
+  backends: Backends;
+  logger: Logger;
+  nodeId: string;
+  /** Offline clone copies: how often and how long to wait for the array task. */
+  taskWait: { pollIntervalMs: number; timeoutMs: number };
+  now(): Date;
+}
+
+export function newIntent(ctx: FlowContext, fields: Omit<VolumeIntent, 'v' | 'node' | 'started'>): VolumeIntent {
+  return { v: 1, ...fields, node: ctx.nodeId, started: ctx.now().toISOString() };
+}
+
+/** Errors that already are the one line the user should see. */
+function isFinal(err: unknown): boolean {
+  return err instanceof VolumeRequestError || err instanceof VolumeOperationError;
+}
+
+interface CreateFrame {
+  /** `Failed to create volume v1 on backend DEFAULT`: the prefix of array / etcd errors. */
+  what: string;
+  intent: VolumeIntent;
+  /** The array steps; each pushes its undo. */
+  steps(undo: Undo): Promise<void>;
+  /** Writes the record (and, for a snapshot, the parent's list) in one etcd transaction. */
+  commit(): Promise<void>;
+  /** Whether the record exists, asked when the commit's outcome is unknown. */
+  recordExists(): Promise<boolean>;
+}
+
+export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<void> {
+  const log = { volume: frame.intent.name, backend: frame.intent.backend, arrayName: frame.intent.arrayName, flow: frame.intent.flow };
+  try {
+    await ctx.intents.write(frame.intent);
+  } catch (err) {
+    throw operationFailed(frame.what, err);
+  }
+  const undo = new Undo();
+  try {
+    await frame.steps(undo);
+  } catch (err) {
+    throw await rollBack(ctx, frame, undo, err, log);
+  }
+  try {
+    await frame.commit();
+  } catch (err) {
+    if (err instanceof VolumeStoreError) {
+      let exists: boolean;
+      try {
+        exists = await frame.recordExists();
+      } catch {
+        ctx.logger.warn({ ...log, err: describe(err) }, 'record write outcome unknown; intent kept for repair()');
+        throw operationFailed(frame.what, err, 'check etcd; the plugin settles this volume at its next repair (at start)');
+      }
+      if (!exists) throw await rollBack(ctx, frame, undo, err, log);
+    } else {
+      throw await rollBack(ctx, frame, undo, err, log);
+    }
+  }
+  // Not awaited: the record is written, so the intent is only a reminder; if deleting it fails, repair() drops it.
+  void dropIntent(ctx, frame.intent);
+  ctx.logger.info(log, 'volume created');
+}
+
+async function rollBack(ctx: FlowContext, frame: CreateFrame, undo: Undo, err: unknown, log: Record<string, unknown>): Promise<HpeError> {
+  ctx.logger.warn({ ...log, err: describe(err), undoSteps: undo.size }, 'create failed; undoing its completed steps');
+  const failed = await undo.run(ctx.logger, log);
+  if (failed.length === 0) await dropIntent(ctx, frame.intent);
+  const base = isFinal(err) ? (err as HpeError) : operationFailed(frame.what, err);
+  if (failed.length === 0) return base;
+  return new VolumeOperationError(
+    `${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it at its next repair)`,
+    base.fix,
+    { retryable: base.retryable, cause: err },
+  );
+}
+
+/** Deletes the intent; a failure only leaves work for repair(), which then finds the record and drops it. */
+export async function dropIntent(ctx: FlowContext, intent: VolumeIntent): Promise<void> {
+  try {
+    await ctx.intents.remove(intent.id);
+  } catch (err) {
+    ctx.logger.warn({ volume: intent.name, intent: intent.id, err: describe(err) }, 'intent not deleted; repair() will');
+  }
+}

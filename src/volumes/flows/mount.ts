@@ -1,0 +1,248 @@
+/**
+ * Mount and Unmount on this node (upstream §5 Mount / Unmount), each under the volume's lock.
+ *
+ * Mount {Name, ID}: the first ID attaches and mounts —
+ *   intent → export (this host's entry and VLUNs on the array) → attach (iSCSI / FC / loop for the simulator) →
+ *   intent + attachment → probe the device: a filesystem is mounted as it is (clones and snapshots carry their
+ *   parent's); an empty device gets `fs_type` (never a device holding any signature) → mount under the mount
+ *   prefix (snapshots read-only) → on a new filesystem: lost+found removed, fsOwner / fsMode applied →
+ *   record (`node_mount_info`, `path_info`) → intent deleted.
+ *   Every further ID only adds a reference (the same ID twice counts once). A volume this node holds whose mount
+ *   is gone (the plugin restarted) is attached and mounted again, never formatted.
+ *   A failure undoes what was done (no VLUN, device or mount left); an undo that fails leaves the intent, which
+ *   the repair at the next start settles.
+ * Unmount {Name, ID}: drops that ID; the last one writes an intent, unmounts, detaches, removes this host's
+ *   VLUNs, clears the record and deletes the intent. A failure keeps the intent: the next Unmount or the repair
+ *   at start finishes the job.
+ */
+import type { Connection } from '../../array/index.js';
+import { transportFor, type Attachment } from '../../host/index.js';
+import type { ReadyBackend } from '../backends/backends.js';
+import { VolumeRequestError } from '../errors.js';
+import { DEFAULT_FS_TYPE } from '../request/options.js';
+import type { MountIntent, MountIntentStore } from '../store/mount-intents.js';
+import type { PathInfo, StoredVolume, VolumeRecord } from '../store/records.js';
+import type { DataPath } from './data-path.js';
+import { describe, operationFailed } from './failures.js';
+import type { FlowContext } from './flow.js';
+import { Undo } from './undo.js';
+
+
+function snapshotWithoutFilesystem(r: VolumeRecord): VolumeRequestError {
+  const parent = r.snap_metadata?.parent_name ?? 'its parent';
+  return new VolumeRequestError(
+    `Snapshot ${r.display_name} holds no filesystem: ${parent} had never been mounted when it was taken`,
+    `mount ${parent} once (its first mount makes the filesystem), then take a new snapshot`,
+  );
+}
+
+/** `uid:gid` as kept in the record. */
+function parseOwner(text: string | null): { uid: number; gid: number } | null {
+  const m = text === null ? null : /^(\d+):(\d+)$/.exec(text);
+  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : null;
+}
+
+export interface MountContext extends FlowContext {
+  data: DataPath;
+  mountIntents: MountIntentStore;
+  /** Called after each step of a Mount or Unmount (the crash tests kill the process there). */
+  onStep?: (op: 'mount' | 'unmount', step: MountStep) => void;
+}
+
+export type MountStep = 'intent' | 'exported' | 'attached' | 'formatted' | 'mounted' | 'recorded' | 'unmounted' | 'detached' | 'unexported';
+
+export interface MountResult {
+  mountpoint: string;
+  device: string;
+}
+
+/** The nodes other than `node` that hold the volume, with their reference counts. */
+export function otherHolders(r: VolumeRecord, node: string): { node: string; mounts: number }[] {
+  return Object.entries(r.node_mount_info ?? {})
+    .filter(([n]) => n !== node)
+    .map(([n, ids]) => ({ node: n, mounts: ids.length }));
+}
+
+export function holdersText(holders: { node: string; mounts: number }[]): string {
+  return holders.map((h) => `${h.node} (${h.mounts} container mount${h.mounts === 1 ? '' : 's'})`).join(', ');
+}
+
+/** What Docker shows for Mount of a volume another node holds (takeover is not in this version). */
+function mountedElsewhere(r: VolumeRecord, holders: { node: string; mounts: number }[]): VolumeRequestError {
+  return new VolumeRequestError(
+    `Volume ${r.display_name} is mounted on another node: ${holdersText(holders)}; one node mounts a volume at a time`,
+    `stop the containers using it on ${holders.map((h) => h.node).join(', ')} (\`docker ps --filter volume=${r.display_name}\` there), then start this one again`,
+  );
+}
+
+function mountIntentOf(ctx: MountContext, r: VolumeRecord, op: MountIntent['op'], attachment?: Attachment): MountIntent {
+  return {
+    v: 1,
+    op,
+    id: r.id,
+    name: r.display_name,
+    backend: r.backend,
+    arrayName: r['3par_vol_name'],
+    node: ctx.nodeId,
+    mountDir: ctx.data.mountDirOf(r),
+    ...(attachment === undefined ? {} : { attachment }),
+    started: ctx.now().toISOString(),
+  };
+}
+
+/** The connection as kept in the record: never the CHAP secret (the array keeps it as volume metadata). */
+function storedConnection(c: Connection): Record<string, unknown> {
+  const { chap, ...rest } = c as Connection & { chap?: { username: string } };
+  return chap === undefined ? rest : { ...rest, chap: { username: chap.username } };
+}
+
+export async function mountHere(ctx: MountContext, stored: StoredVolume, mountId: string): Promise<MountResult> {
+  const r = stored.record;
+  const node = ctx.nodeId;
+  const holders = otherHolders(r, node);
+  if (holders.length > 0) throw mountedElsewhere(r, holders);
+  const mine = r.node_mount_info?.[node];
+  if (mine !== undefined && r.path_info !== null && (await ctx.data.fs.isMounted(r.path_info.mount_dir))) {
+    if (!mine.includes(mountId)) {
+      await ctx.store.update({ ...r, node_mount_info: { ...r.node_mount_info, [node]: [...mine, mountId] } }, stored.modRevision);
+    }
+    return { mountpoint: r.path_info.mount_dir, device: r.path_info.path };
+  }
+  const backend = ctx.backends.require(r.backend);
+  // A volume this node held whose mount went away (plugin restart, reboot): its containers are gone with it.
+  const ids = [mountId];
+  return attachAndMount(ctx, backend, stored, ids);
+}
+
+async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: StoredVolume, ids: string[]): Promise<MountResult> {
+  const r = stored.record;
+  const what = `Failed to mount volume ${r.display_name}`;
+  const log = { volume: r.display_name, backend: r.backend, arrayName: r['3par_vol_name'] };
+  const intent = mountIntentOf(ctx, r, 'mount');
+  try {
+    await ctx.mountIntents.write(intent);
+  } catch (err) {
+    throw operationFailed(what, err);
+  }
+  ctx.onStep?.('mount', 'intent');
+  const undo = new Undo();
+  try {
+    const request = await ctx.data.exportRequest(backend, r['3par_vol_name']);
+    // Pushed first: an export that fails half way (host made, VLUN refused) is undone too; unexport is idempotent.
+    undo.push(`remove this host's VLUNs of ${r['3par_vol_name']}`, () => ctx.data.unexport(backend, request));
+    const connection = await ctx.data.export(backend, request);
+    ctx.onStep?.('mount', 'exported');
+    const transport = ctx.data.transportFor(backend, connection);
+    const attachment = await transport.attach(connection);
+    undo.push(`detach ${attachment.device}`, () => transport.detach(attachment));
+    await ctx.mountIntents.write({ ...intent, attachment });
+    ctx.onStep?.('mount', 'attached');
+
+    const fs = ctx.data.fs;
+    // A snapshot is never written: one without a filesystem is an error, never a format.
+    if (r.is_snap && (await fs.probe(attachment.device)).empty) throw snapshotWithoutFilesystem(r);
+    const made = await fs.formatIfEmpty(attachment.device, r.fs_type ?? DEFAULT_FS_TYPE);
+    ctx.onStep?.('mount', 'formatted');
+    const mountDir = intent.mountDir;
+    await fs.mount(attachment.device, mountDir, { fsType: made.fsType, readOnly: r.is_snap });
+    undo.push(`unmount ${mountDir}`, () => fs.unmount(mountDir, { removeDir: true }));
+    ctx.onStep?.('mount', 'mounted');
+    if (made.formatted) {
+      await fs.removeLostAndFound(mountDir);
+      await fs.applyOwnership(mountDir, parseOwner(r.fsOwner), r.fsMode);
+    }
+
+    const pathInfo: PathInfo = {
+      name: r.display_name,
+      path: attachment.device,
+      mount_dir: mountDir,
+      device_info: { ...attachment },
+      connection_info: storedConnection(connection),
+    };
+    await ctx.store.update(
+      { ...r, fs_type: r.fs_type ?? made.fsType, node_mount_info: { ...r.node_mount_info, [ctx.nodeId]: ids }, path_info: pathInfo },
+      stored.modRevision,
+    );
+    ctx.onStep?.('mount', 'recorded');
+    ctx.logger.info({ ...log, device: attachment.device, mountDir, formatted: made.formatted, transport: attachment.transport }, 'volume mounted');
+    void dropMountIntent(ctx, intent);
+    return { mountpoint: mountDir, device: attachment.device };
+  } catch (err) {
+    ctx.logger.warn({ ...log, err: describe(err), undoSteps: undo.size }, 'mount failed; undoing its completed steps');
+    const failed = await undo.run(ctx.logger, log);
+    if (failed.length === 0) await dropMountIntent(ctx, intent);
+    const base = err instanceof VolumeRequestError ? err : operationFailed(what, err);
+    if (failed.length === 0) throw base;
+    throw operationFailed(`${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it at its next start)`, err, base.fix);
+  }
+}
+
+/** Drops `mountId`; the last reference on this node unmounts and detaches. Unknown IDs and nodes are no-ops. */
+export async function unmountHere(ctx: MountContext, stored: StoredVolume, mountId: string): Promise<void> {
+  const r = stored.record;
+  const node = ctx.nodeId;
+  const mine = r.node_mount_info?.[node];
+  if (mine === undefined) return;
+  const rest = mine.filter((id) => id !== mountId);
+  if (rest.length > 0) {
+    if (rest.length !== mine.length) await ctx.store.update({ ...r, node_mount_info: { ...r.node_mount_info, [node]: rest } }, stored.modRevision);
+    return;
+  }
+  const intent = mountIntentOf(ctx, r, 'unmount', attachmentOf(r.path_info));
+  try {
+    await ctx.mountIntents.write(intent);
+    ctx.onStep?.('unmount', 'intent');
+    await tearDown(ctx, intent);
+    await ctx.store.update(withoutNode(r, node), stored.modRevision);
+    ctx.onStep?.('unmount', 'recorded');
+  } catch (err) {
+    throw operationFailed(`Failed to unmount volume ${r.display_name}`, err, 'the plugin retries at the next Unmount and at its next start; see its log for the step that failed');
+  }
+  ctx.logger.info({ volume: r.display_name, mountDir: intent.mountDir }, 'volume unmounted');
+  void dropMountIntent(ctx, intent);
+}
+
+export function withoutNode(r: VolumeRecord, node: string): VolumeRecord {
+  const { [node]: _gone, ...others } = r.node_mount_info ?? {};
+  const next: VolumeRecord = { ...r, path_info: null };
+  if (Object.keys(others).length > 0) next.node_mount_info = others;
+  else delete next.node_mount_info;
+  return next;
+}
+
+function attachmentOf(p: PathInfo | null): Attachment | undefined {
+  const a = p?.device_info as Attachment | undefined;
+  return a !== undefined && typeof a.device === 'string' && typeof a.transport === 'string' ? a : undefined;
+}
+
+/**
+ * Takes down what an intent names on this host and the array, each step idempotent: unmount (when mounted),
+ * detach, remove this host's VLUNs (and the host entry when it has none left).
+ */
+export async function tearDown(ctx: MountContext, intent: MountIntent): Promise<void> {
+  const env = ctx.data.env;
+  await ctx.data.fs.unmount(intent.mountDir, { removeDir: true });
+  ctx.onStep?.(intent.op, 'unmounted');
+  const backend = ctx.backends.require(intent.backend);
+  const request = await ctx.data.exportRequest(backend, intent.arrayName);
+  if (intent.attachment !== undefined) {
+    await transportFor(intent.attachment.transport, env).detach(intent.attachment);
+  } else {
+    // Crashed between the attach and the intent's update: attach is idempotent (it finds a device already there
+    // and makes none when the export is gone), so attaching again names the device to detach.
+    const connection = await ctx.data.export(backend, request);
+    const transport = ctx.data.transportFor(backend, connection);
+    await transport.detach(await transport.attach(connection));
+  }
+  ctx.onStep?.(intent.op, 'detached');
+  await ctx.data.unexport(backend, request);
+  ctx.onStep?.(intent.op, 'unexported');
+}
+
+async function dropMountIntent(ctx: MountContext, intent: MountIntent): Promise<void> {
+  try {
+    await ctx.mountIntents.remove(intent);
+  } catch (err) {
+    ctx.logger.warn({ volume: intent.name, err: describe(err) }, 'mount intent not deleted; the repair at the next start drops it');
+  }
+}

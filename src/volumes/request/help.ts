@@ -1,0 +1,69 @@
+/**
+ * `-o help` texts, returned to Docker in `Err` (upstream's way: Docker prints it as the error of the
+ * `docker volume create` command, and no volume is made).
+ */
+import type { BackendStatus } from '../backends/state.js';
+import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SNAPSHOT_HOURS } from './options.js';
+
+export const CREATE_HELP = `
+HPE 3PAR / Primera Docker volume plugin: docker volume create -d hpe --name <name> [-o option=value ...]
+
+A name has at least two characters: letters and digits first, then letters, digits, _ or -.
+
+Create a volume:
+  -o size=<GiB>                 size in GiB (default ${DEFAULT_SIZE_GIB})
+  -o provisioning=thin|full|dedup
+                                thin (default), fully provisioned, or thin with deduplication
+  -o compression=true|false     compress on the array (needs 16 GiB or more, not with full provisioning)
+  -o flash-cache=true|false     enable or disable the array's flash cache for the volume
+  -o qos-name=<vvset>           add the volume to an existing VV set carrying a QoS rule
+  -o cpg=<cpg>                  CPG of the volume (default: the first of hpe3par_cpg)
+  -o snapcpg=<cpg>              CPG of its snapshots (default: the first of hpe3par_snapcpg, else the cpg)
+  -o fsOwner=<uid>:<gid>        owner of the filesystem's root directory, set at mount
+  -o fsMode=<octal>             mode of the filesystem's root directory, e.g. 0755
+  -o fsType=ext4|xfs            filesystem made at the first mount (default ext4)
+  -o mountConflictDelay=<s>     seconds to wait for another node to unmount before taking the volume
+                                over (default ${DEFAULT_MOUNT_CONFLICT_DELAY})
+  -o backend=<name>             a backend section of hpe.conf (default DEFAULT, or DEFAULT_BLOCK)
+
+Create a replicated volume (the backend needs a replication_device entry in hpe.conf):
+  -o replicationGroup=<rcg>     the remote copy group; created on the arrays if it does not exist
+  also allowed: size, provisioning, compression, backend, mountConflictDelay, fsType
+
+Clone a volume (on the source's backend; the clone is independent of its source):
+  -o cloneOf=<volume>           the Docker name of the volume to copy
+  also allowed: size (not below the source's; default the source's), cpg, snapcpg, mountConflictDelay
+
+Snapshot a volume (read-only virtual copy on the source's backend):
+  -o virtualCopyOf=<volume>     the Docker name of the volume to snapshot
+  -o expirationHours=<h>        the array deletes the snapshot after this many hours (1 to ${MAX_SNAPSHOT_HOURS})
+  -o retentionHours=<h>         the snapshot cannot be deleted for this many hours (1 to ${MAX_SNAPSHOT_HOURS})
+  also allowed: mountConflictDelay
+  Snapshot schedules (scheduleName, scheduleFrequency, snapshotPrefix, expHrs, retHrs) need the array's SSH
+  CLI and are not supported; run the snapshot command above from cron instead.
+  docker volume inspect <volume> lists its snapshots; docker volume inspect <volume>/<snapshot> shows one.
+
+Import a volume or snapshot that already exists on the array (it is renamed to the plugin's naming):
+  -o importVol=<array name>     the array's name of a volume or snapshot not exported to any host
+  also allowed: backend, mountConflictDelay
+
+Help:
+  -o help                       this text
+  -o help=backends              the configured backends and their state
+`;
+
+/** The backends table of `-o help=backends`, in upstream's layout, with each failed backend's reason. */
+export function formatBackendsTable(backends: readonly BackendStatus[]): string {
+  const rule = '='.repeat(54);
+  let out = `\n${rule}\nNAME${' '.repeat(42)}STATUS\n${rule}\n`;
+  for (const b of backends) {
+    out += `${b.name.padEnd(45)}  ${b.state}\n`;
+    if (b.state === 'FAILED' && b.reason) {
+      out += b.reason
+        .split('\n')
+        .map((line) => `    ${line}\n`)
+        .join('');
+    }
+  }
+  return out;
+}

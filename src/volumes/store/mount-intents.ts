@@ -1,0 +1,97 @@
+/**
+ * Mount intents: crash safety for Mount and Unmount, which span the array (VLUNs), this host (device, filesystem,
+ * mount) and etcd (the record's `node_mount_info` / `path_info`).
+ *
+ * Before its first array call a Mount writes `/volume-mount-intents/<node>/<uuid>`, updates it with the attachment
+ * once the device is there, and deletes it after the record says the volume is mounted here. An Unmount of the
+ * last reference writes one before it unmounts and deletes it after the record no longer names this node. Keys
+ * are per node because only the node that made a device or a mount can take it down; the node's repair at start
+ * reads its own prefix (one range read):
+ *   mount intent, record names this node with a path  → only the intent deletion was lost: drop it;
+ *   mount intent, otherwise                           → roll back: unmount, detach, remove this host's VLUNs;
+ *   unmount intent                                    → finish it: unmount, detach, remove VLUNs, clear the record.
+ */
+import { z } from 'zod';
+import type { EtcdClient } from '../../etcd/index.js';
+import { toEtcdError } from '../../etcd/index.js';
+import { VolumeStoreError } from '../errors.js';
+
+export const MOUNT_INTENTS_PREFIX = '/volume-mount-intents/';
+
+const attachmentSchema = z.object({
+  transport: z.enum(['iscsi', 'fc', 'loop']),
+  device: z.string(),
+  wwn: z.string(),
+  paths: z.array(z.string()),
+  multipath: z.string().optional(),
+  portals: z.array(z.string()).optional(),
+  iqns: z.array(z.string()).optional(),
+  file: z.string().optional(),
+});
+
+const mountIntentSchema = z.object({
+  v: z.literal(1),
+  op: z.enum(['mount', 'unmount']),
+  /** The record's uuid. */
+  id: z.string().uuid(),
+  /** The Docker name. */
+  name: z.string().min(1),
+  backend: z.string().min(1),
+  arrayName: z.string().min(1),
+  node: z.string().min(1),
+  mountDir: z.string().min(1),
+  /** Set once the device is attached (a Mount), or taken from the record (an Unmount). */
+  attachment: attachmentSchema.optional(),
+  started: z.string(),
+});
+
+export type MountIntent = z.infer<typeof mountIntentSchema>;
+export type StoredAttachment = z.infer<typeof attachmentSchema>;
+
+export function mountIntentKey(node: string, id: string): string {
+  return `${MOUNT_INTENTS_PREFIX}${node}/${id}`;
+}
+
+/** The intent in `value`, or why it is not one (`field: problem`). */
+export function parseMountIntent(value: string): MountIntent | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch (e) {
+    return `not JSON (${(e as Error).message})`;
+  }
+  const parsed = mountIntentSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  return parsed.error.issues.map((i) => `${i.path.join('.') || '(the intent)'}: ${i.message}`).join('; ');
+}
+
+export class MountIntentStore {
+  constructor(private readonly etcd: EtcdClient) {}
+
+  /** Writes (or replaces) the intent; an etcd failure means nothing was started. */
+  async write(intent: MountIntent): Promise<void> {
+    try {
+      await this.etcd.raw.put(mountIntentKey(intent.node, intent.id)).value(JSON.stringify(intent)).exec();
+    } catch (e) {
+      const cause = toEtcdError(e, this.etcd.endpoint);
+      throw new VolumeStoreError(`ETCD data save failed: ${intent.name}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
+    }
+  }
+
+  async remove(intent: Pick<MountIntent, 'node' | 'id'>): Promise<void> {
+    await this.etcd.delete(mountIntentKey(intent.node, intent.id));
+  }
+
+  /** This node's intents, in ONE range read; unreadable ones are listed apart. */
+  async listForNode(node: string): Promise<{ intents: MountIntent[]; unreadable: { key: string; problem: string }[] }> {
+    const prefix = `${MOUNT_INTENTS_PREFIX}${node}/`;
+    const all = await this.etcd.getPrefix(prefix);
+    const out: { intents: MountIntent[]; unreadable: { key: string; problem: string }[] } = { intents: [], unreadable: [] };
+    for (const [id, rec] of all) {
+      const parsed = parseMountIntent(rec.value);
+      if (typeof parsed === 'string') out.unreadable.push({ key: prefix + id, problem: parsed });
+      else out.intents.push(parsed);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * Volume records in etcd v3.
+ *
+ * Layout. Every volume or snapshot is one JSON document (field names as upstream's, hpe/volume.py) stored
+ * under TWO keys, always written together in one transaction:
+ *   /volumes/<uuid>              the record, as upstream kept it (one prefix read lists all)
+ *   /volume-names/<docker name>  the same document: the name index
+ * Both copies share one mod revision, which is the record's version for compare-and-swap.
+ *
+ * Why a copy and not a pointer: an index holding only the uuid makes a lookup by name cost two dependent
+ * reads (etcd transactions cannot feed one read's result into another), and Get, Path, Mount and Unmount all
+ * start from the Docker name. With the copy, getByName and getById are ONE Range request, list is ONE Range
+ * request for up to LIST_PAGE_SIZE records, and create / update / remove are ONE Txn each. The price is a
+ * second copy (records are about 1 KB) and that `id` and `display_name` never change (Docker has no rename);
+ * the transactions compare both copies, so they cannot drift apart.
+ *
+ * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
+ */
+import { z } from 'zod';
+import type { EtcdClient } from '../../etcd/index.js';
+import { toEtcdError } from '../../etcd/index.js';
+import { HpeError } from '../../errors.js';
+import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
+import { isUuid } from '../request/naming.js';
+import type { Provisioning } from '../request/options.js';
+
+const VOLUMES_PREFIX = '/volumes/';
+const VOLUME_NAMES_PREFIX = '/volume-names/';
+/** Records per Range response when listing; more are read in further pages. */
+const LIST_PAGE_SIZE = 1000;
+
+/** A snapshot's settings, kept in its own record (`snap_metadata`) and in its parent's `snapshots`. */
+export interface SnapshotMetadata {
+  name: string;
+  id: string;
+  parent_name: string;
+  parent_id: string;
+  fsOwner: string | null;
+  fsMode: string | null;
+  expiration_hours: number | null;
+  retention_hours: number | null;
+}
+
+/** Where a mounted volume sits on its node. */
+export interface PathInfo {
+  name: string;
+  /** The real device, e.g. /dev/dm-3. */
+  path: string;
+  mount_dir: string;
+  /** The attach result (device path such as /dev/disk/by-id/dm-uuid-mpath-<wwid>). */
+  device_info?: Record<string, unknown>;
+  /** What the array returned for the export (driver_volume_type, data). */
+  connection_info?: Record<string, unknown>;
+  remote_connection_info?: Record<string, unknown>;
+}
+
+export interface VolumeRecord {
+  /** uuid v4; also the array name's source (dcv-/dcs- + 22 characters). */
+  id: string;
+  /** = id, as upstream. */
+  name: string;
+  /** The Docker name. */
+  display_name: string;
+  '3par_vol_name': string;
+  backend: string;
+  /** GiB. */
+  size: number;
+  provisioning: Provisioning;
+  /** null: not requested. false never creates a VV set. */
+  flash_cache: boolean | null;
+  compression: boolean | null;
+  qos_name: string | null;
+  mount_conflict_delay: number;
+  cpg: string | null;
+  snap_cpg: string | null;
+  is_snap: boolean;
+  /** A volume's snapshots (one entry each, the snapshot's own record holds the same). */
+  snapshots: SnapshotMetadata[];
+  /** A snapshot's own settings; null for a volume. */
+  snap_metadata: SnapshotMetadata | null;
+  /** Always false here: snapshot schedules are not supported. Kept so upstream's field set maps over. */
+  has_schedule: boolean;
+  rcg_info: { local_rcg_name: string; remote_rcg_name: string } | null;
+  /** `uid:gid`. */
+  fsOwner: string | null;
+  /** Octal string, e.g. `0755`. */
+  fsMode: string | null;
+  /** The filesystem made at the first mount (`-o fsType`, default ext4); absent in upstream's records (ext4). */
+  fs_type?: string | null;
+  /** The Create options as given, for clones and imports. */
+  Options: Record<string, string> | null;
+  /** Set while the volume is mounted on its owning node. */
+  path_info: PathInfo | null;
+  /** node id → Docker mount IDs on it; present only while mounted. */
+  node_mount_info?: Record<string, string[]>;
+  /** Left by a forced takeover: [node id, that node's path_info], for its cleanup at unmount. */
+  old_path_info?: [string, PathInfo][];
+  /** ISO 8601 creation time. */
+  created: string;
+}
+
+/** A record with the revision to pass to `update` / `remove`. */
+export interface StoredVolume {
+  record: VolumeRecord;
+  modRevision: string;
+}
+
+/** A record under /volumes/ that could not be read as a volume (listed apart, so one bad entry breaks nothing). */
+interface UnreadableRecord {
+  key: string;
+  problem: string;
+}
+
+interface VolumeList {
+  volumes: StoredVolume[];
+  unreadable: UnreadableRecord[];
+}
+
+function volumeKey(id: string): string {
+  return VOLUMES_PREFIX + id;
+}
+
+function volumeNameKey(name: string): string {
+  return VOLUME_NAMES_PREFIX + name;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing
+
+/**
+ * What every reader of a record relies on. The other fields are kept as written: records of the Python plugin
+ * hold other shapes in some of them (`path_info` as a JSON string, `compression` as 'true'), and the readers of
+ * those fields allow for that.
+ */
+const volumeRecordSchema = z
+  .looseObject({
+    id: z.string(),
+    display_name: z.string(),
+    '3par_vol_name': z.string(),
+    backend: z.string(),
+    size: z.number(),
+    is_snap: z.boolean(),
+    snapshots: z.array(z.custom<SnapshotMetadata>()).catch([]),
+  })
+  .pipe(z.custom<VolumeRecord & Record<string, unknown>>());
+
+/** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
+function parseVolumeRecord(value: string): VolumeRecord | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (e) {
+    return `not JSON (${(e as Error).message})`;
+  }
+  const result = volumeRecordSchema.safeParse(parsed);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path[0];
+  if (field === undefined) return 'not a JSON object';
+  return `field ${String(field)} is missing or not a ${issue.code === 'invalid_type' ? issue.expected : 'valid value'}`;
+}
+
+function checkWritable(record: VolumeRecord): void {
+  if (!isUuid(record.id)) throw new TypeError(`volume record id must be a uuid, got ${JSON.stringify(record.id)}`);
+  if (record.display_name.length === 0) throw new TypeError('volume record display_name must not be empty');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The store
+
+/** Changes applied together in one etcd transaction: all or none. */
+interface VolumeChanges {
+  create?: readonly VolumeRecord[];
+  update?: readonly StoredVolume[];
+  remove?: readonly StoredVolume[];
+  /** Other keys deleted in the same transaction (e.g. the intent of a remove: one round trip instead of two). */
+  alsoDelete?: readonly string[];
+}
+
+export class VolumeStore {
+  constructor(private readonly client: EtcdClient) {}
+
+  /** The record of a Docker name: ONE etcd Range request. */
+  async getByName(name: string): Promise<StoredVolume | undefined> {
+    return this.readOne(volumeNameKey(name), name);
+  }
+
+  /** The record of a uuid (e.g. decoded from an array name): ONE etcd Range request. */
+  async getById(id: string): Promise<StoredVolume | undefined> {
+    return this.readOne(volumeKey(id), id);
+  }
+
+  /**
+   * Every volume's Docker name, from ONE keys-only Range request over the name index: what `docker volume ls`
+   * needs, without reading and parsing every record (10,000 records are ~10 MB; their names ~0.3 MB).
+   */
+  async listNames(): Promise<string[]> {
+    try {
+      const keys = await this.client.raw.getAll().prefix(VOLUME_NAMES_PREFIX).keys();
+      return keys.map((k) => k.slice(VOLUME_NAMES_PREFIX.length));
+    } catch (e) {
+      throw this.failure('ETCD volume list failed', e);
+    }
+  }
+
+  /** Every record, in one Range request per LIST_PAGE_SIZE records (sorted by key, i.e. by uuid). */
+  async list(): Promise<VolumeList> {
+    const out: VolumeList = { volumes: [], unreadable: [] };
+    const end = prefixEnd(VOLUMES_PREFIX);
+    let from = VOLUMES_PREFIX;
+    let revision: string | undefined;
+    for (;;) {
+      let res;
+      try {
+        // Later pages read at the first page's revision, so the list is one consistent snapshot.
+        let range = this.client.raw.getAll().inRange({ start: from, end }).limit(LIST_PAGE_SIZE);
+        if (revision !== undefined) range = range.revision(revision);
+        res = await range.exec();
+      } catch (e) {
+        throw this.failure('ETCD volume list failed', e);
+      }
+      revision ??= res.header.revision;
+      for (const kv of res.kvs) {
+        const key = kv.key.toString('utf8');
+        const parsed = parseVolumeRecord(kv.value.toString('utf8'));
+        if (typeof parsed === 'string') out.unreadable.push({ key, problem: parsed });
+        else out.volumes.push({ record: parsed, modRevision: kv.mod_revision });
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || last === undefined) return out;
+      from = last.key.toString('utf8') + '\0';
+    }
+  }
+
+  /** Saves a new record; `VolumeExistsError` if its name (or uuid) is taken — exactly one of racing creates wins. */
+  async create(record: VolumeRecord): Promise<StoredVolume> {
+    const revision = await this.commit({ create: [record] });
+    return { record, modRevision: revision };
+  }
+
+  /** Replaces a record if it is still at `modRevision`; `VolumeRecordConflictError` otherwise. */
+  async update(record: VolumeRecord, modRevision: string): Promise<StoredVolume> {
+    const revision = await this.commit({ update: [{ record, modRevision }] });
+    return { record, modRevision: revision };
+  }
+
+  /** Deletes a record (both keys) if it is still at `modRevision`; `VolumeRecordConflictError` otherwise. */
+  async remove(record: VolumeRecord, modRevision: string): Promise<void> {
+    await this.commit({ remove: [{ record, modRevision }] });
+  }
+
+  /**
+   * Applies several changes in ONE transaction (e.g. a new snapshot and its parent's `snapshots` list), and
+   * returns the new revision. If any condition fails nothing is written, and the error names the first
+   * volume whose condition failed (read in the same round trip).
+   */
+  async commit(changes: VolumeChanges): Promise<string> {
+    const create = changes.create ?? [];
+    const stored = [...(changes.update ?? []), ...(changes.remove ?? [])];
+    const all = [...create, ...stored.map((s) => s.record)];
+    if (all.length === 0) throw new TypeError('commit needs at least one change');
+    all.forEach(checkWritable);
+    const label = all.map((r) => r.display_name).join(', ');
+    const verb = create.length === 0 && (changes.update ?? []).length === 0 ? 'delete' : 'save';
+
+    const raw = this.client.raw;
+    const compares: { key: string; column: 'Create' | 'Mod'; value: string }[] = [];
+    for (const r of create) {
+      compares.push({ key: volumeNameKey(r.display_name), column: 'Create', value: '0' });
+      compares.push({ key: volumeKey(r.id), column: 'Create', value: '0' });
+    }
+    for (const s of stored) {
+      checkRevision(s.modRevision);
+      compares.push({ key: volumeNameKey(s.record.display_name), column: 'Mod', value: s.modRevision });
+      compares.push({ key: volumeKey(s.record.id), column: 'Mod', value: s.modRevision });
+    }
+    const [first, ...rest] = compares;
+    let txn = raw.if(first!.key, first!.column, '==', first!.value);
+    for (const c of rest) txn = txn.and(c.key, c.column, '==', c.value);
+
+    const puts = [...create, ...(changes.update ?? []).map((s) => s.record)].flatMap((r) => {
+      const json = JSON.stringify(r);
+      return [raw.put(volumeNameKey(r.display_name)).value(json), raw.put(volumeKey(r.id)).value(json)];
+    });
+    const deletes = [
+      ...(changes.remove ?? []).flatMap((s) => [raw.delete().key(volumeNameKey(s.record.display_name)), raw.delete().key(volumeKey(s.record.id))]),
+      ...(changes.alsoDelete ?? []).map((key) => raw.delete().key(key)),
+    ];
+    txn = txn.then(...puts, ...deletes).else(...compares.map((c) => raw.get(c.key)));
+
+    let res;
+    try {
+      res = await txn.commit();
+    } catch (e) {
+      throw this.failure(`ETCD data ${verb} failed: ${label}`, e);
+    }
+    if (res.succeeded) return res.header.revision;
+
+    // Name the first failed condition from the values read in the else branch.
+    compares.forEach((c, i) => {
+      const kv = res.responses[i]?.response_range?.kvs?.[0];
+      const actual = kv === undefined ? '0' : c.column === 'Create' ? kv.create_revision : kv.mod_revision;
+      if (actual === c.value) return;
+      const record = all.find((r) => c.key === volumeNameKey(r.display_name) || c.key === volumeKey(r.id))!;
+      if (c.column === 'Create') {
+        const taken = c.key.startsWith(VOLUME_NAMES_PREFIX) ? undefined : `uuid ${record.id} of new volume ${record.display_name} is already in use`;
+        throw new VolumeExistsError(record.display_name, taken);
+      }
+      throw new VolumeRecordConflictError(record.display_name);
+    });
+    // Unreachable unless a condition changed between evaluation and read, which one transaction excludes.
+    throw new VolumeRecordConflictError(label);
+  }
+
+  private async readOne(key: string, what: string): Promise<StoredVolume | undefined> {
+    let kv;
+    try {
+      kv = (await this.client.raw.get(key).exec()).kvs[0];
+    } catch (e) {
+      throw this.failure(`ETCD data read failed: ${what}`, e);
+    }
+    if (kv === undefined) return undefined;
+    const parsed = parseVolumeRecord(kv.value.toString('utf8'));
+    if (typeof parsed === 'string') {
+      throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
+    }
+    return { record: parsed, modRevision: kv.mod_revision };
+  }
+
+  private failure(what: string, e: unknown): HpeError {
+    const cause = toEtcdError(e, this.client.endpoint);
+    return new VolumeStoreError(`${what}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
+  }
+}
+
+function checkRevision(modRevision: string): void {
+  if (!/^[1-9]\d*$/.test(modRevision)) throw new TypeError(`modRevision must be an etcd revision, got ${JSON.stringify(modRevision)}`);
+}
+
+/** The smallest key greater than every key starting with `prefix`. */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
