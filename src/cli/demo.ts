@@ -9,6 +9,7 @@ import { PrerequisiteError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { freePorts } from '../net.js';
 import { runCheck } from './check.js';
+import { importBusyboxImage } from '../docker/index.js';
 import { runEncryptor } from './encryptor.js';
 import { StdinLines } from './input.js';
 import { type Io } from './output.js';
@@ -64,7 +65,8 @@ async function startEtcd(dir: string, state: DemoState): Promise<number> {
 
 async function startSimulator(dir: string, state: DemoState, name: string, extra: string[]): Promise<string> {
   const cli = process.argv[1]!;
-  state.pids[name] = startDetached(dir, name, process.execPath, [cli, 'simulator', '--listen', '127.0.0.1:0', '--state', join(dir, name), '--system-name', name, ...extra]);
+  // Under one folder: the plugin's `simulators` mount points at it, so the simulators' volume files attach as loop devices.
+  state.pids[name] = startDetached(dir, name, process.execPath, [cli, 'simulator', '--listen', '127.0.0.1:0', '--state', join(dir, 'simulators', name), '--system-name', name, ...extra]);
   const log = join(dir, `${name}.log`);
   return waitForStart(`the ${name} simulator`, log, async () => /listening at (\S+)/.exec(await readFile(log, 'utf8'))?.[1]);
 }
@@ -158,18 +160,23 @@ async function pluginPart(dir: string, state: DemoState, io: Io): Promise<string
   if (built.code !== 0) throw new PrerequisiteError('demo', `plugin/build-rootfs.sh failed: ${built.stderr.trim()}`, 'run `make build` first');
   await run('docker', ['plugin', 'rm', '-f', plugin], env);
   await docker(io, env, ['plugin', 'create', plugin, join(dir, 'plugin')]);
-  const modules = existsSync('/lib/modules') ? [] : [`modules.source=${join(dir, 'no-modules')}`];
-  await mkdir(join(dir, 'no-modules'), { recursive: true });
   await mkdir(join(dir, 'state'), { recursive: true, mode: 0o700 });
-  await docker(io, env, ['plugin', 'set', plugin, `config.source=${dir}/etc`, `state.source=${dir}/state`, ...modules]);
+  await docker(io, env, ['plugin', 'set', plugin, `config.source=${dir}/etc`, `state.source=${dir}/state`, `simulators.source=${dir}/simulators`]);
   await docker(io, env, ['plugin', 'enable', plugin]);
   await docker(io, env, ['volume', 'create', '-d', plugin, '-o', 'size=1', 'demo1']);
   await docker(io, env, ['volume', 'create', '-d', plugin, '-o', 'size=1', '-o', 'replicationGroup=demo-rg', 'demo-replicated']);
   await docker(io, env, ['volume', 'inspect', 'demo1']);
   await docker(io, env, ['volume', 'ls']);
   await docker(io, env, ['volume', 'rm', 'demo1']);
+  io.out(`== containers on an hpe volume (image ${DEMO_IMAGE}, imported from Debian's busybox-static: no registry)`);
+  await importBusyboxImage({ workDir: dir, tag: DEMO_IMAGE, docker: (args) => docker(io, env, args, false) });
+  await docker(io, env, ['volume', 'create', '-d', plugin, '-o', 'size=1', 'demo-data']);
+  await docker(io, env, ['run', '--rm', '-v', 'demo-data:/data', DEMO_IMAGE, 'sh', '-c', 'echo "written by the first container" > /data/hello.txt && df -hT /data']);
+  await docker(io, env, ['run', '--rm', '-v', 'demo-data:/data', DEMO_IMAGE, 'cat', '/data/hello.txt']);
   return plugin;
 }
+
+const DEMO_IMAGE = 'hpe-demo-busybox:latest';
 
 async function stopDemo(dir: string, io: Io): Promise<number> {
   const state = JSON.parse(await readFile(stateFile(dir), 'utf8').catch(() => '{"pids":{}}')) as DemoState;
@@ -179,6 +186,7 @@ async function stopDemo(dir: string, io: Io): Promise<number> {
     for (const v of volumes) await run('docker', ['volume', 'rm', '-f', v], env, 15_000);
     await run('docker', ['plugin', 'disable', '-f', state.docker.plugin], env, 15_000);
     await run('docker', ['plugin', 'rm', '-f', state.docker.plugin], env, 15_000);
+    await run('docker', ['image', 'rm', '-f', DEMO_IMAGE], env, 15_000);
   }
   // dockerd first: its plugin must not lose etcd while it stops.
   for (const pid of Object.entries(state.pids).sort(([a], [b]) => (a === 'dockerd' ? -1 : b === 'dockerd' ? 1 : 0)).map(([, p]) => p)) {
@@ -235,11 +243,12 @@ The demo keeps running. Try next (in this shell):
 ${dockerEnv}  alias hpedockerplugin='${process.execPath} ${cli}' hpe3parencryptor='${process.execPath} ${cli.replace(/hpedockerplugin(\.m?js)$/, 'hpe3parencryptor$1')}'
   cat $HPEDOCKERPLUGIN_CONFIG                      # the passwords are now enc:v1:<kid>:... values
   hpedockerplugin check                            # every prerequisite, one line each
-${plugin === undefined ? '' : `  docker volume create -d ${plugin} -o size=2 -o provisioning=full v2
+${plugin === undefined ? '' : `  docker run --rm -v demo-data:/data ${DEMO_IMAGE} cat /data/hello.txt
+  docker volume create -d ${plugin} -o size=2 -o provisioning=full v2
   docker volume create -d ${plugin} -o virtualCopyOf=v2 v2-snap
   docker volume inspect v2; docker volume ls
   docker volume create -d ${plugin} -o help=backends h1
-  docker plugin disable ${plugin}                      # then: hpe3parencryptor rotate --backend 3par2 --config $HPEDOCKERPLUGIN_CONFIG
+  docker plugin disable -f ${plugin}                   # then: hpe3parencryptor rotate --backend 3par2 --config $HPEDOCKERPLUGIN_CONFIG
 `}Stop it all:  make demo-stop   (or: hpedockerplugin demo --stop --dir ${dir})`);
     return 0;
   } finally {
