@@ -1,11 +1,11 @@
 /**
  * The array side of attaching a volume to this host (upstream's create_export + initialize_connection) and of
  * detaching it (terminate_connection), over one WsapiClient session:
- *   export:   GET /volumes/<v> → GET /cpgs/<userCPG> (domain) → GET /hosts/<short hostname>, else
+ *   export:   GET /volumes/<v>, GET /ports → GET /cpgs/<userCPG> (domain) → GET /hosts/<short hostname>, else
  *             GET /hosts?query=<initiators>, else POST /hosts (persona 2, Generic-ALUA); PUT /hosts (add missing
  *             paths); iSCSI+CHAP: secret from a volume this host already sees (metadata HPQ-docker-CHAP-secret)
- *             or a new one, both keys on the volume, PUT /hosts chapOperation; GET /ports; POST /vluns on each
- *             chosen port (first autoLun, then the same LUN), reusing this host's VLUNs of the volume.
+ *             or a new one, both keys on the volume, PUT /hosts chapOperation; POST /vluns on each chosen port
+ *             (first autoLun, then the same LUN), reusing this host's VLUNs of the volume.
  *   unexport: DELETE this host's VLUNs of the volume, its CHAP keys (iSCSI), and the host once no VLUN remains.
  * Both are idempotent. The CHAP secret never appears in an error: array answers are scrubbed of it.
  */
@@ -92,10 +92,12 @@ async function exportSteps(client: WsapiClient, req: ExportRequest, secrets: str
   const initiators = transportInitiators(req.initiators, req.transport);
   if (initiators.length === 0) throw noInitiatorError(req.volume, req.transport);
   const volume = await client.getVolume(req.volume);
+  const allPorts = await client.getPorts();
+  // iSCSI ports are chosen before the host is touched, so a wrong hpe3par_iscsi_ips leaves nothing behind.
+  const iscsiPorts = req.transport === 'iscsi' ? iscsiExportPorts(volume.name, allPorts, req.iscsiIps) : undefined;
   const host = await hostWithPaths(client, arrayHostName(req.hostname), req.transport, initiators, await volumeDomain(client, volume));
   const chap = req.transport === 'iscsi' && req.chap === true ? await setChap(client, host.name, req, secrets) : undefined;
-  const allPorts = await client.getPorts();
-  const ports = req.transport === 'iscsi' ? iscsiExportPorts(volume.name, allPorts, req.iscsiIps) : fcExportPorts(volume.name, allPorts, host);
+  const ports = iscsiPorts ?? fcExportPorts(volume.name, allPorts, host);
   const { lun, vluns } = await ensureVluns(client, volume.name, host.name, ports.map((p) => p.portPos));
   const file = simulatorVolumeFile(vluns);
   const sim = file === undefined ? {} : { simulatorVolumeFile: file };
