@@ -430,6 +430,7 @@ describe('remove, get, path, list', () => {
       Name: 'shape1',
       Mountpoint: '',
       Devicename: '',
+      CreatedAt: r.created,
       Status: {
         volume_detail: {
           id: r.id,

@@ -168,6 +168,17 @@ describe('Mount and Unmount on one node', () => {
     assert.deepEqual(simLoops(), []);
   });
 
+  test('four volumes mounted and unmounted at once share this host\'s entry without racing on it', async () => {
+    const m = await manager();
+    const names = ['w1', 'w2', 'w3', 'w4'];
+    for (const n of names) await m.create(n, { size: '1' });
+    const mounted = await Promise.all(names.map((n) => m.mount(n, 'c1')));
+    assert.equal(new Set(mounted.map((x) => x.Devicename)).size, 4);
+    assert.equal((await env.primary.admin.getHosts()).length, 1, 'one host entry for this host');
+    await Promise.all(names.map((n) => m.unmount(n, 'c1')));
+    for (const n of names) await assertReleased(n);
+  });
+
   test('Remove is refused while mounted, naming the node; accepted after the last Unmount', async () => {
     const m = await manager();
     await m.create('v3', { size: '1' });

@@ -28,6 +28,8 @@ export class DataPath {
   readonly mountPrefix: string;
   readonly hostname: string;
   #initiators: Promise<HostInitiators> | undefined;
+  /** Per array: this host's entry is shared by all its volumes, so exports and unexports run one at a time. */
+  readonly #hostEntryQueue = new Map<string, Promise<unknown>>();
 
   constructor(o: DataPathOptions) {
     this.env = o.host;
@@ -71,12 +73,26 @@ export class DataPath {
     };
   }
 
+  /**
+   * Two volumes mounted at once on this host must not race on its host entry: both creating it, one deleting it
+   * (its last VLUN gone) while the other adds a VLUN, or each setting a new CHAP secret.
+   */
   export(backend: ReadyBackend, request: ExportRequest): Promise<Connection> {
-    return exportVolume(backend.primary.client, request);
+    return this.#oneAtATime(backend.primary.array, () => exportVolume(backend.primary.client, request));
   }
 
   unexport(backend: ReadyBackend, request: ExportRequest): Promise<void> {
-    return unexportVolume(backend.primary.client, request);
+    return this.#oneAtATime(backend.primary.array, () => unexportVolume(backend.primary.client, request));
+  }
+
+  #oneAtATime<T>(array: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#hostEntryQueue.get(array) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#hostEntryQueue.set(array, tail);
+    void tail.then(() => {
+      if (this.#hostEntryQueue.get(array) === tail) this.#hostEntryQueue.delete(array);
+    });
+    return run;
   }
 
   /** The transport for a connection: the simulator's volumes attach as loop devices of their backing files. */
