@@ -18,6 +18,7 @@ import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
+import { parseStored, type SchemaIssue } from './json.js';
 
 export const INTENTS_PREFIX = '/volume-intents/';
 
@@ -60,15 +61,10 @@ export function intentKey(id: string): string {
 
 /** The intent in `value`, or a description of why it is not one (naming the field and what is wrong). */
 export function parseIntent(value: string): VolumeIntent | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(value);
-  } catch (e) {
-    return `not JSON (${(e as Error).message})`;
-  }
-  const result = intentSchema.safeParse(v);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  return parseStored(intentSchema, value, describeIssue);
+}
+
+function describeIssue(issue: SchemaIssue): string {
   if (issue.path.length === 0) return issue.code === 'custom' ? issue.message : 'not a JSON object';
   // The checks with a message of their own (op, flow, the required names) keep it; the others name the field.
   return issue.message.startsWith('Invalid input') ? `field ${issue.path.join('.')}: ${issue.message}` : issue.message;

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
+import { parseStored } from './json.js';
 
 export const MOUNT_INTENTS_PREFIX = '/volume-mount-intents/';
 
@@ -54,15 +55,7 @@ export function mountIntentKey(node: string, id: string): string {
 
 /** The intent in `value`, or why it is not one (`field: problem`). */
 export function parseMountIntent(value: string): MountIntent | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(value);
-  } catch (e) {
-    return `not JSON (${(e as Error).message})`;
-  }
-  const parsed = mountIntentSchema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  return parsed.error.issues.map((i) => `${i.path.join('.') || '(the intent)'}: ${i.message}`).join('; ');
+  return parseStored(mountIntentSchema, value, (i) => `${i.path.length === 0 ? 'the intent' : `field ${i.path.join('.')}`}: ${i.message}`);
 }
 
 export class MountIntentStore {

@@ -23,6 +23,7 @@ import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
+import { parseStored } from './json.js';
 
 const VOLUMES_PREFIX = '/volumes/';
 const VOLUME_NAMES_PREFIX = '/volume-names/';
@@ -146,18 +147,11 @@ const volumeRecordSchema = z
 
 /** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
 function parseVolumeRecord(value: string): VolumeRecord | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (e) {
-    return `not JSON (${(e as Error).message})`;
-  }
-  const result = volumeRecordSchema.safeParse(parsed);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = issue.path[0];
-  if (field === undefined) return 'not a JSON object';
-  return `field ${String(field)} is missing or not a ${issue.code === 'invalid_type' ? issue.expected : 'valid value'}`;
+  return parseStored(volumeRecordSchema, value, (issue) => {
+    const field = issue.path[0];
+    if (field === undefined) return 'not a JSON object';
+    return `field ${String(field)} is missing or not a ${issue.code === 'invalid_type' ? issue.expected : 'valid value'}`;
+  });
 }
 
 function checkWritable(record: VolumeRecord): void {
