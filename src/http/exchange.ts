@@ -11,7 +11,7 @@ import https from 'node:https';
 import { TLSSocket } from 'node:tls';
 import { classifyTransportFailure, type TransportFailureKind } from './failures.js';
 
-export interface HttpRequest {
+interface HttpRequest {
   url: URL;
   method: string;
   headers: Record<string, string>;
