@@ -4,7 +4,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { HpeError } from '../errors.js';
-import { PortProtocols, readyFcTargetPorts, readyIscsiTargetPorts, type Host, type Port, type PortPos, type SystemInfo } from './wsapi-client.js';
+import { readyFcTargetPorts, readyIscsiTargetPorts } from './wsapi-client.js';
+import { PortProtocols, type Host, type Port, type PortPos, type SystemInfo } from './wsapi-types.js';
 
 export type ExportTransport = 'iscsi' | 'fc';
 

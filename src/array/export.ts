@@ -25,7 +25,8 @@ import {
   type ExportTransport,
   type HostInitiators,
 } from './export-rules.js';
-import { HostPersonas, PathOperations, type Host, type Port, type PortPos, type Vlun, type Volume, type WsapiClient } from './wsapi-client.js';
+import type { WsapiClient } from './wsapi-client.js';
+import { HostPersonas, PathOperations, type Host, type Port, type PortPos, type Vlun, type Volume } from './wsapi-types.js';
 import { WsapiCodes, WsapiError, hasCode, isNotFound, scrubSecrets } from './wsapi-errors.js';
 
 export * from './export-rules.js';

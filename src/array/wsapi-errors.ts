@@ -6,6 +6,7 @@
  * Messages never contain a password or a session key: the client scrubs both from any text it copies in.
  */
 import { HpeError } from '../errors.js';
+import type { HttpFailureKind } from '../http/index.js';
 
 /**
  * WSAPI error codes (the `code` of an error body). Only the code is a stable contract; `desc` changes between
@@ -146,6 +147,32 @@ export class WsapiError extends HpeError {
 
 export const ConnectionFailureReasons = ['refused', 'dns', 'tls', 'timeout', 'reset', 'protocol', 'other'] as const;
 export type ConnectionFailureReason = (typeof ConnectionFailureReasons)[number];
+
+/** How a failed HTTP exchange is named to the admin. */
+export function connectionFailureReason(kind: HttpFailureKind): ConnectionFailureReason {
+  switch (kind) {
+    case 'refused':
+    case 'unreachable':
+      return 'refused';
+    case 'dns':
+      return 'dns';
+    case 'tlsClientRejected':
+    case 'tlsPlainServer':
+    case 'tlsUntrusted':
+    case 'tls':
+      return 'tls';
+    // The array dropped the connection before TLS was up: nothing was sent.
+    case 'tlsHandshakeDropped':
+    case 'reset':
+      return 'reset';
+    case 'dialTimeout':
+    case 'answerTimeout':
+      return 'timeout';
+    case 'connectTimeout':
+    case 'other':
+      return 'other';
+  }
+}
 
 const connectionFixes: Record<ConnectionFailureReason, string> = {
   refused: "check hpe3par_api_url (host and port, usually 8080) and that the array's WSAPI service runs (startwsapi)",

@@ -8,15 +8,15 @@
  */
 import type { EtcdClient } from './client.js';
 
-export const KEY_RECORD_PREFIX = '/backend/';
+const KEY_RECORD_PREFIX = '/backend/';
 
-export interface StoredKeyRecord {
+interface StoredKeyRecord {
   raw: string;
   modRevision: string;
 }
 
 /** The etcd key of a backend's record. */
-export function keyRecordKey(backend: string): string {
+function keyRecordKey(backend: string): string {
   if (backend.length === 0) throw new TypeError('backend name must not be empty');
   return KEY_RECORD_PREFIX + backend;
 }

@@ -1,12 +1,14 @@
 /**
  * Per-member health for `hpedockerplugin check`: each configured endpoint is asked on its own (one client per
- * endpoint, one `Maintenance.Status` call, through the JSON gateway like every read: see client.ts), all in
- * parallel, so one line per member can be printed.
+ * endpoint, one `Maintenance.Status` call, through the JSON gateway like every read), all in parallel, so one
+ * line per member can be printed.
  */
 import { EtcdError } from '../errors.js';
-import { createEtcdClientWith, formatEndpoint, loadEtcdTls, type EtcdClientOptions, type EtcdConfig, type EtcdTlsMaterial } from './client.js';
+import { createEtcdClientWith, type EtcdClientOptions } from './client.js';
+import { formatEndpoint, type EtcdConfig } from './endpoints.js';
+import { loadEtcdTls, type EtcdTlsMaterial } from './tls.js';
 
-export interface MemberStatus {
+interface MemberStatus {
   /** `host:port` as configured. */
   endpoint: string;
   ok: boolean;
@@ -18,8 +20,8 @@ export interface MemberStatus {
 }
 
 /** Short defaults: a check answers within about 3 s even with silent members (all are asked in parallel). */
-export const CHECK_DIAL_TIMEOUT_MS = 1000;
-export const CHECK_REQUEST_TIMEOUT_MS = 2000;
+const CHECK_DIAL_TIMEOUT_MS = 1000;
+const CHECK_REQUEST_TIMEOUT_MS = 2000;
 
 function asEtcdError(e: unknown, endpoint: string): EtcdError {
   if (e instanceof EtcdError) return e;
@@ -33,7 +35,8 @@ function asEtcdError(e: unknown, endpoint: string): EtcdError {
  * not PEM…) is reported as every member's error, since no member can be reached without them.
  */
 export async function checkMembers(cfg: EtcdConfig, opts: EtcdClientOptions = {}): Promise<MemberStatus[]> {
-  const timeouts: EtcdClientOptions = {
+  const clientOptions: EtcdClientOptions = {
+    ...opts,
     dialTimeoutMs: opts.dialTimeoutMs ?? CHECK_DIAL_TIMEOUT_MS,
     requestTimeoutMs: opts.requestTimeoutMs ?? CHECK_REQUEST_TIMEOUT_MS,
   };
@@ -49,7 +52,7 @@ export async function checkMembers(cfg: EtcdConfig, opts: EtcdClientOptions = {}
   return Promise.all(
     cfg.endpoints.map(async (ep): Promise<MemberStatus> => {
       const endpoint = formatEndpoint(ep);
-      const client = createEtcdClientWith({ ...cfg, endpoints: [ep] }, material, timeouts);
+      const client = createEtcdClientWith({ ...cfg, endpoints: [ep] }, material, clientOptions);
       try {
         const status = await client.memberStatus();
         return { endpoint, ok: true, version: status.version, leader: status.leader };

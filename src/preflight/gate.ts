@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
+import { retry, type Clock } from '../clock.js';
 import { writeFileAtomic } from '../files.js';
 import { runPrerequisiteChecks, type CheckOptions, type PrerequisiteOutcome } from './checks.js';
 import type { PrerequisiteReport } from './report.js';
@@ -15,8 +15,8 @@ export interface GateOptions extends CheckOptions {
   retryEveryMs?: number;
   /** Folder for the last report, so `hpedockerplugin check` can show why the plugin refused to start. */
   stateDir?: string;
-  sleep?: (ms: number) => Promise<void>;
-  clock?: () => number;
+  /** Measures the window and waits between attempts. Default: the system clock. */
+  clock?: Clock;
   onAttempt?: (report: PrerequisiteReport, attempt: number) => void;
 }
 
@@ -45,25 +45,48 @@ function onlyRetryableFailures(report: PrerequisiteReport): boolean {
   return failed.length > 0 && failed.every((r) => r.retryable === true);
 }
 
+/** An attempt whose only failures may pass by themselves: worth another try while the window lasts. */
+class NotYetPassed extends Error {
+  constructor(readonly outcome: PrerequisiteOutcome) {
+    super('prerequisites not met yet');
+  }
+}
+
 /**
  * The start-up gate: runs every prerequisite check, retrying while the only failures are ones that may pass
  * by themselves (etcd still starting) and `waitMs` has not run out. A failure that needs the admin (broken
  * hpe.conf, missing key, tampered value) ends the wait at once. The last report is saved either way.
  */
 export async function passGate(options: GateOptions): Promise<PrerequisiteOutcome & { attempts: number }> {
-  const sleep = options.sleep ?? ((ms: number) => delay(ms));
-  const clock = options.clock ?? Date.now;
-  const deadline = clock() + options.waitMs;
-  for (let attempt = 1; ; attempt++) {
-    const outcome = await runPrerequisiteChecks(options);
-    options.onAttempt?.(outcome.report, attempt);
-    const retry = !outcome.report.passed && onlyRetryableFailures(outcome.report) && clock() + (options.retryEveryMs ?? 500) < deadline;
-    if (!retry) {
-      if (options.stateDir !== undefined) {
-        await saveLastReport(options.stateDir, { source: 'plugin start', attempts: attempt, report: outcome.report }).catch(() => undefined);
-      }
-      return { ...outcome, attempts: attempt };
-    }
-    await sleep(options.retryEveryMs ?? 500);
+  let attempts = 0;
+  let outcome: PrerequisiteOutcome;
+  // The system clock's sleeps do not keep the process alive, and between attempts nothing else may: the gate
+  // is what the process is waiting for.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    outcome = await retry(
+      async (attempt) => {
+        attempts = attempt;
+        const checked = await runPrerequisiteChecks(options);
+        options.onAttempt?.(checked.report, attempt);
+        if (!checked.report.passed && onlyRetryableFailures(checked.report)) throw new NotYetPassed(checked);
+        return checked;
+      },
+      {
+        deadlineMs: options.waitMs,
+        delay: options.retryEveryMs ?? 500,
+        retryable: (err) => err instanceof NotYetPassed,
+        clock: options.clock,
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof NotYetPassed)) throw err;
+    outcome = err.outcome;
+  } finally {
+    clearInterval(keepAlive);
   }
+  if (options.stateDir !== undefined) {
+    await saveLastReport(options.stateDir, { source: 'plugin start', attempts, report: outcome.report }).catch(() => undefined);
+  }
+  return { ...outcome, attempts };
 }

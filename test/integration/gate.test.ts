@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { passGate, readLastReport } from '../../src/preflight/index.js';
 import { freePort } from '../../src/net.js';
+import { InstantClock } from '../support/clock.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { tempDir, twoBackendConfig, type TempDir } from '../support/configs.js';
 
@@ -16,28 +17,23 @@ after(async () => {
   await dir.remove();
 });
 
-/** Time moves only when the gate sleeps: the waiting logic is tested without waiting. */
-function fakeTime(onSleep?: (attempt: number) => Promise<void>) {
-  let now = 0;
-  let sleeps = 0;
-  return {
-    clock: () => now,
-    sleep: async (ms: number) => {
-      sleeps++;
-      now += ms;
-      await onSleep?.(sleeps);
-    },
-    get sleeps() {
-      return sleeps;
-    },
-  };
+/** Time moves only when the gate sleeps: the waiting logic is tested without waiting. `onSleep` runs after each sleep. */
+class GateClock extends InstantClock {
+  constructor(private readonly onSleep?: (sleeps: number) => Promise<void>) {
+    super();
+  }
+
+  override async sleep(ms: number): Promise<void> {
+    await super.sleep(ms);
+    await this.onSleep?.(this.sleeps.length);
+  }
 }
 
 test('etcd down: retried until the window ends, then refused with the report saved for `check`', async () => {
   const file = await dir.file('down.conf', twoBackendConfig('127.0.0.1', await freePort()));
   const stateDir = `${dir.path}/state-down`;
-  const time = fakeTime();
-  const outcome = await passGate({ configFile: file, waitMs: 3000, retryEveryMs: 500, stateDir, clock: time.clock, sleep: time.sleep });
+  const clock = new GateClock();
+  const outcome = await passGate({ configFile: file, waitMs: 3000, retryEveryMs: 500, stateDir, clock });
   assert.equal(outcome.ready, undefined);
   assert.equal(outcome.attempts, 6, 'attempts at 0, 0.5, 1, 1.5, 2 and 2.5 s; the next would end past the window');
   const saved = await readLastReport(stateDir);
@@ -48,10 +44,10 @@ test('etcd down: retried until the window ends, then refused with the report sav
 
 test('a failure that needs the admin stops the wait at once', async () => {
   const file = await dir.file('broken.conf', twoBackendConfig('127.0.0.1', await freePort()).replace('hpe3par_cpg = FC_r1\n', ''));
-  const time = fakeTime();
-  const outcome = await passGate({ configFile: file, waitMs: 8000, clock: time.clock, sleep: time.sleep });
+  const clock = new GateClock();
+  const outcome = await passGate({ configFile: file, waitMs: 8000, clock });
   assert.equal(outcome.attempts, 1);
-  assert.equal(time.sleeps, 0);
+  assert.equal(clock.sleeps.length, 0);
   assert.match(outcome.report.results.find((r) => r.status === 'FAIL')!.detail, /\[DEFAULT\]\.hpe3par_cpg: is missing/);
 });
 
@@ -61,10 +57,10 @@ test('etcd that comes up within the window: the gate passes with no action and r
   const port = etcd.endpoints[0]!.port;
   await etcd.stopMember(0);
   const file = await dir.file('late.conf', twoBackendConfig('127.0.0.1', port));
-  const time = fakeTime(async (n) => {
+  const clock = new GateClock(async (n) => {
     if (n === 2) await etcd.startMember(0);
   });
-  const outcome = await passGate({ configFile: file, waitMs: 8000, retryEveryMs: 500, stateDir: `${dir.path}/state-late`, clock: time.clock, sleep: time.sleep });
+  const outcome = await passGate({ configFile: file, waitMs: 8000, retryEveryMs: 500, stateDir: `${dir.path}/state-late`, clock });
   assert.ok(outcome.ready, JSON.stringify(outcome.report.results.filter((r) => r.status === 'FAIL')));
   assert.equal(outcome.attempts, 3);
   assert.deepEqual(outcome.ready.config.backends.map((b) => b.name), ['DEFAULT', '3par2']);

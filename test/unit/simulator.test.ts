@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WsapiClient, WsapiCodes as C, WsapiError } from '../../src/array/index.js';
 import { simulatorDefaults, startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { InstantClock } from '../support/clock.js';
 
 const MiB = 1024 * 1024;
 const dirs: string[] = [];
@@ -31,7 +32,7 @@ function dirOf(sim: RunningSimulator): string {
 }
 
 function client(sim: { apiUrl: string; certPem?: string }): WsapiClient {
-  return new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: '3pardata', caCert: sim.certPem, sleep: async () => undefined });
+  return new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: '3pardata', caCert: sim.certPem, clock: new InstantClock() });
 }
 
 /** The call fails with this HTTP status and WSAPI code (and the answer had both). */
@@ -346,7 +347,7 @@ describe('simulator state', () => {
     const again = await startSimulator({ listen: { host: '127.0.0.1', port: first.port }, stateDir: dir, tls: true });
     assert.equal(again.systemId, systemId);
     assert.equal(again.certPem, certPem);
-    c = new WsapiClient({ apiUrl: again.apiUrl, username: '3paradm', password: '3pardata', caCert: again.certPem, sleep: async () => undefined });
+    c = new WsapiClient({ apiUrl: again.apiUrl, username: '3paradm', password: '3pardata', caCert: again.certPem, clock: new InstantClock() });
     assert.equal((await c.getVolume('keep1')).comment, 'kept');
     assert.equal((await c.getHostVluns('keephost')).find((v) => !v.active)?.lun, 4);
     assert.deepEqual((await c.getVolumeSet('keepset')).setmembers, ['keep1']);

@@ -20,6 +20,7 @@ import {
 } from '../../src/array/index.js';
 import { HpeError } from '../../src/errors.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { InstantClock } from '../support/clock.js';
 
 const password = 'S3cr3t-Pa55word';
 const users = { '3paradm': password };
@@ -37,17 +38,9 @@ async function simulator(options: Partial<SimulatorOptions> = {}): Promise<Runni
 
 /** A client whose sleeps are recorded, not waited. */
 function client(sim: { apiUrl: string; certPem?: string }, options: Partial<WsapiClientOptions> = {}): { c: WsapiClient; sleeps: number[] } {
-  const sleeps: number[] = [];
-  const c = new WsapiClient({
-    apiUrl: sim.apiUrl,
-    username: '3paradm',
-    password,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-    },
-    ...options,
-  });
-  return { c, sleeps };
+  const clock = new InstantClock();
+  const c = new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password, clock, ...options });
+  return { c, sleeps: clock.sleeps };
 }
 
 function logins(sim: RunningSimulator): number {

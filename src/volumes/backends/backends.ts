@@ -38,7 +38,7 @@ const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
 export interface WsapiSettings {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
-  sleep?: (ms: number) => Promise<void>;
+  clock?: Clock;
 }
 
 /**
@@ -213,7 +213,7 @@ async function clientFor(spec: ArraySpec, wsapi: WsapiSettings): Promise<WsapiCl
       ...(caCert === undefined ? {} : { caCert }),
       ...(wsapi.timeoutMs === undefined ? {} : { timeoutMs: wsapi.timeoutMs }),
       retry: { ...defaultWsapiRetry, ...wsapi.retry },
-      ...(wsapi.sleep === undefined ? {} : { sleep: wsapi.sleep }),
+      ...(wsapi.clock === undefined ? {} : { clock: wsapi.clock }),
     });
   } catch (err) {
     throw new InitFailure(`${describeErr(err)} — check [${spec.backend}].${apiUrlOption(spec)}`, false);

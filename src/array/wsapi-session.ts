@@ -1,0 +1,340 @@
+/**
+ * The WSAPI session and its HTTP calls; the endpoint classes build on it.
+ *
+ * Session. One per client, reused by every call (upstream logged in and out around each step). The login is
+ * lazy (`POST /credentials`) and shared: concurrent calls wait for the same login. A call answered 403 with code
+ * 6 (INV_SESS_KEY: the key expired or the array restarted) logs in again (once, shared with any other call that
+ * hit the same stale key) and is sent again ONCE. Other 403s (13 PERM_DENIED, ...) go straight to the caller:
+ * upstream re-logged in and retried on every 401/403, which only doubled the failing calls.
+ *
+ * Retries. Each call has its own attempt counter (upstream kept one on the instance and never reset it).
+ * Retried, with capped exponential backoff (base·2^n, at most maxDelayMs) on the injected clock:
+ *  - HTTP 503, for every method: the array refused the request without processing it;
+ *  - a connection that could not be opened (ECONNREFUSED, EHOSTUNREACH, ...), for every method: nothing was sent;
+ *  - a connection dropped after the request went out (ECONNRESET, EPIPE, socket hang up), for GET and DELETE
+ *    only. A POST or PUT may then have been applied (a create, a grow by an increment, an RCG action), so it is
+ *    not sent again: the caller gets a WsapiConnectionError with `outcomeUnknown` and decides (e.g. GET the
+ *    object). A DELETE sent twice at worst answers 404 the second time, which callers already tolerate.
+ * A timeout (no complete answer within timeoutMs) is not retried inside the call: waiting timeoutMs again
+ * five times would stall the caller for minutes.
+ *
+ * TLS. With `caCert` (PEM) the array's certificate is verified against it (and against the URL's host name or
+ * IP). Without it nothing is verified, as upstream did by default; `verifiesTls` tells callers, so a check can
+ * warn about it.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { retry, systemClock, type Clock } from '../clock.js';
+import { HpeError } from '../errors.js';
+import { HttpFailure, sendOnce, type HttpAnswer } from '../http/index.js';
+import { WsapiCodes, WsapiConnectionError, WsapiError, connectionFailureReason, scrubSecrets } from './wsapi-errors.js';
+import { SessionKeyHeader, wsapiFeatures, type WsapiFeatures, type WsapiVersion } from './wsapi-types.js';
+
+export interface RetryPolicy {
+  /** Tries per call, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 15000 };
+export const defaultTimeoutMs = 30_000;
+
+export interface WsapiClientOptions {
+  /** `https://10.0.0.5:8080/api/v1` (or `http://...:8008/api/v1` where HTTP is enabled on the array). */
+  apiUrl: string;
+  username: string;
+  password: string;
+  /** PEM text of the CA (or the array's own certificate) to verify against. Without it TLS is not verified. */
+  caCert?: string;
+  /** Bound on each HTTP exchange, connect and TLS handshake included. Default 30 s. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** How the client waits between retries and task polls. Default: the system clock. */
+  clock?: Clock;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface WsapiResponse<T> {
+  status: number;
+  headers: HttpAnswer['headers'];
+  body: T;
+}
+
+const idleSocketMs = 4000;
+
+/** A 503 answer inside the retry loop: retried, and returned as is once the tries run out. */
+class ArrayBusy extends Error {
+  constructor(readonly answer: HttpAnswer) {
+    super('HTTP 503');
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The WSAPI code of an error body; numeric strings too (some front ends send them). */
+function codeOf(body: unknown): number | undefined {
+  if (!isRecord(body)) return undefined;
+  const c = body['code'];
+  if (typeof c === 'number') return c;
+  if (typeof c === 'string' && /^\d+$/.test(c)) return Number(c);
+  return undefined;
+}
+
+/** A path with every interpolated value URI-encoded: wsapiPath`/volumes/${name}`. */
+export function wsapiPath(strings: TemplateStringsArray, ...values: (string | number)[]): string {
+  return strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(String(values[i])) : ''), '');
+}
+
+/** `?query="<expr>"`, encoded. */
+export function queryString(expr: string): string {
+  return `?query=${encodeURIComponent(`"${expr}"`)}`;
+}
+
+export class WsapiSession {
+  /** The API URL as given, e.g. `https://10.0.0.5:8080/api/v1`. */
+  readonly apiUrl: string;
+  /** `host:port`, the name errors use for this array. */
+  readonly array: string;
+  /** False when the array's certificate is not checked (no caCert, or plain http). */
+  readonly verifiesTls: boolean;
+  readonly username: string;
+  protected readonly clock: Clock;
+
+  readonly #password: string;
+  readonly #apiRoot: string;
+  readonly #timeoutMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #agent: http.Agent;
+  #sessionKey: string | undefined;
+  #login: Promise<string> | undefined;
+  #version: WsapiVersion | undefined;
+  /** Set by close(): a call cut off by it is not retried (it would re-send on a fresh socket and wait again). */
+  #closed = false;
+
+  constructor(options: WsapiClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.apiUrl);
+    } catch {
+      throw new HpeError(`"${options.apiUrl}" is not a URL`, 'write the WSAPI URL as https://<array>:8080/api/v1');
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || !/\/api\/v\d+\/?$/.test(url.pathname)) {
+      throw new HpeError(`"${options.apiUrl}" is not a WSAPI URL`, 'write the WSAPI URL as https://<array>:8080/api/v1');
+    }
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    this.apiUrl = url.toString().replace(/\/$/, '');
+    this.array = url.host;
+    this.#apiRoot = this.apiUrl.replace(/\/api\/v\d+$/, '/api');
+    this.username = options.username;
+    this.#password = options.password;
+    this.#timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    this.#retry = { ...defaultRetryPolicy, ...options.retry };
+    this.clock = options.clock ?? systemClock;
+    const overHttps = url.protocol === 'https:';
+    this.verifiesTls = overHttps && options.caCert !== undefined;
+    // A kept-alive connection idle for 4 s is closed by us rather than reused: servers close idle connections
+    // (Node's after 5 s), and a request written onto one the server just closed fails with a reset that a POST
+    // cannot safely be retried after. Node only honours the server's Keep-Alive hint when a timeout is set.
+    const agentOptions = { keepAlive: true, timeout: idleSocketMs };
+    this.#agent = overHttps
+      ? new https.Agent({ ...agentOptions, ca: options.caCert, rejectUnauthorized: options.caCert !== undefined })
+      : new http.Agent(agentOptions);
+  }
+
+  // ----- transport ------------------------------------------------------------------------------------------
+
+  #secrets(): (string | undefined)[] {
+    return [this.#password, this.#sessionKey];
+  }
+
+  #mayRetry(method: HttpMethod, f: HttpFailure): boolean {
+    if (this.#closed) return false;
+    const reason = connectionFailureReason(f.kind);
+    if (reason === 'refused') return true;
+    if (reason === 'reset') return !f.reached || method === 'GET' || method === 'DELETE';
+    return false;
+  }
+
+  /** One call's HTTP exchange with its own retries (503, refused connections, dropped idempotent calls). */
+  async #exchange(
+    method: HttpMethod,
+    url: URL,
+    payload: string | undefined,
+    key: string | undefined,
+    call: string,
+    attempts = this.#retry.attempts,
+  ): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'hpedockerplugin' };
+    if (payload !== undefined) headers['Content-Type'] = 'application/json';
+    if (key !== undefined) headers[SessionKeyHeader] = key;
+    const attempt = async (): Promise<HttpAnswer> => {
+      const answer = await sendOnce({ url, method, headers, body: payload, agent: this.#agent, timeoutMs: this.#timeoutMs });
+      if (answer.status === 503 && !this.#closed) throw new ArrayBusy(answer);
+      return answer;
+    };
+    try {
+      return await retry(attempt, {
+        attempts,
+        delay: { initialMs: this.#retry.baseDelayMs, maxMs: this.#retry.maxDelayMs },
+        clock: this.clock,
+        retryable: (err) => err instanceof ArrayBusy || (err instanceof HttpFailure && this.#mayRetry(method, err)),
+      });
+    } catch (err) {
+      if (err instanceof ArrayBusy) return err.answer;
+      if (!(err instanceof HttpFailure)) throw err;
+      const reason = connectionFailureReason(err.kind);
+      const detail = err.kind === 'answerTimeout' ? `no complete answer within ${this.#timeoutMs} ms` : err.detail;
+      throw new WsapiConnectionError({
+        url: this.apiUrl,
+        call,
+        reason,
+        detail: scrubSecrets(detail, this.#secrets()),
+        outcomeUnknown: err.reached && (method === 'POST' || method === 'PUT') && reason !== 'tls',
+        cause: err.cause,
+      });
+    }
+  }
+
+  #error(res: HttpAnswer, call: string): WsapiError {
+    const body = parseJson(res.text);
+    let desc: string | undefined;
+    let ref: string | undefined;
+    if (isRecord(body)) {
+      const d = body['desc'] ?? body['message'];
+      if (typeof d === 'string') desc = d;
+      if (typeof body['ref'] === 'string') ref = body['ref'];
+    } else if (typeof body === 'string') {
+      desc = body.trim().slice(0, 200);
+    }
+    return new WsapiError({
+      array: this.array,
+      call,
+      status: res.status,
+      code: codeOf(body),
+      desc: desc === undefined ? undefined : scrubSecrets(desc, this.#secrets()),
+      ref,
+    });
+  }
+
+  /** The array's answer to `call` is not what the WSAPI documents. */
+  protected protocolError(call: string, detail: string, outcomeUnknown: boolean): WsapiConnectionError {
+    return new WsapiConnectionError({ url: this.apiUrl, call, reason: 'protocol', detail, outcomeUnknown });
+  }
+
+  // ----- session --------------------------------------------------------------------------------------------
+
+  async #doLogin(): Promise<string> {
+    const call = `POST /credentials (login as "${this.username}")`;
+    const payload = JSON.stringify({ user: this.username, password: this.#password });
+    const res = await this.#exchange('POST', new URL(`${this.apiUrl}/credentials`), payload, undefined, call);
+    if (res.status >= 400) throw this.#error(res, call);
+    const body = parseJson(res.text);
+    const key = isRecord(body) ? body['key'] : undefined;
+    if (typeof key !== 'string' || key === '') throw this.protocolError(call, 'the login answer has no session key', false);
+    this.#sessionKey = key;
+    return key;
+  }
+
+  async #session(): Promise<string> {
+    if (this.#sessionKey !== undefined) return this.#sessionKey;
+    this.#login ??= this.#doLogin().finally(() => {
+      this.#login = undefined;
+    });
+    return this.#login;
+  }
+
+  /** Forget `key` unless another call already replaced it. */
+  #dropSession(key: string): void {
+    if (this.#sessionKey === key) this.#sessionKey = undefined;
+  }
+
+  /** Ends the session on the array (`DELETE /credentials/<key>`). An already expired key is not an error. */
+  logout(): Promise<void> {
+    return this.#logout(this.#retry.attempts);
+  }
+
+  async #logout(attempts: number): Promise<void> {
+    const key = this.#sessionKey;
+    if (key === undefined) return;
+    this.#sessionKey = undefined;
+    const call = 'DELETE /credentials/<session key>';
+    const res = await this.#exchange('DELETE', new URL(`${this.apiUrl}${wsapiPath`/credentials/${key}`}`), undefined, key, call, attempts);
+    if (res.status >= 400 && res.status !== 403 && res.status !== 404) throw this.#error(res, call);
+  }
+
+  /** Logs out with one attempt (errors ignored: an unused key expires on the array) and closes the connections. */
+  async close(): Promise<void> {
+    try {
+      await this.#logout(1);
+    } catch {
+      // the session expires on the array anyway
+    }
+    this.#closed = true;
+    this.#agent.destroy();
+  }
+
+  // ----- calls ----------------------------------------------------------------------------------------------
+
+  /**
+   * Any authenticated WSAPI call: `path` is relative to the API URL (`/volumes/v1`, query included). Throws
+   * WsapiError on an HTTP error status. The typed endpoint methods are built on it.
+   */
+  async request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<WsapiResponse<T>> {
+    const call = `${method} ${decodeURIComponent(path)}`;
+    const url = new URL(`${this.apiUrl}${path}`);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let key = await this.#session();
+    let res = await this.#exchange(method, url, payload, key, call);
+    if (res.status === 403 && codeOf(parseJson(res.text)) === WsapiCodes.INV_SESS_KEY) {
+      this.#dropSession(key);
+      key = await this.#session();
+      res = await this.#exchange(method, url, payload, key, call);
+    }
+    if (res.status >= 400) throw this.#error(res, call);
+    return { status: res.status, headers: res.headers, body: parseJson(res.text) as T };
+  }
+
+  /** GET of one object. */
+  protected async getObject<T>(path: string): Promise<T> {
+    const res = await this.request<T>('GET', path);
+    if (!isRecord(res.body)) throw this.protocolError(`GET ${path}`, 'the answer is not a JSON object', false);
+    return res.body;
+  }
+
+  /** GET of a collection: its `members`. */
+  protected async getMembers<T>(path: string): Promise<T[]> {
+    const body = await this.getObject<{ members?: T[] }>(path);
+    return body.members ?? [];
+  }
+
+  /** `GET /api` (no session): the WSAPI version and build. Cached for the feature gates. */
+  async getApiVersion(): Promise<WsapiVersion> {
+    const call = 'GET /api';
+    const res = await this.#exchange('GET', new URL(this.#apiRoot), undefined, undefined, call);
+    if (res.status >= 400) throw this.#error(res, call);
+    const body = parseJson(res.text);
+    if (!isRecord(body) || typeof body['build'] !== 'number') throw this.protocolError(call, 'the answer has no WSAPI build number', false);
+    this.#version = body as unknown as WsapiVersion;
+    return this.#version;
+  }
+
+  async features(): Promise<WsapiFeatures> {
+    return wsapiFeatures((this.#version ?? (await this.getApiVersion())).build);
+  }
+}
