@@ -3,13 +3,16 @@
  * the WSAPI client's retries and task polls, locks, the etcd gateway) takes a `Clock`, so tests drive time with
  * `ManualClock` (test/support) instead of sleeping.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { HpeError } from './errors.js';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
-  /** Resolves after `ms`, or early (without error) when `signal` aborts. Never keeps the process alive. */
+  /**
+   * Resolves after `ms`, or early (without error) when `signal` aborts. A pending sleep keeps the process alive, as
+   * any wait the process is doing must (a CLI waiting between retries would otherwise exit mid-await); background
+   * loops end theirs with their abort signal when closed.
+   */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -24,7 +27,6 @@ export const systemClock: Clock = {
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      timer.unref();
       signal?.addEventListener('abort', done, { once: true });
     }),
 };
@@ -85,7 +87,7 @@ export interface WaitForOptions {
   timeoutMs?: number;
   /** Default 50 ms. */
   intervalMs?: number;
-  /** Default: the system's time, its waits keeping the process alive (waiting is all the caller does meanwhile). */
+  /** Default: the system clock. */
   clock?: Clock;
   /** The error when time runs out; default an HpeError `timed out waiting for <what>`. */
   timeoutError?: () => Error | Promise<Error>;
@@ -96,16 +98,14 @@ export interface WaitForOptions {
  * wait with its error (catch inside the probe what only means "not yet").
  */
 export async function waitFor<T>(what: string, probe: () => T | Promise<T>, options: WaitForOptions = {}): Promise<Exclude<T, undefined | false>> {
-  const { clock, timeoutMs = 10_000, intervalMs = 50 } = options;
-  const now = clock === undefined ? Date.now : () => clock.now();
-  const sleep = clock === undefined ? (ms: number) => delay(ms) : (ms: number) => clock.sleep(ms);
-  const deadline = now() + timeoutMs;
+  const { clock = systemClock, timeoutMs = 10_000, intervalMs = 50 } = options;
+  const deadline = clock.now() + timeoutMs;
   for (;;) {
     const answer = await probe();
     if (answer !== undefined && answer !== false) return answer as Exclude<T, undefined | false>;
-    if (now() > deadline) {
+    if (clock.now() > deadline) {
       throw (await options.timeoutError?.()) ?? new HpeError(`timed out waiting for ${what} (${timeoutMs} ms)`, `find out why ${what} did not happen in time`);
     }
-    await sleep(intervalMs);
+    await clock.sleep(intervalMs);
   }
 }

@@ -60,9 +60,6 @@ class NotYetPassed extends Error {
 export async function passGate(options: GateOptions): Promise<PrerequisiteOutcome & { attempts: number }> {
   let attempts = 0;
   let outcome: PrerequisiteOutcome;
-  // The system clock's sleeps do not keep the process alive, and between attempts nothing else may: the gate
-  // is what the process is waiting for.
-  const keepAlive = setInterval(() => undefined, 60_000);
   try {
     outcome = await retry(
       async (attempt) => {
@@ -82,8 +79,6 @@ export async function passGate(options: GateOptions): Promise<PrerequisiteOutcom
   } catch (err) {
     if (!(err instanceof NotYetPassed)) throw err;
     outcome = err.outcome;
-  } finally {
-    clearInterval(keepAlive);
   }
   if (options.stateDir !== undefined) {
     await saveLastReport(options.stateDir, { source: 'plugin start', attempts, report: outcome.report }).catch(() => undefined);

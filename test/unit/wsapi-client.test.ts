@@ -114,14 +114,19 @@ describe('WsapiClient sessions', () => {
   });
 
   it('recovers from a key that expired by age', async () => {
-    const short = await simulator({ sessionTtlMs: 20 });
+    // Long enough that a slow machine does not see the key expire within the first call; stopped whatever happens,
+    // or a failed assertion would leave the simulator listening and the file would never end.
+    const short = await simulator({ sessionTtlMs: 300 });
     const { c } = client(short);
-    await c.getSystem();
-    await delay(40);
-    await c.getSystem();
-    assert.equal(logins(short), 2);
-    await c.close();
-    await short.stop();
+    try {
+      await c.getSystem();
+      await delay(450);
+      await c.getSystem();
+      assert.equal(logins(short), 2);
+    } finally {
+      await c.close();
+      await short.stop();
+    }
   });
 
   it('does not log in again on a 403 other than code 6 (permission denied)', async () => {
