@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { WsapiClient } from '../../src/array/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { importBusyboxImage, startDockerd, type Dockerd } from '../support/dockerd.js';
+import { singleArrayConfig } from '../support/configs.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings } from '../support/plugin.js';
 
@@ -55,23 +56,7 @@ before(
       users: { '3paradm': arrayPassword },
     });
     const conf = path.join(configDir, 'hpe.conf');
-    await writeFile(
-      conf,
-      `[DEFAULT]
-host_etcd_ip_address = 127.0.0.1
-host_etcd_port_number = ${etcd.endpoints[0]!.port}
-hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver
-hpe3par_api_url = ${sim.apiUrl}
-hpe3par_username = 3paradm
-hpe3par_password = ${arrayPassword}
-san_ip = 127.0.0.1
-san_login = 3paradm
-san_password = ${arrayPassword}
-hpe3par_cpg = FC_r1
-hpe3par_iscsi_ips = 127.0.0.1
-`,
-      { mode: 0o600 },
-    );
+    await writeFile(conf, singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: arrayPassword }), { mode: 0o600 });
     image = await importBusyboxImage(dockerd);
     const folder = await buildPluginFolder(dockerd);
     await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);

@@ -62,18 +62,20 @@ replication_device = backend_id:remote3par,
 }
 
 /** One FC backend on one array (a simulator with its default user), for benchmarks. */
-export function singleArrayConfig(etcdPort: number, apiUrl: string): string {
+/** One FC backend on one array (the simulator's default user); `iscsi` makes it an iSCSI backend on 127.0.0.1. */
+export function singleArrayConfig(etcdPort: number, apiUrl: string, o: { iscsi?: boolean; password?: string } = {}): string {
+  const password = o.password ?? '3pardata';
   return `[DEFAULT]
 host_etcd_ip_address = 127.0.0.1
 host_etcd_port_number = ${etcdPort}
-hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver
+hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_${o.iscsi ? 'iscsi.HPE3PARISCSIDriver' : 'fc.HPE3PARFCDriver'}
 hpe3par_api_url = ${apiUrl}
 hpe3par_username = 3paradm
-hpe3par_password = 3pardata
+hpe3par_password = ${password}
 san_ip = 127.0.0.1
-san_password = 3pardata
+san_password = ${password}
 hpe3par_cpg = FC_r1
-`;
+${o.iscsi ? 'hpe3par_iscsi_ips = 127.0.0.1\n' : ''}`;
 }
 
 export interface TempDir {
