@@ -3,24 +3,12 @@
  * (`Attachment`, stored in the volume's etcd record so a crash can be repaired) and the environment every host
  * operation runs in (`HostEnv`: the command runner and the roots of /sys, /dev, /etc and /proc, injectable for tests).
  */
+import type { Connection } from '../array/index.js';
 import type { Clock } from '../clock.js';
 import type { CommandRunner } from './runner.js';
 
-/**
- * How this host reaches an exported volume; the array side's result (src/array). `wwn` is the volume's WWN as the
- * WSAPI gives it (32 hex digits, any case). `simulatorVolumeFile` is set only by the project's WSAPI simulator:
- * the volume's backing file, relative to `HostEnv.simulatorRoot`.
- */
-export type Connection =
-  | {
-      transport: 'iscsi';
-      wwn: string;
-      lun: number;
-      targets: { portal: string /* ip:port */; iqn: string }[];
-      chap?: { username: string; secret: string };
-      simulatorVolumeFile?: string;
-    }
-  | { transport: 'fc'; wwn: string; lun: number; targetWwns: string[]; simulatorVolumeFile?: string };
+/** How this host reaches an exported volume: the array side's result (its `simulatorVolumeFile` is relative to `HostEnv.simulatorRoot`). */
+export type { Connection };
 
 export const TransportKinds = ['iscsi', 'fc', 'loop'] as const;
 export type TransportKind = (typeof TransportKinds)[number];
