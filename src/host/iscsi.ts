@@ -1,10 +1,11 @@
 /**
- * iSCSI: discover and log in to each target portal (CHAP set on the node record first when the array gave
+ * iSCSI: discover and log in to each target portal (CHAP written into the node record first when the array gave
  * one), wait for the LUN by WWN, prefer the multipath map. Detach releases the LUN, then logs out of each target
  * that has no LUN left on this host — other volumes may share the session.
  */
-import { access, realpath } from 'node:fs/promises';
+import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../files.js';
 import { AttachError, CommandError } from './errors.js';
 import { multipathdRunning, normaliseWwn, readdirOrEmpty, releaseLun, waitForLun } from './scsi.js';
 import type { Connection, HostEnv, Transport } from './types.js';
@@ -78,23 +79,15 @@ async function login(env: HostEnv, target: Target, chap: IscsiConnection['chap']
     fix: `check that this host reaches the array's iSCSI port ${portal} (\`ping\`, firewall, hpe3par_iscsi_ips in hpe.conf)`,
   });
   const offered = parseSendTargets(discovered.stdout);
-  if (!offered.some((t) => t.iqn === iqn)) {
+  const found = offered.find((t) => t.iqn === iqn && t.portal === portal) ?? offered.find((t) => t.iqn === iqn);
+  if (found === undefined) {
     throw new AttachError(
       `the iSCSI portal ${portal} does not offer target ${iqn} (it offers: ${[...new Set(offered.map((t) => t.iqn))].join(', ') || 'none'})`,
       `run \`iscsiadm -m discovery -t sendtargets -p ${portal}\` and check the array's iSCSI ports`,
     );
   }
   const node = ['iscsiadm', '-m', 'node', '-T', iqn, '-p', portal];
-  if (chap !== undefined) {
-    const secrets = [chap.secret];
-    for (const [name, value] of [
-      ['node.session.auth.authmethod', 'CHAP'],
-      ['node.session.auth.username', chap.username],
-      ['node.session.auth.password', chap.secret],
-    ] as const) {
-      await env.runner.run([...node, '--op', 'update', '-n', name, '-v', value], { secrets, signal });
-    }
-  }
+  if (chap !== undefined) await writeChap(env, { portal, iqn, tpgt: found.tpgt }, chap);
   const loggedIn = await env.runner.run([...node, '--login'], {
     okExitCodes: [ISCSI_ERR_SESS_EXISTS],
     secrets: chap === undefined ? [] : [chap.secret],
@@ -103,6 +96,43 @@ async function login(env: HostEnv, target: Target, chap: IscsiConnection['chap']
   });
   // An existing session does not see a LUN exported since it was opened until it is rescanned.
   if (loggedIn.exitCode === ISCSI_ERR_SESS_EXISTS) await env.runner.run([...node, '--rescan'], { signal });
+}
+
+/**
+ * CHAP goes into the node record that discovery wrote (`<etc>/iscsi/nodes/<iqn>/<ip>,<port>,<tpgt>[/default]`),
+ * not through `iscsiadm --op update -v <secret>`: a process argument is readable by every local user (`ps`).
+ * iscsiadm reads the record at login. Written atomically, mode 0600, as iscsiadm keeps it.
+ */
+async function writeChap(env: HostEnv, target: { portal: string; iqn: string; tpgt: number }, chap: NonNullable<IscsiConnection['chap']>): Promise<void> {
+  const sep = target.portal.lastIndexOf(':');
+  const ip = target.portal.slice(0, sep).replace(/^\[(.*)\]$/, '$1');
+  const entry = join(env.etcRoot, 'iscsi', 'nodes', target.iqn, `${ip},${target.portal.slice(sep + 1)},${target.tpgt}`);
+  const record = (await stat(entry).catch(() => undefined))?.isDirectory() ? join(entry, 'default') : entry;
+  let text: string;
+  try {
+    text = await readFile(record, 'utf8');
+  } catch {
+    throw new AttachError(
+      `no iSCSI node record ${record} after discovering ${target.portal}, so CHAP cannot be set for ${target.iqn}`,
+      '`iscsiadm -m node` lists the records open-iscsi made; the plugin needs the host\'s /etc/iscsi (its `etc` mount)',
+    );
+  }
+  await writeFileAtomic(record, withSettings(text, { 'node.session.auth.authmethod': 'CHAP', 'node.session.auth.username': chap.username, 'node.session.auth.password': chap.secret }), { mode: 0o600 });
+}
+
+/** The record with each `name = value` line set: replaced where present, else added before `# END RECORD`. */
+export function withSettings(record: string, settings: Readonly<Record<string, string>>): string {
+  const lines = record.split('\n');
+  for (const [name, value] of Object.entries(settings)) {
+    const line = `${name} = ${value}`;
+    const at = lines.findIndex((l) => l.split('=')[0]!.trim() === name);
+    if (at >= 0) lines[at] = line;
+    else {
+      const end = lines.findIndex((l) => l.trim() === '# END RECORD');
+      lines.splice(end >= 0 ? end : lines.length, 0, line);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** `iscsiadm -m discovery -t sendtargets` lines: `10.0.0.1:3260,21 iqn.2000-05.com.3pardata:...`. */

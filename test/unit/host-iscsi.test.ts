@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { AttachError, CommandError, transportFor, type Connection } from '../../src/host/index.js';
 import { InstantClock } from '../support/clock.js';
@@ -29,9 +31,9 @@ beforeEach(() => {
   tree = new FakeHostTree();
   cmds = new FakeCommands()
     .on('multipathd show status', { stdout: recorded('multipathd-status.txt') })
-    .on(`iscsiadm -m discovery -t sendtargets -p ${P1}`, { stdout: recorded('iscsiadm-discovery-portal1.txt') })
-    .on(`iscsiadm -m discovery -t sendtargets -p ${P2}`, { stdout: recorded('iscsiadm-discovery-portal2.txt') })
-    .on(/ --op update /, {})
+    // Discovery writes a node record per portal, as open-iscsi does (tpgt 21 and 121 in the recorded outputs).
+    .on(`iscsiadm -m discovery -t sendtargets -p ${P1}`, { stdout: recorded('iscsiadm-discovery-portal1.txt'), effect: () => tree.write(record(IQN1, P1, 21), nodeRecord(IQN1, 21)) })
+    .on(`iscsiadm -m discovery -t sendtargets -p ${P2}`, { stdout: recorded('iscsiadm-discovery-portal2.txt'), effect: () => tree.write(record(IQN2, P2, 121), nodeRecord(IQN2, 121)) })
     .on(`iscsiadm -m node -T ${IQN1} -p ${P1} --login`, { stdout: recorded('iscsiadm-login.txt'), effect: () => tree.addScsiDisk('sdb', wwn, { portal: P1, iqn: IQN1, lun: 3 }) })
     .on(`iscsiadm -m node -T ${IQN2} -p ${P2} --login`, {
       stdout: recorded('iscsiadm-login.txt'),
@@ -44,6 +46,9 @@ beforeEach(() => {
 afterEach(() => tree.remove());
 
 const nodeCmd = (iqn: string, portal: string): string => `iscsiadm -m node -T ${iqn} -p ${portal}`;
+const record = (iqn: string, portal: string, tpgt: number): string => `etc/iscsi/nodes/${iqn}/${portal.replace(':', ',')},${tpgt}/default`;
+const nodeRecord = (iqn: string, tpgt: number): string =>
+  `# BEGIN RECORD 2.1.8\nnode.name = ${iqn}\nnode.tpgt = ${tpgt}\nnode.startup = manual\nnode.session.auth.authmethod = None\nnode.conn[0].port = 3260\n# END RECORD\n`;
 
 test('iSCSI attach discovers, sets CHAP, logs in to each portal and returns the multipath device', async () => {
   const att = await transportFor('iscsi', tree.env(cmds, new InstantClock())).attach(conn);
@@ -60,12 +65,18 @@ test('iSCSI attach discovers, sets CHAP, logs in to each portal and returns the 
     'multipathd show status',
     ...[[IQN1, P1] as const, [IQN2, P2] as const].flatMap(([iqn, p]) => [
       `iscsiadm -m discovery -t sendtargets -p ${p}`,
-      `${nodeCmd(iqn, p)} --op update -n node.session.auth.authmethod -v CHAP`,
-      `${nodeCmd(iqn, p)} --op update -n node.session.auth.username -v docker-host1`,
-      `${nodeCmd(iqn, p)} --op update -n node.session.auth.password -v ${SECRET}`,
       `${nodeCmd(iqn, p)} --login`,
     ]),
   ]);
+  // CHAP is in the node records, never in a command line (`ps` shows those to every local user).
+  for (const [iqn, p, tpgt] of [[IQN1, P1, 21], [IQN2, P2, 121]] as const) {
+    const text = readFileSync(join(tree.root, record(iqn, p, tpgt)), 'utf8');
+    assert.match(text, /^node\.session\.auth\.authmethod = CHAP$/m);
+    assert.match(text, /^node\.session\.auth\.username = docker-host1$/m);
+    assert.match(text, new RegExp(`^node\\.session\\.auth\\.password = ${SECRET.replace(/[#!]/g, '\\$&')}\n# END RECORD$`, 'm'));
+    assert.equal(statSync(join(tree.root, record(iqn, p, tpgt))).mode & 0o777, 0o600);
+  }
+  assert.ok(!cmds.lines.some((l) => l.includes(SECRET)), 'no command line holds the CHAP secret');
   assert.equal(JSON.parse(JSON.stringify(att)).device, att.device, 'the attachment is JSON-serialisable');
 });
 
@@ -143,19 +154,20 @@ test('a portal that does not offer the target is named with what it offers', asy
   assert.equal(err.message, `the iSCSI portal ${P1} does not offer target ${IQN2} (it offers: ${IQN1})`);
 });
 
-test('the CHAP secret is masked in a failed command\'s error and never reaches a log', async () => {
-  cmds.on(/node\.session\.auth\.password/, { exitCode: 7, stderr: `iscsiadm: bad value ${SECRET}` });
-  const err = await transportFor('iscsi', tree.env(cmds, new InstantClock())).attach({ ...conn, targets: [{ portal: P1, iqn: IQN1 }] }).catch((e: unknown) => e);
-  assert.ok(err instanceof CommandError);
-  assert.ok(!JSON.stringify({ m: err.message, f: err.fix, c: err.command, s: err.stderr }).includes(SECRET));
-  assert.match(err.message, /-n node\.session\.auth\.password -v \[REDACTED\]` exited with code 7: iscsiadm: bad value \[REDACTED\]/);
-
-  cmds.on(/node\.session\.auth\.password/, {});
-  cmds.on(/--login$/, { exitCode: 24, stdout: recorded('iscsiadm-login-authfail.txt'), stderr: recorded('iscsiadm-login-authfail.stderr') });
+test('a CHAP login failure names CHAP in its fix and never shows the secret; a missing node record is a clear error', async () => {
+  cmds.on(/--login$/, { exitCode: 24, stdout: recorded('iscsiadm-login-authfail.txt'), stderr: `${recorded('iscsiadm-login-authfail.stderr')} ${SECRET}` });
   const login = await transportFor('iscsi', tree.env(cmds, new InstantClock())).attach({ ...conn, targets: [{ portal: P1, iqn: IQN1 }] }).catch((e: unknown) => e);
   assert.ok(login instanceof CommandError);
   assert.match(login.message, /exited with code 24: .*authorization failure/s);
   assert.match(login.fix, /CHAP/);
+  assert.ok(!JSON.stringify({ m: login.message, f: login.fix, c: login.command, s: login.stderr }).includes(SECRET));
+
+  cmds.on(`iscsiadm -m discovery -t sendtargets -p ${P1}`, { stdout: recorded('iscsiadm-discovery-portal1.txt') });
+  tree.remove();
+  tree = new FakeHostTree();
+  const none = await transportFor('iscsi', tree.env(cmds, new InstantClock())).attach({ ...conn, targets: [{ portal: P1, iqn: IQN1 }] }).catch((e: unknown) => e);
+  assert.ok(none instanceof AttachError);
+  assert.match(none.message, /^no iSCSI node record .*10\.10\.1\.21,3260,21 after discovering 10\.10\.1\.21:3260, so CHAP cannot be set/);
 });
 
 test('iSCSI detach flushes the map, deletes each path and logs out of targets with no LUN left', async () => {
