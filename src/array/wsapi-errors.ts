@@ -64,7 +64,6 @@ export const WsapiCodes = {
 } as const;
 
 export type WsapiCodeName = keyof typeof WsapiCodes;
-export type WsapiCode = (typeof WsapiCodes)[WsapiCodeName];
 
 const codeNames = new Map<number, string>(Object.entries(WsapiCodes).map(([name, code]) => [code, name]));
 
@@ -239,10 +238,6 @@ export class WsapiTaskError extends HpeError {
     this.status = status;
     this.timedOut = timedOut;
   }
-}
-
-export function isWsapiError(err: unknown): err is WsapiError {
-  return err instanceof WsapiError;
 }
 
 /** The array said the object does not exist (HTTP 404, whatever the code). */

@@ -96,149 +96,115 @@ function isQuoted(value: string): boolean {
   return value.length >= 2 && (first === '"' || first === "'") && value.endsWith(first);
 }
 
-/** Reads `text` into sections and entries; every problem is collected, none is thrown. */
-export function parseIni(text: string, file: string): IniDocument {
-  const sections: IniSection[] = [];
-  const byName = new Map<string, IniSection>();
-  const errors: ConfigError[] = [];
-
-  let section: IniSection | undefined;
+/** Reading one file line by line: the sections so far and where the last line left off. */
+class IniReader {
+  readonly sections: IniSection[] = [];
+  readonly errors: ConfigError[] = [];
+  private readonly byName = new Map<string, IniSection>();
+  private section: IniSection | undefined;
   /** After an unreadable header, its options are dropped rather than each reported again. */
-  let inBrokenSection = false;
+  private inBrokenSection = false;
   /** The entry whose value indented lines continue; undefined after a blank line or a header. */
-  let open: IniEntry | undefined;
+  private open: IniEntry | undefined;
   /** The entry a blank line just closed, to explain an indented line right after it. */
-  let closedByBlank: IniEntry | undefined;
+  private closedByBlank: IniEntry | undefined;
 
-  const addEntry = (entry: IniEntry): void => {
-    if (inBrokenSection) return;
-    if (section === undefined) {
-      errors.push(
-        new ConfigError(
-          { file, line: entry.line },
-          `option '${entry.key}' comes before any [section] header`,
-          'move it under [DEFAULT] or another backend section, or add a [DEFAULT] header above it',
-        ),
-      );
-      return;
-    }
-    const earlier = section.entries.find((e) => e.key === entry.key);
-    if (earlier !== undefined) {
-      errors.push(
-        new ConfigError(
-          { file, line: entry.line, section: section.name, option: entry.key },
-          `is set twice, at lines ${earlier.line} and ${entry.line}`,
-          'keep only one of them (upstream silently used the last one)',
-        ),
-      );
-      return;
-    }
-    section.entries.push(entry);
-  };
+  constructor(private readonly file: string) {}
 
-  for (const raw of splitLines(text)) {
+  read(raw: RawLine): void {
     const line = raw.text.trimEnd();
-    const { number } = raw;
-
     if (line.trim() === '') {
-      if (open !== undefined) closedByBlank = open;
-      open = undefined;
-      continue;
+      if (this.open !== undefined) this.closedByBlank = this.open;
+      this.open = undefined;
+      return;
     }
     const firstVisible = line.charAt(skipWhitespace(line, 0));
-    if (firstVisible === '#' || firstVisible === ';') continue;
-
+    if (firstVisible === '#' || firstVisible === ';') return;
     if (line.startsWith(' ') || line.startsWith('\t')) {
-      const at = skipWhitespace(line, 0);
-      if (open !== undefined) {
-        const piece = { text: line.slice(at), start: raw.start + at, line: number };
-        open.pieces.push(piece);
-        open.value += `\n${piece.text}`;
-        open.span = { start: open.span.start, end: piece.start + piece.text.length };
-      } else if (closedByBlank !== undefined) {
-        errors.push(
-          new ConfigError(
-            { file, line: number },
-            `indented line follows a blank line, which ended the value of '${closedByBlank.key}' (line ${closedByBlank.line})`,
-            'remove the blank line to continue that value, or remove the indentation to start a new option',
-          ),
-        );
-      } else {
-        errors.push(
-          new ConfigError(
-            { file, line: number },
-            'indented line continues no option',
-            'remove the leading whitespace (an indented line continues the value of the option above it)',
-          ),
-        );
-      }
-      continue;
+      this.continueValue(raw, line);
+      return;
     }
-    open = undefined;
-    closedByBlank = undefined;
+    this.open = undefined;
+    this.closedByBlank = undefined;
+    if (line.startsWith('[')) this.startSection(line, raw.number);
+    else this.readOption(raw, line);
+  }
 
-    if (line.startsWith('[')) {
-      if (!line.endsWith(']')) {
-        errors.push(
-          new ConfigError({ file, line: number }, "section header has no closing ']'", 'write the header as [name] on a line of its own'),
-        );
-        section = undefined;
-        inBrokenSection = true;
-        continue;
-      }
-      const name = line.slice(1, -1).trim();
-      if (name === '') {
-        errors.push(
-          new ConfigError({ file, line: number }, 'section header has no name', 'write the backend name between the brackets, e.g. [DEFAULT]'),
-        );
-        section = undefined;
-        inBrokenSection = true;
-        continue;
-      }
-      inBrokenSection = false;
-      const earlier = byName.get(name);
-      if (earlier !== undefined) {
-        errors.push(
-          new ConfigError(
-            { file, line: number, section: name },
-            `section is defined twice, at lines ${earlier.line} and ${number}`,
-            'merge the two sections into one',
-          ),
-        );
-        section = earlier;
-        continue;
-      }
-      section = { name, line: number, entries: [] };
-      sections.push(section);
-      byName.set(name, section);
-      continue;
-    }
-
-    const equal = line.indexOf('=');
-    const colon = line.indexOf(':');
-    const separator = equal < 0 ? colon : colon < 0 ? equal : Math.min(equal, colon);
-    if (separator < 0) {
-      // The line's text is not echoed: it may well be a password that lost its key.
-      errors.push(
+  /** An indented line: the next piece of the open value, or an error. */
+  private continueValue(raw: RawLine, line: string): void {
+    const at = skipWhitespace(line, 0);
+    const open = this.open;
+    if (open !== undefined) {
+      const piece = { text: line.slice(at), start: raw.start + at, line: raw.number };
+      open.pieces.push(piece);
+      open.value += `\n${piece.text}`;
+      open.span = { start: open.span.start, end: piece.start + piece.text.length };
+    } else if (this.closedByBlank !== undefined) {
+      this.errors.push(
         new ConfigError(
-          { file, line: number, section: section?.name },
-          'line is not a [section] header, a `key = value` option or a comment',
-          'write it as `key = value`, comment it out with #, or delete it',
+          { file: this.file, line: raw.number },
+          `indented line follows a blank line, which ended the value of '${this.closedByBlank.key}' (line ${this.closedByBlank.line})`,
+          'remove the blank line to continue that value, or remove the indentation to start a new option',
         ),
       );
-      continue;
+    } else {
+      this.errors.push(
+        new ConfigError(
+          { file: this.file, line: raw.number },
+          'indented line continues no option',
+          'remove the leading whitespace (an indented line continues the value of the option above it)',
+        ),
+      );
     }
+  }
+
+  /** A `[name]` line; a repeated name goes on with the earlier section. */
+  private startSection(line: string, number: number): void {
+    const name = this.sectionName(line, number);
+    if (name === undefined) {
+      this.section = undefined;
+      this.inBrokenSection = true;
+      return;
+    }
+    this.inBrokenSection = false;
+    const earlier = this.byName.get(name);
+    if (earlier !== undefined) {
+      this.errors.push(
+        new ConfigError(
+          { file: this.file, line: number, section: name },
+          `section is defined twice, at lines ${earlier.line} and ${number}`,
+          'merge the two sections into one',
+        ),
+      );
+      this.section = earlier;
+      return;
+    }
+    this.section = { name, line: number, entries: [] };
+    this.sections.push(this.section);
+    this.byName.set(name, this.section);
+  }
+
+  /** The trimmed name of a header line, or undefined when it is unreadable (reported). */
+  private sectionName(line: string, number: number): string | undefined {
+    if (!line.endsWith(']')) {
+      this.errors.push(
+        new ConfigError({ file: this.file, line: number }, "section header has no closing ']'", 'write the header as [name] on a line of its own'),
+      );
+      return undefined;
+    }
+    const name = line.slice(1, -1).trim();
+    if (name !== '') return name;
+    this.errors.push(
+      new ConfigError({ file: this.file, line: number }, 'section header has no name', 'write the backend name between the brackets, e.g. [DEFAULT]'),
+    );
+    return undefined;
+  }
+
+  /** A `key = value` line; the entry stays open for continuation lines even when it is dropped. */
+  private readOption(raw: RawLine, line: string): void {
+    const separator = this.keySeparator(line, raw.number);
+    if (separator === undefined) return;
     const key = line.slice(0, separator).trim();
-    if (key === '') {
-      errors.push(
-        new ConfigError(
-          { file, line: number, section: section?.name },
-          `option has no name before '${line.charAt(separator)}'`,
-          'write the option name before the separator, as in `key = value`',
-        ),
-      );
-      continue;
-    }
     let valueStart = skipWhitespace(line, separator + 1);
     let value = line.slice(valueStart);
     if (isQuoted(value)) {
@@ -249,13 +215,69 @@ export function parseIni(text: string, file: string): IniDocument {
     const entry: IniEntry = {
       key,
       value,
-      line: number,
-      pieces: [{ text: value, start, line: number }],
+      line: raw.number,
+      pieces: [{ text: value, start, line: raw.number }],
       span: { start, end: start + value.length },
     };
-    addEntry(entry);
-    open = entry;
+    this.addEntry(entry);
+    this.open = entry;
   }
 
-  return { sections, errors };
+  /** Where the key ends (the first `=` or `:`), or undefined when the line has no usable key (reported). */
+  private keySeparator(line: string, number: number): number | undefined {
+    const equal = line.indexOf('=');
+    const colon = line.indexOf(':');
+    const separator = equal < 0 ? colon : colon < 0 ? equal : Math.min(equal, colon);
+    const location = { file: this.file, line: number, section: this.section?.name };
+    if (separator < 0) {
+      // The line's text is not echoed: it may well be a password that lost its key.
+      this.errors.push(
+        new ConfigError(
+          location,
+          'line is not a [section] header, a `key = value` option or a comment',
+          'write it as `key = value`, comment it out with #, or delete it',
+        ),
+      );
+      return undefined;
+    }
+    if (line.slice(0, separator).trim() !== '') return separator;
+    this.errors.push(
+      new ConfigError(location, `option has no name before '${line.charAt(separator)}'`, 'write the option name before the separator, as in `key = value`'),
+    );
+    return undefined;
+  }
+
+  private addEntry(entry: IniEntry): void {
+    if (this.inBrokenSection) return;
+    const section = this.section;
+    if (section === undefined) {
+      this.errors.push(
+        new ConfigError(
+          { file: this.file, line: entry.line },
+          `option '${entry.key}' comes before any [section] header`,
+          'move it under [DEFAULT] or another backend section, or add a [DEFAULT] header above it',
+        ),
+      );
+      return;
+    }
+    const earlier = section.entries.find((e) => e.key === entry.key);
+    if (earlier !== undefined) {
+      this.errors.push(
+        new ConfigError(
+          { file: this.file, line: entry.line, section: section.name, option: entry.key },
+          `is set twice, at lines ${earlier.line} and ${entry.line}`,
+          'keep only one of them (upstream silently used the last one)',
+        ),
+      );
+      return;
+    }
+    section.entries.push(entry);
+  }
+}
+
+/** Reads `text` into sections and entries; every problem is collected, none is thrown. */
+export function parseIni(text: string, file: string): IniDocument {
+  const reader = new IniReader(file);
+  for (const raw of splitLines(text)) reader.read(raw);
+  return { sections: reader.sections, errors: reader.errors };
 }
