@@ -99,6 +99,8 @@ const DEFAULT_REPAIR_BACKENDS_WAIT_MS = 2000;
 const DEFAULT_REPAIR_LOCK_WAIT_MS = 500;
 /** Background passes for intents whose lock stays held (a live operation elsewhere finishes them itself). */
 const MAX_BACKGROUND_REPAIRS = 5;
+/** How soon a failed Mount or Unmount's leftover intent is retried in the background (then doubling, at most 60 s). */
+const MOUNT_REPAIR_FIRST_DELAY_MS = 2000;
 
 export function createVolumeManager(options: VolumeManagerOptions): VolumeManager {
   return new Manager(options);
@@ -117,6 +119,7 @@ class Manager implements VolumeManager {
   /** Backends not yet repaired (not OK at the repair at start); repaired when they turn OK. */
   readonly #unrepaired = new Set<string>();
   #repairStarted = false;
+  #mountRepairPending = false;
   #background: Promise<void> = Promise.resolve();
 
   constructor(o: VolumeManagerOptions) {
@@ -258,22 +261,53 @@ class Manager implements VolumeManager {
   async mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }> {
     const first = await this.#ctx.store.getByName(name);
     if (first === undefined) throw unknownVolume(name, 'mount');
-    return this.#locks.withLocks([volumeLock(name)], async () => {
-      const current = await this.#ctx.store.getByName(name);
-      if (current === undefined) throw unknownVolume(name, 'mount');
-      const { mountpoint, device } = await mountHere(this.#ctx, current, id);
-      return { Mountpoint: mountpoint, Devicename: device };
-    });
+    return this.#settledLater(
+      this.#locks.withLocks([volumeLock(name)], async () => {
+        const current = await this.#ctx.store.getByName(name);
+        if (current === undefined) throw unknownVolume(name, 'mount');
+        const { mountpoint, device } = await mountHere(this.#ctx, current, id);
+        return { Mountpoint: mountpoint, Devicename: device };
+      }),
+    );
   }
 
   async unmount(name: string, id: string): Promise<void> {
     const first = await this.#ctx.store.getByName(name);
     if (first === undefined) throw unknownVolume(name, 'unmount');
     if (first.record.node_mount_info?.[this.#ctx.nodeId] === undefined) return;
-    await this.#locks.withLocks([volumeLock(name)], async () => {
-      const current = await this.#ctx.store.getByName(name);
-      if (current === undefined) throw unknownVolume(name, 'unmount');
-      await unmountHere(this.#ctx, current, id);
+    await this.#settledLater(
+      this.#locks.withLocks([volumeLock(name)], async () => {
+        const current = await this.#ctx.store.getByName(name);
+        if (current === undefined) throw unknownVolume(name, 'unmount');
+        await unmountHere(this.#ctx, current, id);
+      }),
+    );
+  }
+
+  /** A failed Mount or Unmount may leave its intent (an undo or a teardown step failed): settled in the background. */
+  async #settledLater<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (err) {
+      this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
+      throw err;
+    }
+  }
+
+  /** Background passes over this node's mount intents, with backoff, until none is left (bounded). */
+  #repairMountsLater(delayMs: number, attempt = 1): void {
+    if (this.#stop.signal.aborted || this.#mountRepairPending) return;
+    this.#mountRepairPending = true;
+    this.#background = this.#background.then(async () => {
+      await this.#clock.sleep(delayMs, this.#stop.signal);
+      this.#mountRepairPending = false;
+      if (this.#stop.signal.aborted) return;
+      const report = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs).catch((err: unknown) => ({
+        fixed: [],
+        left: [{ volume: '(all)', reason: describe(err) }],
+      }));
+      if (report.fixed.length > 0 || report.left.length > 0) this.#logger.info({ mounts: report }, 'background mount repair');
+      if (report.left.length > 0 && attempt < MAX_BACKGROUND_REPAIRS) this.#repairMountsLater(Math.min(delayMs * 2, 60_000), attempt + 1);
     });
   }
 
@@ -339,6 +373,7 @@ class Manager implements VolumeManager {
     this.#repairStarted = true;
     await this.#backends.firstAttempts(this.#repairWait.backendsMs);
     const mounts = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs);
+    if (mounts.left.length > 0) this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
     const report = { ...(await this.#pass()), mounts };
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);

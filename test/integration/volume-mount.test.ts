@@ -14,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { exportVolume } from '../../src/array/index.js';
 import { hostFilesystem, systemHostEnv, transportFor, type Attachment } from '../../src/host/index.js';
-import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import { createVolumeManager, type VolumeManager, type VolumeManagerOptions } from '../../src/volumes/manager.js';
 import { DataPath } from '../../src/volumes/flows/data-path.js';
 import type { MountStep } from '../../src/volumes/flows/mount.js';
 import { MountIntentStore, type MountIntent } from '../../src/volumes/store/mount-intents.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
+import { waitFor } from '../../src/clock.js';
 import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 const NODE = 'node-a';
@@ -31,7 +32,7 @@ let store: VolumeStore;
 let intents: MountIntentStore;
 const managers: VolumeManager[] = [];
 
-async function manager(nodeId = NODE): Promise<VolumeManager> {
+async function manager(nodeId = NODE, onMountStep?: VolumeManagerOptions['onMountStep']): Promise<VolumeManager> {
   const { config, secrets } = buildConfig(env, { noReplication: true });
   config.host.mountPrefix = join(mountRoot, 'hpedocker-');
   const m = createVolumeManager({
@@ -46,6 +47,7 @@ async function manager(nodeId = NODE): Promise<VolumeManager> {
     wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
     taskWait: { pollIntervalMs: 20, timeoutMs: 20_000 },
     repairWait: { backendsMs: 5000, lockMs: 500 },
+    ...(onMountStep === undefined ? {} : { onMountStep }),
   });
   managers.push(m);
   await settled(m);
@@ -273,6 +275,39 @@ describe('crash safety: the repair at start settles what a kill -9 left after ea
     const report = await (await manager()).repair();
     assert.deepEqual(report.mounts.fixed, [{ volume: 'k-unmount', action: 'completed unmount' }]);
     await assertReleased('k-unmount');
+  });
+
+  test('a failed Unmount leaves its intent; the running plugin settles it in the background', async () => {
+    let failAt: string | undefined = 'detached';
+    const m = await manager(NODE, (op, step) => {
+      if (op === 'unmount' && step === failAt) throw new Error(`injected failure after ${step}`);
+    });
+    await m.create('bg1', { size: '1' });
+    await m.mount('bg1', 'c1');
+    await assert.rejects(m.unmount('bg1', 'c1'), /Failed to unmount volume bg1: injected failure after detached/);
+    assert.equal((await intents.listForNode(NODE)).intents.length, 1, 'the intent stays for the repair');
+    failAt = undefined;
+    await waitFor('the background repair', async () => (await intents.listForNode(NODE)).intents.length === 0, { timeoutMs: 15_000 });
+    await assertReleased('bg1');
+  });
+
+  test('an intent left by a failed Unmount is settled before the next Mount, and never takes that mount down later', async () => {
+    // Failing right after its intent: still mounted, the record still holding c1, the intent left behind.
+    let failAt: string | undefined = 'intent';
+    const m = await manager(NODE, (op, step) => {
+      if (op === 'unmount' && step === failAt) throw new Error(`injected failure after ${step}`);
+    });
+    await m.create('bg2', { size: '1' });
+    await m.mount('bg2', 'c1');
+    await assert.rejects(m.unmount('bg2', 'c1'), /injected failure after intent/);
+    failAt = undefined;
+    const again = await m.mount('bg2', 'c2');
+    assert.deepEqual((await intents.listForNode(NODE)).intents, [], 'the leftover was settled first');
+    await new Promise((r) => setTimeout(r, 2500)); // the background pass the failure scheduled has run
+    assert.ok(await fs.isMounted(again.Mountpoint), 'the new mount is still there');
+    assert.deepEqual((await store.getByName('bg2'))!.record.node_mount_info, { [NODE]: ['c2'] });
+    await m.unmount('bg2', 'c2');
+    await assertReleased('bg2');
   });
 
   test('an array error during Mount leaves nothing behind', async () => {

@@ -96,7 +96,22 @@ function storedConnection(c: Connection): Record<string, unknown> {
   return chap === undefined ? rest : { ...rest, chap: { username: chap.username } };
 }
 
-export async function mountHere(ctx: MountContext, stored: StoredVolume, mountId: string): Promise<MountResult> {
+/**
+ * The volume's record once any intent this node left for it is settled. Under the volume's lock, so no operation
+ * of this process owns that intent: a crash or a failed cleanup left it, and it must not outlive a new Mount
+ * (a stale Unmount intent settled later would take the new mount down).
+ */
+async function afterLeftover(ctx: MountContext, stored: StoredVolume): Promise<StoredVolume | undefined> {
+  const leftover = await ctx.mountIntents.read(ctx.nodeId, stored.record.id);
+  if (leftover === undefined) return stored;
+  const action = await settleMountIntent(ctx, leftover);
+  ctx.logger.info({ volume: leftover.name, action }, 'mount intent settled before the next request');
+  return ctx.store.getById(stored.record.id);
+}
+
+export async function mountHere(ctx: MountContext, found: StoredVolume, mountId: string): Promise<MountResult> {
+  const stored = await afterLeftover(ctx, found);
+  if (stored === undefined) throw new VolumeRequestError(`Volume ${found.record.display_name} does not exist: cannot mount it`, 'check the name with `docker volume ls`');
   const r = stored.record;
   const node = ctx.nodeId;
   const holders = otherHolders(r, node);
@@ -165,7 +180,7 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
     );
     ctx.onStep?.('mount', 'recorded');
     ctx.logger.info({ ...log, device: attachment.device, mountDir, formatted: made.formatted, transport: attachment.transport }, 'volume mounted');
-    void dropMountIntent(ctx, intent);
+    await dropMountIntent(ctx, intent);
     return { mountpoint: mountDir, device: attachment.device };
   } catch (err) {
     ctx.logger.warn({ ...log, err: describe(err), undoSteps: undo.size }, 'mount failed; undoing its completed steps');
@@ -178,7 +193,9 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
 }
 
 /** Drops `mountId`; the last reference on this node unmounts and detaches. Unknown IDs and nodes are no-ops. */
-export async function unmountHere(ctx: MountContext, stored: StoredVolume, mountId: string): Promise<void> {
+export async function unmountHere(ctx: MountContext, found: StoredVolume, mountId: string): Promise<void> {
+  const stored = await afterLeftover(ctx, found);
+  if (stored === undefined) return;
   const r = stored.record;
   const node = ctx.nodeId;
   const mine = r.node_mount_info?.[node];
@@ -199,7 +216,7 @@ export async function unmountHere(ctx: MountContext, stored: StoredVolume, mount
     throw operationFailed(`Failed to unmount volume ${r.display_name}`, err, 'the plugin retries at the next Unmount and at its next start; see its log for the step that failed');
   }
   ctx.logger.info({ volume: r.display_name, mountDir: intent.mountDir }, 'volume unmounted');
-  void dropMountIntent(ctx, intent);
+  await dropMountIntent(ctx, intent);
 }
 
 export function withoutNode(r: VolumeRecord, node: string): VolumeRecord {
@@ -239,10 +256,31 @@ export async function tearDown(ctx: MountContext, intent: MountIntent): Promise<
   ctx.onStep?.(intent.op, 'unexported');
 }
 
+/** Awaited inside the lock: an intent still there when the lock is released would look abandoned. */
 async function dropMountIntent(ctx: MountContext, intent: MountIntent): Promise<void> {
   try {
     await ctx.mountIntents.remove(intent);
   } catch (err) {
-    ctx.logger.warn({ volume: intent.name, err: describe(err) }, 'mount intent not deleted; the repair at the next start drops it');
+    ctx.logger.warn({ volume: intent.name, err: describe(err) }, 'mount intent not deleted; the next request on the volume or a repair settles it');
   }
+}
+
+/**
+ * Settles an intent no running operation owns (the caller holds the volume's lock): a Mount that reached its record
+ * is complete; any other Mount is rolled back; an Unmount is finished (Docker was told it was done, or will ask again
+ * and find nothing to do).
+ */
+export async function settleMountIntent(ctx: MountContext, intent: MountIntent): Promise<string> {
+  const stored = await ctx.store.getById(intent.id);
+  const held = stored?.record.node_mount_info?.[ctx.nodeId] !== undefined && stored.record.path_info !== null;
+  if (intent.op === 'mount' && held) {
+    await ctx.mountIntents.remove(intent);
+    return 'completed mount';
+  }
+  await tearDown(ctx, intent);
+  if (intent.op === 'unmount' && stored?.record.node_mount_info?.[ctx.nodeId] !== undefined) {
+    await ctx.store.update(withoutNode(stored.record, ctx.nodeId), stored.modRevision);
+  }
+  await ctx.mountIntents.remove(intent);
+  return intent.op === 'mount' ? 'rolled back mount' : 'completed unmount';
 }

@@ -71,6 +71,13 @@ export class MountIntentStore {
     }
   }
 
+  /** This node's intent for a volume, if one is left; an unreadable one reads as absent (repair reports it). */
+  async read(node: string, id: string): Promise<MountIntent | undefined> {
+    const rec = await this.etcd.get(mountIntentKey(node, id));
+    const parsed = rec === undefined ? undefined : parseMountIntent(rec.value);
+    return typeof parsed === 'string' ? undefined : parsed;
+  }
+
   async remove(intent: Pick<MountIntent, 'node' | 'id'>): Promise<void> {
     await this.etcd.delete(mountIntentKey(intent.node, intent.id));
   }
