@@ -15,7 +15,9 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { exportVolume } from '../../src/array/index.js';
 import { hostFilesystem, systemHostEnv, transportFor, type Attachment } from '../../src/host/index.js';
 import { createVolumeManager, type VolumeManager, type VolumeManagerOptions } from '../../src/volumes/manager.js';
+import { arrayVolumeName, newVolumeId } from '../../src/volumes/index.js';
 import { DataPath } from '../../src/volumes/flows/data-path.js';
+import { newRecord } from '../../src/volumes/request/plan.js';
 import type { MountStep } from '../../src/volumes/flows/mount.js';
 import { MountIntentStore, type MountIntent } from '../../src/volumes/store/mount-intents.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
@@ -32,8 +34,8 @@ let store: VolumeStore;
 let intents: MountIntentStore;
 const managers: VolumeManager[] = [];
 
-async function manager(nodeId = NODE, onMountStep?: VolumeManagerOptions['onMountStep']): Promise<VolumeManager> {
-  const { config, secrets } = buildConfig(env, { noReplication: true });
+async function manager(nodeId = NODE, onMountStep?: VolumeManagerOptions['onMountStep'], withBadBackend = false): Promise<VolumeManager> {
+  const { config, secrets } = buildConfig(env, { noReplication: true, badPassword: withBadBackend });
   config.host.mountPrefix = join(mountRoot, 'hpedocker-');
   const m = createVolumeManager({
     config,
@@ -189,6 +191,16 @@ describe('Mount and Unmount on one node', () => {
     await m.unmount('v3', 'c1');
     await m.remove('v3');
     assert.equal(await store.getByName('v3'), undefined);
+  });
+
+  test('Mount of a volume whose backend is FAILED answers the backend\'s reason and changes nothing', async () => {
+    const m = await manager(NODE, undefined, true);
+    const id = newVolumeId();
+    await store.create(newRecord({ id, displayName: 'onbad', arrayName: arrayVolumeName(id, false), backend: 'badpw', shape: { sizeGiB: 1, provisioning: 'thin', compression: null }, mountConflictDelay: 30, cpg: 'FC_r1', snapCpg: 'FC_r1', now: new Date() }));
+    await assert.rejects(m.mount('onbad', 'c1'), /Backend 'badpw' was NOT initialized successfully\. .*Reason: login failed/);
+    assert.deepEqual((await intents.listForNode(NODE)).intents, []);
+    assert.equal((await store.getByName('onbad'))!.record.node_mount_info, undefined);
+    assert.deepEqual(await env.primary.admin.getVluns(), []);
   });
 
   test('unknown volumes and volumes held by another node get clear errors and change nothing', async () => {
