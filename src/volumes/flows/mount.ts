@@ -9,11 +9,11 @@
  *   record (`node_mount_info`, `path_info`) → intent deleted.
  *   Every further ID only adds a reference (the same ID twice counts once). A volume this node holds whose mount
  *   is gone (the plugin restarted) is attached and mounted again, never formatted.
- *   A failure undoes what was done (no VLUN, device or mount left); an undo that fails leaves the intent, which
- *   the repair at the next start settles.
+ *   A failure undoes what was done (no VLUN, device or mount left); an undo that fails leaves the intent.
  * Unmount {Name, ID}: drops that ID; the last one writes an intent, unmounts, detaches, removes this host's
- *   VLUNs, clears the record and deletes the intent. A failure keeps the intent: the next Unmount or the repair
- *   at start finishes the job.
+ *   VLUNs, clears the record and deletes the intent. A failure keeps the intent.
+ * A kept intent is settled before the next Mount or Unmount of the volume, by the manager's background repair, or
+ * at the next start (flows/mount-repair.ts); intents are deleted before the volume's lock is released.
  */
 import type { Connection } from '../../array/index.js';
 import { transportFor, type Attachment } from '../../host/index.js';
@@ -26,7 +26,6 @@ import type { DataPath } from './data-path.js';
 import { describe, operationFailed } from './failures.js';
 import type { FlowContext } from './flow.js';
 import { Undo } from './undo.js';
-
 
 function snapshotWithoutFilesystem(r: VolumeRecord): VolumeRequestError {
   const parent = r.snap_metadata?.parent_name ?? 'its parent';
@@ -123,13 +122,12 @@ export async function mountHere(ctx: MountContext, found: StoredVolume, mountId:
     }
     return { mountpoint: r.path_info.mount_dir, device: r.path_info.path };
   }
-  const backend = ctx.backends.require(r.backend);
-  // A volume this node held whose mount went away (plugin restart, reboot): its containers are gone with it.
-  const ids = [mountId];
-  return attachAndMount(ctx, backend, stored, ids);
+  // A volume this node held whose mount went away (plugin restart, reboot) starts again from this ID: its
+  // containers' references went with the mount.
+  return attachAndMount(ctx, ctx.backends.require(r.backend), stored, mountId);
 }
 
-async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: StoredVolume, ids: string[]): Promise<MountResult> {
+async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: StoredVolume, mountId: string): Promise<MountResult> {
   const r = stored.record;
   const what = `Failed to mount volume ${r.display_name}`;
   const log = { volume: r.display_name, backend: r.backend, arrayName: r['3par_vol_name'] };
@@ -175,7 +173,7 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
       connection_info: storedConnection(connection),
     };
     await ctx.store.update(
-      { ...r, fs_type: r.fs_type ?? made.fsType, node_mount_info: { ...r.node_mount_info, [ctx.nodeId]: ids }, path_info: pathInfo },
+      { ...r, fs_type: r.fs_type ?? made.fsType, node_mount_info: { ...r.node_mount_info, [ctx.nodeId]: [mountId] }, path_info: pathInfo },
       stored.modRevision,
     );
     ctx.onStep?.('mount', 'recorded');
@@ -188,7 +186,7 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
     if (failed.length === 0) await dropMountIntent(ctx, intent);
     const base = err instanceof VolumeRequestError ? err : operationFailed(what, err);
     if (failed.length === 0) throw base;
-    throw operationFailed(`${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it at its next start)`, err, base.fix);
+    throw operationFailed(`${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it in the background)`, err, base.fix);
   }
 }
 
@@ -213,7 +211,7 @@ export async function unmountHere(ctx: MountContext, found: StoredVolume, mountI
     await ctx.store.update(withoutNode(r, node), stored.modRevision);
     ctx.onStep?.('unmount', 'recorded');
   } catch (err) {
-    throw operationFailed(`Failed to unmount volume ${r.display_name}`, err, 'the plugin retries at the next Unmount and at its next start; see its log for the step that failed');
+    throw operationFailed(`Failed to unmount volume ${r.display_name}`, err, 'the plugin finishes it in the background (and before the next Mount of this volume); its log names the step that failed');
   }
   ctx.logger.info({ volume: r.display_name, mountDir: intent.mountDir }, 'volume unmounted');
   await dropMountIntent(ctx, intent);
