@@ -209,7 +209,7 @@ describe('create', () => {
       title: 'compression below 16 GiB',
       opts: { size: '15', compression: 'true' },
       message:
-        'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type.',
+        'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type. ',
     },
     {
       title: 'compression with full provisioning',
