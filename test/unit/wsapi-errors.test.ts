@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hpe3parClientText, WsapiError } from '../../src/array/index.js';
-import { failedWith, operationFailed } from '../../src/volumes/flows/failures.js';
+import { failedAsUpstream, failedWith, operationFailed } from '../../src/volumes/flows/failures.js';
 
 const err = (init: Partial<ConstructorParameters<typeof WsapiError>[0]> & { status: number }) =>
   new WsapiError({ array: '10.0.0.5:8080', call: 'PUT /volumesets/gold', ...init });
@@ -43,12 +43,17 @@ describe('volume operation errors: upstream text first, then ours', () => {
     assert.equal(e.fix, 'check the set');
   });
 
-  test("operationFailed: an array's answer in upstream's form; other causes as `<what>: <cause>`", () => {
-    const e = operationFailed('Failed to create volume v1 on backend DEFAULT', new WsapiError({ array: 'a:8080', call: 'POST /volumes', status: 400, code: 24, desc: 'no space' }));
+  test("failedAsUpstream: an array's answer in upstream's form; other causes as `<what>: <cause>`", () => {
+    const e = failedAsUpstream('Failed to create volume v1 on backend DEFAULT', new WsapiError({ array: 'a:8080', call: 'POST /volumes', status: 400, code: 24, desc: 'no space' }));
     assert.equal(
       e.message,
       'Bad request (HTTP 400) 24 - no space (Failed to create volume v1 on backend DEFAULT; array a:8080: POST /volumes, WSAPI code NO_SPACE; fix: free space in the CPG or choose another CPG)',
     );
-    assert.equal(operationFailed('Failed to x', new Error('boom')).message, 'Failed to x: boom');
+    assert.equal(failedAsUpstream('Failed to x', new Error('boom')).message, 'Failed to x: boom');
+  });
+
+  test('operationFailed (Mount, Unmount: no upstream text) keeps `<what>: <our WSAPI error>`', () => {
+    const e = operationFailed('Failed to mount volume v1', new WsapiError({ array: 'a:8080', call: 'POST /vluns', status: 500, code: 1, desc: 'x' }));
+    assert.equal(e.message, 'Failed to mount volume v1: array a:8080: POST /vluns failed: HTTP 500, WSAPI code 1 INT_SERV_ERR: x');
   });
 });

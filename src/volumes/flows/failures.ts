@@ -5,7 +5,8 @@
  * grep for — and then, in parentheses, what this plugin adds: the operation, the array and the call, the fix:
  *   `Bad request (HTTP 400) 24 - no space (Failed to create volume v1 on backend DEFAULT; array 10.0.0.5:8080:
  *    POST /volumes, WSAPI code NO_SPACE; fix: free space in the CPG or choose another CPG)`.
- * Other causes read `<what>: <cause>`. The fix of the original error is kept.
+ * Other causes, and Mount / Unmount failures (upstream answered those with an empty body), read
+ * `<what>: <cause>`. The fix of the original error is kept.
  */
 import { hpe3parClientText, wsapiCodeName, WsapiError } from '../../array/index.js';
 import { HpeError } from '../../errors.js';
@@ -45,11 +46,16 @@ export function failedWith(upstream: string, err: unknown, context: { what?: str
 }
 
 /**
- * An operation failed with `err`: an array's error answer in upstream's form (its client's text first, see
- * `failedWith`); any other cause as `<what>: <cause>`, keeping the cause's fix and retryability.
+ * A volume operation (create, remove, snapshot, clone, import) failed with `err`: an array's error answer in
+ * upstream's form (its client's text first, see `failedWith`), any other cause as `operationFailed` puts it.
  */
-export function operationFailed(what: string, err: unknown, fix?: string): VolumeOperationError {
+export function failedAsUpstream(what: string, err: unknown, fix?: string): VolumeOperationError {
   if (err instanceof WsapiError) return failedWith(clientText(err), err, { what, ...(fix === undefined ? {} : { fix }) });
+  return operationFailed(what, err, fix);
+}
+
+/** `<what>: <cause>`, keeping the cause's fix and retryability (Mount and Unmount, which upstream had no text for). */
+export function operationFailed(what: string, err: unknown, fix?: string): VolumeOperationError {
   if (err instanceof HpeError) {
     return new VolumeOperationError(`${what}: ${err.message}`, fix ?? err.fix, { retryable: err.retryable, cause: err });
   }

@@ -13,7 +13,7 @@
 import { WsapiConnectionError } from '../../array/index.js';
 import { dismantle, type DismantleSpec } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
-import { VolumeOperationError, operationFailed } from './failures.js';
+import { VolumeOperationError, failedAsUpstream } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
 import { intentKey, type VolumeIntent } from '../store/intents.js';
 import { vvSetName } from '../request/naming.js';
@@ -70,7 +70,7 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
   try {
     await ctx.intents.write(intent);
   } catch (err) {
-    throw operationFailed(what, err);
+    throw failedAsUpstream(what, err);
   }
   try {
     await dismantle(b, dismantleSpecOf(intent, true), ctx.logger);
@@ -78,13 +78,13 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
     // A definite refusal changed nothing worth finishing later; a lost answer is left to repair().
     if (!(err instanceof WsapiConnectionError && err.outcomeUnknown)) await dropIntent(ctx, intent);
     // Upstream's own texts (role, busy) are already whole; an array's bare answer gets upstream's form.
-    throw err instanceof VolumeRequestError || err instanceof VolumeOperationError ? err : operationFailed(what, err);
+    throw err instanceof VolumeRequestError || err instanceof VolumeOperationError ? err : failedAsUpstream(what, err);
   }
   try {
     // The record and the intent go in one transaction: the removal is complete in one round trip.
     await deleteRecord(ctx, stored, intent);
   } catch (err) {
-    throw operationFailed(what, err, 'check etcd; the plugin finishes the removal at its next repair (at start)');
+    throw failedAsUpstream(what, err, 'check etcd; the plugin finishes the removal at its next repair (at start)');
   }
   ctx.logger.info({ volume: r.display_name, backend: b.name, arrayName: r['3par_vol_name'] }, 'volume removed');
 }
