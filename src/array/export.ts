@@ -249,9 +249,16 @@ async function ignoring(call: Promise<void>, expected: (err: unknown) => boolean
 
 /** An array may echo request text in its error description; the CHAP secret must not travel on in it. */
 function withoutSecrets(err: unknown, secrets: readonly string[]): unknown {
-  if (secrets.length === 0 || !(err instanceof Error) || !secrets.some((s) => err.message.includes(s))) return err;
+  if (secrets.length === 0 || !(err instanceof Error)) return err;
   if (err instanceof WsapiError) {
-    return new WsapiError({ array: err.array, call: err.call, status: err.status, code: err.code, desc: scrubSecrets(err.desc, secrets), ref: err.ref }, err.fix);
+    const texts = [err.desc, err.ref, err.debug1, err.debug2];
+    if (!secrets.some((s) => texts.some((t) => t?.includes(s)))) return err;
+    const scrub = (t: string | undefined) => (t === undefined ? undefined : scrubSecrets(t, secrets));
+    return new WsapiError(
+      { array: err.array, call: err.call, status: err.status, code: err.code, desc: scrubSecrets(err.desc, secrets), ref: scrub(err.ref), debug1: scrub(err.debug1), debug2: scrub(err.debug2) },
+      err.fix,
+    );
   }
+  if (!secrets.some((s) => err.message.includes(s))) return err;
   return new HpeError(scrubSecrets(err.message, secrets), err instanceof HpeError ? err.fix : 'see the message; retry the mount');
 }

@@ -44,9 +44,11 @@ export {
 } from './wsapi-client.js';
 export {
   hasCode,
+  hpe3parClientText,
   isNotFound,
   WsapiCodes,
   WsapiConnectionError,
   WsapiError,
+  wsapiCodeName,
 } from './wsapi-errors.js';
 export * from './export.js';

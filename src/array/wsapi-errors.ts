@@ -114,6 +114,9 @@ export interface WsapiErrorInit {
   code?: number | undefined;
   desc?: string | undefined;
   ref?: string | undefined;
+  /** The body's `debug1` / `debug2`, when the array sent them (scrubbed like `desc`). */
+  debug1?: string | undefined;
+  debug2?: string | undefined;
 }
 
 /** The array answered `call` with an HTTP error. */
@@ -125,6 +128,8 @@ export class WsapiError extends HpeError {
   readonly code: number | undefined;
   readonly desc: string;
   readonly ref: string | undefined;
+  readonly debug1: string | undefined;
+  readonly debug2: string | undefined;
 
   constructor(init: WsapiErrorInit, fix?: string) {
     const name = wsapiCodeName(init.code);
@@ -141,7 +146,53 @@ export class WsapiError extends HpeError {
     this.code = init.code;
     this.desc = desc;
     this.ref = init.ref;
+    this.debug1 = init.debug1;
+    this.debug2 = init.debug2;
   }
+}
+
+/** hpe3parclient's exception class name (`message`) per HTTP status (its `_code_map`). */
+const clientStatusTexts: Partial<Record<number, string>> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method Not Allowed',
+  406: 'Method Not Acceptable',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Over limit',
+  413: 'Request Entity Too Large',
+  414: 'Request URI Too Large',
+  415: 'Unsupported Media Type',
+  416: 'Requested Range Not Satisfiable',
+  417: 'Expectation Failed',
+  418: "I'm A Teapot. (RFC 2324)",
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'Version Not Supported',
+};
+
+/**
+ * The text hpe3parclient gives for this error (`str(ex)` of its HTTP exception), which HPE's plugin passed on
+ * to Docker and which scripts grep for: `Not found (HTTP 404) 23 - volume does not exist`, then ` - <ref>`,
+ * ` (1: '<debug1>')`, ` (2: '<debug2>')` when present; code 0 and empty parts are left out, as Python's
+ * truthiness did. A status hpe3parclient has no class for (it failed on those) reads `HTTP error`.
+ */
+export function hpe3parClientText(err: WsapiError): string {
+  let out = `${clientStatusTexts[err.status] ?? 'HTTP error'} (HTTP ${err.status})`;
+  if (err.code) out += ` ${err.code}`;
+  if (err.desc) out += ` - ${err.desc}`;
+  if (err.ref) out += ` - ${err.ref}`;
+  if (err.debug1) out += ` (1: '${err.debug1}')`;
+  if (err.debug2) out += ` (2: '${err.debug2}')`;
+  return out;
 }
 
 export const ConnectionFailureReasons = ['refused', 'dns', 'tls', 'timeout', 'reset', 'protocol', 'other'] as const;

@@ -215,10 +215,14 @@ export class WsapiSession {
     const body = parseJson(res.text);
     let desc: string | undefined;
     let ref: string | undefined;
+    let debug1: string | undefined;
+    let debug2: string | undefined;
     if (isRecord(body)) {
       const d = body['desc'] ?? body['message'];
       if (typeof d === 'string') desc = d;
       if (typeof body['ref'] === 'string') ref = body['ref'];
+      if (typeof body['debug1'] === 'string') debug1 = body['debug1'];
+      if (typeof body['debug2'] === 'string') debug2 = body['debug2'];
     } else if (typeof body === 'string') {
       desc = body.trim().slice(0, 200);
     }
@@ -228,7 +232,9 @@ export class WsapiSession {
       status: res.status,
       code: codeOf(body),
       desc: desc === undefined ? undefined : scrubSecrets(desc, this.#secrets()),
-      ref,
+      ref: ref === undefined ? undefined : scrubSecrets(ref, this.#secrets()),
+      debug1: debug1 === undefined ? undefined : scrubSecrets(debug1, this.#secrets()),
+      debug2: debug2 === undefined ? undefined : scrubSecrets(debug2, this.#secrets()),
     });
   }
 

@@ -4,11 +4,12 @@
  * error's message is the `Err` Docker shows.
  *
  * Costs. Get and Path: ONE etcd read (the name index), plus for Get only what the Status needs from the array
- * over the backend's one session (the CPG domain is cached; snapshots, QoS and group only when the volume has
+ * over the backend's one session (the CPG domain is cached; snapshots, QoS, VV set and group only when the volume has
  * them). List: one etcd range read, no array call. Create: a lock, one read, an intent, the array steps, one
  * transaction for the record, the intent deletion.
  */
 import os from 'node:os';
+import { FlashCachePolicies } from '../array/index.js';
 import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import type { Logger } from '../log.js';
@@ -19,7 +20,7 @@ import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
 import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError } from './errors.js';
-import { describe } from './flows/failures.js';
+import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
 import { holdersText, mountHere, otherHolders, unmountHere, type MountContext } from './flows/mount.js';
 import { repairMounts, type MountRepairReport } from './flows/mount-repair.js';
@@ -29,7 +30,7 @@ import { CREATE_HELP, formatBackendsTable } from './request/help.js';
 import { importVolume } from './flows/import.js';
 import { IntentStore } from './store/intents.js';
 import { EtcdLocks, rcgLock, volumeLock, type LockTarget } from './store/locks.js';
-import { arrayVolumeName, parseGetName } from './request/naming.js';
+import { arrayVolumeName, parseGetName, vvSetName } from './request/naming.js';
 import { parseCreateRequest } from './request/options.js';
 import { targetCpgs, withoutSnapshot } from './request/plan.js';
 import { VolumeStore, type StoredVolume, type VolumeRecord } from './store/records.js';
@@ -326,12 +327,14 @@ class Manager implements VolumeManager {
       };
     }
     const client = b.primary.client;
-    const fail = (err: unknown) => ({ error: describe(err) });
-    const [domain, snapshots, qos, rcg] = await Promise.all([
+    const fail = (err: unknown) => ({ error: describeArrayError(err) });
+    const set = vvSetOf(r);
+    const [domain, snapshots, qos, rcg, flashCache] = await Promise.all([
       r.cpg === null ? Promise.resolve(null) : cpgDomain(b.primary, r.cpg).then((d) => d ?? null, () => null),
       r.snapshots.length === 0 ? Promise.resolve(undefined) : client.getVolumeSnapshots(r['3par_vol_name']).then((v) => new Set(v.map((s) => s.name)), () => undefined),
       r.qos_name === null ? Promise.resolve(undefined) : client.getQosRule(r.qos_name).catch(fail),
       r.rcg_info === null ? Promise.resolve(undefined) : client.getRemoteCopyGroup(r.rcg_info.local_rcg_name).catch(fail),
+      set === undefined ? Promise.resolve(undefined) : client.getVolumeSet(set).then((s) => flashCacheOf(s.flashCachePolicy), () => undefined),
     ]);
     if (snapshots !== undefined) {
       const gone = r.snapshots.filter((s) => !snapshots.has(arrayVolumeName(s.id, true)));
@@ -343,6 +346,7 @@ class Manager implements VolumeManager {
     const live: LiveDetails = { domain };
     if (qos !== undefined) live.qos = qos;
     if (rcg !== undefined) live.rcg = rcg;
+    if (flashCache !== undefined) live.flashCache = flashCache;
     if (r.rcg_info !== null && b.config.replication !== undefined && r.cpg !== null) {
       const t = targetCpgs(b.config.replication, r.cpg, r.snap_cpg ?? r.cpg);
       live.secondary = { cpg: t.userCPG, snapCpg: t.snapCPG };
@@ -435,4 +439,19 @@ function lockTargetsOf(r: VolumeRecord): LockTarget[] {
   if (r.snap_metadata !== null && r.snap_metadata.parent_name) targets.push(volumeLock(r.snap_metadata.parent_name));
   if (r.rcg_info !== null) targets.push(rcgLock(r.rcg_info.local_rcg_name));
   return targets;
+}
+
+/**
+ * The VV set whose flash cache policy a volume has: its QoS set, else the plugin's own `vvs-` set, which exists
+ * for flash-cache=true (and for any flash-cache value in records of HPE's plugin, kept as strings).
+ */
+function vvSetOf(r: VolumeRecord): string | undefined {
+  if (r.qos_name) return r.qos_name;
+  const stored: unknown = r.flash_cache;
+  return stored === true || typeof stored === 'string' ? vvSetName(r.id) : undefined;
+}
+
+/** A set's flashCachePolicy as upstream read it: 1 enabled, another value disabled, none null. */
+function flashCacheOf(policy: number | undefined): boolean | null {
+  return policy === undefined ? null : policy === FlashCachePolicies.ENABLED;
 }

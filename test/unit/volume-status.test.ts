@@ -51,7 +51,7 @@ describe('Status shapes (upstream getvolume_tester.py)', () => {
       rcg: { name: 'g', role: 1, targets: [{ targetName: 't', state: 3, mode: 1, policies: { autoFailover: true } }], volumes: [] },
     });
     assert.deepEqual(s['Snapshots'], [{ Name: 's1', ParentName: 'v1' }]);
-    assert.deepEqual(s['qos_detail'], { enabled: true, maxBWS: '2 MB/sec', minBWS: '0.5 MB/sec', maxIOPS: '100 IOs/sec', minIOPS: '10 IOs/sec', Latency: '8 ms', priority: 'Normal', vvset_name: 'gold' });
+    assert.deepEqual(s['qos_detail'], { enabled: true, maxBWS: '2.0 MB/sec', minBWS: '0.5 MB/sec', maxIOPS: '100 IOs/sec', minIOPS: '10 IOs/sec', Latency: '8 ms', priority: 'Normal', vvset_name: 'gold' });
     assert.deepEqual(s['rcg_detail'], { rcg_name: 'g', policies: { autoFailover: true }, role: 'Primary' });
     const d = s['volume_detail'] as Record<string, unknown>;
     assert.equal(d['secondary_cpg'], 'TA');
@@ -60,10 +60,30 @@ describe('Status shapes (upstream getvolume_tester.py)', () => {
 
   test('QoS or group unreadable: upstream error strings', () => {
     const s = volumeStatus(record({ qosName: 'gold', rcg: { local_rcg_name: 'g', remote_rcg_name: '' } }), { domain: null, qos: { error: 'x' }, rcg: { error: 'y' } });
-    assert.equal(s['qos_detail'], "ERROR: Failed to retrieve QoS 'gold' from 3PAR");
-    assert.equal(s['rcg_detail'], "ERROR: Failed to retrieve remote copy group 'g' from 3PAR");
+    assert.equal(s['qos_detail'], "ERROR: Failed to retrieve QoS 'gold' from 3PAR (x)");
+    assert.equal(s['rcg_detail'], "ERROR: Failed to retrieve RCG 'g' from 3PAR (y)");
     assert.deepEqual(rcgDetail({ name: 'g', role: 2, targets: [], volumes: [] }), { rcg_name: 'g', policies: null, role: 'Secondary' });
     assert.deepEqual(qosDetail({ name: 'q', type: 1 }, 'q'), { enabled: true, vvset_name: 'q' });
+  });
+
+  test("flash_cache: the set's policy read at this Get wins over what was stored; else the stored value", () => {
+    const detail = (s: Record<string, unknown>) => (s['volume_detail'] as Record<string, unknown>)['flash_cache'];
+    assert.equal(detail(volumeStatus(record({ qosName: 'gold', flashCache: true }), { domain: null, flashCache: false })), 'false');
+    assert.equal(detail(volumeStatus(record({ qosName: 'gold' }), { domain: null, flashCache: true })), 'true');
+    assert.equal(detail(volumeStatus(record({ qosName: 'gold', flashCache: true }), { domain: null, flashCache: null })), null);
+    assert.equal(detail(volumeStatus(record({ flashCache: true }), { domain: null })), 'true');
+  });
+
+  test('qos_detail: bandwidths as Python printed KB/1024, latency in ms', () => {
+    assert.deepEqual(qosDetail({ name: 'q', type: 1, bwMaxLimitKB: 40960, bwMinGoalKB: 30720, latencyGoal: 10 }, 'q'), {
+      enabled: true,
+      maxBWS: '40.0 MB/sec',
+      minBWS: '30.0 MB/sec',
+      Latency: '10 ms',
+      vvset_name: 'q',
+    });
+    assert.equal(qosDetail({ name: 'q', type: 1, bwMaxLimitKB: 100 }, 'q')['maxBWS'], '0.09765625 MB/sec');
+    assert.equal(qosDetail({ name: 'q', type: 1, bwMaxLimitKB: 1536 }, 'q')['maxBWS'], '1.5 MB/sec');
   });
 
   test('snap_detail and vol/snap Settings', () => {

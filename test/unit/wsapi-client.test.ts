@@ -10,6 +10,7 @@ import {
   WsapiCodes,
   WsapiConnectionError,
   WsapiError,
+  hpe3parClientText,
   hasCode,
   isNotFound,
   parseVlunLocation,
@@ -176,6 +177,9 @@ describe('WsapiClient sessions', () => {
     const err = await rejectsWith(c.getSystem(), WsapiError);
     assert.ok(!err.message.includes(password));
     assert.match(err.message, /near \*\*\*/);
+    sim.failNext('GET', /\/system$/, 400, { code: 12, desc: 'bad', ref: `ref ${password}`, debug1: `d1 ${password}`, debug2: `d2 ${password}` });
+    const again = await rejectsWith(c.getSystem(), WsapiError);
+    assert.equal(hpe3parClientText(again), "Bad request (HTTP 400) 12 - bad - ref *** (1: 'd1 ***') (2: 'd2 ***')");
     await c.close();
   });
 });

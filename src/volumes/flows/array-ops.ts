@@ -7,7 +7,7 @@
 import { RcgRoles, RcgStates, TaskStatuses, WsapiCodes, type RemoteCopyGroup, type WsapiClient } from '../../array/index.js';
 import type { Logger } from '../../log.js';
 import type { ReadyBackend } from '../backends/backends.js';
-import { VolumeOperationError, describe, hasAnyCode, isStatus } from './failures.js';
+import { VolumeOperationError, describe, failedWith, hasAnyCode, isStatus } from './failures.js';
 
 const BUSY_TEXT = 'The volume is currently busy on the 3PAR and cannot be deleted at this time. You can try again later.';
 
@@ -74,7 +74,7 @@ export async function deleteArrayVolume(client: WsapiClient, name: string): Prom
         await stopCopiesInto(client, name);
         continue;
       }
-      if (busy) throw new VolumeOperationError(BUSY_TEXT, 'wait for the task on the volume to finish, then remove it again', { retryable: true, cause: err });
+      if (busy) throw failedWith(BUSY_TEXT, err, { what: `deleting ${name}`, fix: 'wait for the task on the volume to finish, then remove it again', retryable: true });
       throw err;
     }
   }
@@ -113,9 +113,10 @@ async function leaveGroup(backend: ReadyBackend, spec: DismantleSpec, rcg: { nam
   const group = await getGroup(client, rcg.name);
   if (group !== undefined) {
     if (spec.requirePrimary && group.role !== RcgRoles.PRIMARY) {
+      const fix = `the group is not primary on ${backend.primary.array} (role ${group.role}): fail it back, or remove the volume on the array that is primary`;
       throw new VolumeOperationError(
-        `Error: Failed to delete volume: ${spec.name} as rcg: ${rcg.name} do not have valid role`,
-        `the group is not primary on ${backend.primary.array} (role ${group.role}): fail it back, or remove the volume on the array that is primary`,
+        `Error: Failed to delete volume: ${spec.arrayName} as rcg: ${rcg.name} do not have valid role (volume ${spec.name} on backend ${backend.name}; array ${backend.primary.array}: remote copy group ${rcg.name} has role ${group.role}; fix: ${fix})`,
+        fix,
       );
     }
     const started = isStarted(group);

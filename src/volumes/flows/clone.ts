@@ -12,7 +12,7 @@ import { WsapiCodes, WsapiConnectionError } from '../../array/index.js';
 import { deleteArrayVolume } from './array-ops.js';
 import { applySets, createArrayVolume, planSets } from './create.js';
 import { VolumeRequestError } from '../errors.js';
-import { VolumeOperationError, describe, hasAnyCode } from './failures.js';
+import { VolumeOperationError, describe, failedWith, hasAnyCode } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { arrayVolumeName, newVolumeId } from '../request/naming.js';
 import type { CloneRequest } from '../request/options.js';
@@ -58,7 +58,7 @@ export async function createClone(ctx: FlowContext, req: CloneRequest, source: S
           await client.copyVolume(srcArray, arrayName, onlineCopyParams({ cpg, snapCpg, shape }, b.primary));
         } catch (err) {
           if (err instanceof WsapiConnectionError && err.outcomeUnknown) undo.push(`delete clone ${arrayName}`, () => deleteArrayVolume(client, arrayName));
-          if (hasAnyCode(err, WsapiCodes.EXISTENT_VOL)) throw new VolumeOperationError(`Volume (${arrayName}) already exists on array`, 'retry', { cause: err });
+          if (hasAnyCode(err, WsapiCodes.EXISTENT_VOL)) throw failedWith(`Volume (${arrayName}) already exists on array`, err, { fix: 'retry' });
           throw err;
         }
         undo.push(`delete clone ${arrayName} (stopping its copy)`, () => deleteArrayVolume(client, arrayName));

@@ -3,14 +3,15 @@
  *   [GET /qos/vvset:<q>, GET /volumesets/<q>]            checks only, before anything is written
  *   intent → POST /volumes {name dcv-…, cpg, snapCPG, sizeMiB, comment, tpvv/tdvv/compression}
  *   flash-cache=true:  POST /volumesets {name vvs-…, domain, setmembers:[dcv-…]}, PUT /volumesets/vvs-… {flashCachePolicy:1}
- *   qos-name=<q>:      PUT /volumesets/<q> {action:1, setmembers:[dcv-…]}
+ *   qos-name=<q>:      [PUT /volumesets/<q> {flashCachePolicy}]  (flash-cache given and unlike the set's, as upstream)
+ *                      PUT /volumesets/<q> {action:1, setmembers:[dcv-…]}
  *   → record → intent deleted.
  * flash-cache=false makes no VV set (upstream's truthy "false" made one).
  */
-import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolumeParams } from '../../array/index.js';
+import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolumeParams, type WsapiClient } from '../../array/index.js';
 import { cpgDomain, type ReadyBackend } from '../backends/backends.js';
 import { VolumeRequestError } from '../errors.js';
-import { VolumeOperationError, describe, hasAnyCode } from './failures.js';
+import { clientText, failedWith, hasAnyCode } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { arrayVolumeName, newVolumeId, vvSetName } from '../request/naming.js';
 import type { CreateVolumeRequest } from '../request/options.js';
@@ -36,16 +37,21 @@ interface SetPlan {
   flashCache: boolean | null;
   /** An existing set (qos-name) to join. */
   qosSet?: string;
+  /** The qos-name set's flash cache policy to set first (flash-cache given and different), and its policy before. */
+  qosSetPolicy?: { policy: number; before: number | undefined };
   /** The plugin's own `vvs-` set, made for flash-cache=true. */
   ownSet?: string;
 }
 
+const FLASH_CACHE_FIX = 'check the flash cache of the array (createflashcache), or create the volume without -o flash-cache';
+
 /**
  * Reads what the sets need before anything is written. A qos-name must be a VV set with a QoS rule. A volume
- * in a QoS set takes that set's flash cache policy: unset, it is recorded from the set (as upstream); set, it
- * must agree (`strict`), since changing the shared set's policy would change it for every other member.
+ * in a QoS set takes that set's flash cache policy: unset, it is recorded from the set (as upstream). Given
+ * on a create (`applyPolicy`), it is applied to the set as upstream did — flash cache is a property of the
+ * whole set, so this changes it for the set's other members too. A clone keeps the set as it is.
  */
-export async function planSets(b: ReadyBackend, id: string, flashCache: boolean | null, qosName: string | null, strict: boolean): Promise<SetPlan> {
+export async function planSets(b: ReadyBackend, id: string, flashCache: boolean | null, qosName: string | null, applyPolicy: boolean): Promise<SetPlan> {
   if (flashCache === true) checkFlashCache(b.primary);
   if (qosName === null) return flashCache === true ? { flashCache, ownSet: vvSetName(id) } : { flashCache };
   const client = b.primary.client;
@@ -54,15 +60,16 @@ export async function planSets(b: ReadyBackend, id: string, flashCache: boolean 
     await client.getQosRule(qosName);
     policy = (await client.getVolumeSet(qosName)).flashCachePolicy;
   } catch (err) {
-    throw new VolumeOperationError(`Failed to retrieve QOS from VV-Set ${qosName}: ${describe(err)}`, `create the VV set ${qosName} with a QoS rule on the array, or correct -o qos-name`, { cause: err });
+    throw failedWith(`Failed to retrieve QOS from VV-Set ${qosName}: ${clientText(err)}`, err, {
+      fix: `create the VV set ${qosName} with a QoS rule on the array, or correct -o qos-name`,
+    });
   }
   const setEnabled = policy === FlashCachePolicies.ENABLED;
   if (flashCache === null) return { flashCache: setEnabled ? true : null, qosSet: qosName };
-  if (strict && flashCache !== setEnabled) {
-    throw new VolumeRequestError(
-      `flash-cache=${flashCache} conflicts with the flash cache policy of VV set ${qosName} (${setEnabled ? 'enabled' : 'not enabled'}): a volume in a QoS VV set takes the set's policy`,
-      `leave out -o flash-cache with -o qos-name=${qosName}, or change the set's policy on the array`,
-    );
+  if (applyPolicy && flashCache !== setEnabled) {
+    checkFlashCache(b.primary);
+    const wanted = flashCache ? FlashCachePolicies.ENABLED : FlashCachePolicies.DISABLED;
+    return { flashCache, qosSet: qosName, qosSetPolicy: { policy: wanted, before: policy } };
   }
   return { flashCache, qosSet: qosName };
 }
@@ -75,14 +82,18 @@ export async function createArrayVolume(b: ReadyBackend, params: CreateVolumePar
   } catch (err) {
     if (err instanceof WsapiConnectionError && err.outcomeUnknown) undo.push(`delete volume ${params.name}`, () => deleteArrayVolume(client, params.name));
     if (hasAnyCode(err, WsapiCodes.EXISTENT_VOL)) {
-      throw new VolumeOperationError(`Volume (${params.name}) already exists on array`, `an array volume already has this name; remove it on array ${b.primary.array} or retry`, { cause: err });
+      throw failedWith(`Volume (${params.name}) already exists on array`, err, { fix: `an array volume already has this name; remove it on array ${b.primary.array} or retry` });
     }
     throw err;
   }
   undo.push(`delete volume ${params.name}`, () => deleteArrayVolume(client, params.name));
 }
 
-/** Joins the planned VV sets; each join registers its undo. */
+/**
+ * Joins the planned VV sets; each step registers its undo. Failures read as upstream's: a set that cannot be
+ * made or joined gives hpe3parclient's text alone, a policy that cannot be set `Driver: Failed to set flash
+ * cache policy - <text>`.
+ */
 export async function applySets(b: ReadyBackend, arrayName: string, cpg: string, sets: SetPlan, undo: Undo): Promise<void> {
   const client = b.primary.client;
   if (sets.ownSet !== undefined) {
@@ -90,23 +101,37 @@ export async function applySets(b: ReadyBackend, arrayName: string, cpg: string,
     try {
       const domain = await cpgDomain(b.primary, cpg);
       await client.createVolumeSet({ name: own, ...(domain === undefined ? {} : { domain }), setmembers: [arrayName] });
-      undo.push(`delete VV set ${own}`, async () => {
-        await ignoringMissing(() => client.removeVolumesFromSet(own, [arrayName]));
-        await ignoringMissing(() => client.deleteVolumeSet(own));
-      });
-      await client.setFlashCachePolicy(own, FlashCachePolicies.ENABLED);
     } catch (err) {
-      throw new VolumeOperationError(`Driver: Failed to set flash cache policy - ${describe(err)}`, 'check the flash cache of the array (createflashcache), or create the volume without -o flash-cache', { cause: err });
+      throw failedWith(clientText(err), err, { what: `creating VV set ${own} with ${arrayName} for flash cache`, fix: FLASH_CACHE_FIX });
     }
+    undo.push(`delete VV set ${own}`, async () => {
+      await ignoringMissing(() => client.removeVolumesFromSet(own, [arrayName]));
+      await ignoringMissing(() => client.deleteVolumeSet(own));
+    });
+    await setPolicy(client, own, FlashCachePolicies.ENABLED);
   }
   if (sets.qosSet !== undefined) {
     const qos = sets.qosSet;
+    const change = sets.qosSetPolicy;
+    if (change !== undefined) {
+      await setPolicy(client, qos, change.policy);
+      const before = change.before;
+      if (before !== undefined) undo.push(`restore the flash cache policy of VV set ${qos}`, () => client.setFlashCachePolicy(qos, before));
+    }
     try {
       await client.addVolumesToSet(qos, [arrayName]);
     } catch (err) {
-      throw new VolumeOperationError(`Failed to add volume ${arrayName} to VV-Set ${qos}: ${describe(err)}`, `check the VV set ${qos} on array ${b.primary.array}`, { cause: err });
+      throw failedWith(clientText(err), err, { what: `adding volume ${arrayName} to VV-Set ${qos}`, fix: `check the VV set ${qos} on array ${b.primary.array}` });
     }
     undo.push(`leave VV set ${qos}`, () => ignoringMissing(() => client.removeVolumesFromSet(qos, [arrayName])));
+  }
+}
+
+async function setPolicy(client: WsapiClient, set: string, policy: number): Promise<void> {
+  try {
+    await client.setFlashCachePolicy(set, policy);
+  } catch (err) {
+    throw failedWith(`Driver: Failed to set flash cache policy - ${clientText(err)}`, err, { what: `VV set ${set}`, fix: FLASH_CACHE_FIX });
   }
 }
 

@@ -8,7 +8,7 @@ import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Backends } from '../backends/backends.js';
 import { VolumeRequestError, VolumeStoreError } from '../errors.js';
-import { VolumeOperationError, describe, operationFailed } from './failures.js';
+import { VolumeOperationError, describe, failedAsUpstream } from './failures.js';
 import type { IntentStore, VolumeIntent } from '../store/intents.js';
 import type { VolumeStore } from '../store/records.js';
 import { Undo } from './undo.js';
@@ -50,7 +50,7 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
   try {
     await ctx.intents.write(frame.intent);
   } catch (err) {
-    throw operationFailed(frame.what, err);
+    throw failedAsUpstream(frame.what, err);
   }
   const undo = new Undo();
   try {
@@ -67,7 +67,7 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
         exists = await frame.recordExists();
       } catch {
         ctx.logger.warn({ ...log, err: describe(err) }, 'record write outcome unknown; intent kept for repair()');
-        throw operationFailed(frame.what, err, 'check etcd; the plugin settles this volume at its next repair (at start)');
+        throw failedAsUpstream(frame.what, err, 'check etcd; the plugin settles this volume at its next repair (at start)');
       }
       if (!exists) throw await rollBack(ctx, frame, undo, err, log);
     } else {
@@ -83,7 +83,7 @@ async function rollBack(ctx: FlowContext, frame: CreateFrame, undo: Undo, err: u
   ctx.logger.warn({ ...log, err: describe(err), undoSteps: undo.size }, 'create failed; undoing its completed steps');
   const failed = await undo.run(ctx.logger, log);
   if (failed.length === 0) await dropIntent(ctx, frame.intent);
-  const base = isFinal(err) ? (err as HpeError) : operationFailed(frame.what, err);
+  const base = isFinal(err) ? (err as HpeError) : failedAsUpstream(frame.what, err);
   if (failed.length === 0) return base;
   return new VolumeOperationError(
     `${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it at its next repair)`,

@@ -10,7 +10,7 @@ import { WsapiConnectionError, type Volume, type WsapiClient } from '../../array
 import type { ReadyBackend } from '../backends/backends.js';
 import { ignoringMissing } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
-import { VolumeOperationError, describe, isStatus } from './failures.js';
+import { clientText, failedWith, isStatus, failedAsUpstream } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { arrayVolumeName, isPluginArrayName, newVolumeId, parseArrayName } from '../request/naming.js';
 import type { ImportRequest } from '../request/options.js';
@@ -61,9 +61,9 @@ async function readArrayVolume(b: ReadyBackend, ref: string, what: string): Prom
     return await b.primary.client.getVolume(ref);
   } catch (err) {
     if (isStatus(err, 404) || isStatus(err, 400)) {
-      throw new VolumeRequestError(`Volume:${ref} does not exists Error: ${describe(err)}`, `check the name with showvv on array ${b.primary.array}`);
+      throw failedWith(`Volume:${ref} does not exists Error: ${clientText(err)}`, err, { fix: `check the name with showvv on array ${b.primary.array}` });
     }
-    throw new VolumeOperationError(`${what}: ${describe(err)}`, 'check the array', { cause: err });
+    throw failedAsUpstream(what, err, 'check the array');
   }
 }
 
@@ -80,7 +80,7 @@ async function refuseExportedOrReplicated(client: WsapiClient, ref: string, what
     }
   } catch (err) {
     if (err instanceof VolumeRequestError) throw err;
-    throw new VolumeOperationError(`${what}: ${describe(err)}`, 'check the array', { cause: err });
+    throw failedAsUpstream(what, err, 'check the array');
   }
 }
 

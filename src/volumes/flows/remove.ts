@@ -13,7 +13,7 @@
 import { WsapiConnectionError } from '../../array/index.js';
 import { dismantle, type DismantleSpec } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
-import { operationFailed } from './failures.js';
+import { VolumeOperationError, failedAsUpstream } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
 import { intentKey, type VolumeIntent } from '../store/intents.js';
 import { vvSetName } from '../request/naming.js';
@@ -62,7 +62,7 @@ export function dismantleSpecOf(intent: VolumeIntent, requirePrimary: boolean): 
 export async function removeStored(ctx: FlowContext, stored: StoredVolume): Promise<void> {
   const r = stored.record;
   if (r.snapshots.length > 0) {
-    throw new VolumeRequestError(`Volume ${r.display_name} has one or more child snapshots - volume cannot be deleted!`, `remove its snapshots first (${r.snapshots.map((s) => s.name).join(', ')})`);
+    throw new VolumeRequestError(`Err: Volume ${r.display_name} has one or more child snapshots - volume cannot be deleted!`, `remove its snapshots first (${r.snapshots.map((s) => s.name).join(', ')})`);
   }
   const b = ctx.backends.require(r.backend);
   const what = `Failed to remove volume ${r.display_name} on backend ${b.name}`;
@@ -70,20 +70,21 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
   try {
     await ctx.intents.write(intent);
   } catch (err) {
-    throw operationFailed(what, err);
+    throw failedAsUpstream(what, err);
   }
   try {
     await dismantle(b, dismantleSpecOf(intent, true), ctx.logger);
   } catch (err) {
     // A definite refusal changed nothing worth finishing later; a lost answer is left to repair().
     if (!(err instanceof WsapiConnectionError && err.outcomeUnknown)) await dropIntent(ctx, intent);
-    throw err instanceof VolumeRequestError ? err : operationFailed(what, err);
+    // Upstream's own texts (role, busy) are already whole; an array's bare answer gets upstream's form.
+    throw err instanceof VolumeRequestError || err instanceof VolumeOperationError ? err : failedAsUpstream(what, err);
   }
   try {
     // The record and the intent go in one transaction: the removal is complete in one round trip.
     await deleteRecord(ctx, stored, intent);
   } catch (err) {
-    throw operationFailed(what, err, 'check etcd; the plugin finishes the removal at its next repair (at start)');
+    throw failedAsUpstream(what, err, 'check etcd; the plugin finishes the removal at its next repair (at start)');
   }
   ctx.logger.info({ volume: r.display_name, backend: b.name, arrayName: r['3par_vol_name'] }, 'volume removed');
 }

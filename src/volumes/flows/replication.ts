@@ -11,10 +11,10 @@
  *   target array (its own session): GET /volumes/<dcv-…>, GET /remotecopygroups/<remoteGroupName>
  *   → record (rcg_info) → intent deleted. Every step is undone in reverse on a later failure.
  */
-import { RcgRoles, type RemoteCopyGroup } from '../../array/index.js';
+import { RcgRoles, WsapiError, type RemoteCopyGroup } from '../../array/index.js';
 import type { ReadyBackend, ReplicationTarget } from '../backends/backends.js';
 import { createArrayVolume, createWhat } from './create.js';
-import { VolumeOperationError, describe } from './failures.js';
+import { VolumeOperationError, clientText, describe, failedWith } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { getGroup, hasVolume, ignoringMissing, isStarted } from './array-ops.js';
 import { arrayVolumeName, newVolumeId } from '../request/naming.js';
@@ -78,11 +78,14 @@ export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVo
     await createArrayVolume(b, createVolumeParams({ arrayName, cpg, snapCpg, shape, comment: volumeComment(id, req.name) }, b.primary), undo);
     let current = existing;
     if (current === undefined) {
-      await client.createRemoteCopyGroup(createRcgParams(group, device, cpg, snapCpg));
+      await rcgStep(`Error encountered while creating remote copy group`, what, () => client.createRemoteCopyGroup(createRcgParams(group, device, cpg, snapCpg)));
       undo.push(`delete remote copy group ${group}`, () => ignoringMissing(() => client.deleteRemoteCopyGroup(group, { keepSnap: false })));
       const settings = rcgTargetSettings(device);
-      if (settings !== undefined) await client.modifyRemoteCopyGroup(group, settings);
-      current = await client.getRemoteCopyGroup(group);
+      if (settings !== undefined) {
+        const step = device.quorumWitnessIp !== undefined ? `Error encountered while modifying remote copy group ${group}` : 'Error encountered while setting the sync period for the remote copy group';
+        await rcgStep(step, what, () => client.modifyRemoteCopyGroup(group, settings));
+      }
+      current = await rcgStep('Error encountered while fetching the remote copy group after its creation', what, () => client.getRemoteCopyGroup(group));
     }
     remoteGroupName = current.remoteGroupName;
     if (isStarted(current)) {
@@ -124,6 +127,16 @@ export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVo
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,
   });
+}
+
+/** A step of making the group; an array's refusal reads as upstream's (`Bad or unexpected response ...`). */
+async function rcgStep<T>(upstreamStep: string, what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (!(err instanceof WsapiError)) throw err;
+    throw failedWith(`Bad or unexpected response from the RCG backend API: ${upstreamStep}: ${clientText(err)}`, err, { what });
+  }
 }
 
 /** Through the target's own session: the secondary volume exists and the mirror group holds it. */

@@ -9,7 +9,7 @@
 import { TaskStatuses, WsapiCodes } from '../../array/index.js';
 import { deleteArrayVolume } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
-import { VolumeOperationError, describe, hasAnyCode, isStatus } from './failures.js';
+import { VolumeOperationError, hasAnyCode, isStatus, failedAsUpstream } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { arrayVolumeName, newVolumeId } from '../request/naming.js';
 import type { SnapshotRequest } from '../request/options.js';
@@ -38,7 +38,7 @@ export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotReques
   try {
     busy = (await client.getTasks()).some((t) => t.status === TaskStatuses.ACTIVE && (t.name === parentArray || t.name.endsWith(` ${parentArray}`)));
   } catch (err) {
-    throw new VolumeOperationError(`${what}: ${describe(err)}`, 'check the array', { cause: err });
+    throw failedAsUpstream(what, err, 'check the array');
   }
   if (busy) {
     throw new VolumeOperationError(

@@ -77,7 +77,7 @@ export function checkShape(shape: VolumeShape, caps: ArrayCaps): void {
     }
     if (shape.sizeGiB < MIN_COMPRESSED_SIZE_GIB || shape.provisioning === 'full') {
       throw new VolumeRequestError(
-        'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type.',
+        'Invalid input received: To create compression enabled volume, size of the volume should be at least 16GB. Fully provisioned volume cannot be compressed. Please re-enter requested volume size or provisioning type. ',
         'use -o size=16 or more with thin or dedup provisioning, or leave compression off',
       );
     }

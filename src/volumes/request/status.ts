@@ -50,13 +50,18 @@ export interface LiveDetails {
   secondary?: { cpg: string | undefined; snapCpg: string | undefined };
   qos?: QosRule | { error: string };
   rcg?: RemoteCopyGroup | { error: string };
+  /**
+   * The flash cache policy of the volume's VV set, read at this Get as upstream did (true: enabled, false:
+   * another policy, null: the set has none); absent when the volume is in no set or the set could not be read.
+   */
+  flashCache?: boolean | null;
 }
 
 function volumeDetail(record: VolumeRecord, live: LiveDetails): Record<string, unknown> {
   const detail: Record<string, unknown> = {
     id: record.id,
     size: record.size,
-    flash_cache: optionText(record.flash_cache),
+    flash_cache: optionText(live.flashCache !== undefined ? live.flashCache : record.flash_cache),
     compression: optionText(record.compression),
     provisioning: record.provisioning,
     fsOwner: record.fsOwner,
@@ -82,14 +87,20 @@ function snapshotsList(record: VolumeRecord): Record<string, unknown>[] {
 
 const priorities: Record<number, string> = { 1: 'Low', 2: 'Normal', 3: 'High' };
 
+/** Python's str() of a float: `40.0`, `1.5`, `0.09765625` (upstream divided KB by 1024 under Python 3). */
+function pythonFloat(n: number): string {
+  return Number.isInteger(n) ? n.toFixed(1) : String(n);
+}
+
 /**
- * Upstream's qos_detail. Latency: WSAPI's latencyGoal is in milliseconds (upstream printed "sec"). Limits the
- * rule does not set are left out.
+ * Upstream's qos_detail (`40.0 MB/sec` as Python printed KB/1024). Latency: WSAPI's latencyGoal is in
+ * milliseconds, so it reads `10 ms` (upstream printed `10 sec`, a wrong unit). Limits the rule does not set are
+ * left out.
  */
 export function qosDetail(rule: QosRule, vvset: string): Record<string, unknown> {
   const out: Record<string, unknown> = { enabled: rule.enabled ?? true };
-  if (rule.bwMaxLimitKB !== undefined) out['maxBWS'] = `${rule.bwMaxLimitKB / 1024} MB/sec`;
-  if (rule.bwMinGoalKB !== undefined) out['minBWS'] = `${rule.bwMinGoalKB / 1024} MB/sec`;
+  if (rule.bwMaxLimitKB !== undefined) out['maxBWS'] = `${pythonFloat(rule.bwMaxLimitKB / 1024)} MB/sec`;
+  if (rule.bwMinGoalKB !== undefined) out['minBWS'] = `${pythonFloat(rule.bwMinGoalKB / 1024)} MB/sec`;
   if (rule.ioMaxLimit !== undefined) out['maxIOPS'] = `${rule.ioMaxLimit} IOs/sec`;
   if (rule.ioMinGoal !== undefined) out['minIOPS'] = `${rule.ioMinGoal} IOs/sec`;
   if (rule.latencyGoal !== undefined) out['Latency'] = `${rule.latencyGoal} ms`;
@@ -111,11 +122,11 @@ export function volumeStatus(record: VolumeRecord, live: LiveDetails): Record<st
   const status: Record<string, unknown> = { volume_detail: volumeDetail(record, live) };
   if (record.snapshots.length > 0) status['Snapshots'] = snapshotsList(record);
   if (record.qos_name !== null && live.qos !== undefined) {
-    status['qos_detail'] = 'error' in live.qos ? `ERROR: Failed to retrieve QoS '${record.qos_name}' from 3PAR` : qosDetail(live.qos, record.qos_name);
+    status['qos_detail'] = 'error' in live.qos ? `ERROR: Failed to retrieve QoS '${record.qos_name}' from 3PAR (${live.qos.error})` : qosDetail(live.qos, record.qos_name);
   }
   if (record.rcg_info !== null && live.rcg !== undefined) {
     status['rcg_detail'] =
-      'error' in live.rcg ? `ERROR: Failed to retrieve remote copy group '${record.rcg_info.local_rcg_name}' from 3PAR` : rcgDetail(live.rcg);
+      'error' in live.rcg ? `ERROR: Failed to retrieve RCG '${record.rcg_info.local_rcg_name}' from 3PAR (${live.rcg.error})` : rcgDetail(live.rcg);
   }
   return status;
 }
