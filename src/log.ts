@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { maskSecrets, MIN_MASKED_LENGTH } from './mask.js';
 
 export type { Logger } from 'pino';
 
@@ -15,17 +16,12 @@ const knownSecrets = new Set<string>();
 
 /** Mask this value in every log line from now on. Values shorter than 4 characters would mask ordinary text. */
 export function registerSecret(value: string): void {
-  if (value.length >= 4) knownSecrets.add(value);
+  if (value.length >= MIN_MASKED_LENGTH) knownSecrets.add(value);
 }
 
-export function maskSecrets(line: string): string {
-  let out = line;
-  for (const secret of knownSecrets) {
-    if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
-    const escaped = JSON.stringify(secret).slice(1, -1);
-    if (escaped !== secret && out.includes(escaped)) out = out.split(escaped).join('[REDACTED]');
-  }
-  return out;
+/** A line (log, CLI output) with every registered secret masked. */
+export function maskKnownSecrets(line: string): string {
+  return maskSecrets(line, knownSecrets);
 }
 
 const pinoLevels = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error' } as const;
@@ -37,7 +33,7 @@ export function createLogger(level: keyof typeof pinoLevels = 'WARNING', destina
       level: pinoLevels[level],
       base: undefined,
       redact: { paths: redactPaths, censor: '[REDACTED]' },
-      hooks: { streamWrite: maskSecrets },
+      hooks: { streamWrite: maskKnownSecrets },
     },
     destination,
   );

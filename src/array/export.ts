@@ -27,7 +27,8 @@ import {
 } from './export-rules.js';
 import type { WsapiClient } from './wsapi-client.js';
 import { HostPersonas, PathOperations, type Host, type Port, type PortPos, type Vlun, type Volume } from './wsapi-types.js';
-import { WsapiCodes, WsapiError, hasCode, isNotFound, scrubSecrets } from './wsapi-errors.js';
+import { WsapiCodes, WsapiError, hasCode, isNotFound } from './wsapi-errors.js';
+import { maskSecrets } from '../mask.js';
 
 export * from './export-rules.js';
 
@@ -253,12 +254,12 @@ function withoutSecrets(err: unknown, secrets: readonly string[]): unknown {
   if (err instanceof WsapiError) {
     const texts = [err.desc, err.ref, err.debug1, err.debug2];
     if (!secrets.some((s) => texts.some((t) => t?.includes(s)))) return err;
-    const scrub = (t: string | undefined) => (t === undefined ? undefined : scrubSecrets(t, secrets));
+    const scrub = (t: string | undefined) => (t === undefined ? undefined : maskSecrets(t, secrets));
     return new WsapiError(
-      { array: err.array, call: err.call, status: err.status, code: err.code, desc: scrubSecrets(err.desc, secrets), ref: scrub(err.ref), debug1: scrub(err.debug1), debug2: scrub(err.debug2) },
+      { array: err.array, call: err.call, status: err.status, code: err.code, desc: maskSecrets(err.desc, secrets), ref: scrub(err.ref), debug1: scrub(err.debug1), debug2: scrub(err.debug2) },
       err.fix,
     );
   }
   if (!secrets.some((s) => err.message.includes(s))) return err;
-  return new HpeError(scrubSecrets(err.message, secrets), err instanceof HpeError ? err.fix : 'see the message; retry the mount');
+  return new HpeError(maskSecrets(err.message, secrets), err instanceof HpeError ? err.fix : 'see the message; retry the mount');
 }

@@ -5,6 +5,7 @@
  *  - `WsapiTaskError`: an array task (physical copy) ended cancelled or failed, or was not done in time.
  * Messages never contain a password or a session key: the client scrubs both from any text it copies in.
  */
+import { maskSecrets } from '../mask.js';
 import { HpeError } from '../errors.js';
 import type { HttpFailureKind } from '../http/index.js';
 
@@ -70,15 +71,6 @@ const codeNames = new Map<number, string>(Object.entries(WsapiCodes).map(([name,
 /** `EXISTENT_VOL` for 22; undefined for a code we do not name. */
 export function wsapiCodeName(code: number | undefined): string | undefined {
   return code === undefined ? undefined : codeNames.get(code);
-}
-
-/** Replaces every occurrence of each secret (password, session key) with `***`. */
-export function scrubSecrets(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret !== undefined && secret.length > 0 && out.includes(secret)) out = out.split(secret).join('***');
-  }
-  return out;
 }
 
 const fixByCode: Partial<Record<number, string>> = {

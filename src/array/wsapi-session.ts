@@ -27,7 +27,8 @@ import https from 'node:https';
 import { retry, systemClock, type Clock } from '../clock.js';
 import { HpeError } from '../errors.js';
 import { HttpFailure, sendOnce, type HttpAnswer } from '../http/index.js';
-import { WsapiCodes, WsapiConnectionError, WsapiError, connectionFailureReason, scrubSecrets } from './wsapi-errors.js';
+import { WsapiCodes, WsapiConnectionError, WsapiError, connectionFailureReason } from './wsapi-errors.js';
+import { maskSecrets } from '../mask.js';
 import { SessionKeyHeader, wsapiFeatures, type WsapiFeatures, type WsapiVersion } from './wsapi-types.js';
 
 export interface RetryPolicy {
@@ -204,7 +205,7 @@ export class WsapiSession {
         url: this.apiUrl,
         call,
         reason,
-        detail: scrubSecrets(detail, this.#secrets()),
+        detail: maskSecrets(detail, this.#secrets()),
         outcomeUnknown: err.reached && (method === 'POST' || method === 'PUT') && reason !== 'tls',
         cause: err.cause,
       });
@@ -231,10 +232,10 @@ export class WsapiSession {
       call,
       status: res.status,
       code: codeOf(body),
-      desc: desc === undefined ? undefined : scrubSecrets(desc, this.#secrets()),
-      ref: ref === undefined ? undefined : scrubSecrets(ref, this.#secrets()),
-      debug1: debug1 === undefined ? undefined : scrubSecrets(debug1, this.#secrets()),
-      debug2: debug2 === undefined ? undefined : scrubSecrets(debug2, this.#secrets()),
+      desc: desc === undefined ? undefined : maskSecrets(desc, this.#secrets()),
+      ref: ref === undefined ? undefined : maskSecrets(ref, this.#secrets()),
+      debug1: debug1 === undefined ? undefined : maskSecrets(debug1, this.#secrets()),
+      debug2: debug2 === undefined ? undefined : maskSecrets(debug2, this.#secrets()),
     });
   }
 

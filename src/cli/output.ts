@@ -1,5 +1,5 @@
 import { HpeError, UsageError } from '../errors.js';
-import { maskSecrets } from '../log.js';
+import { maskKnownSecrets } from '../log.js';
 
 export interface Io {
   out: (line: string) => void;
@@ -8,7 +8,7 @@ export interface Io {
 
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${maskSecrets(line)}\n`),
+  err: (line) => process.stderr.write(`${maskKnownSecrets(line)}\n`),
 };
 
 export const ExitCodes = { ok: 0, failed: 1, usage: 2 } as const;

@@ -4,6 +4,7 @@
  * `CommandError` naming the command, exit code and stderr, with every secret given in `secrets` masked — the
  * iSCSI CHAP secret is an argument of iscsiadm. Tests inject an `Execute` that replays recorded outputs.
  */
+import { maskSecrets } from '../mask.js';
 import { execFile } from 'node:child_process';
 import { registerSecret, type Logger } from '../log.js';
 import { CommandError } from './errors.js';
@@ -93,7 +94,7 @@ export function createCommandRunner(options: CommandRunnerOptions = {}): Command
       if (file === undefined) throw new TypeError('run: empty argv');
       const secrets = (runOptions.secrets ?? []).filter((s) => s !== '');
       for (const s of secrets) registerSecret(s);
-      const mask = (text: string): string => maskValues(text, secrets);
+      const mask = (text: string): string => maskSecrets(text, secrets);
       const command = formatArgv(argv.map(mask));
       const timeoutMs = runOptions.timeoutMs ?? defaultTimeoutMs;
       const started = Date.now();
@@ -116,8 +117,3 @@ export function formatArgv(argv: readonly string[]): string {
   return argv.map((a) => (a !== '' && /^[\w@%+=:,./[\]-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
-export function maskValues(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s !== '') out = out.split(s).join('[REDACTED]');
-  return out;
-}

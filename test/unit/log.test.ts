@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger, maskSecrets, registerSecret } from '../../src/log.js';
+import { createLogger, maskKnownSecrets, registerSecret } from '../../src/log.js';
 
 function capture() {
   const lines: string[] = [];
@@ -34,9 +34,9 @@ test('a registered secret is masked even inside a message or an error text', () 
   assert.equal(out.split('[REDACTED]').length - 1 >= 2, true);
 });
 
-test('maskSecrets also catches the JSON-escaped form of a secret', () => {
+test('maskKnownSecrets also catches the JSON-escaped form of a secret', () => {
   registerSecret('quote"and\\slash');
-  assert.equal(maskSecrets(JSON.stringify({ msg: 'x quote"and\\slash y' })), '{"msg":"x [REDACTED] y"}');
+  assert.equal(maskKnownSecrets(JSON.stringify({ msg: 'x quote"and\\slash y' })), '{"msg":"x [REDACTED] y"}');
 });
 
 test('levels use upstream names and filter', () => {
