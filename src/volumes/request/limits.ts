@@ -8,26 +8,26 @@ import { snapshotComment, volumeComment } from './comments.js';
 import { arrayVolumeName } from './naming.js';
 
 /** WSAPI's bound on a volume's comment, which holds the Docker name (comments.ts). */
-export const MAX_ARRAY_COMMENT = 511;
+const MAX_ARRAY_COMMENT = 511;
 /** WSAPI's bound on an object name: a volume, a CPG, a VV set. */
-export const MAX_ARRAY_NAME = 31;
+const MAX_ARRAY_NAME = 31;
 /** The target's group is `<name>.r<systemId>`, so the name leaves room for that within 31 characters. */
-export const MAX_RCG_NAME = 25;
+const MAX_RCG_NAME = 25;
 
 /** Ids have one length, so any id measures the comment's JSON around the name. */
 const SampleId = '00000000-0000-4000-8000-000000000000';
 
 /** 379: what the volume comment's JSON leaves of 511 characters (names are letters, digits, `_` and `-`, never escaped). */
-export const MAX_VOLUME_NAME = MAX_ARRAY_COMMENT - volumeComment(SampleId, '').length;
+const MAX_VOLUME_NAME = MAX_ARRAY_COMMENT - volumeComment(SampleId, '').length;
 
 /** A snapshot's comment holds its own name and its volume's, so its room depends on the volume's name. */
-export function maxSnapshotName(volumeName: string): number {
+function maxSnapshotName(volumeName: string): number {
   const parent = { '3par_vol_name': arrayVolumeName(SampleId, false), id: SampleId, display_name: volumeName };
   return MAX_ARRAY_COMMENT - snapshotComment(parent, '').length;
 }
 
 /** A long value as quoted in a message: never more than 40 characters of it. */
-export function quotedStart(value: string): string {
+function quotedStart(value: string): string {
   return value.length <= 40 ? value : `${value.slice(0, 40)}...`;
 }
 
