@@ -18,10 +18,10 @@ const MAX_RCG_NAME = 25;
 const SampleId = '00000000-0000-4000-8000-000000000000';
 
 /** 379: what the volume comment's JSON leaves of 511 characters (names are letters, digits, `_` and `-`, never escaped). */
-const MAX_VOLUME_NAME = MAX_ARRAY_COMMENT - volumeComment(SampleId, '').length;
+export const MAX_VOLUME_NAME = MAX_ARRAY_COMMENT - volumeComment(SampleId, '').length;
 
 /** A snapshot's comment holds its own name and its volume's, so its room depends on the volume's name. */
-function maxSnapshotName(volumeName: string): number {
+export function maxSnapshotName(volumeName: string): number {
   const parent = { '3par_vol_name': arrayVolumeName(SampleId, false), id: SampleId, display_name: volumeName };
   return MAX_ARRAY_COMMENT - snapshotComment(parent, '').length;
 }
