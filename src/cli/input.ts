@@ -1,16 +1,19 @@
 import { readFile } from 'node:fs/promises';
+import type { ReadStream } from 'node:tty';
 import { UsageError } from '../errors.js';
+import { HiddenLineEditor, LineOutcomes } from './hidden-line.js';
 
 /** Reads all of standard input once; several secrets given as `-` share it, one per line. */
 export class StdinLines {
   private lines: string[] | undefined;
 
-  constructor(private readonly stdin: NodeJS.ReadableStream = process.stdin) {}
+  /** Also the stream a hidden prompt reads, when it is a terminal. */
+  constructor(readonly stream: NodeJS.ReadableStream = process.stdin) {}
 
   async next(what: string): Promise<string> {
     if (this.lines === undefined) {
       const chunks: Buffer[] = [];
-      for await (const chunk of this.stdin) chunks.push(Buffer.from(chunk as Buffer));
+      for await (const chunk of this.stream) chunks.push(Buffer.from(chunk as Buffer));
       this.lines = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
     }
     const line = this.lines.shift();
@@ -35,32 +38,28 @@ export async function readSecretFile(path: string, what: string): Promise<string
   return value;
 }
 
+/** A terminal we can put in raw mode: only then can a prompt hide what is typed. */
+function isTerminal(stream: NodeJS.ReadableStream): stream is ReadStream {
+  const candidate = stream as Partial<ReadStream>;
+  return candidate.isTTY === true && typeof candidate.setRawMode === 'function';
+}
+
 /** Asks on the terminal without echoing what is typed. */
-async function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+async function promptHidden(question: string, input: ReadStream, output: NodeJS.WritableStream = process.stderr): Promise<string> {
   output.write(question);
   input.setRawMode(true);
   input.resume();
   input.setEncoding('utf8');
+  const editor = new HiddenLineEditor();
   try {
     return await new Promise<string>((resolve, reject) => {
-      let typed = '';
       const onData = (chunk: string) => {
-        for (const ch of chunk) {
-          if (ch === '\r' || ch === '\n' || ch === '\u0004') {
-            input.off('data', onData);
-            output.write('\n');
-            resolve(typed);
-            return;
-          }
-          if (ch === '\u0003') {
-            input.off('data', onData);
-            output.write('\n');
-            reject(new UsageError('interrupted', 'run the command again'));
-            return;
-          }
-          if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
-          else typed += ch;
-        }
+        const outcome = editor.feed(chunk);
+        if (outcome === LineOutcomes.typing) return;
+        input.off('data', onData);
+        output.write('\n');
+        if (outcome === LineOutcomes.entered) resolve(editor.value);
+        else reject(new UsageError('interrupted', 'run the command again'));
       };
       input.on('data', onData);
     });
@@ -94,14 +93,15 @@ export async function obtainSecret(source: SecretSource, stdin: StdinLines, warn
     }
     return source.argument;
   }
-  if (!process.stdin.isTTY) {
+  const terminal = stdin.stream;
+  if (!isTerminal(terminal)) {
     throw new UsageError(`no ${source.what} given`, `give it as \`-\` and send it on standard input${source.what === 'passphrase' ? ', or use --passphrase-file FILE' : ''}`);
   }
   const label = source.what[0]!.toUpperCase() + source.what.slice(1);
-  const first = await promptHidden(`${label}: `);
+  const first = await promptHidden(`${label}: `, terminal);
   if (first === '') throw new UsageError(`the ${source.what} is empty`, `type a non-empty ${source.what}`);
   if (source.confirm) {
-    const again = await promptHidden(`Repeat ${source.what}: `);
+    const again = await promptHidden(`Repeat ${source.what}: `, terminal);
     if (again !== first) throw new UsageError(`the two ${source.what}s differ`, 'run the command again');
   }
   return first;

@@ -84,6 +84,11 @@ function splitLines(text: string): RawLine[] {
   return lines;
 }
 
+/** C0 and C1 control characters and DEL, except tab (indentation); line breaks never reach a line. */
+const ControlCharacter = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+const ControlCharacters = new RegExp(ControlCharacter.source, 'g');
+const ControlNames: Readonly<Record<number, string>> = { 0: 'NUL', 8: 'backspace', 0x0b: 'vertical tab', 0x0c: 'form feed', 0x1b: 'escape', 0x7f: 'DEL' };
+
 /** Offset of the first non-whitespace character of `s` at or after `from`. */
 function skipWhitespace(s: string, from: number): number {
   let i = from;
@@ -101,6 +106,8 @@ class IniReader {
   readonly sections: IniSection[] = [];
   readonly errors: ConfigError[] = [];
   private readonly byName = new Map<string, IniSection>();
+  /** Each section's entries by key, so a repeat is found in constant time however many keys a section has. */
+  private readonly keysOf = new Map<IniSection, Map<string, IniEntry>>();
   private section: IniSection | undefined;
   /** After an unreadable header, its options are dropped rather than each reported again. */
   private inBrokenSection = false;
@@ -112,7 +119,7 @@ class IniReader {
   constructor(private readonly file: string) {}
 
   read(raw: RawLine): void {
-    const line = raw.text.trimEnd();
+    const line = this.withoutControlCharacters(raw).trimEnd();
     if (line.trim() === '') {
       if (this.open !== undefined) this.closedByBlank = this.open;
       this.open = undefined;
@@ -128,6 +135,26 @@ class IniReader {
     this.closedByBlank = undefined;
     if (line.startsWith('[')) this.startSection(line, raw.number);
     else this.readOption(raw, line);
+  }
+
+  /**
+   * The line with each control character reported and replaced by U+FFFD, so it is still read (one
+   * error, not a cascade) and no later message echoes a raw control character. A NUL inside a key
+   * would otherwise turn `replication_device` into an unknown option that is only warned about.
+   */
+  private withoutControlCharacters(raw: RawLine): string {
+    const found = ControlCharacter.exec(raw.text);
+    if (found === null) return raw.text;
+    const code = found[0].charCodeAt(0);
+    const name = ControlNames[code] === undefined ? '' : ` (${ControlNames[code]})`;
+    this.errors.push(
+      new ConfigError(
+        { file: this.file, line: raw.number, section: this.section?.name },
+        `line holds the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}${name} at column ${found.index + 1}`,
+        'delete it and retype that part of the line: hpe.conf must be plain text (`cat -A` shows control characters, e.g. ^@ for NUL)',
+      ),
+    );
+    return raw.text.replace(ControlCharacters, '\uFFFD');
   }
 
   /** An indented line: the next piece of the open value, or an error. */
@@ -260,7 +287,12 @@ class IniReader {
       );
       return;
     }
-    const earlier = section.entries.find((e) => e.key === entry.key);
+    let keys = this.keysOf.get(section);
+    if (keys === undefined) {
+      keys = new Map();
+      this.keysOf.set(section, keys);
+    }
+    const earlier = keys.get(entry.key);
     if (earlier !== undefined) {
       this.errors.push(
         new ConfigError(
@@ -272,6 +304,7 @@ class IniReader {
       return;
     }
     section.entries.push(entry);
+    keys.set(entry.key, entry);
   }
 }
 

@@ -83,18 +83,26 @@ export function isHostOption(name: string): name is HostOption {
   return (HostOptions as readonly string[]).includes(name);
 }
 
-/** Levenshtein distance, small strings only. */
-export function editDistance(a: string, b: string): number {
+/**
+ * Levenshtein distance when it is at most `max`, else `max + 1`. Bounded so that a 100 kB key costs
+ * no more than a short one: lengths further apart than `max` are never compared.
+ */
+export function editDistanceWithin(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i += 1) {
     const current = [i];
+    let rowMin = i;
     for (let j = 1; j <= b.length; j += 1) {
       const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+      const distance = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+      current.push(distance);
+      rowMin = Math.min(rowMin, distance);
     }
+    if (rowMin > max) return max + 1;
     previous = current;
   }
-  return previous[b.length] ?? 0;
+  return Math.min(previous[b.length] ?? 0, max + 1);
 }
 
 /** The one candidate within edit distance 2 of `name`, closest first; undefined if none or a tie. */
@@ -103,7 +111,7 @@ export function closestName(name: string, candidates: Iterable<string>): string 
   let bestDistance = 3;
   let tie = false;
   for (const candidate of candidates) {
-    const distance = editDistance(name, candidate);
+    const distance = editDistanceWithin(name, candidate, 2);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

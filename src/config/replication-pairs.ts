@@ -37,11 +37,16 @@ class PieceMap {
     }
   }
 
-  /** Index of the piece holding joined position `at` (a `\n` belongs to the piece before it). */
+  /** Index of the piece holding joined position `at` (a `\n` belongs to the piece before it), by binary search. */
   pieceAt(at: number): number {
-    let index = 0;
-    while (index + 1 < this.bases.length && (this.bases[index + 1] ?? Infinity) <= at) index += 1;
-    return index;
+    let low = 0;
+    let high = this.bases.length - 1;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if ((this.bases[middle] ?? Infinity) <= at) low = middle;
+      else high = middle - 1;
+    }
+    return low;
   }
 
   lineAt(at: number): number {
@@ -82,8 +87,9 @@ export function splitPairs(entry: IniEntry, file: string, section: string): { pa
 
     const line = map.lineAt(start);
     const location: ConfigLocation = { file, line, section, option: 'replication_device' };
-    const colon = value.indexOf(':', start);
-    if (colon < 0 || colon >= end) {
+    const colonInPair = value.slice(start, end).indexOf(':');
+    const colon = colonInPair < 0 ? -1 : start + colonInPair;
+    if (colon < 0) {
       errors.push(
         new ConfigError(location, `pair ${ordinal}: Value should be NAME:VALUE pairs separated by ","`, 'write each pair as key:value and separate pairs with commas'),
       );
@@ -100,7 +106,8 @@ export function splitPairs(entry: IniEntry, file: string, section: string): { pa
     const pair: ReplicationPair = { key, value: text, line, breaks: [] };
     for (let lineBreak = text.indexOf('\n'); lineBreak >= 0; lineBreak = text.indexOf('\n', lineBreak + 1)) {
       const at = valueStart + lineBreak;
-      const intoText = text.slice(lineBreak + 1).split('\n')[0] ?? '';
+      const nextBreak = text.indexOf('\n', lineBreak + 1);
+      const intoText = text.slice(lineBreak + 1, nextBreak < 0 ? text.length : nextBreak);
       pair.breaks.push({ fromLine: map.lineAt(at), intoLine: map.lineAt(at + 1), intoText });
     }
     if (pair.breaks.length === 0) {

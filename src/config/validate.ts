@@ -10,7 +10,7 @@ import type { IniDocument, IniEntry, IniSection } from './dialect.js';
 import {
   closestName,
   DeprecatedOptionNames,
-  editDistance,
+  editDistanceWithin,
   isHostOption,
   KnownOptions,
 } from './options.js';
@@ -62,6 +62,11 @@ const MultiLineOptions: ReadonlySet<string> = new Set([
   'hpe3par_iscsi_ips',
   'host_etcd_ip_address',
 ]);
+
+/** `push(...items)` passes each item as an argument, which overflows the stack for a file with very many errors. */
+function appendAll<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}
 
 const DriverList = `${Drivers.iscsi} for iSCSI, ${Drivers.fc} for FC or ${Drivers.file} for file`;
 
@@ -162,7 +167,7 @@ class SectionReader {
 
   /** A line that sets an unknown option close to `option`, which is then likely a misspelling of it. */
   private misspellingHint(option: string): string {
-    const near = this.section.entries.find((e) => !KnownOptions.has(e.key) && editDistance(e.key, option) <= 2);
+    const near = this.section.entries.find((e) => !KnownOptions.has(e.key) && editDistanceWithin(e.key, option, 2) <= 2);
     return near === undefined ? '' : `; line ${near.line} sets '${near.key}': is that a misspelling of it?`;
   }
 }
@@ -261,8 +266,8 @@ function readBackend(
       ? undefined
       : parseReplicationDevice(replicationEntry, section.name, file, { driver, username, password, sanIp, sanLogin, sanPassword });
   if (replication !== undefined) {
-    r.errors.push(...replication.errors);
-    warnings.push(...replication.warnings);
+    appendAll(r.errors, replication.errors);
+    appendAll(warnings, replication.warnings);
   }
 
   if (
@@ -422,16 +427,16 @@ export function validateConfig(doc: IniDocument, file: string): ValidationResult
     doc.sections.find((s) => s.name === DefaultBackend),
     file,
   );
-  errors.push(...hostResult.errors);
+  appendAll(errors, hostResult.errors);
   for (const section of doc.sections) {
     const result = readBackend(section, file);
-    errors.push(...result.errors);
-    warnings.push(...result.warnings);
+    appendAll(errors, result.errors);
+    appendAll(warnings, result.warnings);
     if (result.backend !== undefined) backends.push(result.backend);
     drivers.set(section.name, result.driver);
   }
   const cross = checkDefaults(doc, drivers, file);
-  errors.push(...cross.errors);
-  warnings.push(...cross.warnings);
+  appendAll(errors, cross.errors);
+  appendAll(warnings, cross.warnings);
   return { host: hostResult.host, backends, warnings, errors };
 }

@@ -17,9 +17,16 @@ export function shown(value: string): string {
   let text = value;
   const lineBreak = text.indexOf('\n');
   if (lineBreak >= 0) text = `${text.slice(0, lineBreak)}...`;
-  const secret = /\S*(?:password|passwd|secret)/i.exec(text);
-  if (secret !== null) text = `${text.slice(0, secret.index).trimEnd()}...`;
+  const secret = /password|passwd|secret/i.exec(text);
+  if (secret !== null) text = `${text.slice(0, wordStart(text, secret.index)).trimEnd()}...`;
   return text;
+}
+
+/** Where the run of non-whitespace holding `at` starts; a backward scan keeps `shown` linear in the value. */
+function wordStart(text: string, at: number): number {
+  let start = at;
+  while (start > 0 && !/\s/.test(text.charAt(start - 1))) start -= 1;
+  return start;
 }
 
 const TrueWords = new Set(['true', 'yes', 'on', '1']);

@@ -13,6 +13,7 @@ import {
   type KeyLookups,
   type RevealedSecrets,
 } from '../secrets/index.js';
+import { plainPasswordWarnings } from './plain-passwords.js';
 import { buildReport, type CheckResult, type PrerequisiteReport } from './report.js';
 import { probeBackends } from '../volumes/index.js';
 
@@ -148,18 +149,9 @@ function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckR
         fix: `point [DEFAULT].host_etcd_ip_address at the etcd that holds the key, or write the plain passwords back and run \`hpe3parencryptor encrypt-config --backend ${backend.name}\``,
       });
     } else {
-      const plain = backendSecrets(backend).filter((s) => s.span !== undefined && secretForm(s.raw, lookup).form === 'plain');
-      results.push(
-        plain.length > 0
-          ? {
-              check: 'keys',
-              status: 'warn',
-              subject,
-              detail: `no key; ${plain.map((s) => s.option).join(', ')} ${plain.length === 1 ? 'is' : 'are'} plain text in ${config.file}`,
-              fix: `encrypt ${plain.length === 1 ? 'it' : 'them'} in place with \`hpe3parencryptor encrypt-config --backend ${backend.name}\``,
-            }
-          : { check: 'keys', status: 'ok', subject, detail: 'no key needed (passwords come from placeholders)' },
-      );
+      // Each plain password is warned about by the secrets check, key or no key.
+      const plain = backendSecrets(backend).some((s) => s.span !== undefined && secretForm(s.raw, lookup).form === 'plain');
+      results.push({ check: 'keys', status: 'ok', subject, detail: plain ? 'no key yet (no password is encrypted)' : 'no key needed (passwords come from placeholders)' });
     }
   }
 }
@@ -228,6 +220,7 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
       results.push({ check: 'secrets', status: 'ok', subject: `secrets [${backend.name}]`, detail: `${forms.length} passwords usable (${summary})` });
     }
     for (const f of own) results.push(fail('secrets', `secrets [${backend.name}]`, f));
+    results.push(...plainPasswordWarnings(config.file, backend, lookupFor(lookups, backend.name)));
   }
   if (options.probeArrays) await checkArrays(config, secrets, results);
   const outcome = done();

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { HpeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { bodyProblem } from './body-errors.js';
 import type { VolumeDriver } from './driver.js';
 
 /** The protocol's media type; dockerd accepts plain JSON too, but we answer as the protocol says. */
@@ -86,9 +87,12 @@ export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): exp
 
   // Error handler: express recognises it by its four parameters.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = err as Error & { type?: string; status?: number };
-    if (e.type === 'entity.parse.failed') return send(res, 400, { Err: `the request body is not valid JSON (${req.path})` });
-    if (e.type === 'entity.too.large') return send(res, 413, { Err: 'the request body is larger than 1 MiB' });
+    const e = err as Error;
+    const body = bodyProblem(err, req.path, req.headers['content-encoding']);
+    if (body !== undefined) {
+      logger.info({ call: req.path, err: body.problem }, 'request refused');
+      return send(res, body.status, { Err: body.problem });
+    }
     if (err instanceof RequestError) return send(res, 400, { Err: err.message });
     if (err instanceof HpeError) {
       logger.info({ call: req.path, err: err.message }, 'request refused');

@@ -38,6 +38,24 @@ function urlHost(listenHost: string): string {
   return isIPv6(host) ? `[${host}]` : host;
 }
 
+/** Why the simulator cannot listen, and what to do: a busy port is the usual case, never a bug. */
+function cannotListen(listen: { host: string; port: number }, err: unknown): HpeError {
+  const where = `${listen.host}:${listen.port}`;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return new HpeError(
+        `the simulator cannot listen on ${where}: port ${listen.port} is already in use by another process`,
+        `stop that process (\`ss -ltnp 'sport = :${listen.port}'\` shows it), or choose another port with --listen ${listen.host}:<port>`,
+      );
+    case 'EACCES':
+      return new HpeError(`the simulator cannot listen on ${where}: permission denied (ports below 1024 need root)`, 'choose a port of 1024 or more with --listen, or run it as root');
+    case 'EADDRNOTAVAIL':
+      return new HpeError(`the simulator cannot listen on ${where}: ${listen.host} is not an address of this host`, 'listen on an address of this host, e.g. --listen 127.0.0.1:8080');
+    default:
+      return new HpeError(`the simulator cannot listen on ${where}: ${(err as Error).message}`, 'choose another --listen address or port');
+  }
+}
+
 export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
   const o = resolveOptions(options);
   if (typeof o.stateDir !== 'string' || o.stateDir === '') throw new HpeError('the simulator needs a state directory', 'pass stateDir (--state DIR)');
@@ -84,12 +102,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     server = http.createServer(listener);
   }
   server.listen(o.listen.port, o.listen.host);
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([err]) => {
-      throw new HpeError(`the simulator cannot listen on ${o.listen.host}:${o.listen.port}: ${(err as Error).message}`, 'choose another --listen address or port');
-    }),
-  ]);
+  try {
+    // once() rejects with the 'error' event's error itself, so one wait covers both outcomes.
+    await once(server, 'listening');
+  } catch (err) {
+    throw cannotListen(o.listen, err);
+  }
   const port = (server.address() as AddressInfo).port;
 
   let stopping: Promise<void> | undefined;

@@ -185,6 +185,32 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
       [['DEFAULT', 'present'], ['3par2', 'present']],
     );
     assert.equal(parsed.backends[1].passwords[3].form.form, 'encrypted');
+    assert.doesNotMatch(check.stdout, /^warn /m);
+  });
+
+  test('check warns once per plain password, naming it and the command that encrypts it, also in a backend that has a key', async () => {
+    await clearKeys();
+    const { file, env } = await freshConfig('plain-with-key.conf');
+    const pf = await dir.file('pass-pk', passphrase);
+    const r = await runCli('encryptor', ['encrypt-config', '--backend', 'DEFAULT', '--passphrase-file', pf], { env, transcript });
+    assert.equal(r.code, 0, r.stderr);
+    const encrypted = await readFile(file, 'utf8');
+    const sanLine = encrypted.split('\n').findIndex((l) => /^san_password\s*=\s*enc:v1:/.test(l)) + 1;
+    await writeFile(file, encrypted.replace(/^san_password\s*=\s*enc:v1:\S+$/m, `san_password = ${testPasswords.defaultSan}`));
+    const check = await runCli('plugin', ['check'], { env, transcript });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /^ok   secrets \[DEFAULT\]: 2 passwords usable \(1 encrypted, 1 plain\)$/m);
+    const warnings = check.stdout.split('\n').filter((l) => l.startsWith('warn secrets'));
+    const fix = (b: string) => ` — fix: encrypt it in place with \`hpe3parencryptor encrypt-config --backend ${b}\``;
+    assert.deepEqual(warnings, [
+      `warn secrets [DEFAULT]: ${file}:${sanLine}: [DEFAULT].san_password: is plain text${fix('DEFAULT')}`,
+      `warn secrets [3par2]: ${file}:20: [3par2].hpe3par_password: is plain text${fix('3par2')}`,
+      `warn secrets [3par2]: ${file}:23: [3par2].san_password: is plain text${fix('3par2')}`,
+      `warn secrets [3par2]: ${file}:29: [3par2].replication_device.hpe3par_password: is plain text${fix('3par2')}`,
+      `warn secrets [3par2]: ${file}:30: [3par2].replication_device.san_password: is plain text${fix('3par2')}`,
+    ]);
+    assert.doesNotMatch(check.stdout, /^warn key/m);
+    assert.equal(check.stdout.includes(testPasswords.defaultSan), false);
   });
 
   test('a wrong passphrase for one backend of --all writes nothing at all', async () => {

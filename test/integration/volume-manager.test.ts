@@ -176,6 +176,21 @@ describe('create', () => {
     await a.deleteVolumeSet('gold');
   });
 
+  test('a name or option longer than the array keeps is refused before anything is written, with the limit', async () => {
+    const before = env.primary.sim.requestLog.length;
+    for (const n of [1000, 200_000]) {
+      await rejects(m.create(`v${'x'.repeat(n - 1)}`, { size: '1' }), new RegExp(`has ${n} characters; at most 379 fit, since the array keeps the name in the volume's comment \\(at most 511 characters\\)\\.$`));
+    }
+    await rejects(m.create('cpglong', { cpg: 'c'.repeat(32) }), /for cpg\. A CPG name has at most 31 characters on the array; this one has 32\.$/);
+    await rejects(m.create('snaplong', { virtualCopyOf: `v${'x'.repeat(378)}` }), /a snapshot of 'vx+\.\.\.' may have at most 0, since the array keeps both names in the snapshot's comment/);
+    assert.equal(env.primary.sim.requestLog.length, before, 'no request reached the array');
+    await assertNothingLeft(`v${'x'.repeat(999)}`);
+    const longest = `v${'x'.repeat(378)}`;
+    await m.create(longest, { size: '1' });
+    const stored = await store.getByName(longest);
+    assert.equal((await env.primary.admin.getVolume(stored!.record['3par_vol_name'])).comment?.length, 511, 'the longest name fills the comment exactly');
+  });
+
   test('an existing name succeeds at once, before validation', async () => {
     await m.create('same1', { size: '1' });
     const before = env.primary.sim.requestLog.length;
@@ -340,7 +355,7 @@ describe('clone', () => {
     assert.equal(v.sizeMiB, 3072);
     assert.equal(v.userCPG, 'FC_r6');
     assert.equal(v.copyType, 1, 'the copy has finished');
-    await rejects(m.create('cl3', { cloneOf: 'src2', size: '0' }), 'Please enter the valid integer value for size parameter');
+    await rejects(m.create('cl3', { cloneOf: 'src2', size: '0' }), 'Please enter the valid integer value for size parameter: the size is a whole number of GiB, 1 or more; 0 is not');
     await rejects(m.create('cl3', { cloneOf: 'cl2', size: '2' }), 'clone volume size 2 is less than source volume size 3');
     await m.create('snapc', { virtualCopyOf: 'src2' });
     await rejects(m.create('cl3', { cloneOf: 'snapc' }), 'cloning a snapshot snapc is not allowed');

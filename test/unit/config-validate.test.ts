@@ -378,6 +378,23 @@ describe('config validate: other options and whole-file behaviour', () => {
     ]);
   });
 
+  it('a control character is a located error with its fix, and is never echoed', () => {
+    const device = 'backend_id:r, replication_mode:synchronous, cpg_map:FC_r1:FC_r2, hpe3par_api_url:https://10.50.4.22:8080/api/v1';
+    const result = checkConfig(conf(`replication\u0000_device = ${device}`, 'hpe3par_debug = fal\u001bse'), 'hpe.conf');
+    assert.deepEqual(
+      result.errors.map((e) => e.describe()),
+      [
+        'hpe.conf:9: [DEFAULT]: line holds the control character U+0000 (NUL) at column 12. Fix: delete it and retype that part of the line: hpe.conf must be plain text (`cat -A` shows control characters, e.g. ^@ for NUL)',
+        'hpe.conf:10: [DEFAULT]: line holds the control character U+001B (escape) at column 20. Fix: delete it and retype that part of the line: hpe.conf must be plain text (`cat -A` shows control characters, e.g. ^@ for NUL)',
+        "hpe.conf:10: [DEFAULT].hpe3par_debug: must be true or false, not 'fal\uFFFDse'. Fix: write true or false (yes/no, on/off and 1/0 are accepted too)",
+      ],
+    );
+    assert.equal(result.config, undefined);
+    for (const text of [...result.errors.map((e) => e.describe()), ...result.warnings.map((w) => w.message)]) {
+      assert.doesNotMatch(text, /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/);
+    }
+  });
+
   it('never puts a password in an error or a warning', () => {
     const secrets = ['Pw-One', 'Pw-Two', 'Pw-Three', 'Pw-Four'];
     const text = [

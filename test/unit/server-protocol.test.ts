@@ -8,6 +8,7 @@ import { HpeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createVolumeDriverApp, listenOnSocket, type VolumeDriver, type VolumeSummary } from '../../src/server/index.js';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 
 /** An in-memory driver: this file tests the protocol layer (parsing, routing, answers), not volume logic. */
 class MemoryDriver implements VolumeDriver {
@@ -110,6 +111,43 @@ test('bad bodies get a JSON Err naming the problem, never HTML or an empty body'
   const unknown = await post('/VolumeDriver.Frobnicate', '{}');
   assert.equal(unknown.status, 404);
   assert.match(String(unknown.json.Err), /unknown endpoint POST \/VolumeDriver\.Frobnicate/);
+});
+
+/** Posts with the given headers, as a client other than dockerd might. */
+function postWith(path: string, headers: Record<string, string>, body: string | Buffer): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, path, method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a body in another charset or a wrong Content-Encoding is a 4xx JSON Err naming the problem, logged without a stack', async () => {
+  const linesBefore = logLines.length;
+  const latin1 = await postWith('/VolumeDriver.Get', { 'Content-Type': 'application/json; charset=latin1' }, '{"Name":"v1"}');
+  assert.deepEqual(latin1, {
+    status: 415,
+    json: { Err: 'the request body\'s charset "latin1" is not supported: send JSON in UTF-8 (Content-Type: application/json, or no Content-Type)' },
+  });
+  const plainAsGzip = await postWith('/VolumeDriver.Get', { 'Content-Encoding': 'gzip' }, '{"Name":"v1"}');
+  assert.deepEqual(plainAsGzip, {
+    status: 400,
+    json: { Err: 'the request body is not gzip data, as its Content-Encoding says: compress the body that way, or drop the Content-Encoding header' },
+  });
+  const unknown = await postWith('/VolumeDriver.Get', { 'Content-Encoding': 'x-frobnicate' }, '{"Name":"v1"}');
+  assert.deepEqual(unknown, {
+    status: 415,
+    json: { Err: 'Content-Encoding "x-frobnicate" is not supported: send the body uncompressed, or compressed with gzip, deflate or br' },
+  });
+  const gzipped = await postWith('/VolumeDriver.Get', { 'Content-Encoding': 'gzip' }, gzipSync('{"Name":"nope"}'));
+  assert.deepEqual(gzipped, { status: 200, json: { Err: 'volume nope does not exist' } });
+  const logged = logLines.slice(linesBefore).join('');
+  assert.doesNotMatch(logged, /unexpected failure|"stack"/);
+  assert.match(logged, /request refused/);
 });
 
 test('an unexpected failure is a 500 with a JSON Err, logged', async () => {

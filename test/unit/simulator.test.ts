@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { WsapiClient, WsapiCodes as C, WsapiError } from '../../src/array/index.js';
 import { simulatorDefaults, startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { InstantClock } from '../support/clock.js';
+import { HpeError } from '../../src/errors.js';
 
 const MiB = 1024 * 1024;
 const dirs: string[] = [];
@@ -354,6 +355,20 @@ describe('simulator state', () => {
     assert.equal((await c.getVolumeMetadata('keep1', 'k')).value, 'v');
     await c.close();
     await again.stop();
+  });
+
+  it('a busy port is refused saying the port is in use, with a fix, never as a bug', async () => {
+    const first = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: tempDir() });
+    try {
+      await assert.rejects(startSimulator({ listen: { host: '127.0.0.1', port: first.port }, stateDir: tempDir() }), (e: unknown) => {
+        assert.ok(e instanceof HpeError);
+        assert.equal(e.message, `the simulator cannot listen on 127.0.0.1:${first.port}: port ${first.port} is already in use by another process`);
+        assert.match(e.fix, /choose another port with --listen 127\.0\.0\.1:<port>/);
+        return true;
+      });
+    } finally {
+      await first.stop();
+    }
   });
 
   it('an existing client re-logs in after the simulator restarts', async () => {

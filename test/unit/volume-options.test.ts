@@ -76,7 +76,9 @@ const errorCases: ErrorCase[] = [
   { title: 'an unknown option of create', opts: { nope: '1' }, message: invalidOptions("['nope']", 'create volume') },
   { title: 'unknown options are sorted', opts: { zeta: '', alpha: '', Beta: '' }, message: invalidOptions("['Beta', 'alpha', 'zeta']", 'create volume') },
   { title: 'a snapshot option on create', opts: { expirationHours: '2' }, message: invalidOptions("['expirationHours']", 'create volume') },
-  { title: 'a schedule option without virtualCopyOf', opts: { scheduleName: 's' }, message: invalidOptions("['scheduleName']", 'create volume') },
+  { title: 'a schedule option without virtualCopyOf', opts: { scheduleName: 's' }, message: 'virtualCopyOf is a mandatory parameter for creating a snapshot schedule' },
+  { title: 'schedule options without virtualCopyOf', opts: { scheduleFrequency: '0 * * * *', snapshotPrefix: 'hr', size: '1' }, message: 'virtualCopyOf is a mandatory parameter for creating a snapshot schedule' },
+  { title: 'retHrs without virtualCopyOf', opts: { retHrs: '2' }, message: 'virtualCopyOf is a mandatory parameter for creating a snapshot schedule' },
   { title: 'provisioning on a clone', opts: { cloneOf: 'a', provisioning: 'full' }, message: invalidOptions("['provisioning']", 'clone volume') },
   { title: 'backend on a clone', opts: { cloneOf: 'a', backend: 'DEFAULT' }, message: invalidOptions("['backend']", 'clone volume') },
   { title: 'cpg on a snapshot', opts: { virtualCopyOf: 'a', cpg: 'x' }, message: invalidOptions("['cpg']", 'create snapshot') },
@@ -125,8 +127,13 @@ const errorCases: ErrorCase[] = [
   { title: 'a non-integer size', opts: { size: 'abc' }, message: "Invalid value 'abc' specified for size. Please specify an integer number of GiB." },
   { title: 'a fractional size', opts: { size: '1.5' }, message: "Invalid value '1.5' specified for size. Please specify an integer number of GiB." },
   { title: 'a size with a unit', opts: { size: '10GiB' }, message: "Invalid value '10GiB' specified for size. Please specify an integer number of GiB." },
-  { title: 'size 0', opts: { size: '0' }, message: 'Please enter the valid integer value for size parameter' },
-  { title: 'a negative size', opts: { size: '-5' }, message: 'Please enter the valid integer value for size parameter' },
+  { title: 'size 0', opts: { size: '0' }, message: 'Please enter the valid integer value for size parameter: the size is a whole number of GiB, 1 or more; 0 is not' },
+  { title: 'a negative size', opts: { size: '-5' }, message: 'Please enter the valid integer value for size parameter: the size is a whole number of GiB, 1 or more; -5 is not' },
+  {
+    title: 'a size too large to count in bytes',
+    opts: { size: '8796093022208' },
+    message: 'Please enter the valid integer value for size parameter: the size is a whole number of GiB, at most 8796093022207; 8796093022208 is not',
+  },
   { title: 'an absurd size', opts: { size: '99999999999999999' }, message: "Invalid value '99999999999999999' specified for size. Please specify an integer number of GiB." },
   { title: 'a non-integer clone size', opts: { cloneOf: 'a', size: 'big' }, message: "Invalid value 'big' specified for size. Please specify an integer number of GiB." },
   { title: 'a non-integer snapshot size', opts: { virtualCopyOf: 'a', size: 'x' }, message: "Invalid value 'x' specified for size. Please specify an integer number of GiB." },
@@ -231,6 +238,69 @@ describe('parseCreateRequest: errors, exact texts, upstream order', () => {
     assert.equal(errorOf(() => parse({ backend: 'init' })).retryable, true);
     assert.equal(errorOf(() => parse({ backend: 'bad' })).retryable, false);
     assert.equal(errorOf(() => parse({ size: 'x' })).retryable, false);
+  });
+});
+
+describe('parseCreateRequest: every length the array imposes, before anything is written', () => {
+  const longName = (n: number) => `v${'x'.repeat(n - 1)}`;
+
+  test('a volume name fits the 511-character comment: 379 characters pass, 380 are refused with the limit', () => {
+    assert.equal(parse({}, longName(379)).kind, 'create');
+    assert.equal(
+      errorOf(() => parse({}, longName(380))).message,
+      `Invalid input received: Invalid volume name: '${longName(40)}...' has 380 characters; at most 379 fit, since the array keeps the name in the volume's comment (at most 511 characters).`,
+    );
+  });
+
+  test('a 1,000-character and a 200 kB name are refused at once, never echoed whole', () => {
+    for (const n of [1000, 200_000]) {
+      const started = performance.now();
+      const err = errorOf(() => parse({}, longName(n)));
+      assert.ok(performance.now() - started < 100);
+      assert.match(err.message, new RegExp(`has ${n} characters; at most 379 fit`));
+      assert.ok(err.message.length < 300);
+    }
+    assert.match(errorOf(() => parse({ cloneOf: 'v0' }, longName(1000))).message, /at most 379 fit/);
+    assert.match(errorOf(() => parse({ importVol: 'vv' }, longName(1000))).message, /at most 379 fit/);
+    assert.match(errorOf(() => parse({ replicationGroup: 'rg', backend: 'rep' }, longName(1000))).message, /at most 379 fit/);
+  });
+
+  test("a long name with a bad character is refused as too long, in linear time", () => {
+    const started = performance.now();
+    assert.match(errorOf(() => parse({}, `${'a'.repeat(200_000)}!`)).message, /has 200001 characters/);
+    assert.ok(performance.now() - started < 100);
+  });
+
+  test("a snapshot's name and its volume's share the snapshot's comment", () => {
+    const volume = longName(300);
+    assert.equal(parse({ virtualCopyOf: volume }, longName(62)).kind, 'snapshot');
+    assert.equal(
+      errorOf(() => parse({ virtualCopyOf: volume }, longName(63))).message,
+      `Invalid input received: Invalid snapshot name: '${longName(40)}...' has 63 characters; a snapshot of '${longName(40)}...' may have at most 62, since the array keeps both names in the snapshot's comment (at most 511 characters).`,
+    );
+    assert.equal(parse({ virtualCopyOf: 'v0' }, longName(360)).kind, 'snapshot');
+    assert.match(errorOf(() => parse({ virtualCopyOf: 'v0' }, longName(361))).message, /may have at most 360,/);
+  });
+
+  test('names sent to the array: CPGs, VV sets and volumes 31 characters, a new remote copy group 25', () => {
+    const n31 = 'c'.repeat(31);
+    const n32 = 'c'.repeat(32);
+    assert.equal(parse({ cpg: n31, snapcpg: n31, 'qos-name': n31 }).kind, 'create');
+    for (const [option, what] of [
+      ['cpg', 'A CPG name'],
+      ['snapcpg', 'A CPG name'],
+      ['qos-name', 'A VV set name'],
+    ] as const) {
+      assert.equal(errorOf(() => parse({ [option]: n32 })).message, `Invalid value '${n32}' specified for ${option}. ${what} has at most 31 characters on the array; this one has 32.`);
+    }
+    assert.match(errorOf(() => parse({ cloneOf: 'v0', cpg: n32 })).message, /for cpg\. A CPG name has at most 31 characters/);
+    assert.equal(parse({ importVol: n31 }).kind, 'import');
+    assert.match(errorOf(() => parse({ importVol: n32 })).message, /for importVol\. A volume name has at most 31 characters on the array; this one has 32\.$/);
+    assert.equal(parse({ replicationGroup: 'r'.repeat(25), backend: 'rep' }).kind, 'replicated');
+    assert.equal(
+      errorOf(() => parse({ replicationGroup: 'r'.repeat(26), backend: 'rep' })).message,
+      `Invalid input received: replicationGroup name '${'r'.repeat(26)}' is too long: at most 25 characters`,
+    );
   });
 });
 

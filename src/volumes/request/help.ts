@@ -3,12 +3,14 @@
  * `docker volume create` command, and no volume is made).
  */
 import type { BackendStatus } from '../backends/state.js';
+import { MAX_VOLUME_NAME, maxSnapshotName } from './limits.js';
 import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SNAPSHOT_HOURS } from './options.js';
 
 export const CREATE_HELP = `
 HPE 3PAR / Primera Docker volume plugin: docker volume create -d hpe --name <name> [-o option=value ...]
 
-A name has at least two characters: letters and digits first, then letters, digits, _ or -.
+A name has 2 to ${MAX_VOLUME_NAME} characters: letters and digits first, then letters, digits, _ or -
+(a snapshot's name and its volume's together at most ${maxSnapshotName('')}: the array keeps both in a 511-character comment).
 
 Create a volume:
   -o size=<GiB>                 size in GiB (default ${DEFAULT_SIZE_GIB})

@@ -78,7 +78,8 @@ export function isPluginArrayName(name: string): boolean {
  * letters and digits first, then also `_` and `-`. Stricter than Docker's own (which allows `.`), so names
  * stay usable in etcd keys, `vol/snap` Get names and array comments.
  */
-const VOLUME_NAME_PATTERN = /^[A-Za-z0-9]+[A-Za-z0-9_-]+$/;
+// One leading character, not `[A-Za-z0-9]+`: two overlapping `+` backtrack quadratically on a long bad name.
+const VOLUME_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]+$/;
 
 export function isValidVolumeName(name: string): boolean {
   return VOLUME_NAME_PATTERN.test(name);

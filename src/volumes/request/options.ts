@@ -16,6 +16,7 @@ import type { ReplicationDevice } from '../../config/index.js';
 import { backendNotReady, type BackendView } from '../backends/state.js';
 import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
 import { FsTypes, type FsType } from '../../host/index.js';
+import { checkArrayName, checkRcgName, checkSnapshotNameLength, checkVolumeNameLength } from './limits.js';
 import { isValidVolumeName } from './naming.js';
 
 const Provisionings = ['thin', 'full', 'dedup'] as const;
@@ -152,6 +153,9 @@ const Dispatch: readonly { keys: readonly string[]; op: Operation }[] = [
 
 const MUTUALLY_EXCLUSIVE = ['virtualCopyOf', 'cloneOf', 'importVol', 'replicationGroup'] as const;
 
+/** Options only a snapshot schedule takes; without virtualCopyOf they get the schedule's reason, not `Invalid option(s)`. */
+const SCHEDULE_KEYS = ['scheduleName', 'scheduleFrequency', 'snapshotPrefix', 'expHrs', 'retHrs'] as const;
+
 // ---------------------------------------------------------------------------------------------------------
 // Message helpers
 
@@ -194,7 +198,11 @@ function parseSize(raw: string): number {
   const n = parseInteger(raw);
   if (n === undefined) throw invalidValue('size', raw, 'Please specify an integer number of GiB.');
   if (n < 1 || !Number.isSafeInteger(n * 1024)) {
-    throw new VolumeRequestError('Please enter the valid integer value for size parameter', 'give the size as a whole number of GiB, 1 or more, e.g. -o size=10');
+    const valid = n < 1 ? '1 or more' : `at most ${Math.floor(Number.MAX_SAFE_INTEGER / 1024)}`;
+    throw new VolumeRequestError(
+      `Please enter the valid integer value for size parameter: the size is a whole number of GiB, ${valid}; ${n} is not`,
+      'give the size as a whole number of GiB, 1 or more, e.g. -o size=10',
+    );
   }
   return n;
 }
@@ -290,6 +298,12 @@ function selectOperation(opts: Map<string, string>): Operation {
     );
   }
   const op = Dispatch.find((d) => d.keys.every((k) => opts.has(k)))?.op ?? 'create';
+  if (op === 'create' && SCHEDULE_KEYS.some((k) => opts.has(k))) {
+    throw new VolumeRequestError(
+      'virtualCopyOf is a mandatory parameter for creating a snapshot schedule',
+      'name the volume with -o virtualCopyOf=<volume>; note that this plugin refuses schedules (they need the array\'s SSH CLI): create snapshots with -o virtualCopyOf=<volume> from cron instead',
+    );
+  }
   const spec: { label: string; allowed: readonly string[]; mandatory?: readonly string[] } = Operations[op];
   if (spec.mandatory && spec.mandatory.some((k) => !opts.has(k))) {
     throw invalidInput(`One or more mandatory options ${pythonList(sorted(spec.mandatory))} are missing for operation ${spec.label}`);
@@ -369,6 +383,11 @@ interface Values {
   mountConflictDelay: number;
 }
 
+function arrayName(option: string, what: string, value: string): string {
+  checkArrayName(option, what, value);
+  return value;
+}
+
 function readValues(opts: Map<string, string>): Values {
   const given = (key: string): string | undefined => {
     const v = opts.get(key);
@@ -380,9 +399,9 @@ function readValues(opts: Map<string, string>): Values {
   if ((v = given('provisioning')) !== undefined) values.provisioning = parseProvisioning(v);
   if ((v = given('compression')) !== undefined) values.compression = parseBooleanOption('compression', v);
   if ((v = given('flash-cache')) !== undefined) values.flashCache = parseBooleanOption('flash-cache', v);
-  if ((v = given('qos-name')) !== undefined) values.qosName = v;
-  if ((v = given('cpg')) !== undefined) values.cpg = v;
-  if ((v = given('snapcpg')) !== undefined) values.snapCpg = v;
+  if ((v = given('qos-name')) !== undefined) values.qosName = arrayName('qos-name', 'A VV set name', v);
+  if ((v = given('cpg')) !== undefined) values.cpg = arrayName('cpg', 'A CPG name', v);
+  if ((v = given('snapcpg')) !== undefined) values.snapCpg = arrayName('snapcpg', 'A CPG name', v);
   if ((v = given('fsOwner')) !== undefined) values.fsOwner = parseFsOwner(v);
   if ((v = given('fsMode')) !== undefined) values.fsMode = parseFsMode(v);
   if ((v = given('fsType')) !== undefined) values.fsType = parseFsType(v);
@@ -392,6 +411,7 @@ function readValues(opts: Map<string, string>): Values {
 
 function parseSnapshot(name: string, opts: Map<string, string>, values: Values): SnapshotRequest {
   const source = requireNamed(opts, 'virtualCopyOf', 'the name of the volume to snapshot');
+  checkSnapshotNameLength(name, source);
   const exp = opts.get('expirationHours') || undefined;
   const ret = opts.get('retentionHours') || undefined;
   const expirationHours = exp === undefined ? null : parseSnapshotHours('expirationHours', exp);
@@ -447,6 +467,7 @@ function parseClone(name: string, opts: Map<string, string>, values: Values): Cl
 function parseImport(name: string, opts: Map<string, string>, backends: readonly BackendView[]): ImportRequest {
   const backend = resolveImportBackend(name, opts, backends);
   const existingName = requireNamed(opts, 'importVol', 'the name of the volume or snapshot on the array');
+  checkArrayName('importVol', 'A volume name', existingName);
   const values = readValues(opts);
   requireReady(backend);
   return { kind: 'import', name, backend: backend.name, existingName, mountConflictDelay: values.mountConflictDelay, options: Object.fromEntries(opts) };
@@ -477,6 +498,7 @@ function parseNewVolume(name: string, opts: Map<string, string>, values: Values,
     };
   }
   const replicationGroup = requireNamed(opts, 'replicationGroup', 'the name of the remote copy group');
+  checkRcgName(replicationGroup);
   if (backend.replication === undefined) {
     throw invalidInput(
       `Request to create replicated volume cannot be fulfilled without defining 'replication_device' entry defined in hpe.conf for the backend '${backend.name}'. Please add it and execute the request again.`,
@@ -497,6 +519,8 @@ export function parseCreateRequest(name: string, rawOpts: Opts | null | undefine
   if (opts.has('filePersona')) {
     throw new VolumeRequestError('File Persona (-o filePersona) is not supported by this plugin: it manages block volumes only', 'create block volumes (without -o filePersona)');
   }
+  // Before the pattern, so that a 200 kB name is never echoed whole.
+  checkVolumeNameLength(name);
   if (!isValidVolumeName(name)) {
     throw invalidInput(`Invalid volume name: ${name} is passed.`, 'use at least two characters: letters and digits first, then letters, digits, _ or -');
   }

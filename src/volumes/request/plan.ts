@@ -40,21 +40,8 @@ export interface VolumeShape {
 
 const MIN_COMPRESSED_SIZE_GIB = 16;
 
-// ---------------------------------------------------------------------------------------------------------
-// Comments written on the array (upstream's JSON, so tools that read them keep working)
-
-export function volumeComment(id: string, displayName: string): string {
-  return JSON.stringify({ volume_id: id, name: id, type: 'Docker', display_name: displayName });
-}
-
-export function snapshotComment(parent: VolumeRecord, displayName: string): string {
-  return JSON.stringify({
-    volume_name: parent['3par_vol_name'],
-    volume_id: parent.id,
-    display_name: displayName,
-    description: `snapshot of volume ${parent.display_name}`,
-  });
-}
+export { snapshotComment, volumeComment } from './comments.js';
+export { checkRcgName } from './limits.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Feature checks
@@ -157,18 +144,6 @@ const RcgModeOf: Record<ReplicationMode, number> = {
 };
 
 const DEFAULT_SYNC_PERIOD = 900;
-/** The target's group is `<name>.r<systemId>`, so the name leaves room for that within 31 characters. */
-const MAX_RCG_NAME = 25;
-
-export function checkRcgName(name: string): void {
-  if (name.length > MAX_RCG_NAME) {
-    throw new VolumeRequestError(
-      `Invalid input received: replicationGroup name '${name}' is too long: at most ${MAX_RCG_NAME} characters`,
-      `use a remote copy group name of at most ${MAX_RCG_NAME} characters`,
-    );
-  }
-}
-
 /** The target's CPGs for a volume in `cpg` / `snapCpg`: cpg_map / snap_cpg_map, else their first pair. */
 export function targetCpgs(device: ReplicationDevice, cpg: string, snapCpg: string): { userCPG: string | undefined; snapCPG: string | undefined } {
   const userCPG = device.cpgMap.find((m) => m.source === cpg)?.target ?? device.cpgMap[0]?.target;
