@@ -26,8 +26,29 @@ export function maskKnownSecrets(line: string): string {
 
 const pinoLevels = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error' } as const;
 
-/** The one logger: JSON lines on stderr, upstream's level names (DEBUG, INFO, WARNING, ERROR). */
-export function createLogger(level: keyof typeof pinoLevels = 'WARNING', destination: NodeJS.WritableStream = process.stderr): Logger {
+/**
+ * Where lines go by level. dockerd logs a managed plugin's stdout at level=info and its stderr at
+ * level=error (moby daemon/pkg/plugin/manager.go, makeLoggerStreams), so DEBUG and INFO lines go to
+ * `out` and WARNING and ERROR lines to `err`: that is the closest its log gets to our levels.
+ */
+export interface LogStreams {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+const standardStreams: LogStreams = { out: process.stdout, err: process.stderr };
+
+/** The one logger: JSON lines, upstream's level names (DEBUG, INFO, WARNING, ERROR); one stream takes every level. */
+export function createLogger(level: keyof typeof pinoLevels = 'WARNING', destination: NodeJS.WritableStream | LogStreams = standardStreams): Logger {
+  const streams = 'out' in destination && 'err' in destination
+    ? pino.multistream(
+        [
+          { level: 'debug', stream: destination.out },
+          { level: 'warn', stream: destination.err },
+        ],
+        { dedupe: true },
+      )
+    : destination;
   return pino(
     {
       level: pinoLevels[level],
@@ -35,6 +56,6 @@ export function createLogger(level: keyof typeof pinoLevels = 'WARNING', destina
       redact: { paths: redactPaths, censor: '[REDACTED]' },
       hooks: { streamWrite: maskKnownSecrets },
     },
-    destination,
+    streams,
   );
 }

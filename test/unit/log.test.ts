@@ -47,3 +47,27 @@ test('levels use upstream names and filter', () => {
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /shown/);
 });
+
+test('debug and info lines go to the out stream, warnings and errors to the err stream (dockerd: level=info vs level=error)', () => {
+  const out = capture();
+  const err = capture();
+  const log = createLogger('DEBUG', { out: out.stream, err: err.stream });
+  log.debug('d-line');
+  log.info('i-line');
+  log.warn('w-line');
+  log.error('e-line');
+  const msgs = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+  assert.deepEqual(msgs(out.lines), ['d-line', 'i-line']);
+  assert.deepEqual(msgs(err.lines), ['w-line', 'e-line']);
+});
+
+test('secrets are masked on both streams', () => {
+  registerSecret('Split-Stream-Secret');
+  const out = capture();
+  const err = capture();
+  const log = createLogger('DEBUG', { out: out.stream, err: err.stream });
+  log.info('info Split-Stream-Secret');
+  log.error('error Split-Stream-Secret');
+  assert.equal([...out.lines, ...err.lines].join('').includes('Split-Stream-Secret'), false);
+  assert.equal(out.lines.length + err.lines.length, 2);
+});
