@@ -35,6 +35,7 @@ export {
 export {
   type RetryPolicy,
   type WsapiClientOptions,
+  type WsapiOutcome,
 } from './wsapi-session.js';
 export {
   parseVlunLocation,

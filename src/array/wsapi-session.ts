@@ -63,6 +63,12 @@ export interface WsapiResponse<T> {
   body: T;
 }
 
+/**
+ * What one call says about the array's health: `ok` whenever the array answered in a session (an HTTP error
+ * status included: the array is there); `failure` for a transport error or a refused login.
+ */
+export type WsapiOutcome = { ok: true } | { ok: false; error: WsapiConnectionError | WsapiError };
+
 const idleSocketMs = 4000;
 
 /** A 503 answer inside the retry loop: retried, and returned as is once the tries run out. */
@@ -124,6 +130,7 @@ export class WsapiSession {
   #version: WsapiVersion | undefined;
   /** Set by close(): a call cut off by it is not retried (it would re-send on a fresh socket and wait again). */
   #closed = false;
+  readonly #observers: ((outcome: WsapiOutcome) => void)[] = [];
 
   constructor(options: WsapiClientOptions) {
     let url: URL;
@@ -156,6 +163,32 @@ export class WsapiSession {
     this.#agent = overHttps
       ? new https.Agent({ ...agentOptions, ca: options.caCert, rejectUnauthorized: options.caCert !== undefined })
       : new http.Agent(agentOptions);
+  }
+
+  /** Calls `observer` with the outcome of every later call (not of logout or close). */
+  onOutcome(observer: (outcome: WsapiOutcome) => void): void {
+    this.#observers.push(observer);
+  }
+
+  /** Runs a call and tells the observers how the array answered; a call cut off by close() tells nothing. */
+  async #observed<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      this.#report({ ok: true });
+      return result;
+    } catch (err) {
+      if (err instanceof WsapiConnectionError || (err instanceof WsapiError && err.call.startsWith('POST /credentials'))) {
+        this.#report({ ok: false, error: err });
+      } else if (err instanceof WsapiError) {
+        this.#report({ ok: true });
+      }
+      throw err;
+    }
+  }
+
+  #report(outcome: WsapiOutcome): void {
+    if (this.#closed) return;
+    for (const observer of this.#observers) observer(outcome);
   }
 
   // ----- transport ------------------------------------------------------------------------------------------
@@ -302,7 +335,11 @@ export class WsapiSession {
    * Any authenticated WSAPI call: `path` is relative to the API URL (`/volumes/v1`, query included). Throws
    * WsapiError on an HTTP error status. The typed endpoint methods are built on it.
    */
-  async request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<WsapiResponse<T>> {
+  request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<WsapiResponse<T>> {
+    return this.#observed(() => this.#request<T>(method, path, body));
+  }
+
+  async #request<T>(method: HttpMethod, path: string, body: unknown): Promise<WsapiResponse<T>> {
     const call = `${method} ${decodeURIComponent(path)}`;
     const url = new URL(`${this.apiUrl}${path}`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -331,14 +368,16 @@ export class WsapiSession {
   }
 
   /** `GET /api` (no session): the WSAPI version and build. Cached for the feature gates. */
-  async getApiVersion(): Promise<WsapiVersion> {
-    const call = 'GET /api';
-    const res = await this.#exchange('GET', new URL(this.#apiRoot), undefined, undefined, call);
-    if (res.status >= 400) throw this.#error(res, call);
-    const body = parseJson(res.text);
-    if (!isRecord(body) || typeof body['build'] !== 'number') throw this.protocolError(call, 'the answer has no WSAPI build number', false);
-    this.#version = body as unknown as WsapiVersion;
-    return this.#version;
+  getApiVersion(): Promise<WsapiVersion> {
+    return this.#observed(async () => {
+      const call = 'GET /api';
+      const res = await this.#exchange('GET', new URL(this.#apiRoot), undefined, undefined, call);
+      if (res.status >= 400) throw this.#error(res, call);
+      const body = parseJson(res.text);
+      if (!isRecord(body) || typeof body['build'] !== 'number') throw this.protocolError(call, 'the answer has no WSAPI build number', false);
+      this.#version = body as unknown as WsapiVersion;
+      return this.#version;
+    });
   }
 
   async features(): Promise<WsapiFeatures> {

@@ -141,6 +141,54 @@ describe('backend states', () => {
     }
   });
 
+  test('an OK backend whose array goes away turns FAILED at its next call, and OK again by itself when the array is back', async () => {
+    const port = await freePort();
+    let sim: Awaited<ReturnType<typeof startSim>> | undefined = await startSim({ systemName: 'flaky', cpgs: ['FC_r1'], password: PRIMARY_PASSWORD, port });
+    const sleeps: number[] = [];
+    const clock: Clock = { now: () => Date.now(), sleep: (ms, signal) => (sleeps.push(ms), realClock.sleep(15, signal)) };
+    const m = managerFor(env, { downPort: port }, { clock });
+    const backendsTable = async () => {
+      const err = await m.create('helpme', { help: 'backends' }).then(
+        () => assert.fail('help answers with an error'),
+        (e: unknown) => e as Error,
+      );
+      return err.message;
+    };
+    try {
+      await waitFor('down OK', () => state(m, 'down')?.state === 'OK');
+      await m.create('before', { size: '1', backend: 'down' });
+      assert.match(await backendsTable(), /^down +OK$/m);
+
+      await stopSim(sim);
+      sim = undefined;
+      const reason = `array 127.0.0.1:${port} refused the connection`;
+      await assert.rejects(m.create('during', { size: '1', backend: 'down' }), /cannot reach the WSAPI \(refused\)/);
+      assert.deepEqual(state(m, 'down'), { name: 'down', state: 'FAILED', reason });
+      const table = await backendsTable();
+      assert.match(table, /^down +FAILED$/m);
+      assert.ok(table.includes(`    ${reason}\n`), table);
+      assert.match(table, /^DEFAULT +OK$/m);
+      // Requests to it keep failing with its reason; the other backends are untouched.
+      await assert.rejects(m.create('during2', { size: '1', backend: 'down' }), {
+        message: `ERROR: Backend 'down' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: ${reason}`,
+      });
+      await waitFor('a background retry', () => sleeps.length >= 2);
+      assert.deepEqual(sleeps.slice(0, 2), [2000, 4000], 'the re-initialisation backs off as at start');
+
+      sim = await startSim({ systemName: 'flaky', cpgs: ['FC_r1'], password: PRIMARY_PASSWORD, port });
+      await waitFor('down OK again', () => state(m, 'down')?.state === 'OK');
+      assert.deepEqual(state(m, 'down'), { name: 'down', state: 'OK' });
+      assert.match(await backendsTable(), /^down +OK$/m);
+      await m.create('after', { size: '1', backend: 'down' });
+      assert.equal((await pluginVolumes(sim)).length, 1);
+      await m.remove('after');
+      await m.remove('before');
+    } finally {
+      await m.close();
+      await stopSim(sim);
+    }
+  });
+
   test('close() stops the retries and logs out of every array', async () => {
     const sleeps: number[] = [];
     const clock: Clock = { now: () => Date.now(), sleep: (ms, signal) => (sleeps.push(ms), realClock.sleep(10, signal)) };

@@ -170,6 +170,29 @@ describe('WsapiClient sessions', () => {
     assert.ok(!err.message.includes(password));
   });
 
+  it('tells its outcome observers: an answer is ok, a refused login or a transport error is a failure', async () => {
+    const seen: string[] = [];
+    const observe = (c: WsapiClient) =>
+      c.onOutcome((o) => seen.push(o.ok ? 'ok' : `${o.error.constructor.name}: ${o.error.call}`));
+    const { c } = client(sim);
+    observe(c);
+    await c.getApiVersion();
+    await c.getSystem();
+    await rejectsWith(c.getVolume('no-such-volume'), WsapiError);
+    const bad = client(sim, { password: 'Wr0ng-Secret-99' }).c;
+    observe(bad);
+    await rejectsWith(bad.getSystem(), WsapiError);
+    const gone = await simulator();
+    const down = client(gone, { retry: { attempts: 1 } }).c;
+    await down.getApiVersion();
+    await gone.stop();
+    observe(down);
+    await rejectsWith(down.getApiVersion(), WsapiConnectionError);
+    assert.deepEqual(seen, ['ok', 'ok', 'ok', 'WsapiError: POST /credentials (login as "3paradm")', 'WsapiConnectionError: GET /api']);
+    await Promise.all([c.close(), bad.close(), down.close()]);
+    assert.equal(seen.length, 5, 'close() tells nothing');
+  });
+
   it('scrubs the password and the session key from any text the array sends back', async () => {
     const { c } = client(sim);
     await c.getSystem();

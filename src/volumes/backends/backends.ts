@@ -9,7 +9,10 @@
  * Upstream left a FAILED backend failed until the plugin restarted; here a backend that failed for a reason
  * that may clear (array down, wrong password changed on the array, CPG created later) is retried in the
  * background with capped exponential backoff (2 s doubling to 60 s; the clock is injectable), never blocking
- * the other backends or the server. Reasons never contain a password: the WSAPI client scrubs them.
+ * the other backends or the server. The state follows what the array last answered: a transport error or a
+ * refused login on any call of an OK backend's sessions (the client's outcome hook) makes it FAILED with that
+ * reason and starts the same background re-initialisation, whose success makes it OK again. Reasons never
+ * contain a password: the WSAPI client scrubs them.
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -22,6 +25,7 @@ import {
   type RetryPolicy,
   type SystemInfo,
   type WsapiFeatures,
+  type WsapiOutcome,
 } from '../../array/index.js';
 import type { BackendConfig, HpeConfig, ReplicationDevice } from '../../config/index.js';
 import { backoffDelay, systemClock, type Backoff, type Clock } from '../../clock.js';
@@ -372,6 +376,23 @@ export class Backends {
     await closeClients();
   }
 
+  /**
+   * A call of an OK backend's session failed in transport or at the login: the backend is FAILED with that
+   * reason (requests get it from require()) and re-initialised in the background as at start, whose success
+   * makes it OK again. A lost answer to a request the array received (`outcomeUnknown`) is not an outage.
+   */
+  #lost(entry: Entry, spec: ArraySpec, client: WsapiClient, outcome: WsapiOutcome): void {
+    if (outcome.ok || entry.state !== 'OK' || this.#stop.signal.aborted) return;
+    if (outcome.error instanceof WsapiConnectionError && outcome.error.outcomeUnknown) return;
+    const reason = prefixed(spec, reasonOf(outcome.error, spec, client.array).message);
+    entry.state = 'FAILED';
+    entry.reason = reason;
+    delete entry.ready;
+    this.#options.logger.warn({ backend: entry.config.name, reason }, `backend ${entry.config.name} FAILED Error: ${reason}`);
+    this.#options.onStateChange?.(entry.config.name, 'FAILED');
+    entry.run = this.#initLoop(entry, () => undefined);
+  }
+
   async #initLoop(entry: Entry, markFirst: () => void): Promise<void> {
     let attempt = 0;
     for (;;) {
@@ -408,14 +429,20 @@ export class Backends {
     }
   }
 
+  async #clientOf(entry: Entry, spec: ArraySpec, i: number, wsapi: WsapiSettings): Promise<WsapiClient> {
+    const client = await clientFor(spec, wsapi);
+    client.onOutcome((outcome) => this.#lost(entry, spec, client, outcome));
+    entry.clients[i] = client;
+    return client;
+  }
+
   async #initOnce(entry: Entry): Promise<ReadyBackend> {
     const wsapi = this.#options.wsapi ?? {};
     // Primary and target in parallel; the primary's failure is reported first.
     const results = await Promise.allSettled(
       entry.specs.map(async (spec, i) => {
         try {
-          const client = (entry.clients[i] ??= await clientFor(spec, wsapi));
-          return await initArray(client, spec);
+          return await initArray(entry.clients[i] ?? (await this.#clientOf(entry, spec, i, wsapi)), spec);
         } catch (err) {
           const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
           throw new InitFailure(prefixed(spec, failure.message), failure.retry);
