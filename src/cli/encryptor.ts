@@ -3,7 +3,7 @@ import type { HpeConfig } from '../config/index.js';
 import { loadConfig, resolveConfigPath } from '../config/index.js';
 import { findEnabledHpePlugins } from '../docker/index.js';
 import { createEtcdClient, type EtcdClient } from '../etcd/index.js';
-import { PrerequisiteError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import {
   checkBackendName,
   deleteBackendKey,
@@ -16,6 +16,7 @@ import {
   type BackendSecretStatus,
 } from '../secrets/index.js';
 import { obtainSecret, StdinLines } from './input.js';
+import { pluginEnabledError } from './plugin-guard.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
 const encryptorUsage = `Usage:
@@ -70,13 +71,7 @@ async function requirePluginDisabled(ctx: Context): Promise<void> {
     return;
   }
   const [enabled] = probe.enabled;
-  if (enabled !== undefined) {
-    throw new PrerequisiteError(
-      'plugin-disabled',
-      `the volume plugin ${enabled} is enabled; it must not run while keys change. Nothing was written`,
-      `docker plugin disable ${enabled}`,
-    );
-  }
+  if (enabled !== undefined) throw pluginEnabledError(enabled);
 }
 
 async function withEtcd<T>(config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {

@@ -203,8 +203,8 @@ describe('docker plugin enable, then volumes through the Docker CLI', () => {
       const r = await runCli('encryptor', [...args, '--config', confFile], { env: dockerd.env, stdin: `${passphrase}\nx\n`, transcript });
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^ERROR: the volume plugin hpe is enabled; it must not run while keys change\. Nothing was written$/m);
-      assert.match(r.stderr, /^Fix: docker plugin disable hpe$/m);
+      assert.match(r.stderr, /^ERROR: the volume plugin hpe is enabled; it must not run while keys change\. Nothing was written\. /m);
+      assert.match(r.stderr, /^Fix: (docker stop .*, then )?docker plugin disable -f hpe /m);
     }
     assert.deepEqual(await etcdClient.getPrefix('/backend/'), before);
     const other = await runCli('encryptor', ['-a', '-', '-', '--config', confFile, '--plugin-name', 'other'], { env: dockerd.env, stdin: `${passphrase}\nx\n`, transcript });
