@@ -155,16 +155,17 @@ export function backendsToEncrypt(config: HpeConfig, backends: string[]): string
 
 /** Refuses, naming every backend whose key comes from another passphrase, before any key is created. */
 async function requireOnePassphrase(client: EtcdClient, backends: BackendConfig[], passphrase: string): Promise<void> {
-  const others: string[] = [];
+  const others: { name: string; kid: string }[] = [];
   for (const backend of backends) {
     const at = await readStored(client, backend.name);
-    if (at?.stored.format === 'v1' && !(await passphraseMatches(at.stored.record, passphrase))) others.push(`${backend.name} (key ${at.stored.record.kid})`);
+    if (at?.stored.format === 'v1' && !(await passphraseMatches(at.stored.record, passphrase))) others.push({ name: backend.name, kid: at.stored.record.kid });
   }
   if (others.length === 0) return;
-  const matching = backends.map((b) => b.name).filter((name) => !others.some((o) => o.startsWith(`${name} (`)));
+  const fitting = backends.map((b) => b.name).filter((name) => !others.some((o) => o.name === name));
+  const one = others.length === 1;
   throw new SecretError(
-    `this passphrase is not the one the key${others.length === 1 ? '' : 's'} of backend${others.length === 1 ? '' : 's'} ${others.join(', ')} ${others.length === 1 ? 'was' : 'were'} made from${matching.length > 0 ? `; it fits ${matching.join(', ')}` : ''}. Nothing was written`,
-    `encrypt one backend at a time, each with its own passphrase: ${others.map((o) => `\`hpe3parencryptor encrypt-config --backend ${o.slice(0, o.indexOf(' ('))}\``).join(', ')}${matching.length > 0 ? `, and with this passphrase ${matching.map((m) => `\`--backend ${m}\``).join(', ')}` : ''}`,
+    `this passphrase is not the one the key${one ? '' : 's'} of backend${one ? '' : 's'} ${others.map((o) => `${o.name} (key ${o.kid})`).join(', ')} ${one ? 'was' : 'were'} made from${fitting.length > 0 ? `; it fits ${fitting.join(', ')}` : ''}. Nothing was written`,
+    `encrypt one backend at a time, each with its own passphrase: ${others.map((o) => `\`hpe3parencryptor encrypt-config --backend ${o.name}\``).join(', ')}${fitting.length > 0 ? `, and with this passphrase ${fitting.map((m) => `\`--backend ${m}\``).join(', ')}` : ''}`,
   );
 }
 
