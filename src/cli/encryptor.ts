@@ -3,8 +3,9 @@ import type { HpeConfig } from '../config/index.js';
 import { loadConfig, resolveConfigPath } from '../config/index.js';
 import { findEnabledHpePlugins } from '../docker/index.js';
 import { createEtcdClient, type EtcdClient } from '../etcd/index.js';
-import { PrerequisiteError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import {
+  backendsToEncrypt,
   checkBackendName,
   deleteBackendKey,
   describeSecretStatus,
@@ -16,20 +17,24 @@ import {
   type BackendSecretStatus,
 } from '../secrets/index.js';
 import { obtainSecret, StdinLines } from './input.js';
+import { pluginEnabledError } from './plugin-guard.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
 const encryptorUsage = `Usage:
   hpe3parencryptor -a <passphrase|-> <password|-> [--backend B]   encrypt one password (prints SUCCESSFUL: Encrypted password: <value>)
   hpe3parencryptor -d [--backend B] [--force]                      delete the backend's key (prints Key Successfully deleted / Key not present)
-  hpe3parencryptor encrypt-config [--backend B | --all]            encrypt every plain password of hpe.conf in place
-  hpe3parencryptor rotate --backend B                              move a backend to a new passphrase, re-encrypting in place
+  hpe3parencryptor encrypt-config [--backend B | --all] [<passphrase|->]
+                                                                   encrypt every plain password of hpe.conf in place (asks for
+                                                                   no passphrase when nothing is plain); backends whose keys come
+                                                                   from different passphrases are encrypted one --backend at a time
+  hpe3parencryptor rotate --backend B [<new passphrase|->]         move a backend to a new passphrase, re-encrypting in place
   hpe3parencryptor migrate [--backend B | --all]                   turn py-3parencryptor (legacy) values into enc:v1 in place
   hpe3parencryptor status [--json]                                 per backend: key id, and whether each password is plain/encrypted/legacy/placeholder
 
 Options:
   --config PATH            hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --backend B              section of hpe.conf (default: DEFAULT)
-  --passphrase-file F      read the passphrase from file F instead of the command line
+  --passphrase-file F      read the passphrase (for rotate: the new one) from file F; "-" is standard input
   --plugin-name N          the managed plugin that must be disabled for -a and -d (default: any plugin serving hpe.sock)
   --force                  with -d: delete the key even though hpe.conf still holds values encrypted with it
   -h, --help               this text
@@ -70,13 +75,7 @@ async function requirePluginDisabled(ctx: Context): Promise<void> {
     return;
   }
   const [enabled] = probe.enabled;
-  if (enabled !== undefined) {
-    throw new PrerequisiteError(
-      'plugin-disabled',
-      `the volume plugin ${enabled} is enabled; it must not run while keys change. Nothing was written`,
-      `docker plugin disable ${enabled}`,
-    );
-  }
+  if (enabled !== undefined) throw pluginEnabledError(enabled);
 }
 
 async function withEtcd<T>(config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {
@@ -131,18 +130,20 @@ async function deleteKey(ctx: Context): Promise<number> {
 async function encryptConfig(ctx: Context): Promise<number> {
   const config = await loadConfig(ctx.configPath);
   const backends = chosenBackends(ctx, config);
+  const toEncrypt = backendsToEncrypt(config, backends);
+  for (const name of backends) if (!toEncrypt.includes(name)) ctx.io.out(`[${name}] nothing to encrypt`);
+  if (toEncrypt.length === 0) {
+    ctx.io.out(`${ctx.configPath} unchanged`);
+    return ExitCodes.ok;
+  }
   const passphrase = await obtainSecret(
     { argument: ctx.positionals[1], file: ctx.values['passphrase-file'], what: 'passphrase', confirm: true },
     ctx.stdin,
     ctx.io.err,
   );
-  const report = await withEtcd(config, (client) => encryptConfigFile(ctx.configPath, client, backends, passphrase));
-  for (const r of report) {
-    const key = `key ${r.kid}${r.createdKey ? ' (new)' : ''}`;
-    ctx.io.out(r.options.length === 0 ? `[${r.backend}] nothing to encrypt (${key})` : `[${r.backend}] encrypted ${r.options.join(', ')} with ${key}`);
-  }
-  const total = report.reduce((n, r) => n + r.options.length, 0);
-  ctx.io.out(total === 0 ? `${ctx.configPath} unchanged` : `wrote ${ctx.configPath}`);
+  const report = await withEtcd(config, (client) => encryptConfigFile(ctx.configPath, client, toEncrypt, passphrase));
+  for (const r of report) ctx.io.out(`[${r.backend}] encrypted ${r.options.join(', ')} with key ${r.kid}${r.createdKey ? ' (new)' : ''}`);
+  ctx.io.out(report.length === 0 ? `${ctx.configPath} unchanged` : `wrote ${ctx.configPath}`);
   return ExitCodes.ok;
 }
 

@@ -72,7 +72,7 @@ async function promptHidden(question: string, input: ReadStream, output: NodeJS.
 export interface SecretSource {
   /** The value from the command line: `-` means standard input; undefined means not given. */
   argument?: string;
-  /** `--passphrase-file`. */
+  /** `--passphrase-file`; `-` means standard input, as everywhere else. */
   file?: string;
   what: string;
   /** Ask twice when prompting (a new passphrase). */
@@ -84,6 +84,7 @@ export interface SecretSource {
  * terminal is attached. Nothing else: a missing secret on a non-terminal is a usage error.
  */
 export async function obtainSecret(source: SecretSource, stdin: StdinLines, warn: (line: string) => void): Promise<string> {
+  if (source.file === '-') return stdin.next(source.what);
   if (source.file !== undefined) return readSecretFile(source.file, source.what);
   if (source.argument === '-') return stdin.next(source.what);
   if (source.argument !== undefined) {

@@ -34,12 +34,26 @@ export function formatReport(report: PrerequisiteReport): string {
     const fix = r.fix === undefined ? '' : ` — fix: ${r.fix}`;
     return `${r.status.padEnd(4)} ${r.subject}: ${r.detail}${fix}`;
   });
-  const failed = report.results.filter((r) => r.status === 'FAIL').length;
-  const warned = report.results.filter((r) => r.status === 'warn').length;
-  lines.push(
-    failed === 0
-      ? `passed: every prerequisite is met${warned > 0 ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}`
-      : `failed: ${failed} prerequisite${failed === 1 ? ' is' : 's are'} not met; the plugin will not start until ${failed === 1 ? 'it passes' : 'they pass'}`,
-  );
+  lines.push(verdict(report.results));
   return lines.join('\n');
+}
+
+/** Array logins are checked by `hpedockerplugin check` only: the start-up gate skips them, so they never stop the plugin. */
+const startsAnyway = (r: CheckResult) => r.check === 'array';
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function verdict(results: CheckResult[]): string {
+  const failed = results.filter((r) => r.status === 'FAIL');
+  const arrays = failed.filter(startsAnyway).length;
+  const blocking = failed.length - arrays;
+  const warned = results.filter((r) => r.status === 'warn').length;
+  if (failed.length === 0) return `passed: every prerequisite is met${warned > 0 ? ` (${plural(warned, 'warning', 'warnings')})` : ''}`;
+  const arrayText = `${plural(arrays, 'array check fails', 'array checks fail')}`;
+  const staysFailed = arrays === 1 ? 'that backend stays FAILED until it passes' : 'those backends stay FAILED until they pass';
+  if (blocking === 0) return `failed: ${arrayText}; the plugin starts (its start-up gate does not log in to arrays), but ${staysFailed}`;
+  const head = `failed: ${plural(blocking, 'prerequisite is', 'prerequisites are')} not met; the plugin will not start until ${blocking === 1 ? 'it passes' : 'they pass'}`;
+  return arrays === 0 ? head : `${head}. ${arrayText} too; once the plugin starts, ${staysFailed}`;
 }

@@ -2,6 +2,7 @@ export { classifySecret } from './format.js';
 export { parseKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
 export { loadKeyLookups, lookupFor } from './keys.js';
 export {
+  backendsToEncrypt,
   checkBackendName,
   deleteBackendKey,
   describeSecretStatus,

@@ -142,25 +142,50 @@ export interface EncryptedOptions {
   kid: string;
 }
 
+type EditableSecret = ReturnType<typeof backendSecrets>[number] & { span: SpanEdit['span'] };
+
+function plainSecrets(backend: BackendConfig): EditableSecret[] {
+  return backendSecrets(backend).filter((s): s is EditableSecret => s.span !== undefined && classifySecret(s.raw).kind === 'plain');
+}
+
+/** The chosen backends that still hold a plain password: only they need a passphrase. */
+export function backendsToEncrypt(config: HpeConfig, backends: string[]): string[] {
+  return backends.filter((name) => plainSecrets(requireBackend(config, name)).length > 0);
+}
+
+/** Refuses, naming every backend whose key comes from another passphrase, before any key is created. */
+async function requireOnePassphrase(client: EtcdClient, backends: BackendConfig[], passphrase: string): Promise<void> {
+  const others: { name: string; kid: string }[] = [];
+  for (const backend of backends) {
+    const at = await readStored(client, backend.name);
+    if (at?.stored.format === 'v1' && !(await passphraseMatches(at.stored.record, passphrase))) others.push({ name: backend.name, kid: at.stored.record.kid });
+  }
+  if (others.length === 0) return;
+  const fitting = backends.map((b) => b.name).filter((name) => !others.some((o) => o.name === name));
+  const one = others.length === 1;
+  throw new SecretError(
+    `this passphrase is not the one the key${one ? '' : 's'} of backend${one ? '' : 's'} ${others.map((o) => `${o.name} (key ${o.kid})`).join(', ')} ${one ? 'was' : 'were'} made from${fitting.length > 0 ? `; it fits ${fitting.join(', ')}` : ''}. Nothing was written`,
+    `encrypt one backend at a time, each with its own passphrase: ${others.map((o) => `\`hpe3parencryptor encrypt-config --backend ${o.name}\``).join(', ')}${fitting.length > 0 ? `, and with this passphrase ${fitting.map((m) => `\`--backend ${m}\``).join(', ')}` : ''}`,
+  );
+}
+
 /**
  * `hpe3parencryptor encrypt-config`: encrypts every plain password of the chosen backends in place.
- * All keys are obtained before the file is touched, so a wrong passphrase for one backend writes nothing.
+ * A backend with nothing plain is left alone (no key is made for it). All keys are obtained before the
+ * file is touched, and every passphrase is checked before any key is made, so a passphrase that does not
+ * fit one backend writes nothing.
  */
 export async function encryptConfigFile(configPath: string, client: EtcdClient, backends: string[], passphrase: string): Promise<EncryptedOptions[]> {
   const config = await loadConfig(configPath);
-  const chosen = backends.map((name) => requireBackend(config, name));
-  const keys = [];
-  for (const backend of chosen) keys.push({ backend, ...(await obtainBackendKey(client, backend.name, passphrase)) });
+  const chosen = backendsToEncrypt(config, backends).map((name) => requireBackend(config, name));
+  await requireOnePassphrase(client, chosen, passphrase);
   const edits: SpanEdit[] = [];
   const report: EncryptedOptions[] = [];
-  for (const { backend, kid, key, created } of keys) {
-    const options: SecretOption[] = [];
-    for (const secret of backendSecrets(backend)) {
-      if (secret.span === undefined || classifySecret(secret.raw).kind !== 'plain') continue;
-      edits.push({ span: secret.span, value: sealSecret(key, kid, secret.raw) });
-      options.push(secret.option);
-    }
-    report.push({ backend: backend.name, options, createdKey: created, kid });
+  for (const backend of chosen) {
+    const { kid, key, created } = await obtainBackendKey(client, backend.name, passphrase);
+    const secrets = plainSecrets(backend);
+    for (const secret of secrets) edits.push({ span: secret.span, value: sealSecret(key, kid, secret.raw) });
+    report.push({ backend: backend.name, options: secrets.map((s) => s.option), createdKey: created, kid });
   }
   await rewriteConfig(config, edits);
   return report;

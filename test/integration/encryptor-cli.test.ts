@@ -221,8 +221,9 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
     const original = await readFile(file, 'utf8');
     const r = await runCli('encryptor', ['encrypt-config', '--all', '-', '-'], { env, stdin: `${passphrase}\n`, transcript });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /backend 3par2 already has key/);
+    assert.match(r.stderr, /^ERROR: this passphrase is not the one the key of backend 3par2 \(key [0-9a-f]{8}\) was made from; it fits DEFAULT\. Nothing was written$/m);
     assert.equal(await readFile(file, 'utf8'), original);
+    assert.equal(await keyRecord('DEFAULT'), undefined, 'no key is made for DEFAULT either');
   });
 
   test('check names a tampered value, a missing key and a value copied from another backend', async () => {
@@ -259,6 +260,7 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^FAIL array \[DEFAULT\]: http:\/\/127\.0\.0\.1:\d+\/api\/v1: login failed: wrong user or password \(WSAPI code 5\) — check \[DEFAULT\]\.hpe3par_password; the plugin starts, but this backend stays FAILED until it passes — fix: /m);
     assert.match(r.stdout, /^ok   array \[3par2\]: /m);
+    assert.match(r.stdout, /^failed: 1 array check fails; the plugin starts \(its start-up gate does not log in to arrays\), but that backend stays FAILED until it passes$/m);
     assert.equal(r.stdout.includes('Not-The-Array-Password'), false);
   });
 
@@ -352,6 +354,56 @@ describe('rotate', () => {
     assert.equal(check.code, 0, check.stdout);
     const oldAgain = await runCli('encryptor', ['-a', '-', '-', '--backend', '3par2'], { env, stdin: `${passphrase}\nz\n`, transcript });
     assert.equal(oldAgain.code, 1, 'the old passphrase no longer matches');
+  });
+});
+
+describe('one passphrase per backend, and standard input as a passphrase file', () => {
+  test('rotate --passphrase-file - reads the new passphrase from standard input', async () => {
+    await clearKeys();
+    const { env } = await freshConfig('rot-stdin.conf');
+    const pf = await dir.file('pass-rs', passphrase);
+    assert.equal((await runCli('encryptor', ['encrypt-config', '--backend', '3par2', '--passphrase-file', pf], { env, transcript })).code, 0);
+    const oldKid = JSON.parse((await keyRecord('3par2'))!).kid;
+    const r = await runCli('encryptor', ['rotate', '--backend', '3par2', '--passphrase-file', '-'], { env, stdin: `${otherPassphrase}\n`, transcript });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^\\[3par2\\] key ${oldKid} replaced by [0-9a-f]{8}; 4 values re-encrypted`, 'm'));
+    const same = await runCli('encryptor', ['-a', '-', '-', '--backend', '3par2'], { env, stdin: `${otherPassphrase}\nz\n`, transcript });
+    assert.equal(same.code, 0, `the new passphrase is the one from standard input: ${same.stderr}`);
+  });
+
+  test('encrypt-config --all with backends on different passphrases names which backend needs which, and writes nothing', async () => {
+    await clearKeys();
+    const { file, env } = await freshConfig('two-passphrases.conf');
+    const pf = await dir.file('pass-2p', passphrase);
+    assert.equal((await runCli('encryptor', ['encrypt-config', '--backend', 'DEFAULT', '--passphrase-file', pf], { env, transcript })).code, 0);
+    const defaultKid = JSON.parse((await keyRecord('DEFAULT'))!).kid;
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/^(hpe3par_password\s*=\s*)enc:v1:\S+$/m, `$1${testPasswords.defaultArray}`));
+    const before = await readFile(file, 'utf8');
+    const other = await dir.file('pass-2p-other', otherPassphrase);
+    const r = await runCli('encryptor', ['encrypt-config', '--all', '--passphrase-file', other], { env, transcript });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^ERROR: this passphrase is not the one the key of backend DEFAULT \\(key ${defaultKid}\\) was made from; it fits 3par2\\. Nothing was written$`, 'm'));
+    assert.match(r.stderr, /^Fix: encrypt one backend at a time, each with its own passphrase: `hpe3parencryptor encrypt-config --backend DEFAULT`, and with this passphrase `--backend 3par2`$/m);
+    assert.equal(await readFile(file, 'utf8'), before);
+    assert.equal(await keyRecord('3par2'), undefined, 'no key is made for 3par2 when the command is refused');
+
+    assert.equal((await runCli('encryptor', ['encrypt-config', '--backend', 'DEFAULT', '--passphrase-file', pf], { env, transcript })).code, 0);
+    assert.equal((await runCli('encryptor', ['encrypt-config', '--backend', '3par2', '--passphrase-file', other], { env, transcript })).code, 0);
+    assert.equal((await runCli('plugin', ['check'], { env, transcript })).code, 0);
+  });
+
+  test('encrypt-config with nothing plain asks for no passphrase and makes no key', async () => {
+    await clearKeys();
+    const { file, env } = await freshConfig('nothing-plain.conf');
+    const pf = await dir.file('pass-np', passphrase);
+    assert.equal((await runCli('encryptor', ['encrypt-config', '--all', '--passphrase-file', pf], { env, transcript })).code, 0);
+    const encrypted = await readFile(file, 'utf8');
+    const r = await runCli('encryptor', ['encrypt-config', '--all'], { env, transcript });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\[DEFAULT\] nothing to encrypt$/m);
+    assert.match(r.stdout, /^\[3par2\] nothing to encrypt$/m);
+    assert.match(r.stdout, /unchanged$/m);
+    assert.equal(await readFile(file, 'utf8'), encrypted);
   });
 });
 

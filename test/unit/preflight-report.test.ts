@@ -31,3 +31,21 @@ test('warnings alone pass', () => {
   assert.equal(report.passed, true);
   assert.match(formatReport(report), /^passed: every prerequisite is met \(1 warning\)$/m);
 });
+
+const arrayFail = { check: 'array', status: 'FAIL', subject: 'array [DEFAULT]', detail: 'login failed; the plugin starts, but this backend stays FAILED until it passes', fix: 'x' } as const;
+const etcdFail = { check: 'etcd.member', status: 'FAIL', subject: 'etcd 127.0.0.1:2379', detail: 'refused', fix: 'start etcd' } as const;
+
+test('array failures alone: the verdict says the plugin starts (the gate does not log in to arrays), not that it will not', () => {
+  const report = buildReport('f', [arrayFail, { ...arrayFail, subject: 'array [3par2]' }], at);
+  assert.equal(report.passed, false);
+  const verdict = formatReport(report).split('\n').at(-1);
+  assert.equal(verdict, 'failed: 2 array checks fail; the plugin starts (its start-up gate does not log in to arrays), but those backends stay FAILED until they pass');
+});
+
+test('array failures with other failures are counted apart', () => {
+  const verdict = formatReport(buildReport('f', [etcdFail, arrayFail], at)).split('\n').at(-1);
+  assert.equal(
+    verdict,
+    'failed: 1 prerequisite is not met; the plugin will not start until it passes. 1 array check fails too; once the plugin starts, that backend stays FAILED until it passes',
+  );
+});
