@@ -258,7 +258,7 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
     const file = await dir.file('wrong-array-pw.conf', text);
     const r = await runCli('plugin', ['check'], { env: { ...noDocker, HPEDOCKERPLUGIN_CONFIG: file }, transcript });
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^FAIL array \[DEFAULT\]: http:\/\/127\.0\.0\.1:\d+\/api\/v1: login failed: wrong user or password \(WSAPI code 5\) — check \[DEFAULT\]\.hpe3par_password; the plugin starts, but this backend stays FAILED until it passes — fix: /m);
+    assert.match(r.stdout, /^FAIL array \[DEFAULT\]: http:\/\/127\.0\.0\.1:\d+\/api\/v1: login failed: wrong user or password \(WSAPI code 5\) — check \[DEFAULT\]\.hpe3par_username and \[DEFAULT\]\.hpe3par_password; the plugin starts, but this backend stays FAILED until it passes — fix: /m);
     assert.match(r.stdout, /^ok   array \[3par2\]: /m);
     assert.match(r.stdout, /^failed: 1 array check fails; the plugin starts \(its start-up gate does not log in to arrays\), but that backend stays FAILED until it passes$/m);
     assert.equal(r.stdout.includes('Not-The-Array-Password'), false);

@@ -57,15 +57,15 @@ describe('backend states', () => {
       await settled(m);
       const port = new URL(env.primary.sim.apiUrl).port;
       assert.deepEqual(m.backendStates(), [
-        { name: 'DEFAULT', state: 'FAILED', reason: 'replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_password' },
+        { name: 'DEFAULT', state: 'FAILED', reason: 'replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_username and [DEFAULT].replication_device.hpe3par_password' },
         { name: 'second', state: 'FAILED', reason: 'the password hpe3par_password of [second] could not be decrypted — run `hpedockerplugin check`' },
-        { name: 'badpw', state: 'FAILED', reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_password' },
+        { name: 'badpw', state: 'FAILED', reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_username and [badpw].hpe3par_password' },
         { name: 'down', state: 'FAILED', reason: 'array 127.0.0.1:1 refused the connection' },
         { name: 'nocpg', state: 'FAILED', reason: `CPG FC_r9 does not exist on the array 127.0.0.1:${port} — check [nocpg].hpe3par_cpg` },
       ]);
       await assert.rejects(m.create('v1', {}), {
         message:
-          "ERROR: Backend 'DEFAULT' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_password",
+          "ERROR: Backend 'DEFAULT' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_username and [DEFAULT].replication_device.hpe3par_password",
       });
     } finally {
       await m.close();
@@ -220,7 +220,7 @@ describe('probeBackends', () => {
       { backend: 'DEFAULT', role: 'primary', target: undefined, ok: true, reason: undefined, systemName: 'sim1' },
       { backend: 'DEFAULT', role: 'replication target', target: 'sim2', ok: true, reason: undefined, systemName: 'sim2' },
       { backend: 'second', role: 'primary', target: undefined, ok: true, reason: undefined, systemName: 'sim2' },
-      { backend: 'badpw', role: 'primary', target: undefined, ok: false, reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_password', systemName: undefined },
+      { backend: 'badpw', role: 'primary', target: undefined, ok: false, reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_username and [badpw].hpe3par_password', systemName: undefined },
       { backend: 'down', role: 'primary', target: undefined, ok: false, reason: 'array 127.0.0.1:1 refused the connection', systemName: undefined },
       { backend: 'nocpg', role: 'primary', target: undefined, ok: false, reason: `CPG FC_r9 does not exist on the array 127.0.0.1:${port} — check [nocpg].hpe3par_cpg`, systemName: undefined },
     ]);

@@ -202,7 +202,7 @@ describe('create', () => {
     await rejects(m.create('h1', { help: '' }), CREATE_HELP);
     const err = await rejects(m.create('h1', { help: 'backends' }), /NAME {42}STATUS/);
     assert.match(err.message, /^DEFAULT {38} {2}OK$/m);
-    assert.match(err.message, /^badpw {40} {2}FAILED\n {4}login failed: wrong user or password \(WSAPI code 5\) — check \[badpw\]\.hpe3par_password$/m);
+    assert.match(err.message, /^badpw {40} {2}FAILED\n {4}login failed: wrong user or password \(WSAPI code 5\) — check \[badpw\]\.hpe3par_username and \[badpw\]\.hpe3par_password$/m);
     assert.match(err.message, /^down {41} {2}FAILED\n {4}array 127\.0\.0\.1:1 refused the connection$/m);
   });
 
@@ -212,7 +212,7 @@ describe('create', () => {
       title: 'FAILED backend (wrong password): upstream text plus the reason',
       opts: { backend: 'badpw' },
       message:
-        "ERROR: Backend 'badpw' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_password",
+        "ERROR: Backend 'badpw' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_username and [badpw].hpe3par_password",
     },
     {
       title: 'FAILED backend (unreachable)',

@@ -109,6 +109,7 @@ interface ArraySpec {
   username: string;
   password: string | undefined;
   /** `hpe3par_password` or `replication_device.hpe3par_password`: what the admin checks. */
+  userOption: string;
   passwordOption: string;
   cpgs: { name: string; option: string }[];
   caCertFile: string | undefined;
@@ -126,6 +127,7 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
       apiUrl: backend.apiUrl,
       username: backend.username,
       password: secrets?.hpe3par_password,
+      userOption: 'hpe3par_username',
       passwordOption: 'hpe3par_password',
       cpgs,
       caCertFile: backend.caCert,
@@ -140,6 +142,7 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
       apiUrl: r.apiUrl,
       username: r.username,
       password: secrets?.['replication_device.hpe3par_password'],
+      userOption: 'replication_device.hpe3par_username',
       passwordOption: 'replication_device.hpe3par_password',
       cpgs: dedupe([
         ...r.cpgMap.map((m) => ({ name: m.target, option: 'replication_device.cpg_map' })),
@@ -180,7 +183,7 @@ function reasonOf(err: unknown, spec: ArraySpec, array: string): InitFailure {
   }
   if (err instanceof WsapiError && err.call.startsWith('POST /credentials')) {
     if (err.code === WsapiCodes.INV_USER_PASS) {
-      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.passwordOption}`, true);
+      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.userOption} and ${where}.${spec.passwordOption}`, true);
     }
     return new InitFailure(`login to array ${array} as "${spec.username}" failed: HTTP ${err.status}${err.code === undefined ? '' : `, WSAPI code ${err.code}`}${err.desc === '' ? '' : `: ${err.desc}`}`, true);
   }
