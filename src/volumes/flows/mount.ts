@@ -90,7 +90,7 @@ function mountIntentOf(ctx: MountContext, r: VolumeRecord, op: MountIntent['op']
 }
 
 /** The connection as kept in the record: never the CHAP secret (the array keeps it as volume metadata). */
-function storedConnection(c: Connection): Record<string, unknown> {
+export function storedConnection(c: Connection): Record<string, unknown> {
   const { chap, ...rest } = c as Connection & { chap?: { username: string } };
   return chap === undefined ? rest : { ...rest, chap: { username: chap.username } };
 }
