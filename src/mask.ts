@@ -4,7 +4,7 @@
  * found in the original text first and the union of those spans is masked at once, so a secret that is a prefix of
  * (or overlaps) another never leaves the other's tail visible.
  */
-export const MASK = '[REDACTED]';
+const MASK = '[REDACTED]';
 
 /** Values shorter than this would mask ordinary text; callers decide whether to pass them. */
 export const MIN_MASKED_LENGTH = 4;

@@ -51,7 +51,7 @@ export function transportInitiators(initiators: HostInitiators, transport: Expor
   return transport === 'iscsi' ? [...initiators.iscsiNames] : initiators.fcWwns.map(normalizeWwn);
 }
 
-export function normalizeWwn(wwn: string): string {
+function normalizeWwn(wwn: string): string {
   return wwn.replace(/:/g, '').toUpperCase();
 }
 
@@ -69,7 +69,7 @@ export function samePortPos(a: PortPos | undefined, b: PortPos | undefined): boo
   return a !== undefined && b !== undefined && a.node === b.node && a.slot === b.slot && a.cardPort === b.cardPort;
 }
 
-export function nspText(p: PortPos): string {
+function nspText(p: PortPos): string {
   return `${p.node}:${p.slot}:${p.cardPort}`;
 }
 

@@ -5,7 +5,6 @@
  *  - `WsapiTaskError`: an array task (physical copy) ended cancelled or failed, or was not done in time.
  * Messages never contain a password or a session key: the client scrubs both from any text it copies in.
  */
-import { maskSecrets } from '../mask.js';
 import { HpeError } from '../errors.js';
 import type { HttpFailureKind } from '../http/index.js';
 

@@ -22,7 +22,7 @@ import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError } from './errors.js';
 import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
-import { holdersText, mountHere, otherHolders, unmountHere, type MountContext } from './flows/mount.js';
+import { holdersText, mountHere, mountHolders, unmountHere, type MountContext } from './flows/mount.js';
 import { repairMounts, type MountRepairReport } from './flows/mount-repair.js';
 import { MountIntentStore } from './store/mount-intents.js';
 import { systemHostEnv, type HostEnv } from '../host/index.js';
@@ -112,7 +112,6 @@ class Manager implements VolumeManager {
   readonly #locks: EtcdLocks;
   readonly #backends: Backends;
   readonly #logger: Logger;
-  readonly #nodeId: string | undefined;
   readonly #clock: Clock;
   readonly #lockTtlSeconds: number;
   readonly #repairWait: { backendsMs: number; lockMs: number };
@@ -125,7 +124,6 @@ class Manager implements VolumeManager {
 
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
-    this.#nodeId = o.nodeId;
     this.#clock = o.clock ?? systemClock;
     this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
     this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
@@ -207,7 +205,7 @@ class Manager implements VolumeManager {
     await this.#locks.withLocks(lockTargetsOf(first.record), async () => {
       const current = await store.getByName(name);
       if (current === undefined) throw notFoundForRemove(name);
-      const holders = otherHolders(current.record, '');
+      const holders = mountHolders(current.record);
       if (holders.length > 0) {
         throw new VolumeRequestError(
           `Volume ${name} is in use and cannot be removed: mounted on ${holdersText(holders)}`,

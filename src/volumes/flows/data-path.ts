@@ -12,7 +12,7 @@ import type { ReadyBackend } from '../backends/backends.js';
 import type { VolumeRecord } from '../store/records.js';
 
 /** Upstream's default `mount_prefix`: under the managed plugin's propagatedMount (/opt/hpe/data). */
-export const DEFAULT_MOUNT_PREFIX = '/opt/hpe/data/hpedocker-';
+const DEFAULT_MOUNT_PREFIX = '/opt/hpe/data/hpedocker-';
 
 export interface DataPathOptions {
   host: HostEnv;

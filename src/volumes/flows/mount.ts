@@ -55,11 +55,9 @@ export interface MountResult {
   device: string;
 }
 
-/** The nodes other than `node` that hold the volume, with their reference counts. */
-export function otherHolders(r: VolumeRecord, node: string): { node: string; mounts: number }[] {
-  return Object.entries(r.node_mount_info ?? {})
-    .filter(([n]) => n !== node)
-    .map(([n, ids]) => ({ node: n, mounts: ids.length }));
+/** The nodes that hold the volume, with their reference counts. */
+export function mountHolders(r: VolumeRecord): { node: string; mounts: number }[] {
+  return Object.entries(r.node_mount_info ?? {}).map(([node, ids]) => ({ node, mounts: ids.length }));
 }
 
 export function holdersText(holders: { node: string; mounts: number }[]): string {
@@ -113,7 +111,7 @@ export async function mountHere(ctx: MountContext, found: StoredVolume, mountId:
   if (stored === undefined) throw new VolumeRequestError(`Volume ${found.record.display_name} does not exist: cannot mount it`, 'check the name with `docker volume ls`');
   const r = stored.record;
   const node = ctx.nodeId;
-  const holders = otherHolders(r, node);
+  const holders = mountHolders(r).filter((h) => h.node !== node);
   if (holders.length > 0) throw mountedElsewhere(r, holders);
   const mine = r.node_mount_info?.[node];
   if (mine !== undefined && r.path_info !== null && (await ctx.data.fs.isMounted(r.path_info.mount_dir))) {
@@ -234,7 +232,7 @@ function attachmentOf(p: PathInfo | null): Attachment | undefined {
  * Takes down what an intent names on this host and the array, each step idempotent: unmount (when mounted),
  * detach, remove this host's VLUNs (and the host entry when it has none left).
  */
-export async function tearDown(ctx: MountContext, intent: MountIntent): Promise<void> {
+async function tearDown(ctx: MountContext, intent: MountIntent): Promise<void> {
   const env = ctx.data.env;
   await ctx.data.fs.unmount(intent.mountDir, { removeDir: true });
   ctx.onStep?.(intent.op, 'unmounted');

@@ -17,7 +17,7 @@ import { toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { parseStored } from './json.js';
 
-export const MOUNT_INTENTS_PREFIX = '/volume-mount-intents/';
+const MOUNT_INTENTS_PREFIX = '/volume-mount-intents/';
 
 const attachmentSchema = z.object({
   transport: z.enum(['iscsi', 'fc', 'loop']),
@@ -47,7 +47,6 @@ const mountIntentSchema = z.object({
 });
 
 export type MountIntent = z.infer<typeof mountIntentSchema>;
-export type StoredAttachment = z.infer<typeof attachmentSchema>;
 
 export function mountIntentKey(node: string, id: string): string {
   return `${MOUNT_INTENTS_PREFIX}${node}/${id}`;
