@@ -4,10 +4,10 @@
  * README.md says why there are two transports and how both bound their time.
  */
 import type { Etcd3 } from 'etcd3';
-import { systemClock, type Clock } from '../clock.js';
+import { retry, systemClock, type Clock } from '../clock.js';
 import { EtcdError } from '../errors.js';
 import { endpointsLabel, formatEndpoint, SILENT_HOST_SKIP_MS, type EtcdConfig } from './endpoints.js';
-import { etcdError, HostFailure, toEtcdError } from './errors.js';
+import { etcdError, HostFailure, isTransientFailure, toEtcdError } from './errors.js';
 import { EtcdGateway, GatewayUnusable, prefixRangeEnd, type GatewayStatus } from './gateway.js';
 import { createEtcd3, type GrpcSettings } from './grpc-policies.js';
 import { loadEtcdTls, type EtcdTlsMaterial } from './tls.js';
@@ -17,12 +17,20 @@ export interface EtcdClientOptions {
   dialTimeoutMs?: number;
   /** gRPC deadline of each unary call attempt (TLS handshake included). Default 3000 ms. */
   requestTimeoutMs?: number;
-  /** Measures the silent-host skip. Default: the system clock. */
+  /**
+   * How long an operation is retried after failures that a leader election causes (`isTransientFailure`), from
+   * its first attempt. Default 10000 ms: an election plus the next commit takes 1–3 s. 0 = never retried.
+   */
+  transientRetryMs?: number;
+  /** Measures the silent-host skip and the waits between retries. Default: the system clock. */
   clock?: Clock;
 }
 
 const DEFAULT_DIAL_TIMEOUT_MS = 2000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
+const DEFAULT_TRANSIENT_RETRY_MS = 10_000;
+/** Waits between attempts while etcd elects a leader. */
+const TRANSIENT_BACKOFF = { initialMs: 100, maxMs: 1000 } as const;
 
 interface EtcdRecord {
   value: string;
@@ -35,6 +43,8 @@ export interface EtcdClient {
   get(key: string): Promise<EtcdRecord | undefined>;
   /** create only if absent; returns false if it already existed */
   putIfAbsent(key: string, value: string): Promise<boolean>;
+  /** create or replace */
+  put(key: string, value: string): Promise<void>;
   /** replace only if the key's modRevision is still `modRevision`; returns false on conflict */
   putIfUnchanged(key: string, value: string, modRevision: string): Promise<boolean>;
   /** delete only if unchanged (or unconditionally when modRevision undefined); returns whether it deleted */
@@ -42,6 +52,12 @@ export interface EtcdClient {
   close(): void;
   /** The configured endpoints as one label, e.g. `10.0.0.1:2379,10.0.0.2:2379` (what errors name). */
   readonly endpoint: string;
+  /**
+   * Runs `op` (calls on `raw`) again after failures that a leader election causes, within the client's
+   * `transientRetryMs`; rethrows the last failure unmapped. `attempt` > 1 means an earlier attempt may have been
+   * applied without its answer arriving: a guarded write must then accept finding its own value.
+   */
+  retryingTransient<T>(op: (attempt: number) => Promise<T>): Promise<T>;
   /**
    * The underlying etcd3 client, for later modules (leases, locks). It has this module's timeouts and retry
    * policy; map its errors with `toEtcdError(err, client.endpoint)`. Created, and etcd3 loaded, on first access.
@@ -52,6 +68,7 @@ export interface EtcdClient {
 interface Internals extends GrpcSettings {
   endpoint: string;
   clientCert: boolean;
+  transientRetryMs: number;
 }
 
 function makeInternals(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts: EtcdClientOptions): Internals {
@@ -61,6 +78,7 @@ function makeInternals(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, o
     clientCert: material?.cert !== undefined,
     dialTimeoutMs: opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
     requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    transientRetryMs: opts.transientRetryMs ?? DEFAULT_TRANSIENT_RETRY_MS,
     hosts: cfg.endpoints.map((ep) => ({ label: formatEndpoint(ep), host: ep.host, port: ep.port, connected: false })),
     clock: opts.clock ?? systemClock,
   };
@@ -110,11 +128,20 @@ export class Etcd3Client implements EtcdClient {
     return this.gateway !== undefined;
   }
 
-  /** Runs one operation on `raw` and maps its failure; with several hosts that all failed to dial, names each. */
-  async run<T>(op: () => Promise<T>): Promise<T> {
+  retryingTransient<T>(op: (attempt: number) => Promise<T>): Promise<T> {
+    const { transientRetryMs, clock } = this.internals;
+    if (transientRetryMs <= 0) return op(1);
+    return retry(op, { deadlineMs: transientRetryMs, delay: TRANSIENT_BACKOFF, clock, retryable: (e) => !this.closed && isTransientFailure(e) });
+  }
+
+  /**
+   * Runs one operation on `raw` (again after an election's failures, see `retryingTransient`) and maps its
+   * failure; with several hosts that all failed to dial, names each.
+   */
+  async run<T>(op: (attempt: number) => Promise<T>): Promise<T> {
     const started = this.internals.clock.now();
     try {
-      return await op();
+      return await this.retryingTransient(op);
     } catch (e) {
       const { hosts, tlsOn, clientCert, requestTimeoutMs } = this.internals;
       if (e instanceof HostFailure && e.dial && hosts.length > 1) {
@@ -131,7 +158,7 @@ export class Etcd3Client implements EtcdClient {
     const gateway = this.gateway;
     if (gateway !== undefined) {
       try {
-        return await viaGateway(gateway);
+        return await this.retryingTransient(() => viaGateway(gateway));
       } catch (e) {
         if (!(e instanceof GatewayUnusable)) throw toEtcdError(e, this.endpoint);
         if (this.gateway === gateway) {
@@ -187,32 +214,45 @@ export class Etcd3Client implements EtcdClient {
     );
   }
 
+  /*
+   * The guarded writes read the key in their else branch (no extra round trip): when a retry finds the guard
+   * failed, the key may hold what an earlier attempt wrote before its answer was lost. Our own value (or, for a
+   * delete, no key) means that attempt was applied. Callers write each key under a lock, so an equal value
+   * written by someone else is not a case to tell apart.
+   */
   putIfAbsent(key: string, value: string): Promise<boolean> {
-    return this.run(async () => {
+    return this.run(async (attempt) => {
       const raw = this.raw;
-      const res = await raw.if(key, 'Create', '==', 0).then(raw.put(key).value(value)).commit();
-      return res.succeeded;
+      const res = await raw.if(key, 'Create', '==', 0).then(raw.put(key).value(value)).else(raw.get(key)).commit();
+      return res.succeeded || (attempt > 1 && currentValue(res) === value);
+    });
+  }
+
+  put(key: string, value: string): Promise<void> {
+    return this.run(async () => {
+      await this.raw.put(key).value(value).exec();
     });
   }
 
   putIfUnchanged(key: string, value: string, modRevision: string): Promise<boolean> {
     checkRevision(modRevision);
-    return this.run(async () => {
+    return this.run(async (attempt) => {
       const raw = this.raw;
-      const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.put(key).value(value)).commit();
-      return res.succeeded;
+      const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.put(key).value(value)).else(raw.get(key)).commit();
+      return res.succeeded || (attempt > 1 && currentValue(res) === value);
     });
   }
 
   delete(key: string, modRevision?: string): Promise<boolean> {
     if (modRevision === undefined) {
-      return this.run(async () => (await this.raw.delete().key(key).exec()).deleted !== '0');
+      return this.run(async (attempt) => (await this.raw.delete().key(key).exec()).deleted !== '0' || attempt > 1);
     }
     checkRevision(modRevision);
-    return this.run(async () => {
+    return this.run(async (attempt) => {
       const raw = this.raw;
-      const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.delete().key(key)).commit();
-      return res.succeeded && res.responses[0]?.response_delete_range?.deleted !== '0';
+      const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.delete().key(key)).else(raw.get(key)).commit();
+      if (!res.succeeded) return attempt > 1 && currentValue(res) === undefined;
+      return res.responses[0]?.response_delete_range?.deleted !== '0';
     });
   }
 
@@ -222,6 +262,11 @@ export class Etcd3Client implements EtcdClient {
     this.gateway?.close();
     this.etcd3?.close();
   }
+}
+
+/** The value the else branch of a guarded write read (undefined: no key). */
+function currentValue(res: { responses: { response_range?: { kvs?: { value: Buffer }[] } }[] }): string | undefined {
+  return res.responses[0]?.response_range?.kvs?.[0]?.value.toString('utf8');
 }
 
 function checkRevision(modRevision: string): void {

@@ -217,3 +217,19 @@ export function toEtcdError(
   if (err instanceof ClientClosedError) return etcdError(endpoint, 'unavailable', 'the etcd client was already closed', err);
   return etcdError(endpoint, 'unavailable', msg, err);
 }
+
+/**
+ * A failure that a leader election or a lost member causes and that passes once the cluster has a leader again:
+ * no answer in time from a host that was reached (DEADLINE_EXCEEDED, a gateway request timeout), or etcd's own
+ * UNAVAILABLE (`etcdserver: no leader`, `leader changed`, `request timed out…`, `too many requests`). Not a host
+ * that cannot be reached at all (refused, silent to a TCP connect, TLS): with every member so, etcd is down, and
+ * that is reported at once. Raw etcd3 errors and `HostFailure`s only; a mapped `EtcdError` is final.
+ */
+export function isTransientFailure(err: unknown): boolean {
+  if (err instanceof HostFailure) return !err.dial && (err.reason === 'timeout' || (err.reason === 'unavailable' && /etcdserver:/.test(err.message)));
+  if (!(err instanceof Error) || err instanceof HpeError) return false;
+  // etcd3 spells the RESOURCE_EXHAUSTED class this way.
+  const { GRPCDeadlineExceededError, GRPCUnavailableError, GRPCResourceExhastedError } = loadEtcd3();
+  if (err instanceof GRPCDeadlineExceededError) return true;
+  return (err instanceof GRPCUnavailableError || err instanceof GRPCResourceExhastedError) && /etcdserver:/.test(err.message);
+}

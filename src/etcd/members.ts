@@ -39,6 +39,8 @@ export async function checkMembers(cfg: EtcdConfig, opts: EtcdClientOptions = {}
     ...opts,
     dialTimeoutMs: opts.dialTimeoutMs ?? CHECK_DIAL_TIMEOUT_MS,
     requestTimeoutMs: opts.requestTimeoutMs ?? CHECK_REQUEST_TIMEOUT_MS,
+    // Each member's own answer, now: a member without a leader is shown as such, not waited for.
+    transientRetryMs: opts.transientRetryMs ?? 0,
   };
   let material: EtcdTlsMaterial | undefined;
   try {

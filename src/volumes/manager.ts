@@ -102,6 +102,8 @@ const DEFAULT_REPAIR_LOCK_WAIT_MS = 500;
 const MAX_BACKGROUND_REPAIRS = 5;
 /** How soon a failed Mount or Unmount's leftover intent is retried in the background (then doubling, at most 60 s). */
 const MOUNT_REPAIR_FIRST_DELAY_MS = 2000;
+/** How soon a failed Create or Remove's leftover intent is settled in the background (then doubling, at most 60 s). */
+const INTENT_SETTLE_FIRST_DELAY_MS = 2000;
 
 export function createVolumeManager(options: VolumeManagerOptions): VolumeManager {
   return new Manager(options);
@@ -120,6 +122,7 @@ class Manager implements VolumeManager {
   readonly #unrepaired = new Set<string>();
   #repairStarted = false;
   #mountRepairPending = false;
+  #intentSettlePending = false;
   #background: Promise<void> = Promise.resolve();
 
   constructor(o: VolumeManagerOptions) {
@@ -151,6 +154,7 @@ class Manager implements VolumeManager {
       logger: o.logger,
       nodeId: o.nodeId ?? os.hostname(),
       taskWait: { pollIntervalMs: o.taskWait?.pollIntervalMs ?? 1000, timeoutMs: o.taskWait?.timeoutMs ?? 3_600_000 },
+      intentLeft: () => this.#settleIntentsLater(INTENT_SETTLE_FIRST_DELAY_MS),
       now: () => new Date(this.#clock.now()),
     };
     this.#backends.start();
@@ -158,7 +162,11 @@ class Manager implements VolumeManager {
 
   // ----- create ---------------------------------------------------------------------------------------------
 
-  async create(name: string, opts: Record<string, string> | undefined): Promise<void> {
+  create(name: string, opts: Record<string, string> | undefined): Promise<void> {
+    return this.#settlingIntents(() => this.#create(name, opts));
+  }
+
+  async #create(name: string, opts: Record<string, string> | undefined): Promise<void> {
     const store = this.#ctx.store;
     if ((await store.getByName(name)) !== undefined) return;
     const req = parseCreateRequest(name, opts, this.#backends.views());
@@ -198,7 +206,11 @@ class Manager implements VolumeManager {
 
   // ----- remove ---------------------------------------------------------------------------------------------
 
-  async remove(name: string): Promise<void> {
+  remove(name: string): Promise<void> {
+    return this.#settlingIntents(() => this.#remove(name));
+  }
+
+  async #remove(name: string): Promise<void> {
     const store = this.#ctx.store;
     const first = await store.getByName(name);
     if (first === undefined) throw notFoundForRemove(name);
@@ -291,6 +303,46 @@ class Manager implements VolumeManager {
       this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
       throw err;
     }
+  }
+
+  /**
+   * A failed Create or Remove may leave its intent (an undo step failed, or etcd did not say whether the record
+   * was written): settled in the background within seconds, not only at the next start. A client's mistake
+   * (VolumeRequestError) never leaves one.
+   */
+  async #settlingIntents<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!(err instanceof VolumeRequestError)) this.#settleIntentsLater(INTENT_SETTLE_FIRST_DELAY_MS);
+      throw err;
+    }
+  }
+
+  /**
+   * Background passes over the create/remove intents (not the arrays), with backoff, until none is left that
+   * this node could settle (bounded). Starts once the repair at start has run, like every background repair.
+   */
+  #settleIntentsLater(delayMs: number, attempt = 1): void {
+    if (!this.#repairStarted || this.#stop.signal.aborted || this.#intentSettlePending) return;
+    this.#intentSettlePending = true;
+    this.#background = this.#background.then(async () => {
+      await this.#clock.sleep(delayMs, this.#stop.signal);
+      this.#intentSettlePending = false;
+      if (this.#stop.signal.aborted) return;
+      let left: boolean;
+      try {
+        const report = await repairPass(this.#ctx, { locks: this.#locks, lockWaitMs: this.#repairWait.lockMs, intentsOnly: true });
+        if (report.fixed.length > 0 || report.needsAdmin.length > 0 || report.deferred.length > 0) {
+          this.#logger[report.needsAdmin.length > 0 ? 'warn' : 'info']({ repair: report }, 'background intent repair');
+        }
+        left = report.deferred.length > 0 || report.needsAdmin.some((n) => n.problem === 'repair failed');
+      } catch (err) {
+        this.#logger.warn({ err: describe(err) }, 'background intent repair failed; it runs again');
+        left = true;
+      }
+      if (left && attempt < MAX_BACKGROUND_REPAIRS) this.#settleIntentsLater(Math.min(delayMs * 2, 60_000), attempt + 1);
+    });
   }
 
   /** Background passes over this node's mount intents, with backoff, until none is left (bounded). */

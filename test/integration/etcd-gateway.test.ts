@@ -247,7 +247,7 @@ test('gateway error answers: permission, unauthenticated, unavailable (fails ove
     for (const s of sockets) s.destroy();
     silent.close();
   });
-  const c5 = await createEtcdClient(cfgFor((silent.address() as net.AddressInfo).port), { requestTimeoutMs: 600 });
+  const c5 = await createEtcdClient(cfgFor((silent.address() as net.AddressInfo).port), { requestTimeoutMs: 600, transientRetryMs: 0 });
   t.after(() => c5.close());
   const slow = await expectEtcdError(() => c5.getPrefix('/backend/'), 'timeout');
   assert.ok(slow.ms >= 550 && slow.ms < 2000, `took ${slow.ms} ms`);

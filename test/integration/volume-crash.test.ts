@@ -203,6 +203,24 @@ describe('repair of hand-made crash states', () => {
     await waitFor('intent gone', async () => (await etcdKeys(env.client, INTENTS_PREFIX)).length === 0);
   });
 
+  test('a failed create whose cleanup failed too is finished by the running plugin within seconds', async () => {
+    const m = manager();
+    await m.repair();
+    // The flash cache set fails, then the undo's DELETE of the new volume is refused: the intent stays.
+    env.primary.sim.failNext('POST', /^\/api\/v1\/volumesets$/, 500);
+    env.primary.sim.failNext('DELETE', /^\/api\/v1\/volumes\/dcv-/, 400, { code: 1, desc: 'injected: delete refused' });
+    const failedAt = performance.now();
+    await assert.rejects(m.create('left1', { size: '1', 'flash-cache': 'true' }), /cleanup incomplete: .*the plugin finishes it in the background/);
+    assert.equal((await etcdKeys(env.client, INTENTS_PREFIX)).length, 1, 'the intent stays after the failed cleanup');
+    assert.equal((await pluginVolumes(env.primary)).length, 1);
+    // No restart and no other request: the running plugin's background pass settles it (first after 2 s).
+    await waitFor('the leftover volume removed', async () => (await pluginVolumes(env.primary)).length === 0, { timeoutMs: 10_000 });
+    await waitFor('the intent dropped', async () => (await etcdKeys(env.client, INTENTS_PREFIX)).length === 0, { timeoutMs: 10_000 });
+    const took = performance.now() - failedAt;
+    assert.ok(took < 8000, `settled after ${Math.round(took)} ms`);
+    assert.equal(await store.getByName('left1'), undefined);
+  });
+
   test('an intent of a backend that is down is deferred, and settled when the backend turns OK', async () => {
     const port = await freePort();
     const id = newVolumeId();

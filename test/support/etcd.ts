@@ -45,6 +45,8 @@ export interface EtcdCluster {
   dir: string;
   /** Stops member `i` (TERM, up to 10 s, then KILL); its data dir stays. */
   stopMember(i: number): Promise<void>;
+  /** Kills member `i` with SIGKILL (no leadership hand-over, as in a crash); its data dir stays. */
+  killMember(i: number): Promise<void>;
   /** Restarts a stopped member on the same ports and data dir; resolves when it is healthy. */
   startMember(i: number): Promise<void>;
   /** Index of the current leader (from each member's /metrics), undefined while there is none. */
@@ -326,6 +328,15 @@ async function startEtcdOnce(opts: StartEtcdOptions): Promise<EtcdCluster> {
     dir,
     async stopMember(i) {
       await stopMemberInternal(member(i));
+    },
+    async killMember(i) {
+      const m = member(i);
+      const child = m.child;
+      if (!child || !m.exited) return;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await m.exited;
+      m.child = undefined;
+      m.exited = undefined;
     },
     async startMember(i) {
       const m = member(i);

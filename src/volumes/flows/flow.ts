@@ -19,6 +19,8 @@ export interface FlowContext {
   backends: Backends;
   logger: Logger;
   nodeId: string;
+  /** Called when an intent stays behind after a request, so the running plugin settles it soon. */
+  intentLeft?: () => void;
   /** Offline clone copies: how often and how long to wait for the array task. */
   taskWait: { pollIntervalMs: number; timeoutMs: number };
   now(): Date;
@@ -66,8 +68,8 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
       try {
         exists = await frame.recordExists();
       } catch {
-        ctx.logger.warn({ ...log, err: describe(err) }, 'record write outcome unknown; intent kept for repair()');
-        throw failedAsUpstream(frame.what, err, 'check etcd; the plugin settles this volume at its next repair (at start)');
+        ctx.logger.warn({ ...log, err: describe(err) }, 'record write outcome unknown; intent kept for a background repair');
+        throw failedAsUpstream(frame.what, err, 'check etcd; the plugin settles this volume in the background as soon as etcd answers (or at its next start)');
       }
       if (!exists) throw await rollBack(ctx, frame, undo, err, log);
     } else {
@@ -86,7 +88,7 @@ async function rollBack(ctx: FlowContext, frame: CreateFrame, undo: Undo, err: u
   const base = isFinal(err) ? (err as HpeError) : failedAsUpstream(frame.what, err);
   if (failed.length === 0) return base;
   return new VolumeOperationError(
-    `${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it at its next repair)`,
+    `${base.message} (cleanup incomplete: ${failed.join('; ')}; the plugin finishes it in the background, or at its next start)`,
     base.fix,
     { retryable: base.retryable, cause: err },
   );
@@ -97,6 +99,7 @@ export async function dropIntent(ctx: FlowContext, intent: VolumeIntent): Promis
   try {
     await ctx.intents.remove(intent.id);
   } catch (err) {
-    ctx.logger.warn({ volume: intent.name, intent: intent.id, err: describe(err) }, 'intent not deleted; repair() will');
+    ctx.logger.warn({ volume: intent.name, intent: intent.id, err: describe(err) }, 'intent not deleted; a background repair will');
+    ctx.intentLeft?.();
   }
 }

@@ -84,7 +84,7 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
     // The record and the intent go in one transaction: the removal is complete in one round trip.
     await deleteRecord(ctx, stored, intent);
   } catch (err) {
-    throw failedAsUpstream(what, err, 'check etcd; the plugin finishes the removal at its next repair (at start)');
+    throw failedAsUpstream(what, err, 'check etcd; the plugin finishes the removal in the background as soon as etcd answers (or at its next start)');
   }
   ctx.logger.info({ volume: r.display_name, backend: b.name, arrayName: r['3par_vol_name'] }, 'volume removed');
 }

@@ -56,6 +56,8 @@ interface RepairOptions {
   lockWaitMs: number;
   /** Limit the pass to these backends (a backend that just turned OK). */
   backends?: readonly string[];
+  /** Settle the intents only, without scanning the arrays (after a failed request, while the plugin runs). */
+  intentsOnly?: boolean;
 }
 
 function emptyReport(): RepairReport {
@@ -70,6 +72,7 @@ export async function repairPass(ctx: FlowContext, options: RepairOptions): Prom
   report.scanned.intents = intents.length;
   for (const u of unreadable) report.needsAdmin.push({ problem: 'unreadable intent', detail: `${u.key}: ${u.problem}; inspect it with \`etcdctl get ${u.key}\` and delete it once the volume is checked` });
   for (const intent of intents.filter((i) => inScope(i.backend))) await settleIntent(ctx, options, intent, report);
+  if (options.intentsOnly === true) return report;
 
   for (const name of ctx.backends.names().filter(inScope)) {
     const b = ctx.backends.get(name);
@@ -131,7 +134,7 @@ async function settleIntent(ctx: FlowContext, options: RepairOptions, intent: Vo
     }
     report.needsAdmin.push({
       problem: 'repair failed',
-      ...item(intent, `settling the ${intent.op} of ${intent.name} failed: ${describe(err)}${err instanceof HpeError ? `; ${err.fix}` : ''}; the intent stays and the next repair retries`),
+      ...item(intent, `settling the ${intent.op} of ${intent.name} failed: ${describe(err)}${err instanceof HpeError ? `; ${err.fix}` : ''}; the intent stays and a later repair retries`),
     });
   }
 }

@@ -81,7 +81,7 @@ export class IntentStore {
   /** Writes (or replaces) the intent; an etcd failure means nothing was started. */
   async write(intent: VolumeIntent): Promise<void> {
     try {
-      await this.etcd.raw.put(intentKey(intent.id)).value(JSON.stringify(intent)).exec();
+      await this.etcd.put(intentKey(intent.id), JSON.stringify(intent));
     } catch (e) {
       const cause = toEtcdError(e, this.etcd.endpoint);
       throw new VolumeStoreError(`ETCD data save failed: ${intent.name}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });

@@ -137,36 +137,57 @@ export class EtcdLocks {
 
   private async acquireBefore(target: LockTarget, deadline: number, waitMs: number): Promise<HeldLock> {
     const prefix = lockPrefix(target);
-    const raw = this.client.raw;
-    const lease = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
-    const renewal = this.keepAlive(target, lease);
+    const client = this.client;
+    const raw = client.raw;
+    let lease: Lease | undefined;
+    let renewal: { signal: AbortSignal; stop(): void } | undefined;
     try {
-      const leaseId = await lease.grant();
-      const key = prefix + BigInt(leaseId).toString(16);
+      // etcd3 grants a lease when it is made, so each attempt makes one; a grant whose answer was lost leaves a
+      // lease without keys, which expires within the TTL.
+      lease = await client.retryingTransient(async () => {
+        const attempt = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
+        try {
+          await attempt.grant();
+        } catch (e) {
+          attempt.release();
+          throw e;
+        }
+        return attempt;
+      });
+      const granted = lease;
+      renewal = this.keepAlive(target, granted);
+      const key = prefix + BigInt(await granted.grant()).toString(16);
       const info: HolderInfo = { owner: this.owner, since: new Date(this.clock.now()).toISOString() };
       // One transaction queues us and reads the holder, so an uncontended lock costs two round trips (with the
-      // lease grant). The key is ours alone (named after our lease), so the condition only guards a retry.
-      const queued = await raw
-        .if(key, 'Create', '==', 0)
-        .then(raw.put(key).value(JSON.stringify(info)).lease(leaseId), raw.getAll().prefix(prefix).sort('Create', 'Ascend').limit(1))
-        .commit();
+      // lease grant). The key is ours alone (named after our lease), so the condition only fails on a retry
+      // after a lost answer: the else branch then reads our key to learn when it was queued.
+      const holderFirst = () => raw.getAll().prefix(prefix).sort('Create', 'Ascend').limit(1);
+      const queued = await client.retryingTransient(() =>
+        raw
+          .if(key, 'Create', '==', 0)
+          .then(raw.put(key).value(JSON.stringify(info)).lease(granted.grant()), holderFirst())
+          .else(raw.get(key), holderFirst())
+          .commit(),
+      );
+      const ours = queued.succeeded ? queued.header.revision : queued.responses[0]?.response_range?.kvs?.[0]?.create_revision;
+      if (ours === undefined) throw new LockError(`lock on ${describeTarget(target)} was lost: its etcd lease expired while it was queued`, 'retry the request');
       const holder = queued.responses[1]?.response_range?.kvs?.[0];
-      if (queued.succeeded && holder?.key.toString('utf8') === key) return this.held(target, key, lease, renewal);
-      const before = (BigInt(queued.header.revision) - 1n).toString();
+      if (holder?.key.toString('utf8') === key) return this.held(target, key, granted, renewal);
+      const before = (BigInt(ours) - 1n).toString();
       for (;;) {
-        const ahead = await raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec();
+        const ahead = await client.retryingTransient(() => raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec());
         const predecessor = ahead.kvs[0];
-        if (predecessor === undefined) return this.held(target, key, lease, renewal);
+        if (predecessor === undefined) return this.held(target, key, granted, renewal);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
         if ((await this.waitForDelete(predecessor.key, next, deadline, renewal.signal)) === 'timeout') {
           throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.ttlSeconds);
         }
       }
     } catch (e) {
-      renewal.stop();
-      await lease.revoke().catch(() => undefined);
+      renewal?.stop();
+      if (lease !== undefined) await revokeLease(client, lease).catch(() => undefined);
       if (e instanceof HpeError) throw e;
-      const cause = toEtcdError(e, this.client.endpoint);
+      const cause = toEtcdError(e, client.endpoint);
       throw new LockError(`ETCD lock failed: ${describeTarget(target)}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
     }
   }
@@ -214,7 +235,7 @@ export class EtcdLocks {
     const release = async (): Promise<void> => {
       renewal.stop();
       try {
-        await lease.revoke();
+        await revokeLease(this.client, lease);
       } catch (e) {
         // Renewals have stopped, so etcd deletes the key within the TTL.
         this.options.logger?.warn(
@@ -280,4 +301,10 @@ export class EtcdLocks {
       return undefined;
     }
   }
+}
+
+/** Revokes a lease, again after an election's failures (revoking one already gone is no error). */
+function revokeLease(client: EtcdClient, lease: Lease): Promise<void> {
+  // etcd3's revoke() closes the lease first; a closed lease can still be revoked, so each attempt is the same call.
+  return client.retryingTransient(() => lease.revoke());
 }

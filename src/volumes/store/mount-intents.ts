@@ -63,7 +63,7 @@ export class MountIntentStore {
   /** Writes (or replaces) the intent; an etcd failure means nothing was started. */
   async write(intent: MountIntent): Promise<void> {
     try {
-      await this.etcd.raw.put(mountIntentKey(intent.node, intent.id)).value(JSON.stringify(intent)).exec();
+      await this.etcd.put(mountIntentKey(intent.node, intent.id), JSON.stringify(intent));
     } catch (e) {
       const cause = toEtcdError(e, this.etcd.endpoint);
       throw new VolumeStoreError(`ETCD data save failed: ${intent.name}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });

@@ -190,7 +190,7 @@ export class VolumeStore {
    */
   async listNames(): Promise<string[]> {
     try {
-      const keys = await this.client.raw.getAll().prefix(VOLUME_NAMES_PREFIX).keys();
+      const keys = await this.client.retryingTransient(() => this.client.raw.getAll().prefix(VOLUME_NAMES_PREFIX).keys());
       return keys.map((k) => k.slice(VOLUME_NAMES_PREFIX.length));
     } catch (e) {
       throw this.failure('ETCD volume list failed', e);
@@ -207,9 +207,11 @@ export class VolumeStore {
       let res;
       try {
         // Later pages read at the first page's revision, so the list is one consistent snapshot.
-        let range = this.client.raw.getAll().inRange({ start: from, end }).limit(LIST_PAGE_SIZE);
-        if (revision !== undefined) range = range.revision(revision);
-        res = await range.exec();
+        const at = revision;
+        res = await this.client.retryingTransient(() => {
+          const range = this.client.raw.getAll().inRange({ start: from, end }).limit(LIST_PAGE_SIZE);
+          return (at === undefined ? range : range.revision(at)).exec();
+        });
       } catch (e) {
         throw this.failure('ETCD volume list failed', e);
       }
@@ -257,7 +259,6 @@ export class VolumeStore {
     const label = all.map((r) => r.display_name).join(', ');
     const verb = create.length === 0 && (changes.update ?? []).length === 0 ? 'delete' : 'save';
 
-    const raw = this.client.raw;
     const compares: { key: string; column: 'Create' | 'Mod'; value: string }[] = [];
     for (const r of create) {
       compares.push({ key: volumeNameKey(r.display_name), column: 'Create', value: '0' });
@@ -268,31 +269,49 @@ export class VolumeStore {
       compares.push({ key: volumeNameKey(s.record.display_name), column: 'Mod', value: s.modRevision });
       compares.push({ key: volumeKey(s.record.id), column: 'Mod', value: s.modRevision });
     }
-    const [first, ...rest] = compares;
-    let txn = raw.if(first!.key, first!.column, '==', first!.value);
-    for (const c of rest) txn = txn.and(c.key, c.column, '==', c.value);
-
-    const puts = [...create, ...(changes.update ?? []).map((s) => s.record)].flatMap((r) => {
-      const json = JSON.stringify(r);
-      return [raw.put(volumeNameKey(r.display_name)).value(json), raw.put(volumeKey(r.id)).value(json)];
-    });
-    const deletes = [
-      ...(changes.remove ?? []).flatMap((s) => [raw.delete().key(volumeNameKey(s.record.display_name)), raw.delete().key(volumeKey(s.record.id))]),
-      ...(changes.alsoDelete ?? []).map((key) => raw.delete().key(key)),
+    const written = new Map(
+      [...create, ...(changes.update ?? []).map((s) => s.record)].flatMap((r) => {
+        const json = JSON.stringify(r);
+        return [[volumeNameKey(r.display_name), json] as const, [volumeKey(r.id), json] as const];
+      }),
+    );
+    const deleted = [
+      ...(changes.remove ?? []).flatMap((s) => [volumeNameKey(s.record.display_name), volumeKey(s.record.id)]),
+      ...(changes.alsoDelete ?? []),
     ];
-    txn = txn.then(...puts, ...deletes).else(...compares.map((c) => raw.get(c.key)));
+    const transaction = () => {
+      const raw = this.client.raw;
+      const [first, ...rest] = compares;
+      let txn = raw.if(first!.key, first!.column, '==', first!.value);
+      for (const c of rest) txn = txn.and(c.key, c.column, '==', c.value);
+      const puts = [...written].map(([key, json]) => raw.put(key).value(json));
+      return txn
+        .then(...puts, ...deleted.map((key) => raw.delete().key(key)))
+        .else(...compares.map((c) => raw.get(c.key)))
+        .commit();
+    };
 
     let res;
+    let retried = false;
     try {
-      res = await txn.commit();
+      res = await this.client.retryingTransient((attempt) => {
+        retried = attempt > 1;
+        return transaction();
+      });
     } catch (e) {
       throw this.failure(`ETCD data ${verb} failed: ${label}`, e);
     }
     if (res.succeeded) return res.header.revision;
 
+    // After a lost answer the guard fails on our own write: every compared key holds what we wrote, or is gone.
+    const read = compares.map((c, i) => res.responses[i]?.response_range?.kvs?.[0]);
+    if (retried && compares.every((c, i) => (written.has(c.key) ? read[i]?.value.toString('utf8') === written.get(c.key) : read[i] === undefined))) {
+      return read.find((kv) => kv !== undefined)?.mod_revision ?? res.header.revision;
+    }
+
     // Name the first failed condition from the values read in the else branch.
     compares.forEach((c, i) => {
-      const kv = res.responses[i]?.response_range?.kvs?.[0];
+      const kv = read[i];
       const actual = kv === undefined ? '0' : c.column === 'Create' ? kv.create_revision : kv.mod_revision;
       if (actual === c.value) return;
       const record = all.find((r) => c.key === volumeNameKey(r.display_name) || c.key === volumeKey(r.id))!;
@@ -309,7 +328,7 @@ export class VolumeStore {
   private async readOne(key: string, what: string): Promise<StoredVolume | undefined> {
     let kv;
     try {
-      kv = (await this.client.raw.get(key).exec()).kvs[0];
+      kv = (await this.client.retryingTransient(() => this.client.raw.get(key).exec())).kvs[0];
     } catch (e) {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
