@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { HpeError } from '../errors.js';
+import { EtcdError, HpeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { bodyProblem } from './body-errors.js';
 import type { VolumeDriver } from './driver.js';
@@ -32,6 +32,18 @@ function idOf(req: Request): string {
   const id = (req.body as Record<string, unknown>).ID;
   if (typeof id !== 'string' || id === '') throw new RequestError('the request has no "ID": send a JSON body like {"Name": "vol1", "ID": "<caller id>"}');
   return id;
+}
+
+/** Whether etcd's failure is behind `err` (it or a cause of it). */
+function causedByEtcd(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof EtcdError) return true;
+  return false;
+}
+
+/** The Err text: the message, and for an etcd failure also its fix and the command that shows etcd's state. */
+function errText(err: HpeError): string {
+  if (!causedByEtcd(err)) return err.message;
+  return `${err.message}. Fix: ${err.fix}; \`hpedockerplugin check\` on this host shows etcd's state`;
 }
 
 /**
@@ -96,7 +108,7 @@ export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): exp
     if (err instanceof RequestError) return send(res, 400, { Err: err.message });
     if (err instanceof HpeError) {
       logger.info({ call: req.path, err: err.message }, 'request refused');
-      return send(res, 200, { Err: err.message });
+      return send(res, 200, { Err: errText(err) });
     }
     logger.error({ call: req.path, err: e.message, stack: e.stack }, 'unexpected failure');
     return send(res, 500, { Err: `internal error in hpedockerplugin while serving ${req.path}: ${e.message}` });

@@ -19,7 +19,8 @@ import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js'
 import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
 import { createPlainVolume } from './flows/create.js';
-import { VolumeRequestError } from './errors.js';
+import { VolumeRequestError, VolumeStoreError } from './errors.js';
+import { SeenVolumes, unverifiedView } from './seen-volumes.js';
 import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
 import { holdersText, mountHere, mountHolders, unmountHere, type MountContext } from './flows/mount.js';
@@ -124,6 +125,7 @@ class Manager implements VolumeManager {
   #mountRepairPending = false;
   #intentSettlePending = false;
   #background: Promise<void> = Promise.resolve();
+  readonly #seen = new SeenVolumes();
 
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
@@ -162,8 +164,9 @@ class Manager implements VolumeManager {
 
   // ----- create ---------------------------------------------------------------------------------------------
 
-  create(name: string, opts: Record<string, string> | undefined): Promise<void> {
-    return this.#settlingIntents(() => this.#create(name, opts));
+  async create(name: string, opts: Record<string, string> | undefined): Promise<void> {
+    await this.#settlingIntents(() => this.#create(name, opts));
+    this.#seen.saw(name);
   }
 
   async #create(name: string, opts: Record<string, string> | undefined): Promise<void> {
@@ -226,14 +229,16 @@ class Manager implements VolumeManager {
       }
       await removeStored(this.#ctx, current);
     });
+    this.#seen.gone(name);
   }
 
   // ----- get, list, path ------------------------------------------------------------------------------------
 
   async get(name: string): Promise<VolumeView | undefined> {
     const { volume, snapshot } = parseGetName(name);
-    const stored = await this.#ctx.store.getByName(volume);
+    const stored = await this.#readForGet(volume, snapshot === undefined);
     if (stored === undefined) return undefined;
+    if ('Status' in stored) return stored;
     const r = stored.record;
     if (snapshot !== undefined) {
       const entry = r.snapshots.find((s) => s.name === snapshot);
@@ -254,7 +259,22 @@ class Manager implements VolumeManager {
   async list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]> {
     // Names only: Mountpoint stays '' until mounting exists; a mounted volume's path then comes from Get/Path.
     const names = await this.#ctx.store.listNames();
+    this.#seen.replace(names);
     return names.map((Name) => ({ Name, Mountpoint: '', Status: {} }));
+  }
+
+  /** The record, undefined when absent, or (for a whole volume seen before) the unverified answer when etcd cannot be read. */
+  async #readForGet(volume: string, whole: boolean): Promise<StoredVolume | VolumeView | undefined> {
+    let stored: StoredVolume | undefined;
+    try {
+      stored = await this.#ctx.store.getByName(volume);
+    } catch (e) {
+      if (whole && e instanceof VolumeStoreError && this.#seen.has(volume)) return unverifiedView(volume, e);
+      throw e;
+    }
+    if (stored === undefined) this.#seen.gone(volume);
+    else this.#seen.saw(volume);
+    return stored;
   }
 
   async path(name: string): Promise<string> {
@@ -425,6 +445,7 @@ class Manager implements VolumeManager {
 
   async repair(): Promise<RepairReport & { mounts: MountRepairReport }> {
     this.#repairStarted = true;
+    await this.#seeAllNames();
     await this.#backends.firstAttempts(this.#repairWait.backendsMs);
     const mounts = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs);
     if (mounts.left.length > 0) this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
@@ -435,6 +456,15 @@ class Manager implements VolumeManager {
     const nowOk = [...this.#unrepaired].filter((n) => this.#backends.get(n) !== undefined);
     if (nowOk.length > 0) this.#repairLater(nowOk, 0);
     return report;
+  }
+
+  /** So that Get can answer for every volume that existed at start should etcd stop answering later. */
+  async #seeAllNames(): Promise<void> {
+    try {
+      this.#seen.replace(await this.#ctx.store.listNames());
+    } catch (err) {
+      this.#logger.warn({ err: describe(err) }, 'could not list the volume names at start; Get answers for a volume only once it was seen');
+    }
   }
 
   async #pass(backends?: readonly string[]): Promise<RepairReport> {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { HpeError } from '../../src/errors.js';
+import { EtcdError, HpeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createVolumeDriverApp, listenOnSocket, type VolumeDriver, type VolumeSummary } from '../../src/server/index.js';
 import { Writable } from 'node:stream';
@@ -23,7 +23,13 @@ class MemoryDriver implements VolumeDriver {
   async get(name: string) {
     return this.volumes.get(name);
   }
+  /** Set: List fails as the store does when etcd cannot be read (an HpeError whose cause is an EtcdError). */
+  etcdDown = false;
   async list() {
+    if (this.etcdDown) {
+      const cause = new EtcdError('127.0.0.1:2379', 'refused', 'connection refused', 'start etcd on 127.0.0.1:2379');
+      throw new HpeError(`ETCD volume list failed: ${cause.message}`, cause.fix, { cause });
+    }
     return [...this.volumes.values()];
   }
   async path(name: string) {
@@ -91,6 +97,20 @@ test('Create, Get, List, Path, Remove round trip with bodies sent without Conten
   assert.deepEqual((await post('/VolumeDriver.Path', '{"Name":"v1"}')).json, { Err: '', Mountpoint: '' });
   assert.deepEqual((await post('/VolumeDriver.Remove', '{"Name":"v1"}')).json, { Err: '' });
   assert.deepEqual((await post('/VolumeDriver.Get', '{"Name":"v1"}')).json, { Err: 'volume v1 does not exist' });
+});
+
+test('an etcd failure answers an Err (never an empty list) with its fix and `hpedockerplugin check`; other Errs stay bare', async () => {
+  driver.etcdDown = true;
+  try {
+    const r = await post('/VolumeDriver.List', '{}');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, {
+      Err: "ETCD volume list failed: etcd 127.0.0.1:2379: refused: connection refused. Fix: start etcd on 127.0.0.1:2379; `hpedockerplugin check` on this host shows etcd's state",
+    });
+  } finally {
+    driver.etcdDown = false;
+  }
+  assert.doesNotMatch(JSON.stringify((await post('/VolumeDriver.Remove', '{"Name":"nope"}')).json), /Fix:|hpedockerplugin check/);
 });
 
 test('a refused request answers 200 with the error text in Err', async () => {
