@@ -125,6 +125,18 @@ export async function unexportVolume(client: WsapiClient, req: UnexportRequest):
   }
 }
 
+/**
+ * Fencing for a takeover: removes the volume's VLUNs of every host but this one (`req` names this host), so a host
+ * that held the volume can no longer reach it. Returns the hosts whose VLUNs were removed. Their host entries stay:
+ * those hosts' own plugins remove them with their last volume.
+ */
+export async function fenceVolume(client: WsapiClient, req: UnexportRequest): Promise<string[]> {
+  const mine = await existingHostName(client, req);
+  const others = (await client.getVolumeVluns(req.volume)).filter((v): v is Vlun & { hostname: string } => !v.active && v.hostname !== undefined && v.hostname !== mine);
+  for (const v of others) await ignoring(client.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos), isNotFound);
+  return [...new Set(others.map((v) => v.hostname))];
+}
+
 async function volumeDomain(client: WsapiClient, volume: Volume): Promise<string | undefined> {
   if (volume.userCPG === undefined) return volume.domain;
   return (await client.getCpg(volume.userCPG)).domain;

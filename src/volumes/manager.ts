@@ -23,7 +23,19 @@ import { VolumeRequestError, VolumeStoreError } from './errors.js';
 import { SeenVolumes, unverifiedView } from './seen-volumes.js';
 import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
-import { holdersText, mountHere, mountHolders, unmountHere, type MountContext } from './flows/mount.js';
+import {
+  holdersText,
+  lostHere,
+  mountedElsewhere,
+  mountHere,
+  mountHolders,
+  otherHolders,
+  settledForThisNode,
+  takeOver,
+  unmountHere,
+  type MountContext,
+} from './flows/mount.js';
+import { NodePresence } from './store/presence.js';
 import { repairMounts, type MountRepairReport } from './flows/mount-repair.js';
 import { MountIntentStore } from './store/mount-intents.js';
 import { systemHostEnv, type HostEnv } from '../host/index.js';
@@ -76,6 +88,10 @@ export interface VolumeManagerOptions {
   nodeId?: string;
   /** This host's side of the data path (commands, /sys, /dev, /etc, /proc roots); default: the real host. */
   host?: HostEnv;
+  /** This host's name for its entry on the arrays (cut as upstream does). Default os.hostname(). */
+  hostname?: string;
+  /** How soon a dead node's presence in etcd expires (a takeover needs it gone). Default 10 s. */
+  presenceTtlSeconds?: number;
   /** Called after each step of a Mount or Unmount: the crash tests stop the process there. */
   onMountStep?: MountContext['onStep'];
   /** How long an operation waits for a volume's (or group's) lock. Default 30 s. */
@@ -105,6 +121,12 @@ const MAX_BACKGROUND_REPAIRS = 5;
 const MOUNT_REPAIR_FIRST_DELAY_MS = 2000;
 /** How soon a failed Create or Remove's leftover intent is settled in the background (then doubling, at most 60 s). */
 const INTENT_SETTLE_FIRST_DELAY_MS = 2000;
+/** Upstream's default mountConflictDelay, for records without one. */
+const DEFAULT_MOUNT_CONFLICT_DELAY_S = 30;
+/** dockerd abandons a Mount after 2 minutes (moby volume/drivers/proxy.go longTimeout): the wait leaves room to attach. */
+const MAX_MOUNT_CONFLICT_WAIT_S = 90;
+
+type MountStepResult = { mounted: { mountpoint: string; device: string } } | { waitFrom: StoredVolume };
 
 export function createVolumeManager(options: VolumeManagerOptions): VolumeManager {
   return new Manager(options);
@@ -126,6 +148,7 @@ class Manager implements VolumeManager {
   #intentSettlePending = false;
   #background: Promise<void> = Promise.resolve();
   readonly #seen = new SeenVolumes();
+  readonly #presence: NodePresence;
 
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
@@ -147,7 +170,12 @@ class Manager implements VolumeManager {
       logger: o.logger,
     });
     this.#ctx = {
-      data: new DataPath({ host: o.host ?? systemHostEnv(), ...(o.config.host.mountPrefix === undefined ? {} : { mountPrefix: o.config.host.mountPrefix }) }),
+      data: new DataPath({
+        host: o.host ?? systemHostEnv(),
+        ...(o.config.host.mountPrefix === undefined ? {} : { mountPrefix: o.config.host.mountPrefix }),
+        ...(o.hostname === undefined ? {} : { hostname: o.hostname }),
+      }),
+      isNodeAlive: (node) => this.#presence.isAlive(node),
       mountIntents: new MountIntentStore(o.etcd),
       ...(o.onMountStep === undefined ? {} : { onStep: o.onMountStep }),
       store: new VolumeStore(o.etcd),
@@ -159,6 +187,12 @@ class Manager implements VolumeManager {
       intentLeft: () => this.#settleIntentsLater(INTENT_SETTLE_FIRST_DELAY_MS),
       now: () => new Date(this.#clock.now()),
     };
+    this.#presence = new NodePresence(o.etcd, this.#ctx.nodeId, {
+      logger: o.logger,
+      clock: this.#clock,
+      ...(o.presenceTtlSeconds === undefined ? {} : { ttlSeconds: o.presenceTtlSeconds }),
+    });
+    this.#presence.start();
     this.#backends.start();
   }
 
@@ -289,23 +323,42 @@ class Manager implements VolumeManager {
 
   // ----- mount, unmount -------------------------------------------------------------------------------------
 
+  /**
+   * Mount. A volume another node holds: wait (without the lock, watching the record) up to its
+   * `mountConflictDelay` for that node to unmount; then take it over if that node's plugin is not alive (fencing
+   * it on the array), else refuse naming it. The wait is capped so the whole Mount stays inside dockerd's 2 min.
+   */
   async mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }> {
     const first = await this.#ctx.store.getByName(name);
     if (first === undefined) throw unknownVolume(name, 'mount');
-    return this.#settledLater(
-      this.#locks.withLocks([volumeLock(name)], async () => {
-        const current = await this.#ctx.store.getByName(name);
-        if (current === undefined) throw unknownVolume(name, 'mount');
-        const { mountpoint, device } = await mountHere(this.#ctx, current, id);
-        return { Mountpoint: mountpoint, Devicename: device };
-      }),
-    );
+    const waitSeconds = Math.min(Math.max(0, first.record.mount_conflict_delay ?? DEFAULT_MOUNT_CONFLICT_DELAY_S), MAX_MOUNT_CONFLICT_WAIT_S);
+    const until = this.#clock.now() + waitSeconds * 1000;
+    for (;;) {
+      const step = await this.#settledLater(
+        this.#locks.withLocks([volumeLock(name)], async (): Promise<MountStepResult> => {
+          const found = await this.#ctx.store.getByName(name);
+          if (found === undefined) throw unknownVolume(name, 'mount');
+          const current = await settledForThisNode(this.#ctx, found);
+          if (current === undefined) throw unknownVolume(name, 'mount');
+          const others = otherHolders(this.#ctx, current.record);
+          if (others.length === 0) return { mounted: await mountHere(this.#ctx, current, id) };
+          if (this.#clock.now() < until) return { waitFrom: current };
+          const alive = await Promise.all(others.map((h) => this.#presence.isAlive(h.node)));
+          const live = others.filter((_, i) => alive[i]);
+          if (live.length > 0) throw mountedElsewhere(current.record, live, waitSeconds);
+          const taken = await takeOver(this.#ctx, current, others.map((h) => h.node));
+          return { mounted: await mountHere(this.#ctx, taken, id) };
+        }),
+      );
+      if ('mounted' in step) return { Mountpoint: step.mounted.mountpoint, Devicename: step.mounted.device };
+      await this.#ctx.store.waitForChange(step.waitFrom.record.id, step.waitFrom.modRevision, until, this.#clock);
+    }
   }
 
   async unmount(name: string, id: string): Promise<void> {
     const first = await this.#ctx.store.getByName(name);
     if (first === undefined) throw unknownVolume(name, 'unmount');
-    if (first.record.node_mount_info?.[this.#ctx.nodeId] === undefined) return;
+    if (first.record.node_mount_info?.[this.#ctx.nodeId] === undefined && !lostHere(this.#ctx, first.record)) return;
     await this.#settledLater(
       this.#locks.withLocks([volumeLock(name)], async () => {
         const current = await this.#ctx.store.getByName(name);
@@ -503,6 +556,7 @@ class Manager implements VolumeManager {
 
   async close(): Promise<void> {
     this.#stop.abort();
+    await this.#presence.stop();
     await this.#background.catch(() => undefined);
     await this.#backends.close();
   }

@@ -22,6 +22,7 @@ import type { MountStep } from '../../src/volumes/flows/mount.js';
 import { MountIntentStore, type MountIntent } from '../../src/volumes/store/mount-intents.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
 import { waitFor } from '../../src/clock.js';
+import { NodePresence } from '../../src/volumes/store/presence.js';
 import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 const NODE = 'node-a';
@@ -207,10 +208,21 @@ describe('Mount and Unmount on one node', () => {
     const m = await manager();
     await assert.rejects(m.mount('nope', 'c1'), /Volume nope does not exist: cannot mount it/);
     await assert.rejects(m.unmount('nope', 'c1'), /Volume nope does not exist: cannot unmount it/);
-    await m.create('v4', { size: '1' });
+    await m.create('v4', { size: '1', mountConflictDelay: '1' });
     const stored = (await store.getByName('v4'))!;
     await store.update({ ...stored.record, node_mount_info: { 'node-b': ['x', 'y'] } }, stored.modRevision);
-    await assert.rejects(m.mount('v4', 'c1'), /Volume v4 is mounted on another node: node-b \(2 container mounts\)/);
+    // node-b's plugin is alive: after the delay, the Mount is refused, never a takeover.
+    const nodeB = new NodePresence(env.client, 'node-b', { logger: env.logger });
+    nodeB.start();
+    await waitFor('node-b announced', () => nodeB.isAlive('node-b'));
+    try {
+      const started = performance.now();
+      await assert.rejects(m.mount('v4', 'c1'), /Volume v4 is mounted on another node: node-b \(2 container mounts\); waited 1 s \(mountConflictDelay\) and that node's plugin is alive/);
+      assert.ok(performance.now() - started >= 1000, 'it waited mountConflictDelay first');
+    } finally {
+      await nodeB.stop();
+    }
+    assert.deepEqual((await store.getByName('v4'))!.record.node_mount_info, { 'node-b': ['x', 'y'] });
     assert.deepEqual(simLoops(), []);
     assert.deepEqual(await env.primary.admin.getVluns(), []);
   });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { exportVolume, isSimulator, unexportVolume, type Connection, type ExportRequest, type HostInitiators } from '../../array/index.js';
+import { exportVolume, fenceVolume, isSimulator, unexportVolume, type Connection, type ExportRequest, type HostInitiators } from '../../array/index.js';
 import { hostFilesystem, readInitiators, transportFor, type Filesystem, type HostEnv, type Transport } from '../../host/index.js';
 import type { ReadyBackend } from '../backends/backends.js';
 import type { VolumeRecord } from '../store/records.js';
@@ -83,6 +83,11 @@ export class DataPath {
 
   unexport(backend: ReadyBackend, request: ExportRequest): Promise<void> {
     return this.#oneAtATime(backend.primary.array, () => unexportVolume(backend.primary.client, request));
+  }
+
+  /** Removes the volume's VLUNs of every other host (a takeover's fencing); the hosts fenced. */
+  fence(backend: ReadyBackend, request: ExportRequest): Promise<string[]> {
+    return this.#oneAtATime(backend.primary.array, () => fenceVolume(backend.primary.client, request));
   }
 
   #oneAtATime<T>(array: string, fn: () => Promise<T>): Promise<T> {

@@ -44,11 +44,13 @@ function parseOwner(text: string | null): { uid: number; gid: number } | null {
 export interface MountContext extends FlowContext {
   data: DataPath;
   mountIntents: MountIntentStore;
-  /** Called after each step of a Mount or Unmount (the crash tests kill the process there). */
-  onStep?: (op: 'mount' | 'unmount', step: MountStep) => void;
+  /** Whether a node's plugin is alive (store/presence.ts): a takeover is settled only while its old holders are not. */
+  isNodeAlive(node: string): Promise<boolean>;
+  /** Called after each step of a Mount, Unmount or takeover (the crash tests kill the process there). */
+  onStep?: (op: MountIntent['op'], step: MountStep) => void;
 }
 
-export type MountStep = 'intent' | 'exported' | 'attached' | 'formatted' | 'mounted' | 'recorded' | 'unmounted' | 'detached' | 'unexported';
+export type MountStep = 'intent' | 'exported' | 'attached' | 'formatted' | 'mounted' | 'recorded' | 'unmounted' | 'detached' | 'unexported' | 'fenced';
 
 export interface MountResult {
   mountpoint: string;
@@ -64,11 +66,14 @@ export function holdersText(holders: { node: string; mounts: number }[]): string
   return holders.map((h) => `${h.node} (${h.mounts} container mount${h.mounts === 1 ? '' : 's'})`).join(', ');
 }
 
-/** What Docker shows for Mount of a volume another node holds (takeover is not in this version). */
-function mountedElsewhere(r: VolumeRecord, holders: { node: string; mounts: number }[]): VolumeRequestError {
+/**
+ * What Docker shows for Mount of a volume that a live node still holds after `waitedSeconds`: this plugin never
+ * takes a volume from a node whose plugin is alive (flows/takeover rule in README: only from a dead node).
+ */
+export function mountedElsewhere(r: VolumeRecord, holders: { node: string; mounts: number }[], waitedSeconds: number): VolumeRequestError {
   return new VolumeRequestError(
-    `Volume ${r.display_name} is mounted on another node: ${holdersText(holders)}; one node mounts a volume at a time`,
-    `stop the containers using it on ${holders.map((h) => h.node).join(', ')} (\`docker ps --filter volume=${r.display_name}\` there), then start this one again`,
+    `Volume ${r.display_name} is mounted on another node: ${holdersText(holders)}; waited ${waitedSeconds} s (mountConflictDelay) and that node's plugin is alive, so it was not taken over; one node mounts a volume at a time`,
+    `stop the containers using it on ${holders.map((h) => h.node).join(', ')} (\`docker ps --filter volume=${r.display_name}\` there), then start this one again; a node whose plugin is down (host crashed) is taken over after mountConflictDelay`,
   );
 }
 
@@ -106,13 +111,29 @@ async function afterLeftover(ctx: MountContext, stored: StoredVolume): Promise<S
   return ctx.store.getById(stored.record.id);
 }
 
-export async function mountHere(ctx: MountContext, found: StoredVolume, mountId: string): Promise<MountResult> {
+/**
+ * The volume's record once this node's own leftovers are settled: a crash's intent (afterLeftover), and the local
+ * side of a mount another node took over (releaseLost). Undefined if the record is gone.
+ */
+export async function settledForThisNode(ctx: MountContext, found: StoredVolume): Promise<StoredVolume | undefined> {
   const stored = await afterLeftover(ctx, found);
-  if (stored === undefined) throw new VolumeRequestError(`Volume ${found.record.display_name} does not exist: cannot mount it`, 'check the name with `docker volume ls`');
+  return stored === undefined ? undefined : releaseLost(ctx, stored);
+}
+
+/** The other nodes that hold the volume. */
+export function otherHolders(ctx: MountContext, r: VolumeRecord): { node: string; mounts: number }[] {
+  return mountHolders(r).filter((h) => h.node !== ctx.nodeId);
+}
+
+/**
+ * Mounts on this node. The caller holds the volume's lock, has settled this node's leftovers (settledForThisNode)
+ * and made sure no other node holds it (waited, or took it over).
+ */
+export async function mountHere(ctx: MountContext, stored: StoredVolume, mountId: string): Promise<MountResult> {
   const r = stored.record;
   const node = ctx.nodeId;
-  const holders = mountHolders(r).filter((h) => h.node !== node);
-  if (holders.length > 0) throw mountedElsewhere(r, holders);
+  const holders = otherHolders(ctx, r);
+  if (holders.length > 0) throw mountedElsewhere(r, holders, 0);
   const mine = r.node_mount_info?.[node];
   if (mine !== undefined && r.path_info !== null && (await ctx.data.fs.isMounted(r.path_info.mount_dir))) {
     if (!mine.includes(mountId)) {
@@ -190,7 +211,7 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
 
 /** Drops `mountId`; the last reference on this node unmounts and detaches. Unknown IDs and nodes are no-ops. */
 export async function unmountHere(ctx: MountContext, found: StoredVolume, mountId: string): Promise<void> {
-  const stored = await afterLeftover(ctx, found);
+  const stored = await settledForThisNode(ctx, found);
   if (stored === undefined) return;
   const r = stored.record;
   const node = ctx.nodeId;
@@ -267,6 +288,14 @@ async function dropMountIntent(ctx: MountContext, intent: MountIntent): Promise<
  * and find nothing to do).
  */
 export async function settleMountIntent(ctx: MountContext, intent: MountIntent): Promise<string> {
+  if (intent.op === 'takeover') {
+    const from = intent.from ?? [];
+    const alive = (await Promise.all(from.map((n) => ctx.isNodeAlive(n)))).some(Boolean);
+    // An old holder that is alive again keeps the volume: its plugin mounts it again (exporting anew) if it must.
+    if (!alive) await completeTakeover(ctx, intent);
+    await ctx.mountIntents.remove(intent);
+    return alive ? 'dropped takeover (old holder alive again)' : 'completed takeover';
+  }
   const stored = await ctx.store.getById(intent.id);
   const held = stored?.record.node_mount_info?.[ctx.nodeId] !== undefined && stored.record.path_info !== null;
   if (intent.op === 'mount' && held) {
@@ -279,4 +308,77 @@ export async function settleMountIntent(ctx: MountContext, intent: MountIntent):
   }
   await ctx.mountIntents.remove(intent);
   return intent.op === 'mount' ? 'rolled back mount' : 'completed unmount';
+}
+
+// ----- takeover -------------------------------------------------------------------------------------------------
+
+/**
+ * Takes the volume from nodes whose plugins are dead (the caller checked, holding the volume's lock): intent →
+ * fence (their VLUNs removed on the array, so they can no longer write) → record (they leave `node_mount_info`,
+ * their `path_info` moves to `old_path_info` for their own cleanup) → intent deleted. The Mount then proceeds as a
+ * first mount. A crash at any step is settled by settleMountIntent.
+ */
+export async function takeOver(ctx: MountContext, stored: StoredVolume, from: string[]): Promise<StoredVolume> {
+  const intent: MountIntent = { ...mountIntentOf(ctx, stored.record, 'takeover'), from };
+  try {
+    await ctx.mountIntents.write(intent);
+    ctx.onStep?.('takeover', 'intent');
+    const taken = await completeTakeover(ctx, intent);
+    await dropMountIntent(ctx, intent);
+    if (taken === undefined) throw new VolumeRequestError(`Volume ${stored.record.display_name} does not exist: cannot mount it`, 'check the name with `docker volume ls`');
+    return taken;
+  } catch (err) {
+    if (err instanceof VolumeRequestError) throw err;
+    throw operationFailed(`Failed to take volume ${stored.record.display_name} over from ${from.join(', ')}`, err, 'the plugin finishes or drops the takeover in the background; mount again');
+  }
+}
+
+async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise<StoredVolume | undefined> {
+  const backend = ctx.backends.require(intent.backend);
+  const fenced = await ctx.data.fence(backend, await ctx.data.exportRequest(backend, intent.arrayName));
+  ctx.onStep?.('takeover', 'fenced');
+  const stored = await ctx.store.getById(intent.id);
+  if (stored === undefined) return undefined;
+  const r = stored.record;
+  const leaving = (intent.from ?? []).filter((n) => r.node_mount_info?.[n] !== undefined);
+  if (leaving.length === 0) return stored;
+  let next: VolumeRecord = r;
+  const old: [string, PathInfo][] = [...(r.old_path_info ?? []).filter(([n]) => !leaving.includes(n))];
+  for (const n of leaving) {
+    if (r.path_info !== null) old.push([n, r.path_info]);
+    next = withoutNode(next, n);
+  }
+  const taken = await ctx.store.update({ ...next, old_path_info: old }, stored.modRevision);
+  ctx.onStep?.('takeover', 'recorded');
+  ctx.logger.warn({ volume: r.display_name, from: leaving, fencedHosts: fenced, by: ctx.nodeId }, 'volume taken over from a node whose plugin is not alive');
+  return taken;
+}
+
+/**
+ * The local side of a mount another node took over: unmount and detach on this host only (the array side was
+ * fenced by the new owner; the array volume and the owner's fields are never touched), then drop this node's
+ * `old_path_info` entry. The caller holds the volume's lock.
+ */
+async function releaseLost(ctx: MountContext, stored: StoredVolume): Promise<StoredVolume> {
+  const r = stored.record;
+  const lost = (r.old_path_info ?? []).filter(([n]) => n === ctx.nodeId);
+  if (lost.length === 0) return stored;
+  for (const [, p] of lost) {
+    if (typeof p !== 'object' || p === null) continue; // the Python plugin kept path_info as a JSON string
+    await ctx.data.fs.unmount(p.mount_dir, { removeDir: true });
+    const attachment = attachmentOf(p);
+    if (attachment !== undefined) await transportFor(attachment.transport, ctx.data.env).detach(attachment);
+  }
+  const rest = (r.old_path_info ?? []).filter(([n]) => n !== ctx.nodeId);
+  const next: VolumeRecord = { ...r };
+  if (rest.length > 0) next.old_path_info = rest;
+  else delete next.old_path_info;
+  const updated = await ctx.store.update(next, stored.modRevision);
+  ctx.logger.warn({ volume: r.display_name, mountDirs: lost.map(([, p]) => p.mount_dir) }, 'volume was taken over by another node; its mount here was released (unmounted and detached on this host only)');
+  return updated;
+}
+
+/** Whether this node has a takeover's local cleanup to do for the volume. */
+export function lostHere(ctx: MountContext, r: VolumeRecord): boolean {
+  return (r.old_path_info ?? []).some(([n]) => n === ctx.nodeId);
 }

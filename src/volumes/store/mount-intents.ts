@@ -9,7 +9,9 @@
  * reads its own prefix (one range read):
  *   mount intent, record names this node with a path  → only the intent deletion was lost: drop it;
  *   mount intent, otherwise                           → roll back: unmount, detach, remove this host's VLUNs;
- *   unmount intent                                    → finish it: unmount, detach, remove VLUNs, clear the record.
+ *   unmount intent                                    → finish it: unmount, detach, remove VLUNs, clear the record;
+ *   takeover intent, its old holders still not alive  → finish it: fence them again, move them out of the record;
+ *   takeover intent, an old holder alive again        → drop it (the record still names that holder).
  */
 import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
@@ -32,7 +34,7 @@ const attachmentSchema = z.object({
 
 const mountIntentSchema = z.object({
   v: z.literal(1),
-  op: z.enum(['mount', 'unmount']),
+  op: z.enum(['mount', 'unmount', 'takeover']),
   /** The record's uuid. */
   id: z.string().uuid(),
   /** The Docker name. */
@@ -43,6 +45,8 @@ const mountIntentSchema = z.object({
   mountDir: z.string().min(1),
   /** Set once the device is attached (a Mount), or taken from the record (an Unmount). */
   attachment: attachmentSchema.optional(),
+  /** A takeover: the nodes it takes the volume from (whose VLUNs it removes). */
+  from: z.array(z.string().min(1)).optional(),
   started: z.string(),
 });
 

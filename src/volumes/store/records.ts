@@ -16,7 +16,9 @@
  *
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
+import type { Watcher } from 'etcd3';
 import { z } from 'zod';
+import type { Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
@@ -94,7 +96,7 @@ export interface VolumeRecord {
   path_info: PathInfo | null;
   /** node id → Docker mount IDs on it; present only while mounted. */
   node_mount_info?: Record<string, string[]>;
-  /** Left by a forced takeover: [node id, that node's path_info], for its cleanup at unmount. */
+  /** Left by a takeover: [node id, that node's path_info], for that node's local cleanup (then it removes its entry). */
   old_path_info?: [string, PathInfo][];
   /** ISO 8601 creation time. */
   created: string;
@@ -225,6 +227,44 @@ export class VolumeStore {
       const last = res.kvs[res.kvs.length - 1];
       if (!res.more || last === undefined) return out;
       from = last.key.toString('utf8') + '\0';
+    }
+  }
+
+  /**
+   * Resolves once the record of `id` changes after `modRevision` (an etcd watch, no polling), or at `until`
+   * (epoch ms, on `clock`), whichever is first. A watch that cannot be opened ends the wait early: the caller reads
+   * the record again either way.
+   */
+  async waitForChange(id: string, modRevision: string, until: number, clock: Clock): Promise<void> {
+    const stop = new AbortController();
+    const from = (BigInt(modRevision) + 1n).toString();
+    let watcher: Watcher | undefined;
+    try {
+      await Promise.race([
+        clock.sleep(Math.max(0, until - clock.now()), stop.signal),
+        new Promise<void>((resolve) => {
+          this.client.raw
+            .watch()
+            .key(volumeKey(id))
+            .startRevision(from)
+            .create()
+            .then(
+              (w) => {
+                watcher = w;
+                if (stop.signal.aborted) {
+                  void w.cancel().catch(() => undefined);
+                  return resolve();
+                }
+                w.on('data', () => resolve());
+                w.on('error', () => resolve());
+              },
+              () => resolve(),
+            );
+        }),
+      ]);
+    } finally {
+      stop.abort();
+      await watcher?.cancel().catch(() => undefined);
     }
   }
 

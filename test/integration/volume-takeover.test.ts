@@ -1,0 +1,214 @@
+/**
+ * Two hosts, one etcd, one array: two volume managers in this process play host A and host B (distinct node ids,
+ * array host names, initiators and mount prefixes), on this machine's real loop devices and ext4, against a real
+ * etcd and the WSAPI simulator. A Mount on B of a volume A holds waits `mountConflictDelay`; then B takes it over
+ * when A's plugin is not alive (fencing A's VLUNs), or is refused while it is. A takeover cut short at any step is
+ * settled by the repair at B's next start. Both hosts share one kernel here, so the simulator's fencing shows on the
+ * array (A's VLUN gone), not in A's kernel: a real array cuts A's paths.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { waitFor } from '../../src/clock.js';
+import { systemHostEnv } from '../../src/host/index.js';
+import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import { MountIntentStore } from '../../src/volumes/store/mount-intents.js';
+import { nodeKey } from '../../src/volumes/store/presence.js';
+import { VolumeStore } from '../../src/volumes/store/records.js';
+import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+
+let env: VolumeEnv;
+let root: string;
+let store: VolumeStore;
+const managers: VolumeManager[] = [];
+
+interface Host {
+  node: string;
+  hostname: string;
+  prefix: string;
+}
+const A: Host = { node: 'node-a', hostname: 'host-a', prefix: 'a-' };
+const B: Host = { node: 'node-b', hostname: 'host-b', prefix: 'b-' };
+
+async function plugin(h: Host, overrides: { onMountStep?: Parameters<typeof createVolumeManager>[0]['onMountStep'] } = {}): Promise<VolumeManager> {
+  const { config, secrets } = buildConfig(env, { noReplication: true });
+  config.host.mountPrefix = join(root, h.prefix);
+  // Empty /etc and /sys per host: each gets initiators of its own (the simulator's, from its host name).
+  const hostRoot = join(root, `host-${h.node}`);
+  mkdirSync(join(hostRoot, 'etc'), { recursive: true });
+  mkdirSync(join(hostRoot, 'sys'), { recursive: true });
+  const m = createVolumeManager({
+    config,
+    secrets,
+    etcd: env.client,
+    logger: env.logger,
+    nodeId: h.node,
+    hostname: h.hostname,
+    host: systemHostEnv({ simulatorRoot: tmpdir(), etcRoot: join(hostRoot, 'etc'), sysRoot: join(hostRoot, 'sys') }),
+    presenceTtlSeconds: 2,
+    lockWaitMs: 20_000,
+    lockTtlSeconds: 2,
+    wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
+    repairWait: { backendsMs: 5000, lockMs: 500 },
+    ...overrides,
+  });
+  managers.push(m);
+  await settled(m);
+  await waitFor(`${h.node} announced`, async () => (await env.client.get(nodeKey(h.node))) !== undefined);
+  return m;
+}
+
+/** A host's plugin dies without unmounting anything (kill -9): its presence lease is gone at once here. */
+async function dies(m: VolumeManager, h: Host): Promise<void> {
+  await m.close();
+  managers.splice(managers.indexOf(m), 1);
+  await waitFor(`${h.node} gone`, async () => (await env.client.get(nodeKey(h.node))) === undefined);
+}
+
+function mountsUnder(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
+}
+
+function isMounted(dir: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+}
+
+function simLoops(): string[] {
+  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(env.primary.dir));
+}
+
+async function vlunHosts(): Promise<string[]> {
+  return [...new Set((await env.primary.admin.getVluns()).filter((v) => !v.active).map((v) => v.hostname ?? '?'))].sort();
+}
+
+before(async () => {
+  env = await startVolumeEnv();
+  store = new VolumeStore(env.client);
+  root = mkdtempSync(join(tmpdir(), 'hpe-takeover-'));
+});
+
+afterEach(async () => {
+  for (const m of managers.splice(0)) await m.close();
+  for (const line of mountsUnder()) {
+    const dir = line.split(' ')[4];
+    if (dir) execFileSync('umount', ['-l', dir]);
+  }
+  for (const l of simLoops()) execFileSync('losetup', ['-d', l.split(/\s+/)[0]!]);
+  for (const v of await env.primary.admin.getVluns()) await env.primary.admin.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos).catch(() => undefined);
+  for (const h of await env.primary.admin.getHosts()) await env.primary.admin.deleteHost(h.name).catch(() => undefined);
+  await clearArray(env.primary);
+  await clearEtcd(env.client);
+});
+
+after(async () => {
+  await env?.stop();
+  const left = [...mountsUnder(), ...(env ? simLoops() : [])];
+  rmSync(root, { recursive: true, force: true });
+  assert.deepEqual(left, [], 'no mount or loop device is left');
+});
+
+test('B takes over from a dead A after mountConflictDelay, fencing A; A cleans only its local side later', async (t) => {
+  const a = await plugin(A);
+  const b = await plugin(B);
+  await a.create('t1', { size: '1', mountConflictDelay: '2' });
+  const onA = await a.mount('t1', 'ca');
+  writeFileSync(join(onA.Mountpoint, 'from-a.txt'), 'written on host A\n');
+  execFileSync('sync');
+  assert.deepEqual(await vlunHosts(), ['host-a']);
+
+  await dies(a, A);
+  const started = performance.now();
+  const onB = await b.mount('t1', 'cb');
+  const took = performance.now() - started;
+  t.diagnostic(`takeover (delay 2 s + fence + attach + mount): ${Math.round(took)} ms`);
+  assert.ok(took >= 2000, `B waited mountConflictDelay first (${Math.round(took)} ms)`);
+  assert.equal(readFileSync(join(onB.Mountpoint, 'from-a.txt'), 'utf8'), 'written on host A\n', "B reads A's data");
+  assert.deepEqual(await vlunHosts(), ['host-b'], "A's VLUN is gone: A is fenced");
+  let r = (await store.getByName('t1'))!.record;
+  assert.deepEqual(r.node_mount_info, { 'node-b': ['cb'] }, 'no record names A any more as a holder');
+  assert.deepEqual(r.old_path_info?.map(([n, p]) => [n, p.mount_dir]), [['node-a', onA.Mountpoint]], "A's old mount, for A's cleanup");
+  assert.ok(isMounted(onA.Mountpoint), "A's kernel still has its mount until A's plugin looks (one kernel here)");
+
+  // A's plugin comes back; Docker sends the Unmount of A's dead container.
+  const a2 = await plugin(A);
+  await a2.unmount('t1', 'ca');
+  assert.equal(isMounted(onA.Mountpoint), false, "A's local mount is released");
+  r = (await store.getByName('t1'))!.record;
+  assert.deepEqual(r.node_mount_info, { 'node-b': ['cb'] }, "B's ownership is untouched");
+  assert.equal(r.old_path_info, undefined, "A's cleanup entry is gone");
+  assert.deepEqual(await vlunHosts(), ['host-b'], 'A never touched the array');
+  assert.equal(readFileSync(join(onB.Mountpoint, 'from-a.txt'), 'utf8'), 'written on host A\n', 'B still reads its volume');
+  // A cannot mount it back while B's plugin is alive and holds it.
+  await assert.rejects(a2.mount('t1', 'ca2'), /Volume t1 is mounted on another node: node-b \(1 container mount\); waited 2 s/);
+
+  await b.unmount('t1', 'cb');
+  assert.deepEqual(await vlunHosts(), []);
+  assert.deepEqual(mountsUnder(), []);
+});
+
+test('a free volume moves between hosts without waiting: A unmounts, B mounts', async (t) => {
+  const a = await plugin(A);
+  const b = await plugin(B);
+  await a.create('t2', { size: '1' });
+  const onA = await a.mount('t2', 'c1');
+  writeFileSync(join(onA.Mountpoint, 'f'), 'x');
+  await a.unmount('t2', 'c1');
+  const started = performance.now();
+  const onB = await b.mount('t2', 'c2');
+  t.diagnostic(`Mount of a free volume on a second host: ${Math.round(performance.now() - started)} ms`);
+  assert.equal(readFileSync(join(onB.Mountpoint, 'f'), 'utf8'), 'x');
+  assert.deepEqual(await vlunHosts(), ['host-b']);
+  await b.unmount('t2', 'c2');
+});
+
+test('two hosts mounting one new volume at once: one formats and mounts, the other waits and is refused (A alive)', async () => {
+  const a = await plugin(A);
+  const b = await plugin(B);
+  await a.create('t3', { size: '1', mountConflictDelay: '1' });
+  const results = await Promise.allSettled([a.mount('t3', 'ca'), b.mount('t3', 'cb')]);
+  const ok = results.filter((x) => x.status === 'fulfilled');
+  const refused = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+  assert.equal(ok.length, 1, 'exactly one host mounts it');
+  assert.equal(refused.length, 1);
+  assert.match((refused[0]!.reason as Error).message, /Volume t3 is mounted on another node: node-[ab] \(1 container mount\); waited 1 s/);
+  const holders = Object.keys((await store.getByName('t3'))!.record.node_mount_info ?? {});
+  assert.equal(holders.length, 1);
+  assert.equal(mountsUnder().length, 1, 'one mount, one filesystem');
+  await (holders[0] === 'node-a' ? a : b).unmount('t3', holders[0] === 'node-a' ? 'ca' : 'cb');
+});
+
+for (const step of ['intent', 'fenced', 'recorded'] as const) {
+  test(`a takeover cut short after "${step}" is settled at B's next start: one owner, mountable`, async () => {
+    const a = await plugin(A);
+    await a.create('t4', { size: '1', mountConflictDelay: '1' });
+    await a.mount('t4', 'ca');
+    await dies(a, A);
+    const crash = new Error(`crash after ${step}`);
+    const b = await plugin(B, {
+      onMountStep: (op, s) => {
+        if (op === 'takeover' && s === step) throw crash;
+      },
+    });
+    await assert.rejects(b.mount('t4', 'cb'));
+    await b.close();
+    managers.splice(managers.indexOf(b), 1);
+
+    // B's plugin starts again: its repair settles the takeover intent (A is still not alive: completed).
+    const b2 = await plugin(B);
+    const report = await b2.repair();
+    assert.deepEqual(report.mounts.fixed.map((f) => f.action), ['completed takeover']);
+    assert.deepEqual(await new MountIntentStore(env.client).listForNode(B.node), { intents: [], unreadable: [] });
+    const r = (await store.getByName('t4'))!.record;
+    assert.equal(r.node_mount_info, undefined, 'A is out of the record, and B had not mounted yet');
+    assert.deepEqual(await vlunHosts(), [], 'A is fenced');
+    const onB = await b2.mount('t4', 'cb');
+    assert.ok(isMounted(onB.Mountpoint));
+    assert.deepEqual(Object.keys((await store.getByName('t4'))!.record.node_mount_info ?? {}), ['node-b'], 'exactly one owner');
+    await b2.unmount('t4', 'cb');
+  });
+}
