@@ -117,7 +117,7 @@ class Manager implements VolumeManager {
   readonly #lockTtlSeconds: number;
   readonly #repairWait: { backendsMs: number; lockMs: number };
   readonly #stop = new AbortController();
-  /** Backends not yet repaired (not OK at the repair at start); repaired when they turn OK. */
+  /** Backends not yet repaired (not OK at the repair at start, or their target not OK); repaired when they turn OK. */
   readonly #unrepaired = new Set<string>();
   #repairStarted = false;
   #mountRepairPending = false;
@@ -134,7 +134,7 @@ class Manager implements VolumeManager {
       ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
       ...(o.wsapi === undefined ? {} : { wsapi: o.wsapi }),
       onStateChange: (name, state) => {
-        if (state === 'OK' && this.#unrepaired.has(name)) this.#repairLater([name], 0);
+        if (state === 'OK' && this.#unrepaired.has(name) && this.#wholeOk(name)) this.#repairLater([name], 0);
       },
     });
     this.#locks = new EtcdLocks(o.etcd, {
@@ -389,7 +389,7 @@ class Manager implements VolumeManager {
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
     // A backend that turned OK during the pass.
-    const nowOk = [...this.#unrepaired].filter((n) => this.#backends.get(n) !== undefined);
+    const nowOk = [...this.#unrepaired].filter((n) => this.#wholeOk(n));
     if (nowOk.length > 0) this.#repairLater(nowOk, 0);
     return report;
   }
@@ -401,7 +401,14 @@ class Manager implements VolumeManager {
       ...(backends === undefined ? {} : { backends }),
     });
     for (const name of report.scanned.backends) this.#unrepaired.delete(name);
+    for (const d of report.deferred) if (d.reason === 'replication target not OK' && d.backend !== undefined) this.#unrepaired.add(d.backend);
     return report;
+  }
+
+  /** The backend's array is OK, and so is its replication target if it has one: nothing of it waits. */
+  #wholeOk(name: string): boolean {
+    const b = this.#backends.get(name);
+    return b !== undefined && (b.config.replication === undefined || b.target !== undefined);
   }
 
   /**
