@@ -156,26 +156,42 @@ function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckR
   }
 }
 
+/** What a failed array means once the plugin runs: the same as `-o help=backends` then shows. */
+function arrayFailure(probe: Awaited<ReturnType<typeof probeBackends>>[number], subject: string): CheckResult {
+  const where = `${probe.apiUrl}: ${probe.reason ?? 'unreachable'}`;
+  if (probe.role === 'primary') {
+    return {
+      check: 'array',
+      status: 'FAIL',
+      subject,
+      detail: `${where}; the plugin starts, but this backend stays FAILED until it passes`,
+      fix: 'correct the option the reason names in hpe.conf, or make the array reachable from this host; the plugin retries by itself',
+    };
+  }
+  return {
+    check: 'array.replication',
+    status: 'FAIL',
+    subject,
+    detail: `${where}; only replicated operations of [${probe.backend}] are refused until it passes, its plain volumes keep working`,
+    fix: `correct the replication_device option the reason names in [${probe.backend}], or make the target array reachable from this host; the plugin retries the target by itself`,
+  };
+}
+
 async function checkArrays(config: HpeConfig, secrets: Map<string, RevealedSecrets>, results: CheckResult[]): Promise<void> {
   // A backend whose passwords did not decrypt has already failed above; there is nothing to log in with.
   const usable = { ...config, backends: config.backends.filter((b) => secrets.has(b.name)) };
   for (const probe of await probeBackends(usable, secrets)) {
     const subject = probe.role === 'primary' ? `array [${probe.backend}]` : `array [${probe.backend}] replication target ${probe.target ?? ''}`.trim();
+    const check = probe.role === 'primary' ? 'array' : 'array.replication';
     if (!probe.ok) {
-      results.push({
-        check: 'array',
-        status: 'FAIL',
-        subject,
-        detail: `${probe.apiUrl}: ${probe.reason ?? 'unreachable'}; the plugin starts, but this backend stays FAILED until it passes`,
-        fix: 'correct the option the reason names in hpe.conf, or make the array reachable from this host; the plugin retries by itself',
-      });
+      results.push(arrayFailure(probe, subject));
       continue;
     }
     const what = `${probe.apiUrl}: reachable, login ok, CPGs exist (${probe.model ?? 'array'} ${probe.systemName ?? ''}, WSAPI build ${probe.build ?? '?'})`;
     results.push(
       probe.verifiesTls === false && probe.apiUrl.startsWith('https:')
-        ? { check: 'array', status: 'warn', subject, detail: `${what}; its TLS certificate is not verified`, fix: `set hpe3par_ca_cert in [${probe.backend}] to the array's CA certificate` }
-        : { check: 'array', status: 'ok', subject, detail: what },
+        ? { check, status: 'warn', subject, detail: `${what}; its TLS certificate is not verified`, fix: `set hpe3par_ca_cert in [${probe.backend}] to the array's CA certificate` }
+        : { check, status: 'ok', subject, detail: what },
     );
   }
 }

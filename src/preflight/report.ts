@@ -39,21 +39,42 @@ export function formatReport(report: PrerequisiteReport): string {
 }
 
 /** Array logins are checked by `hpedockerplugin check` only: the start-up gate skips them, so they never stop the plugin. */
-const startsAnyway = (r: CheckResult) => r.check === 'array';
+const isPrimaryArray = (r: CheckResult) => r.check === 'array';
+/** A replication target's failure refuses only its backend's replicated operations. */
+const isTargetArray = (r: CheckResult) => r.check === 'array.replication';
 
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** The failing array checks and what they mean once the plugin runs; undefined when none fails. */
+function arraysVerdict(failed: CheckResult[]): { count: string; effect: string } | undefined {
+  const primaries = failed.filter(isPrimaryArray).length;
+  const targets = failed.filter(isTargetArray).length;
+  const counts: string[] = [];
+  const effects: string[] = [];
+  if (primaries > 0) {
+    counts.push(plural(primaries, 'array check fails', 'array checks fail'));
+    effects.push(primaries === 1 ? 'that backend stays FAILED until it passes' : 'those backends stay FAILED until they pass');
+  }
+  if (targets > 0) {
+    counts.push(plural(targets, 'replication target check fails', 'replication target checks fail'));
+    effects.push(
+      targets === 1
+        ? 'only the replicated operations of its backend are refused until it passes (plain volumes keep working)'
+        : 'only the replicated operations of their backends are refused until they pass (plain volumes keep working)',
+    );
+  }
+  return counts.length === 0 ? undefined : { count: counts.join(', '), effect: effects.join('; ') };
+}
+
 function verdict(results: CheckResult[]): string {
   const failed = results.filter((r) => r.status === 'FAIL');
-  const arrays = failed.filter(startsAnyway).length;
-  const blocking = failed.length - arrays;
+  const blocking = failed.filter((r) => !isPrimaryArray(r) && !isTargetArray(r)).length;
   const warned = results.filter((r) => r.status === 'warn').length;
   if (failed.length === 0) return `passed: every prerequisite is met${warned > 0 ? ` (${plural(warned, 'warning', 'warnings')})` : ''}`;
-  const arrayText = `${plural(arrays, 'array check fails', 'array checks fail')}`;
-  const staysFailed = arrays === 1 ? 'that backend stays FAILED until it passes' : 'those backends stay FAILED until they pass';
-  if (blocking === 0) return `failed: ${arrayText}; the plugin starts (its start-up gate does not log in to arrays), but ${staysFailed}`;
+  const arrays = arraysVerdict(failed);
+  if (blocking === 0) return `failed: ${arrays!.count}; the plugin starts (its start-up gate does not log in to arrays), but ${arrays!.effect}`;
   const head = `failed: ${plural(blocking, 'prerequisite is', 'prerequisites are')} not met; the plugin will not start until ${blocking === 1 ? 'it passes' : 'they pass'}`;
-  return arrays === 0 ? head : `${head}. ${arrayText} too; once the plugin starts, ${staysFailed}`;
+  return arrays === undefined ? head : `${head}. ${arrays.count} too; once the plugin starts, ${arrays.effect}`;
 }

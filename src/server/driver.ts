@@ -6,6 +6,8 @@ export interface VolumeSummary {
   Name: string;
   Mountpoint: string;
   Devicename?: string;
+  /** GiB: List's entries carry it, as upstream's did. */
+  size?: number;
   /** ISO 8601. */
   CreatedAt?: string;
   Status: Record<string, unknown>;

@@ -5,8 +5,8 @@
  *
  * Costs. Get and Path: ONE etcd read (the name index), plus for Get only what the Status needs from the array
  * over the backend's one session (the CPG domain is cached; snapshots, QoS, VV set and group only when the volume has
- * them). List: one etcd range read, no array call. Create: a lock, one read, an intent, the array steps, one
- * transaction for the record, the intent deletion.
+ * them). List: one etcd range read of the name index with its records (per 1,000 volumes), no array call. Create: a
+ * lock, one read, an intent, the array steps, one transaction for the record, the intent deletion.
  */
 import os from 'node:os';
 import { FlashCachePolicies } from '../array/index.js';
@@ -64,7 +64,8 @@ export interface VolumeManager {
   remove(name: string): Promise<void>;
   /** `vol` or `vol/snap`; undefined for an unknown name. */
   get(name: string): Promise<{ Name: string; Mountpoint: string; Devicename?: string; Status: Record<string, unknown> } | undefined>;
-  list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]>;
+  /** Upstream's List entry: Devicename and Mountpoint while mounted on this node, size in GiB (absent for an unreadable record). */
+  list(): Promise<{ Name: string; Devicename: string; size?: number; Mountpoint: string; Status: Record<string, unknown> }[]>;
   /** '' while not mounted (on this node); throws for an unknown volume. */
   path(name: string): Promise<string>;
   /** Attaches and mounts on the first `id`, counts a reference for every other; answers the mountpoint. */
@@ -141,7 +142,7 @@ class Manager implements VolumeManager {
   readonly #lockTtlSeconds: number;
   readonly #repairWait: { backendsMs: number; lockMs: number };
   readonly #stop = new AbortController();
-  /** Backends not yet repaired (not OK at the repair at start); repaired when they turn OK. */
+  /** Backends not yet repaired (not OK at the repair at start, or their target not OK); repaired when they turn OK. */
   readonly #unrepaired = new Set<string>();
   #repairStarted = false;
   #mountRepairPending = false;
@@ -161,7 +162,7 @@ class Manager implements VolumeManager {
       ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
       ...(o.wsapi === undefined ? {} : { wsapi: o.wsapi }),
       onStateChange: (name, state) => {
-        if (state === 'OK' && this.#unrepaired.has(name)) this.#repairLater([name], 0);
+        if (state === 'OK' && this.#unrepaired.has(name) && this.#wholeOk(name)) this.#repairLater([name], 0);
       },
     });
     this.#locks = new EtcdLocks(o.etcd, {
@@ -290,11 +291,19 @@ class Manager implements VolumeManager {
     return view(record, volumeStatus(record, live));
   }
 
-  async list(): Promise<{ Name: string; Mountpoint: string; Status: Record<string, unknown> }[]> {
-    // Names only: Mountpoint stays '' until mounting exists; a mounted volume's path then comes from Get/Path.
-    const names = await this.#ctx.store.listNames();
-    this.#seen.replace(names);
-    return names.map((Name) => ({ Name, Mountpoint: '', Status: {} }));
+  async list(): Promise<{ Name: string; Devicename: string; size?: number; Mountpoint: string; Status: Record<string, unknown> }[]> {
+    const volumes = await this.#ctx.store.listByName();
+    this.#seen.replace(volumes.map((v) => v.name));
+    return volumes.map(({ name, record }) => {
+      const here = record !== undefined && this.#mountedHere(record);
+      return {
+        Name: name,
+        Devicename: here ? devicenameOf(record) : '',
+        ...(record === undefined ? {} : { size: record.size }),
+        Mountpoint: here ? mountpointOf(record) : '',
+        Status: {},
+      };
+    });
   }
 
   /** The record, undefined when absent, or (for a whole volume seen before) the unverified answer when etcd cannot be read. */
@@ -317,7 +326,7 @@ class Manager implements VolumeManager {
     return this.#mountedHere(stored.record) ? mountpointOf(stored.record) : '';
   }
 
-  #mountedHere(r: VolumeRecord): boolean {
+  #mountedHere(r: Pick<VolumeRecord, 'node_mount_info'>): boolean {
     return r.node_mount_info?.[this.#ctx.nodeId] !== undefined;
   }
 
@@ -506,7 +515,7 @@ class Manager implements VolumeManager {
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
     // A backend that turned OK during the pass.
-    const nowOk = [...this.#unrepaired].filter((n) => this.#backends.get(n) !== undefined);
+    const nowOk = [...this.#unrepaired].filter((n) => this.#wholeOk(n));
     if (nowOk.length > 0) this.#repairLater(nowOk, 0);
     return report;
   }
@@ -527,7 +536,14 @@ class Manager implements VolumeManager {
       ...(backends === undefined ? {} : { backends }),
     });
     for (const name of report.scanned.backends) this.#unrepaired.delete(name);
+    for (const d of report.deferred) if (d.reason === 'replication target not OK' && d.backend !== undefined) this.#unrepaired.add(d.backend);
     return report;
+  }
+
+  /** The backend's array is OK, and so is its replication target if it has one: nothing of it waits. */
+  #wholeOk(name: string): boolean {
+    const b = this.#backends.get(name);
+    return b !== undefined && (b.config.replication === undefined || b.target !== undefined);
   }
 
   /**

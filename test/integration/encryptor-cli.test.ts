@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
+import { freePort } from '../../src/net.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { testPasswords, tempDir, twoBackendConfig, type ArrayUrls, type TempDir } from '../support/configs.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
@@ -262,6 +263,36 @@ describe('hpe3parencryptor encrypt-config, status, check', () => {
     assert.match(r.stdout, /^ok   array \[3par2\]: /m);
     assert.match(r.stdout, /^failed: 1 array check fails; the plugin starts \(its start-up gate does not log in to arrays\), but that backend stays FAILED until it passes$/m);
     assert.equal(r.stdout.includes('Not-The-Array-Password'), false);
+  });
+
+  test('check with a replication target down: that target FAILs, its backend and the others are ok, and the verdict says only replicated operations wait', async () => {
+    await clearKeys();
+    const dead = await freePort();
+    const deadUrl = `http://127.0.0.1:${dead}/api/v1`;
+    const file = await dir.file('target-down.conf', twoBackendConfig('127.0.0.1', port, testPasswords, { ...arrays, remote: deadUrl }));
+    const r = await runCli('plugin', ['check'], { env: { ...noDocker, HPEDOCKERPLUGIN_CONFIG: file }, transcript });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^ok   array \[DEFAULT\]: /m);
+    assert.match(r.stdout, /^ok   array \[3par2\]: /m);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('FAIL array [3par2] replication target remote3par: '));
+    assert.equal(
+      line?.split(' — fix: ')[0],
+      `FAIL array [3par2] replication target remote3par: ${deadUrl}: array 127.0.0.1:${dead} refused the connection; only replicated operations of [3par2] are refused until it passes, its plain volumes keep working`,
+    );
+    assert.match(
+      r.stdout,
+      /^failed: 1 replication target check fails; the plugin starts \(its start-up gate does not log in to arrays\), but only the replicated operations of its backend are refused until it passes \(plain volumes keep working\)$/m,
+    );
+    assert.doesNotMatch(r.stdout, /stays FAILED/);
+    const json = JSON.parse((await runCli('plugin', ['check', '--json'], { env: { ...noDocker, HPEDOCKERPLUGIN_CONFIG: file }, transcript })).stdout) as { results: { check: string; status: string; subject: string }[] };
+    assert.deepEqual(
+      json.results.filter((x) => x.check.startsWith('array')).map((x) => [x.check, x.status, x.subject]),
+      [
+        ['array', 'ok', 'array [DEFAULT]'],
+        ['array', 'ok', 'array [3par2]'],
+        ['array.replication', 'FAIL', 'array [3par2] replication target remote3par'],
+      ],
+    );
   });
 
   test('placeholders resolve from the environment and from files; a missing one fails naming it', async () => {

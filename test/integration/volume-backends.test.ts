@@ -41,7 +41,7 @@ function state(m: VolumeManager, name: string) {
 }
 
 describe('backend states', () => {
-  test('each failure marks only its backend FAILED, with a reason the admin can act on', async () => {
+  test('each failure marks only its backend FAILED (a replication target only itself), with a reason the admin can act on', async () => {
     const { config, secrets } = buildConfig(env, {
       badPassword: true,
       downPort: 1,
@@ -57,16 +57,24 @@ describe('backend states', () => {
       await settled(m);
       const port = new URL(env.primary.sim.apiUrl).port;
       assert.deepEqual(m.backendStates(), [
-        { name: 'DEFAULT', state: 'FAILED', reason: 'replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_username and [DEFAULT].replication_device.hpe3par_password' },
+        {
+          name: 'DEFAULT',
+          state: 'OK',
+          target: { id: 'sim2', state: 'FAILED', reason: 'login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_username and [DEFAULT].replication_device.hpe3par_password' },
+        },
         { name: 'second', state: 'FAILED', reason: 'the password hpe3par_password of [second] could not be decrypted — run `hpedockerplugin check`' },
         { name: 'badpw', state: 'FAILED', reason: 'login failed: wrong user or password (WSAPI code 5) — check [badpw].hpe3par_username and [badpw].hpe3par_password' },
         { name: 'down', state: 'FAILED', reason: 'array 127.0.0.1:1 refused the connection' },
         { name: 'nocpg', state: 'FAILED', reason: `CPG FC_r9 does not exist on the array 127.0.0.1:${port} — check [nocpg].hpe3par_cpg` },
       ]);
-      await assert.rejects(m.create('v1', {}), {
+      // The target's failure is the target's: DEFAULT's plain volumes work, its replicated ones are refused.
+      await m.create('v1', {});
+      await assert.rejects(m.create('v1r', { replicationGroup: 'g1' }), {
         message:
-          "ERROR: Backend 'DEFAULT' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: replication target sim2: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_username and [DEFAULT].replication_device.hpe3par_password",
+          "ERROR: Replication target sim2 of backend 'DEFAULT' is not available: replicated operations are refused until it is OK; plain volumes of 'DEFAULT' keep working. Reason: login failed: wrong user or password (WSAPI code 5) — check [DEFAULT].replication_device.hpe3par_username and [DEFAULT].replication_device.hpe3par_password",
       });
+      await m.remove('v1');
+      assert.deepEqual(await pluginVolumes(env.primary), []);
     } finally {
       await m.close();
     }

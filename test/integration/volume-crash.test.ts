@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -165,6 +166,35 @@ describe('repair of hand-made crash states', () => {
     assert.deepEqual(await a.getRemoteCopyGroups(), []);
   });
 
+  test('replicated create cut short while the replication target is down: deferred, then rolled back by itself once the target is back', async () => {
+    const id = newVolumeId();
+    const arrayName = arrayVolumeName(id, false);
+    await intents.write(intent({ id, name: 'rep2', arrayName, flow: 'replicated', rcg: { name: 'cutgrp2', created: true } }));
+    await arrayVolume(arrayName, id);
+    const a = env.primary.admin;
+    await a.createRemoteCopyGroup({ name: 'cutgrp2', targets: [{ targetName: 'sim2', mode: 1, userCPG: 'SEC_r1' }] });
+    await a.addVolumeToRemoteCopyGroup('cutgrp2', arrayName, { targets: [{ targetName: 'sim2', secVolumeName: arrayName }], volumeAutoCreation: true });
+    // The plugin reaches the target through a forwarder that is closed for now (the arrays' own link is up).
+    const port = await freePort();
+    const forwarder = new TcpForwarder(new URL(env.secondary.sim.apiUrl).port);
+    const viaForwarder = { ...env.secondary, sim: { ...env.secondary.sim, apiUrl: `http://127.0.0.1:${port}/api/v1` } };
+    const m = managerFor({ ...env, secondary: viaForwarder }, {}, { backoff: { initialMs: 50, maxMs: 100 } });
+    managers.push(m);
+    try {
+      const report = await m.repair();
+      assert.equal(only(report.deferred).reason, 'replication target not OK');
+      assert.deepEqual(report.fixed, []);
+      assert.deepEqual(await pluginVolumes(env.primary), [arrayName], 'nothing is undone while the target is down');
+      await forwarder.listen(port);
+      await waitFor('the background repair once the target is OK', async () => (await etcdKeys(env.client, INTENTS_PREFIX)).length === 0);
+      assert.deepEqual(await pluginVolumes(env.primary), []);
+      assert.deepEqual(await pluginVolumes(env.secondary), []);
+      assert.deepEqual(await a.getRemoteCopyGroups(), []);
+    } finally {
+      await forwarder.close();
+    }
+  });
+
   test('a plugin-named array volume without record or intent is reported, not deleted; so is a record without its volume', async () => {
     const orphanId = newVolumeId();
     const orphan = arrayVolumeName(orphanId, false);
@@ -316,5 +346,31 @@ async function assertConsistent(): Promise<void> {
   for (const g of groups) {
     assert.ok(g.volumes.length > 0, `group ${g.name} is not left empty`);
     for (const v of g.volumes) assert.ok(names.has(v.localVolumeName), `group member ${v.localVolumeName} has a record`);
+  }
+}
+
+/** A TCP forwarder to a local port, opened and closed by the test: an array that goes away and comes back. */
+class TcpForwarder {
+  readonly #sockets = new Set<net.Socket>();
+  #server: net.Server | undefined;
+
+  constructor(private readonly toPort: string) {}
+
+  async listen(port: number): Promise<void> {
+    this.#server = net.createServer((client) => {
+      const upstream = net.connect(Number(this.toPort), '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => (s === client ? upstream : client).destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', () => resolve()));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    if (this.#server !== undefined) await new Promise((resolve) => this.#server!.close(resolve));
   }
 }

@@ -257,10 +257,26 @@ describe('create', () => {
 
   test('the good backends work while others are FAILED; List covers every backend', async () => {
     await m.create('lb1', { size: '1' });
-    await m.create('lb2', { size: '1', backend: 'second' });
+    await m.create('lb2', { size: '3', backend: 'second' });
     const names = (await m.list()).map((v) => v.Name).sort();
     assert.deepEqual(names, ['lb1', 'lb2']);
     assert.deepEqual((await m.list())[0]?.Status, {});
+  });
+
+  test('List entries carry upstream\'s fields: Name, Devicename, size, Mountpoint, Status; an unreadable record is still listed', async () => {
+    await m.create('lf1', { size: '1' });
+    await m.create('lf2', { size: '3', backend: 'second' });
+    await env.client.raw.put('/volume-names/broken').value('{not json').exec();
+    const byName = new Map((await m.list()).map((v) => [v.Name, v]));
+    assert.deepEqual(Object.keys(byName.get('lf1')!), ['Name', 'Devicename', 'size', 'Mountpoint', 'Status']);
+    assert.deepEqual(byName.get('lf1'), { Name: 'lf1', Devicename: '', size: 1, Mountpoint: '', Status: {} });
+    assert.deepEqual(byName.get('lf2'), { Name: 'lf2', Devicename: '', size: 3, Mountpoint: '', Status: {} });
+    assert.deepEqual(byName.get('broken'), { Name: 'broken', Devicename: '', Mountpoint: '', Status: {} });
+    await env.client.raw.delete().key('/volume-names/broken').exec();
+    // Mounted on another node: its device and mount point are that node's, not this one's (as Get and Path).
+    const stored = (await store.getByName('lf1'))!;
+    await store.update({ ...stored.record, node_mount_info: { 'node-b': ['c1'] }, path_info: { name: 'x', path: '/dev/dm-9', mount_dir: '/opt/hpe/data/x' } }, stored.modRevision);
+    assert.deepEqual((await m.list()).find((v) => v.Name === 'lf1'), { Name: 'lf1', Devicename: '', size: 1, Mountpoint: '', Status: {} });
   });
 });
 

@@ -122,12 +122,15 @@ describe('Mount and Unmount on one node', () => {
     const got = await m.get('v1');
     assert.equal(got?.Mountpoint, Mountpoint);
     assert.equal(got?.Devicename, Devicename);
+    const listed = async () => (await m.list()).find((v) => v.Name === 'v1');
+    assert.deepEqual(await listed(), { Name: 'v1', Devicename, size: 1, Mountpoint, Status: {} }, 'List shows where it is mounted here, as Get does');
     assert.ok(await fs.isMounted(Mountpoint));
     assert.equal(existsSync(join(Mountpoint, 'lost+found')), false, 'lost+found is removed from a new filesystem');
     writeFileSync(join(Mountpoint, 'f'), 'kept');
     await m.unmount('v1', 'c1');
     await assertReleased('v1');
     assert.equal(await m.path('v1'), '');
+    assert.deepEqual(await listed(), { Name: 'v1', Devicename: '', size: 1, Mountpoint: '', Status: {} });
 
     const again = await m.mount('v1', 'c2');
     assert.equal(readFileSync(join(again.Mountpoint, 'f'), 'utf8'), 'kept');

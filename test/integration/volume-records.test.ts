@@ -204,6 +204,11 @@ describe('VolumeStore', () => {
     assert.equal(listed!.volumes.length, 1000);
     assert.deepEqual(listed!.unreadable, []);
     assert.deepEqual(new Set(listed!.volumes.map((v) => v.record.display_name)), new Set(records.map((r) => r.display_name)));
+    let named: Awaited<ReturnType<VolumeStore['listByName']>> | undefined;
+    assert.equal(await roundTrips(async () => (named = await store.listByName())), 1, 'List reads the name index with its records in one request');
+    assert.equal(named!.length, 1000);
+    assert.ok(named!.every((v) => v.record?.size === 100));
+    assert.deepEqual(new Set(named!.map((v) => v.name)), new Set(records.map((r) => r.display_name)));
   });
 
   test('list: past one page it reads further pages of one consistent snapshot', async () => {
@@ -213,6 +218,9 @@ describe('VolumeStore', () => {
     assert.equal(await roundTrips(async () => (listed = await store.list())), 2);
     assert.equal(listed!.volumes.length, 1201);
     assert.equal(new Set(listed!.volumes.map((v) => v.record.id)).size, 1201);
+    let named: Awaited<ReturnType<VolumeStore['listByName']>> | undefined;
+    assert.equal(await roundTrips(async () => (named = await store.listByName())), 2);
+    assert.equal(new Set(named!.map((v) => v.name)).size, 1201);
   });
 
   test('list: an empty store, and an unreadable record listed apart', async () => {

@@ -9,7 +9,23 @@ import { RcgModes, RcgStates } from '../../src/array/index.js';
 import { VolumeStore } from '../../src/volumes/index.js';
 import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
 import type { VolumeManager } from '../../src/volumes/manager.js';
-import { clearArray, clearEtcd, etcdKeys, managerFor, pluginVolumes, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+import { systemClock as realClock, waitFor, type Clock } from '../../src/clock.js';
+import { freePort } from '../../src/net.js';
+import {
+  PRIMARY_PASSWORD,
+  SECONDARY_PASSWORD,
+  clearArray,
+  clearEtcd,
+  etcdKeys,
+  managerFor,
+  pluginVolumes,
+  settled,
+  startSim,
+  startVolumeEnv,
+  stopSim,
+  type SimHandle,
+  type VolumeEnv,
+} from '../fixtures/volume-env.js';
 
 let env: VolumeEnv;
 let store: VolumeStore;
@@ -135,5 +151,81 @@ describe('replicated create and remove', () => {
     await assert.rejects(m.create('repD', { replicationGroup: 'mirrored', size: '1' }), { message: /^Remote copy group mirrored is not primary on array 127\.0\.0\.1:\d+ \(role 2\)/ });
     assert.deepEqual(await pluginVolumes(env.primary), []);
     await env.primary.admin.deleteRemoteCopyGroup('mirrored');
+  });
+});
+
+describe('a replication target outage', () => {
+  test('plain volumes keep working, replicated operations are refused with the target\'s reason, and the target recovers by itself', async () => {
+    const port = await freePort();
+    let target: SimHandle | undefined = await startSim({ systemName: 'sim2', cpgs: ['SEC_r1', 'SEC_r5'], password: SECONDARY_PASSWORD, port });
+    const primary = await startSim({ systemName: 'sim9', cpgs: ['FC_r1', 'FC_r5'], password: PRIMARY_PASSWORD, remote: target });
+    const sleeps: number[] = [];
+    const clock: Clock = { now: () => Date.now(), sleep: (ms, signal) => (sleeps.push(ms), realClock.sleep(15, signal)) };
+    const m = managerFor({ ...env, primary, secondary: target }, {}, { clock });
+    managers.push(m);
+    const table = async () => {
+      const err = await m.create('helpme', { help: 'backends' }).then(
+        () => assert.fail('help answers with an error'),
+        (e: unknown) => e as Error,
+      );
+      return err.message;
+    };
+    try {
+      await settled(m);
+      await m.create('rep0', { replicationGroup: 'g0', size: '1' });
+      await m.create('plain0', { size: '1' });
+
+      // Stopped as an array goes down: its state stays for the restart below.
+      const targetDir = target.dir;
+      await target.admin.close();
+      await target.sim.stop();
+      target = undefined;
+      const reason = `array 127.0.0.1:${port} refused the connection`;
+      const refused = `ERROR: Replication target sim2 of backend 'DEFAULT' is not available: replicated operations are refused until it is OK; plain volumes of 'DEFAULT' keep working. Reason: ${reason}`;
+      const before = await pluginVolumes(primary);
+      await assert.rejects(m.create('rep1', { replicationGroup: 'g1', size: '1' }), { message: refused });
+      assert.deepEqual(await pluginVolumes(primary), before, 'nothing was made on the primary');
+      assert.deepEqual(await primary.admin.getRemoteCopyGroups().then((gs) => gs.map((g) => g.name)), ['g0']);
+      assert.deepEqual(await etcdKeys(env.client, INTENTS_PREFIX), []);
+      assert.deepEqual(m.backendStates().find((s) => s.name === 'DEFAULT'), { name: 'DEFAULT', state: 'OK', target: { id: 'sim2', state: 'FAILED', reason } });
+      // Now that the target is known FAILED, refused without a call.
+      await assert.rejects(m.create('rep1', { replicationGroup: 'g1', size: '1' }), { message: refused });
+      await assert.rejects(m.remove('rep0'), { message: refused });
+      assert.notEqual(await store.getByName('rep0'), undefined, 'the replicated volume is kept');
+
+      // Plain volumes of the same backend: create, get, snapshot, remove.
+      await m.create('plain1', { size: '1' });
+      assert.equal((await m.get('plain1'))?.Name, 'plain1');
+      assert.equal(((await m.get('rep0'))?.Status['rcg_detail'] as { rcg_name: string }).rcg_name, 'g0', 'Get of a replicated volume reads the primary');
+      await m.create('plain1s', { virtualCopyOf: 'plain1' });
+      await m.remove('plain1s');
+      await m.remove('plain1');
+      await m.remove('plain0');
+
+      const shown = await table();
+      assert.match(shown, /^DEFAULT +OK$/m);
+      assert.match(shown, /^ {2}replication target sim2 +FAILED$/m);
+      assert.ok(shown.includes(`${'  replication target sim2'.padEnd(45)}  FAILED\n    ${reason}\n`), shown);
+
+      await waitFor('background retries of the target', () => sleeps.length >= 2);
+      assert.deepEqual(sleeps.slice(0, 2), [2000, 4000], 'the target is re-initialised with the backends\' backoff');
+      target = await startSim({ systemName: 'sim2', cpgs: ['SEC_r1', 'SEC_r5'], password: SECONDARY_PASSWORD, port, dir: targetDir });
+      await waitFor('target OK again', () => m.backendStates().find((s) => s.name === 'DEFAULT')?.target?.state === 'OK');
+      assert.deepEqual(m.backendStates().find((s) => s.name === 'DEFAULT'), { name: 'DEFAULT', state: 'OK', target: { id: 'sim2', state: 'OK' } });
+      assert.match(await table(), /^ {2}replication target sim2 +OK$/m);
+      await m.create('rep1', { replicationGroup: 'g1', size: '1' });
+      const arrayName = (await store.getByName('rep1'))!.record['3par_vol_name'];
+      assert.ok((await pluginVolumes(target)).includes(arrayName), 'the secondary is made on the restarted target');
+      await m.remove('rep1');
+      await m.remove('rep0');
+      assert.deepEqual(await pluginVolumes(target), []);
+      assert.deepEqual(await pluginVolumes(primary), []);
+    } finally {
+      await m.close();
+      managers.splice(managers.indexOf(m), 1);
+      await clearArray(primary).catch(() => undefined);
+      await stopSim(primary);
+      await stopSim(target);
+    }
   });
 });

@@ -263,10 +263,12 @@ describe('Get of a volume with QoS (TestGetVolumeWithQos)', () => {
 });
 
 describe('List and Get shapes (documented differences; dockerd reads them the same)', () => {
-  test('an empty List is {"Err":"","Volumes":[]}; entries are names-only', async () => {
+  test('an empty List is {"Err":"","Volumes":[]}; entries have upstream\'s fields in upstream\'s order', async () => {
     assert.deepEqual(await call('List', {}), { Err: '', Volumes: [] });
     assert.equal(await create('l1', { size: '1' }), '');
-    assert.deepEqual(await call('List', {}), { Err: '', Volumes: [{ Name: 'l1', Mountpoint: '', Status: {} }] });
+    const listed = await call('List', {});
+    assert.deepEqual(listed, { Err: '', Volumes: [{ Name: 'l1', Devicename: '', size: 1, Mountpoint: '', Status: {} }] });
+    assert.deepEqual(Object.keys((listed['Volumes'] as object[])[0]!), ['Name', 'Devicename', 'size', 'Mountpoint', 'Status']);
   });
 
   test('Get of an unknown name answers an Err (dockerd: "no such volume" either way)', async () => {

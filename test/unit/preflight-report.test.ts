@@ -49,3 +49,31 @@ test('array failures with other failures are counted apart', () => {
     'failed: 1 prerequisite is not met; the plugin will not start until it passes. 1 array check fails too; once the plugin starts, that backend stays FAILED until it passes',
   );
 });
+
+const targetFail = {
+  check: 'array.replication',
+  status: 'FAIL',
+  subject: 'array [DEFAULT] replication target array2',
+  detail: 'refused; only replicated operations of [DEFAULT] are refused until it passes, its plain volumes keep working',
+  fix: 'x',
+} as const;
+
+test('a replication target failure: the verdict says only replicated operations wait, not that its backend is FAILED', () => {
+  const report = buildReport('f', [targetFail], at);
+  assert.equal(report.passed, false);
+  assert.equal(
+    formatReport(report).split('\n').at(-1),
+    'failed: 1 replication target check fails; the plugin starts (its start-up gate does not log in to arrays), but only the replicated operations of its backend are refused until it passes (plain volumes keep working)',
+  );
+});
+
+test('array and replication target failures are told apart, also next to other failures', () => {
+  assert.equal(
+    formatReport(buildReport('f', [arrayFail, targetFail, { ...targetFail, subject: 'array [b2] replication target t2' }], at)).split('\n').at(-1),
+    'failed: 1 array check fails, 2 replication target checks fail; the plugin starts (its start-up gate does not log in to arrays), but that backend stays FAILED until it passes; only the replicated operations of their backends are refused until they pass (plain volumes keep working)',
+  );
+  assert.equal(
+    formatReport(buildReport('f', [etcdFail, targetFail], at)).split('\n').at(-1),
+    'failed: 1 prerequisite is not met; the plugin will not start until it passes. 1 replication target check fails too; once the plugin starts, only the replicated operations of its backend are refused until it passes (plain volumes keep working)',
+  );
+});

@@ -37,6 +37,22 @@ describe('formatBackendsTable (upstream layout of -o help=backends)', () => {
     ]);
   });
 
+  test('a replication target gets its own row and reason under its backend', () => {
+    const table = formatBackendsTable([
+      { name: 'DEFAULT', state: 'OK', target: { id: 'array2', state: 'FAILED', reason: 'array 10.0.0.2:8080 refused the connection' } },
+      { name: 'rep2', state: 'FAILED', reason: 'login failed', target: { id: 'array3', state: 'OK' } },
+    ]);
+    assert.deepEqual(table.split('\n').slice(4), [
+      `DEFAULT${' '.repeat(38)}  OK`,
+      `  replication target array2${' '.repeat(18)}  FAILED`,
+      '    array 10.0.0.2:8080 refused the connection',
+      `rep2${' '.repeat(41)}  FAILED`,
+      '    login failed',
+      `  replication target array3${' '.repeat(18)}  OK`,
+      '',
+    ]);
+  });
+
   test('a name longer than the column is not cut', () => {
     const name = 'n'.repeat(50);
     assert.ok(formatBackendsTable([{ name, state: 'OK' }]).includes(`${name}  OK\n`));

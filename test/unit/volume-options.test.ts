@@ -427,3 +427,14 @@ describe('pythonList', () => {
     assert.equal(pythonList(['a\\b']), "['a\\\\b']");
   });
 });
+
+test('a replication target that is not OK refuses replicated creates only, naming the target and its reason', () => {
+  const view: BackendView[] = [{ name: 'rep', state: 'OK', replication, target: { id: 'array2', state: 'FAILED', reason: 'array 10.0.0.2:8080 refused the connection' } }];
+  assert.equal(parse({ backend: 'rep', size: '1' }, 'vol1', view).kind, 'create');
+  assert.throws(() => parse({ backend: 'rep', replicationGroup: 'g1' }, 'vol1', view), {
+    message:
+      "ERROR: Replication target array2 of backend 'rep' is not available: replicated operations are refused until it is OK; plain volumes of 'rep' keep working. Reason: array 10.0.0.2:8080 refused the connection",
+  });
+  const initializing: BackendView[] = [{ ...view[0]!, target: { id: 'array2', state: 'INITIALIZING' } }];
+  assert.throws(() => parse({ backend: 'rep', replicationGroup: 'g1' }, 'vol1', initializing), (e: unknown) => e instanceof VolumeRequestError && e.retryable && /still initializing/.test(e.message));
+});

@@ -13,6 +13,10 @@
  * refused login on any call of an OK backend's sessions (the client's outcome hook) makes it FAILED with that
  * reason and starts the same background re-initialisation, whose success makes it OK again. Reasons never
  * contain a password: the WSAPI client scrubs them.
+ *
+ * A replication target has a state of its own, kept, retried and recovered the same way: the backend is OK
+ * when its own array is, so its plain volumes keep working through the target's outage; only operations that
+ * need the target (replicated create and remove) are refused, with the target's reason (replicationTarget()).
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -33,7 +37,7 @@ import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
-import { backendNotReady, type BackendState, type BackendStatus, type BackendView } from './state.js';
+import { backendNotReady, targetNotReady, type ArrayRole, type BackendState, type BackendStatus, type BackendView } from './state.js';
 
 /** Backoff of the background re-initialisation of a FAILED backend. */
 const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
@@ -75,6 +79,7 @@ export interface ReadyBackend {
   name: string;
   config: BackendConfig;
   primary: ArrayHandle;
+  /** The replication target while it is OK (as it was when the backend was looked up). */
   target?: ReplicationTarget;
 }
 
@@ -101,8 +106,7 @@ class InitFailure extends Error {
 
 interface ArraySpec {
   backend: string;
-  /** `primary`, or the target's backend_id. */
-  role: 'primary' | 'replication target';
+  role: ArrayRole;
   /** The replication target's backend_id. */
   targetId?: string;
   apiUrl: string;
@@ -268,23 +272,45 @@ interface BackendsOptions {
   clock?: Clock;
   backoff?: Backoff;
   wsapi?: WsapiSettings;
-  /** Called whenever a backend's state changes (after the change). */
-  onStateChange?: (name: string, state: BackendState) => void;
+  /** Called whenever the state of a backend's array (its primary, or its replication target) changes. */
+  onStateChange?: (name: string, state: BackendState, role: ArrayRole) => void;
 }
 
-interface Entry {
-  config: BackendConfig;
-  specs: ArraySpec[];
-  clients: (WsapiClient | undefined)[];
+interface Side {
+  spec: ArraySpec;
+  client?: WsapiClient;
   state: BackendState;
+  /** Why it is FAILED, without the `replication target <id>: ` prefix. */
   reason?: string;
-  ready?: ReadyBackend;
+  handle?: ArrayHandle;
   firstAttempt: Promise<void>;
   run?: Promise<void>;
 }
 
+interface Entry {
+  config: BackendConfig;
+  primary: Side;
+  target?: Side;
+}
+
+function sideStatus(side: Side): { state: BackendState; reason?: string } {
+  return { state: side.state, ...(side.reason === undefined ? {} : { reason: side.reason }) };
+}
+
 function statusOf(e: Entry): BackendStatus {
-  return { name: e.config.name, state: e.state, ...(e.reason === undefined ? {} : { reason: e.reason }) };
+  return {
+    name: e.config.name,
+    ...sideStatus(e.primary),
+    ...(e.target === undefined ? {} : { target: { id: e.target.spec.targetId ?? '', ...sideStatus(e.target) } }),
+  };
+}
+
+function sidesOf(e: Entry): Side[] {
+  return e.target === undefined ? [e.primary] : [e.primary, e.target];
+}
+
+function newSide(spec: ArraySpec): Side {
+  return { spec, state: 'INITIALIZING', firstAttempt: Promise.resolve() };
 }
 
 /** Block backends only: the File Persona driver is not served by this plugin. */
@@ -304,23 +330,25 @@ export class Backends {
     this.#clock = options.clock ?? systemClock;
     this.#backoff = options.backoff ?? defaultBackoff;
     for (const backend of blockBackends(config)) {
-      const specs = specsOf(backend, secrets.get(backend.name));
-      this.#entries.set(backend.name, { config: backend, specs, clients: specs.map(() => undefined), state: 'INITIALIZING', firstAttempt: Promise.resolve() });
+      const [primary, target] = specsOf(backend, secrets.get(backend.name)).map(newSide);
+      this.#entries.set(backend.name, { config: backend, primary: primary!, ...(target === undefined ? {} : { target }) });
     }
   }
 
-  /** Starts every backend's initialisation in the background (in parallel). */
+  /** Starts the initialisation of every backend's arrays in the background (in parallel). */
   start(): void {
     for (const entry of this.#entries.values()) {
-      let markFirst!: () => void;
-      entry.firstAttempt = new Promise((resolve) => (markFirst = resolve));
-      entry.run = this.#initLoop(entry, markFirst);
+      for (const side of sidesOf(entry)) {
+        let markFirst!: () => void;
+        side.firstAttempt = new Promise((resolve) => (markFirst = resolve));
+        side.run = this.#initLoop(entry, side, markFirst);
+      }
     }
   }
 
-  /** Resolves when every backend has finished its first attempt (OK or FAILED), or after `timeoutMs`. */
+  /** Resolves when every array has finished its first attempt (OK or FAILED), or after `timeoutMs`. */
   async firstAttempts(timeoutMs?: number): Promise<void> {
-    const all = Promise.all([...this.#entries.values()].map((e) => e.firstAttempt)).then(() => undefined);
+    const all = Promise.all([...this.#entries.values()].flatMap(sidesOf).map((side) => side.firstAttempt)).then(() => undefined);
     if (timeoutMs === undefined) return all;
     const stop = new AbortController();
     await Promise.race([all, this.#clock.sleep(timeoutMs, stop.signal)]);
@@ -347,9 +375,15 @@ export class Backends {
     }));
   }
 
-  /** The backend if it is OK. */
+  /** The backend if its array is OK, with its replication target if that is OK too. */
   get(name: string): ReadyBackend | undefined {
-    return this.#entries.get(name)?.ready;
+    const entry = this.#entries.get(name);
+    const primary = entry?.primary.handle;
+    if (entry === undefined || primary === undefined) return undefined;
+    const ready: ReadyBackend = { name, config: entry.config, primary };
+    const target = entry.target?.handle;
+    if (target !== undefined && entry.config.replication !== undefined) ready.target = { ...target, device: entry.config.replication };
+    return ready;
   }
 
   /** The OK backend, or the error Docker shows for it (upstream's text, plus why). */
@@ -361,8 +395,20 @@ export class Backends {
         `add the [${name}] section back to hpe.conf, or use a configured backend (${this.names().join(', ')})`,
       );
     }
-    if (entry.ready !== undefined) return entry.ready;
-    throw backendNotReady(statusOf(entry));
+    const ready = this.get(name);
+    if (ready === undefined) throw backendNotReady(statusOf(entry));
+    return ready;
+  }
+
+  /**
+   * The replication target of an OK backend, for an operation that needs it: undefined when the backend has
+   * none; while it is not OK, the error naming the target and its reason.
+   */
+  replicationTarget(name: string): ReplicationTarget | undefined {
+    const b = this.require(name);
+    const target = statusOf(this.#entries.get(name)!).target;
+    if (b.target === undefined && target !== undefined) throw targetNotReady(name, target);
+    return b.target;
   }
 
   /**
@@ -371,60 +417,66 @@ export class Backends {
    */
   async close(): Promise<void> {
     this.#stop.abort();
-    const closeClients = () =>
-      Promise.all([...this.#entries.values()].flatMap((e) => e.clients.filter((c): c is WsapiClient => c !== undefined).map((c) => c.close().catch(() => undefined))));
+    const sides = [...this.#entries.values()].flatMap(sidesOf);
+    const closeClients = () => Promise.all(sides.map((side) => side.client?.close().catch(() => undefined)));
     await closeClients();
-    await Promise.all([...this.#entries.values()].map((e) => e.run?.catch(() => undefined)));
+    await Promise.all(sides.map((side) => side.run?.catch(() => undefined)));
     // A client made while the first round closed (an attempt that was reading its CA file).
     await closeClients();
   }
 
   /**
-   * A call of an OK backend's session failed in transport or at the login: the backend is FAILED with that
-   * reason (requests get it from require()) and re-initialised in the background as at start, whose success
-   * makes it OK again. A lost answer to a request the array received (`outcomeUnknown`) is not an outage.
+   * A call of an OK array's session failed in transport or at the login: that array is FAILED with that
+   * reason (requests get it from require() or replicationTarget()) and re-initialised in the background as at
+   * start, whose success makes it OK again. A lost answer to a request the array received (`outcomeUnknown`)
+   * is not an outage.
    */
-  #lost(entry: Entry, spec: ArraySpec, client: WsapiClient, outcome: WsapiOutcome): void {
-    if (outcome.ok || entry.state !== 'OK' || this.#stop.signal.aborted) return;
+  #lost(entry: Entry, side: Side, client: WsapiClient, outcome: WsapiOutcome): void {
+    if (outcome.ok || side.state !== 'OK' || this.#stop.signal.aborted) return;
     if (outcome.error instanceof WsapiConnectionError && outcome.error.outcomeUnknown) return;
-    const reason = prefixed(spec, reasonOf(outcome.error, spec, client.array).message);
-    entry.state = 'FAILED';
-    entry.reason = reason;
-    delete entry.ready;
-    this.#options.logger.warn({ backend: entry.config.name, reason }, `backend ${entry.config.name} FAILED Error: ${reason}`);
-    this.#options.onStateChange?.(entry.config.name, 'FAILED');
-    entry.run = this.#initLoop(entry, () => undefined);
+    const reason = reasonOf(outcome.error, side.spec, client.array).message;
+    side.state = 'FAILED';
+    side.reason = reason;
+    delete side.handle;
+    const full = prefixed(side.spec, reason);
+    this.#options.logger.warn({ backend: entry.config.name, role: side.spec.role, reason: full }, `backend ${entry.config.name} FAILED Error: ${full}`);
+    this.#options.onStateChange?.(entry.config.name, 'FAILED', side.spec.role);
+    side.run = this.#initLoop(entry, side, () => undefined);
   }
 
-  async #initLoop(entry: Entry, markFirst: () => void): Promise<void> {
+  async #initLoop(entry: Entry, side: Side, markFirst: () => void): Promise<void> {
+    const name = entry.config.name;
+    const role = side.spec.role;
+    const which = role === 'primary' ? name : `${name} replication target ${side.spec.targetId}`;
     let attempt = 0;
     for (;;) {
       attempt++;
       let retry = true;
       const delay = backoffDelay(this.#backoff, attempt);
       try {
-        entry.ready = await this.#initOnce(entry);
-        entry.state = 'OK';
-        delete entry.reason;
-        this.#options.logger.info({ backend: entry.config.name, attempt }, `backend ${entry.config.name} initialized: OK`);
+        side.handle = await this.#initOnce(entry, side);
+        side.state = 'OK';
+        delete side.reason;
+        this.#options.logger.info({ backend: name, role, attempt }, `backend ${which} initialized: OK`);
         markFirst();
-        this.#options.onStateChange?.(entry.config.name, 'OK');
+        this.#options.onStateChange?.(name, 'OK', role);
         return;
       } catch (err) {
         if (this.#stop.signal.aborted) return markFirst();
         const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
         retry = failure.retry;
-        const changed = entry.state !== 'FAILED' || entry.reason !== failure.message;
-        entry.state = 'FAILED';
-        entry.reason = failure.message;
+        const changed = side.state !== 'FAILED' || side.reason !== failure.message;
+        side.state = 'FAILED';
+        side.reason = failure.message;
         if (changed || attempt === 1) {
+          const full = prefixed(side.spec, failure.message);
           this.#options.logger.warn(
-            { backend: entry.config.name, attempt, reason: failure.message, retryInMs: retry ? delay : undefined },
-            `INITIALIZING backend: ${entry.config.name} FAILED Error: ${failure.message}`,
+            { backend: name, role, attempt, reason: full, retryInMs: retry ? delay : undefined },
+            `INITIALIZING backend: ${name} FAILED Error: ${full}`,
           );
         }
         markFirst();
-        if (changed) this.#options.onStateChange?.(entry.config.name, 'FAILED');
+        if (changed) this.#options.onStateChange?.(name, 'FAILED', role);
       }
       if (!retry) return;
       await this.#clock.sleep(delay, this.#stop.signal);
@@ -432,32 +484,13 @@ export class Backends {
     }
   }
 
-  async #clientOf(entry: Entry, spec: ArraySpec, i: number, wsapi: WsapiSettings): Promise<WsapiClient> {
-    const client = await clientFor(spec, wsapi);
-    client.onOutcome((outcome) => this.#lost(entry, spec, client, outcome));
-    entry.clients[i] = client;
-    return client;
-  }
-
-  async #initOnce(entry: Entry): Promise<ReadyBackend> {
-    const wsapi = this.#options.wsapi ?? {};
-    // Primary and target in parallel; the primary's failure is reported first.
-    const results = await Promise.allSettled(
-      entry.specs.map(async (spec, i) => {
-        try {
-          return await initArray(entry.clients[i] ?? (await this.#clientOf(entry, spec, i, wsapi)), spec);
-        } catch (err) {
-          const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
-          throw new InitFailure(prefixed(spec, failure.message), failure.retry);
-        }
-      }),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const [primary, target] = results.map((r) => (r as PromiseFulfilledResult<ArrayHandle>).value);
-    const ready: ReadyBackend = { name: entry.config.name, config: entry.config, primary: primary! };
-    if (target !== undefined && entry.config.replication !== undefined) ready.target = { ...target, device: entry.config.replication };
-    return ready;
+  async #initOnce(entry: Entry, side: Side): Promise<ArrayHandle> {
+    if (side.client === undefined) {
+      const client = await clientFor(side.spec, this.#options.wsapi ?? {});
+      client.onOutcome((outcome) => this.#lost(entry, side, client, outcome));
+      side.client = client;
+    }
+    return initArray(side.client, side.spec);
   }
 }
 
@@ -466,7 +499,7 @@ export class Backends {
 
 interface BackendProbe {
   backend: string;
-  role: 'primary' | 'replication target';
+  role: ArrayRole;
   /** The target's backend_id for a replication target. */
   target?: string;
   apiUrl: string;

@@ -7,11 +7,17 @@ import { VolumeRequestError } from '../errors.js';
 
 export type BackendState = 'INITIALIZING' | 'OK' | 'FAILED';
 
+/** Which array of a backend: its own, or the replication target of its `replication_device`. */
+export type ArrayRole = 'primary' | 'replication target';
+
 export interface BackendStatus {
   name: string;
+  /** The state of the backend's own array: requests to the backend need it OK. */
   state: BackendState;
   /** Why a FAILED backend failed (no secret values). */
   reason?: string;
+  /** The replication target's own state; only replicated operations need it OK. */
+  target?: { id: string; state: BackendState; reason?: string };
 }
 
 /** What option validation needs to know of a configured block backend. */
@@ -34,5 +40,25 @@ export function backendNotReady(backend: BackendStatus): VolumeRequestError {
     `ERROR: Backend '${backend.name}' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it.${reason}`,
     // hpe.conf is read once, at start; what the array or the network fixes is picked up by the background retries.
     'fix what the reason names: on the array or the network, and the plugin retries the backend by itself; in hpe.conf, then run `hpedockerplugin check` and restart the plugin',
+  );
+}
+
+/** A replication target's state, as `-o help=backends` shows it under its backend. */
+export type TargetStatus = NonNullable<BackendStatus['target']>;
+
+/**
+ * The error of an operation that needs the replication target (a replicated create or remove) while the target
+ * is INITIALIZING or FAILED; the backend's plain volumes keep working meanwhile.
+ */
+export function targetNotReady(backend: string, target: TargetStatus): VolumeRequestError {
+  const which = `Replication target ${target.id} of backend '${backend}'`;
+  const scope = `replicated operations are refused until it is OK; plain volumes of '${backend}' keep working.`;
+  if (target.state === 'INITIALIZING') {
+    return new VolumeRequestError(`ERROR: ${which} is still initializing: ${scope}`, 'retry shortly; `-o help=backends` shows when the target is OK', { retryable: true });
+  }
+  const reason = target.reason ? ` Reason: ${target.reason}` : '';
+  return new VolumeRequestError(
+    `ERROR: ${which} is not available: ${scope}${reason}`,
+    `fix what the reason names: on the target array or the network, and the plugin retries the target by itself; in [${backend}].replication_device of hpe.conf, then run \`hpedockerplugin check\` and restart the plugin`,
   );
 }

@@ -6,7 +6,7 @@
  */
 import { RcgRoles, RcgStates, TaskStatuses, WsapiCodes, type RemoteCopyGroup, type WsapiClient } from '../../array/index.js';
 import type { Logger } from '../../log.js';
-import type { ReadyBackend } from '../backends/backends.js';
+import type { Backends, ReadyBackend, ReplicationTarget } from '../backends/backends.js';
 import { VolumeOperationError, describe, failedWith, hasAnyCode, isStatus } from './failures.js';
 
 const BUSY_TEXT = 'The volume is currently busy on the 3PAR and cannot be deleted at this time. You can try again later.';
@@ -27,6 +27,24 @@ export async function getGroup(client: WsapiClient, name: string): Promise<Remot
     if (isStatus(err, 404)) return undefined;
     throw err;
   }
+}
+
+/**
+ * The backend's replication target, reached through its own session (one GET /system) before an operation that
+ * needs it changes anything: an outage since its last call marks it FAILED here, and the operation is refused
+ * with its reason instead of failing half-way on the primary. Undefined when the backend has no target.
+ */
+export async function reachTarget(backends: Backends, name: string): Promise<ReplicationTarget | undefined> {
+  const target = backends.replicationTarget(name);
+  if (target === undefined) return undefined;
+  try {
+    await target.client.getSystem();
+  } catch (err) {
+    // A transport error or a refused login has just marked the target FAILED: this throws its error.
+    backends.replicationTarget(name);
+    throw new VolumeOperationError(`replication target ${target.device.backendId} (${target.array}) of backend ${name} did not answer: ${describe(err)}`, 'check the replication target array', { cause: err });
+  }
+  return target;
 }
 
 export function isStarted(group: RemoteCopyGroup): boolean {

@@ -2,6 +2,7 @@
  * Remove (upstream §5 "Delete volume"), under the volume's lock (and its parent's for a snapshot, its group's
  * for a replicated volume):
  *   refused while the record lists snapshots (upstream's text)
+ *   replicated: GET /system on the target's session (refused with the target's reason while it is down)
  *   intent → replicated: GET /remotecopygroups/<g> (must be primary), PUT {action:4}, DELETE
  *   /remotecopygroups/<g>/volumes/<v>?removeSecondaryVolume=true, then DELETE the group when empty
  *   (?keepSnap=false) or PUT {action:3} to start it again
@@ -11,7 +12,7 @@
  *   → ONE etcd transaction: the record (+ for a snapshot, its parent's list) → intent deleted.
  */
 import { WsapiConnectionError } from '../../array/index.js';
-import { dismantle, type DismantleSpec } from './array-ops.js';
+import { dismantle, reachTarget, type DismantleSpec } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, failedAsUpstream } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
@@ -65,6 +66,8 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
     throw new VolumeRequestError(`Err: Volume ${r.display_name} has one or more child snapshots - volume cannot be deleted!`, `remove its snapshots first (${r.snapshots.map((s) => s.name).join(', ')})`);
   }
   const b = ctx.backends.require(r.backend);
+  // Its secondary on the target goes with it: refused while the target is down, rather than left behind there.
+  if (r.rcg_info !== null) await reachTarget(ctx.backends, r.backend);
   const what = `Failed to remove volume ${r.display_name} on backend ${b.name}`;
   const intent = removeIntentOf(ctx, r);
   try {

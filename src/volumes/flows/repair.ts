@@ -13,8 +13,9 @@
  *      plugin-named (dcv-/dcs-) array volume without record or intent → reported, never deleted: it may belong
  *        to another etcd's plugin or to the Python plugin;
  *      record whose array volume is gone → reported (removed outside the plugin).
- * Intents of a backend that is not OK, or whose lock is busy, are deferred: the manager runs another pass
- * when the backend turns OK or the lock has expired.
+ * Intents of a backend that is not OK (of a replicated volume: whose replication target is not OK), or whose
+ * lock is busy, are deferred: the manager runs another pass when the backend (or its target) turns OK or the
+ * lock has expired.
  */
 import { HpeError } from '../../errors.js';
 import { dismantle, ignoringMissing } from './array-ops.js';
@@ -46,7 +47,7 @@ export interface RepairReport {
   /** What only an admin can decide; each detail says what to check or run. */
   needsAdmin: (RepairItem & { problem: RepairProblem })[];
   /** Left for a later pass (the manager schedules it): the backend is not OK, or the volume's lock is held. */
-  deferred: (RepairItem & { reason: 'backend not OK' | 'lock busy' })[];
+  deferred: (RepairItem & { reason: 'backend not OK' | 'replication target not OK' | 'lock busy' })[];
   scanned: { backends: string[]; records: number; intents: number; arrayVolumes: number };
 }
 
@@ -109,6 +110,13 @@ async function settleIntent(ctx: FlowContext, options: RepairOptions, intent: Vo
         }
         if (b === undefined) {
           report.deferred.push({ reason: 'backend not OK', ...item(current, `backend ${current.backend} is not OK; the ${current.op} of ${current.name} is settled when it is`) });
+          return;
+        }
+        if (current.rcg !== undefined && b.config.replication !== undefined && b.target === undefined) {
+          report.deferred.push({
+            reason: 'replication target not OK',
+            ...item(current, `the replication target of ${current.backend} is not OK; the ${current.op} of ${current.name} is settled when it is`),
+          });
           return;
         }
         if (current.op === 'create') {

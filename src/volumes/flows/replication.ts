@@ -1,5 +1,6 @@
 /**
  * Create of a replicated volume (upstream §5 "Replication"), under the volume's and the group's locks:
+ *   target array (its own session): GET /system   (refused with the target's reason while it is down)
  *   GET /remotecopygroups/<g>                       (404: the group is created below)
  *   intent → POST /volumes {dcv-…}
  *   new group: POST /remotecopygroups {name, targets:[{targetName: backend_id, mode 1|2|4, userCPG, snapCPG}],
@@ -16,20 +17,22 @@ import type { ReadyBackend, ReplicationTarget } from '../backends/backends.js';
 import { createArrayVolume, createWhat } from './create.js';
 import { VolumeOperationError, clientText, describe, failedWith } from './failures.js';
 import { newIntent, runCreate, type FlowContext } from './flow.js';
-import { getGroup, hasVolume, ignoringMissing, isStarted } from './array-ops.js';
+import { getGroup, hasVolume, ignoringMissing, isStarted, reachTarget } from './array-ops.js';
 import { arrayVolumeName, newVolumeId } from '../request/naming.js';
 import type { ReplicatedVolumeRequest } from '../request/options.js';
 import { checkRcgName, checkShape, createRcgParams, createVolumeParams, newRecord, rcgTargetSettings, volumeComment, type VolumeShape } from '../request/plan.js';
 import type { Undo } from './undo.js';
 
-function requireTarget(b: ReadyBackend): ReplicationTarget {
-  if (b.target === undefined) {
+/** The target, or the error naming it and its reason while it is not OK. */
+async function requireTarget(ctx: FlowContext, b: ReadyBackend): Promise<ReplicationTarget> {
+  const target = await reachTarget(ctx.backends, b.name);
+  if (target === undefined) {
     throw new VolumeOperationError(
       `Request to create replicated volume cannot be fulfilled without defining 'replication_device' entry defined in hpe.conf for the backend '${b.name}'. Please add it and execute the request again.`,
       `add a replication_device entry to [${b.name}] in hpe.conf`,
     );
   }
-  return b.target;
+  return target;
 }
 
 /** An existing group must be primary here and replicate to the configured target. */
@@ -50,7 +53,7 @@ function checkExistingGroup(group: RemoteCopyGroup, b: ReadyBackend, target: Rep
 
 export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVolumeRequest): Promise<void> {
   const b = ctx.backends.require(req.backend);
-  const target = requireTarget(b);
+  const target = await requireTarget(ctx, b);
   const device = target.device;
   const group = req.replicationGroup;
   checkRcgName(group);

@@ -59,13 +59,20 @@ export function formatBackendsTable(backends: readonly BackendStatus[]): string 
   const rule = '='.repeat(54);
   let out = `\n${rule}\nNAME${' '.repeat(42)}STATUS\n${rule}\n`;
   for (const b of backends) {
-    out += `${b.name.padEnd(45)}  ${b.state}\n`;
-    if (b.state === 'FAILED' && b.reason) {
-      out += b.reason
-        .split('\n')
-        .map((line) => `    ${line}\n`)
-        .join('');
-    }
+    out += row(b.name, b);
+    if (b.target !== undefined) out += row(`  replication target ${b.target.id}`, b.target);
+  }
+  return out;
+}
+
+/** `name<pad to 45>  STATE` (upstream's row), then a FAILED array's reason indented below it. */
+function row(label: string, s: { state: string; reason?: string }): string {
+  let out = `${label.padEnd(45)}  ${s.state}\n`;
+  if (s.state === 'FAILED' && s.reason) {
+    out += s.reason
+      .split('\n')
+      .map((line) => `    ${line}\n`)
+      .join('');
   }
   return out;
 }

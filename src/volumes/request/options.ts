@@ -13,7 +13,7 @@
  * An option given with an empty value (`-o size=`) counts as not given, as upstream did for most options.
  */
 import type { ReplicationDevice } from '../../config/index.js';
-import { backendNotReady, type BackendView } from '../backends/state.js';
+import { backendNotReady, targetNotReady, type BackendView } from '../backends/state.js';
 import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
 import { FsTypes, type FsType } from '../../host/index.js';
 import { checkArrayName, checkRcgName, checkSnapshotNameLength, checkVolumeNameLength } from './limits.js';
@@ -506,6 +506,7 @@ function parseNewVolume(name: string, opts: Map<string, string>, values: Values,
     );
   }
   requireReady(backend);
+  if (backend.target !== undefined && backend.target.state !== 'OK') throw targetNotReady(backend.name, backend.target);
   return { kind: 'replicated', ...common, replicationGroup, replication: backend.replication };
 }
 

@@ -23,7 +23,7 @@ function optionText(v: boolean | string | null | undefined): string | null {
 }
 
 /** Upstream double-encoded `path_info` (a JSON string inside the record); records made here hold an object. */
-function pathInfoOf(record: VolumeRecord): { mount_dir?: string; path?: string } | null {
+function pathInfoOf(record: Pick<VolumeRecord, 'path_info'>): { mount_dir?: string; path?: string } | null {
   const p: unknown = record.path_info;
   if (typeof p === 'string') {
     try {
@@ -35,11 +35,11 @@ function pathInfoOf(record: VolumeRecord): { mount_dir?: string; path?: string }
   return (p as { mount_dir?: string; path?: string } | null) ?? null;
 }
 
-export function mountpointOf(record: VolumeRecord): string {
+export function mountpointOf(record: Pick<VolumeRecord, 'path_info'>): string {
   return pathInfoOf(record)?.mount_dir ?? '';
 }
 
-export function devicenameOf(record: VolumeRecord): string {
+export function devicenameOf(record: Pick<VolumeRecord, 'path_info'>): string {
   return pathInfoOf(record)?.path ?? '';
 }
 
