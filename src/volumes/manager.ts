@@ -188,9 +188,9 @@ class Manager implements VolumeManager {
       intentLeft: () => this.#settleIntentsLater(INTENT_SETTLE_FIRST_DELAY_MS),
       now: () => new Date(this.#clock.now()),
     };
+    // Renewed in real time whatever `clock` is: etcd expires the lease in real time.
     this.#presence = new NodePresence(o.etcd, this.#ctx.nodeId, {
       logger: o.logger,
-      clock: this.#clock,
       ...(o.presenceTtlSeconds === undefined ? {} : { ttlSeconds: o.presenceTtlSeconds }),
     });
     this.#presence.start();
