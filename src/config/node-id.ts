@@ -15,7 +15,7 @@ export const NodeIdFix = `write one word of at most ${NodeIdMaxLength} character
 export function nodeIdProblem(text: string): string | undefined {
   if (text === '') return 'is empty';
   if (text.length > NodeIdMaxLength) return `is ${text.length} characters long; at most ${NodeIdMaxLength} are allowed`;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(text)) return /[\r\n]/.test(text) ? 'holds more than one line' : 'contains a control character';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(text)) return /[\r\n]/.test(text) ? 'spans more than one line' : 'contains a control character';
   if (/\s/.test(text)) return `contains whitespace ('${shown(text)}')`;
   const bad = /[/{}]/.exec(text);
   if (bad !== null) return `contains '${bad[0]}' ('${shown(text)}')`;

@@ -15,7 +15,7 @@ import { NodeIdFix, nodeIdProblem } from '../config/index.js';
 import { writeFileAtomic } from '../files.js';
 import { NodeIdError } from './errors.js';
 
-export const NodeIdFileName = '.node_id';
+const NodeIdFileName = '.node_id';
 export const NodeIdEnv = 'HPE_NODE_ID';
 
 export const NodeIdSources = {
@@ -68,7 +68,7 @@ async function readNodeIdFile(file: string): Promise<string | undefined> {
   }
   const id = text.trim();
   const problem = nodeIdProblem(id);
-  if (problem !== undefined) throw new NodeIdError(file, `${file} is damaged: the node id it holds ${problem}`, damagedFix(file));
+  if (problem !== undefined) throw new NodeIdError(file, `${file} is damaged: the id in it ${problem}`, damagedFix(file));
   return id;
 }
 
@@ -82,10 +82,6 @@ function fromSetting(env: NodeJS.ProcessEnv): NodeId | undefined {
   return { id: value, source: NodeIdSources.setting, from: NodeIdEnv };
 }
 
-export function stateNodeIdFile(stateDir: string): string {
-  return join(stateDir, NodeIdFileName);
-}
-
 /** Where this host's id comes from, without writing anything (`hpedockerplugin check`); throws NodeIdError. */
 export async function findNodeId(places: NodeIdPlaces): Promise<NodeIdLookup> {
   const setting = fromSetting(places.env);
@@ -96,7 +92,7 @@ export async function findNodeId(places: NodeIdPlaces): Promise<NodeIdLookup> {
   const upstream = join(dirname(places.configFile), NodeIdFileName);
   const upstreamId = await readNodeIdFile(upstream);
   if (upstreamId !== undefined) return { found: true, id: upstreamId, source: NodeIdSources.upstreamFile, from: upstream };
-  const own = stateNodeIdFile(places.stateDir);
+  const own = join(places.stateDir, NodeIdFileName);
   const ownId = await readNodeIdFile(own);
   if (ownId !== undefined) return { found: true, id: ownId, source: NodeIdSources.stateFile, from: own };
   return { found: false, createAt: own };
