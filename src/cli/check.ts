@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { resolveConfigPath } from '../config/index.js';
-import { defaultStateDir, formatReport, readLastReport, runPrerequisiteChecks, type LastReport } from '../preflight/index.js';
+import { defaultStateDir, formatReport, readLastReport, runPrerequisiteChecks, type LastReport, type PrerequisiteReport } from '../preflight/index.js';
 import { ExitCodes, type Io } from './output.js';
 
 export interface CheckCommandOptions {
@@ -17,25 +17,33 @@ function isForConfig(last: LastReport, configFile: string): boolean {
 }
 
 /** The plugin's own view at its last start, which may differ from this host command's (other env, other mounts). */
-function formatLastReport(last: LastReport, configFile: string): string {
+function formatLastReport(last: LastReport, configFile: string, now: PrerequisiteReport): string {
   const failed = last.report.results.filter((r) => r.status === 'FAIL');
   const which = isForConfig(last, configFile) ? `with ${last.report.configFile}` : `was for ${last.report.configFile}, not this config`;
   const head = `\nthe plugin's last start ${which} (${last.report.checkedAt}, ${last.attempts} attempt${last.attempts === 1 ? '' : 's'}): ${
     last.report.passed ? 'passed' : `refused, ${failed.length} failed`
   }`;
-  return [head, ...failed.map((r) => `  FAIL ${r.subject}: ${r.detail}${r.fix ? ` — fix: ${r.fix}` : ''}`)].join('\n');
+  return [head, ...failed.map((r) => `  FAIL ${r.subject}: ${r.detail}${r.fix ? ` — fix: ${r.fix}` : ''}`), ...otherNodeId(last.report, now)].join('\n');
+}
+
+/** The plugin sees its own settings (HPE_NODE_ID), which a host command does not: say when its id differs. */
+function otherNodeId(then: PrerequisiteReport, now: PrerequisiteReport): string[] {
+  const nodeId = (r: PrerequisiteReport) => r.results.find((x) => x.check === 'node.id' && x.status === 'ok')?.detail;
+  const plugin = nodeId(then);
+  return plugin === undefined || plugin === nodeId(now) ? [] : [`  node id at that start: ${plugin}`];
 }
 
 /** `hpedockerplugin check`: every prerequisite, arrays included, then the plugin's last start report. */
 export async function runCheck(options: CheckCommandOptions, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const configFile = resolveConfigPath(options.config, env);
-  const { report } = await runPrerequisiteChecks({ configFile, env, probeArrays: true });
-  const last = await readLastReport(options.state ?? defaultStateDir);
+  const stateDir = options.state ?? defaultStateDir;
+  const { report } = await runPrerequisiteChecks({ configFile, stateDir, env, probeArrays: true });
+  const last = await readLastReport(stateDir);
   if (options.json) {
     io.out(JSON.stringify(last === undefined ? report : { ...report, pluginLastStart: { ...last, forThisConfig: isForConfig(last, configFile) } }, null, 2));
   } else {
     io.out(formatReport(report));
-    if (last !== undefined) io.out(formatLastReport(last, configFile));
+    if (last !== undefined) io.out(formatLastReport(last, configFile, report));
   }
   return report.passed ? ExitCodes.ok : ExitCodes.failed;
 }

@@ -4,11 +4,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { resolveConfigPath } from '../config/index.js';
 import { createEtcdClient } from '../etcd/index.js';
+import { HpeError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { createLogger, type Logger } from '../log.js';
 import { defaultStateDir, passGate, type PrerequisiteReport } from '../preflight/index.js';
 import { createVolumeDriverApp, DeferredDriver, defaultSocketPath, listenOnSocket } from '../server/index.js';
-import { systemHostEnv } from '../host/index.js';
+import { describeNodeId, ensureNodeId, NodeIdEnv, systemHostEnv, type NodeId } from '../host/index.js';
 import { createVolumeManager } from '../volumes/index.js';
 import { ExitCodes, type Io } from './output.js';
 
@@ -29,7 +30,10 @@ Options:
   --config PATH   hpe.conf (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --socket PATH   the unix socket (default ${defaultSocketPath})
   --state DIR     the state folder (default ${defaultStateDir})
-Environment: DEBUG=true logs at DEBUG level whatever hpe.conf says; HPE_GATE_WAIT_SECONDS (see above).`;
+This host's node id (the key of its entries in volume records) is, first found: ${NodeIdEnv}, [DEFAULT].node_id
+of hpe.conf, .node_id next to hpe.conf (HPE's plugin kept it there), .node_id in the state folder, which is
+created with a new uuid when none of these exists.
+Environment: DEBUG=true logs at DEBUG level whatever hpe.conf says; HPE_GATE_WAIT_SECONDS (see above); ${NodeIdEnv}.`;
 
 const options = {
   config: { type: 'string' },
@@ -89,6 +93,17 @@ async function markServed(stateDir: string, bootId: string): Promise<void> {
   await writeFileAtomic(join(stateDir, servedMarker), `${body}\n`, { mode: 0o600 }).catch(() => undefined);
 }
 
+/** The gate has read it already (a damaged file fails there); what is left to fail is creating it. */
+async function thisNodeId(configFile: string, configured: string | undefined, stateDir: string, env: NodeJS.ProcessEnv, io: Io): Promise<NodeId> {
+  try {
+    return await ensureNodeId({ configFile, ...(configured === undefined ? {} : { configured }), stateDir, env });
+  } catch (err) {
+    const fix = err instanceof HpeError ? err.fix : 'see hpedockerplugin check';
+    io.err(`hpedockerplugin refuses to start: node id: ${(err as Error).message} — fix: ${fix}`);
+    process.exit(ExitCodes.failed);
+  }
+}
+
 export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values } = parseArgs({ args: argv, options, allowPositionals: false });
   if (values.help) {
@@ -145,12 +160,13 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
 
   const { config, secrets } = gate.ready;
   if (!debug) logger = createLogger(config.host.logging);
+  const nodeId = await thisNodeId(configFile, config.host.nodeId, stateDir, env, io);
   const etcd = await createEtcdClient(config.host.etcd);
   closers.push(async () => etcd.close());
   // The simulators' state folders (testing aid: config.json's `simulators` mount); unused with real arrays.
   const simulatorRoot = process.env['HPE_SIMULATOR_ROOT'];
   const host = systemHostEnv(simulatorRoot ? { simulatorRoot } : {});
-  const manager = createVolumeManager({ config, secrets, etcd, logger, host });
+  const manager = createVolumeManager({ config, secrets, etcd, logger, host, nodeId: nodeId.id });
   closers.push(() => manager.close());
   if (deferred === undefined) {
     const { close } = await listenOnSocket(createVolumeDriverApp(manager, logger), socketPath);
@@ -164,8 +180,8 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
     (err: unknown) => logger.error({ err: (err as Error).message }, 'repair at start failed'),
   );
   await markServed(stateDir, bootId);
-  logger.info({ socket: socketPath, backends: config.backends.map((b) => b.name) }, 'serving');
-  io.out(`hpedockerplugin serving on ${socketPath} (backends: ${config.backends.map((b) => b.name).join(', ')})`);
+  logger.info({ socket: socketPath, backends: config.backends.map((b) => b.name), nodeId: nodeId.id, nodeIdSource: nodeId.from }, 'serving');
+  io.out(`hpedockerplugin serving on ${socketPath} (backends: ${config.backends.map((b) => b.name).join(', ')}; node id ${describeNodeId(nodeId)})`);
   await new Promise(() => {}); // until a signal
   return ExitCodes.ok;
 }

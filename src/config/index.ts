@@ -11,3 +11,4 @@ export {
   type ConfigCheck,
 } from './load.js';
 export { parseIni, type IniDocument, type IniEntry, type IniSection, type ValuePiece } from './dialect.js';
+export { NodeIdFix, NodeIdMaxLength, nodeIdProblem } from './node-id.js';

@@ -32,6 +32,7 @@ export const HostOptions = [
   'host_etcd_ca_cert',
   'logging',
   'mount_prefix',
+  'node_id',
   'ssh_hosts_key_file',
   'use_multipath',
   'enforce_multipath',

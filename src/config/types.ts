@@ -110,6 +110,8 @@ export interface HostConfig {
   };
   logging: LogLevel;
   mountPrefix?: string;
+  /** `node_id`: this host's id in mount records, instead of the .node_id file (see host/node-id.ts). */
+  nodeId?: string;
 }
 
 /** A non-blocking finding (unknown option, host option outside [DEFAULT]). */

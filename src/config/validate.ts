@@ -14,6 +14,7 @@ import {
   isHostOption,
   KnownOptions,
 } from './options.js';
+import { NodeIdFix, nodeIdValue } from './node-id.js';
 import { parseReplicationDevice } from './replication.js';
 import {
   Drivers,
@@ -357,6 +358,11 @@ function readHost(section: IniSection | undefined, file: string): { host: HostCo
   }
   const mountPrefix = r.optional('mount_prefix');
   if (mountPrefix !== undefined) host.mountPrefix = mountPrefix.value;
+  const nodeId = r.optional('node_id');
+  if (nodeId !== undefined) {
+    const id = r.parse('node_id', nodeId, nodeIdValue, NodeIdFix);
+    if (id !== undefined) host.nodeId = id;
+  }
 
   for (const option of ['use_multipath', 'enforce_multipath', 'strict_ssh_host_key_policy']) r.boolean(option, false);
   return { host, errors: r.errors };

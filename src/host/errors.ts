@@ -75,3 +75,14 @@ export class AttachError extends HpeError {}
 
 /** A device's filesystem could not be probed, made, mounted or prepared, or the request would destroy data. */
 export class FilesystemError extends HpeError {}
+
+/** This host's node id cannot be used: a damaged or unreadable .node_id file, or an invalid HPE_NODE_ID. */
+export class NodeIdError extends HpeError {
+  /** The file, option or setting that holds the bad id. */
+  readonly where: string;
+
+  constructor(where: string, message: string, fix: string, options: { cause?: unknown } = {}) {
+    super(message, fix, options);
+    this.where = where;
+  }
+}

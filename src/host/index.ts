@@ -9,10 +9,21 @@ import { loopTransport } from './loop.js';
 import { createCommandRunner } from './runner.js';
 import type { HostEnv, Transport, TransportKind } from './types.js';
 
-export { AttachError, CommandError, FilesystemError, type CommandFailure } from './errors.js';
+export { AttachError, CommandError, FilesystemError, NodeIdError, type CommandFailure } from './errors.js';
 export { FsTypes, hostFilesystem, type Filesystem, type FormatResult, type FsType, type MountOptions, type Probe } from './filesystem.js';
 export { readInitiators, type Initiators } from './initiators.js';
 export { parseMountInfo, type MountEntry } from './mountinfo.js';
+export {
+  describeNodeId,
+  ensureNodeId,
+  findNodeId,
+  NodeIdEnv,
+  NodeIdSources,
+  type NodeId,
+  type NodeIdLookup,
+  type NodeIdPlaces,
+  type NodeIdSource,
+} from './node-id.js';
 export {
   createCommandRunner,
   systemExecute,

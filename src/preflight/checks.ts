@@ -4,6 +4,7 @@ import { checkConfig, readConfigText } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import { checkMembers, createEtcdClient } from '../etcd/index.js';
 import { HpeError } from '../errors.js';
+import { describeNodeId, findNodeId } from '../host/index.js';
 import {
   backendSecrets,
   loadKeyLookups,
@@ -23,8 +24,12 @@ export interface PrerequisiteOutcome {
   ready?: { config: HpeConfig; secrets: Map<string, RevealedSecrets> };
 }
 
+export const defaultStateDir = '/var/lib/hpedockerplugin';
+
 export interface CheckOptions {
   configFile: string;
+  /** The plugin's state folder (host: the `state` mount's source): its .node_id, and the gate's last report. */
+  stateDir?: string;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
   etcdTimeouts?: { dialTimeoutMs?: number; requestTimeoutMs?: number };
@@ -82,6 +87,24 @@ function checkConfigParse(file: string, text: string, results: CheckResult[]): H
     results.push({ check: 'config.parse', status: 'warn', subject: 'config', detail: `${file}:${w.line}: ${place}: ${w.message}` });
   }
   return errors.length === 0 ? config : undefined;
+}
+
+/** Reads only: an id the plugin would create at start is announced, not written. */
+async function checkNodeId(config: HpeConfig, options: CheckOptions, results: CheckResult[]): Promise<void> {
+  const check = 'node.id';
+  const subject = 'node id';
+  try {
+    const lookup = await findNodeId({
+      configFile: config.file,
+      ...(config.host.nodeId === undefined ? {} : { configured: config.host.nodeId }),
+      stateDir: options.stateDir ?? defaultStateDir,
+      env: options.env ?? process.env,
+    });
+    const detail = lookup.found ? describeNodeId(lookup) : `none yet; the plugin creates ${lookup.createAt} with a new id at its start`;
+    results.push({ check, status: 'ok', subject, detail });
+  } catch (err) {
+    results.push(fail(check, subject, err));
+  }
 }
 
 async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: CheckOptions['etcdTimeouts']): Promise<boolean> {
@@ -209,6 +232,7 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
   if (text === undefined) return done();
   const config = checkConfigParse(options.configFile, text, results);
   if (config === undefined) return done();
+  await checkNodeId(config, options, results);
   if (!(await checkEtcd(config, results, options.etcdTimeouts))) return done();
 
   let client: EtcdClient | undefined;

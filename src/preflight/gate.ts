@@ -7,14 +7,11 @@ import type { PrerequisiteReport } from './report.js';
 
 /** Where the plugin keeps its last start report, inside its state folder (host: the `state` mount's source). */
 export const lastReportFile = 'last-report.json';
-export const defaultStateDir = '/var/lib/hpedockerplugin';
 
 export interface GateOptions extends CheckOptions {
   /** How long retryable failures (etcd not answering yet) are retried before giving up. */
   waitMs: number;
   retryEveryMs?: number;
-  /** Folder for the last report, so `hpedockerplugin check` can show why the plugin refused to start. */
-  stateDir?: string;
   /** Measures the window and waits between attempts. Default: the system clock. */
   clock?: Clock;
   onAttempt?: (report: PrerequisiteReport, attempt: number) => void;
