@@ -175,7 +175,7 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
     deferred.ready(manager);
   }
   // After listening: dockerd's window is short, and requests are safe meanwhile (each takes its volume's lock).
-  manager.repair().then(
+  manager.repair({ newBoot: afterReboot }).then(
     (report) => logger.info({ repair: report }, 'repair at start'),
     (err: unknown) => logger.error({ err: (err as Error).message }, 'repair at start failed'),
   );

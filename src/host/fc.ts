@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AttachError } from './errors.js';
-import { multipathdRunning, normaliseWwn, readdirOrEmpty, releaseLun, timeoutsOf, waitForLun } from './scsi.js';
+import { multipathdRunning, normaliseWwn, readdirOrEmpty, locateLun, releaseLun, timeoutsOf, waitForLun } from './scsi.js';
 import type { HostEnv, Transport } from './types.js';
 
 export function fcTransport(env: HostEnv): Transport {
@@ -44,6 +44,7 @@ export function fcTransport(env: HostEnv): Transport {
     async detach(att) {
       await releaseLun(env, att);
     },
+    locate: (att) => locateLun(env, att.wwn),
   };
 }
 

@@ -7,7 +7,7 @@ import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../files.js';
 import { AttachError, CommandError } from './errors.js';
-import { multipathdRunning, normaliseWwn, readdirOrEmpty, releaseLun, waitForLun } from './scsi.js';
+import { multipathdRunning, normaliseWwn, readdirOrEmpty, locateLun, releaseLun, waitForLun } from './scsi.js';
 import type { Connection, HostEnv, Transport } from './types.js';
 
 type IscsiConnection = Extract<Connection, { transport: 'iscsi' }>;
@@ -55,6 +55,7 @@ export function iscsiTransport(env: HostEnv): Transport {
         await env.runner.run(['iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '--logout'], { okExitCodes: [ISCSI_ERR_NO_OBJS_FOUND] });
       }
     },
+    locate: (att) => locateLun(env, att.wwn),
   };
 }
 

@@ -23,6 +23,15 @@ export function loopTransport(env: HostEnv): Transport {
       // Only devices still backed by this file: after a crash the stored device number may serve another file.
       for (const device of await loopDevicesOf(env, att.file)) await env.runner.run(['losetup', '-d', device]);
     },
+    async locate(att: Attachment) {
+      if (att.file === undefined) return undefined;
+      try {
+        await access(att.file);
+      } catch {
+        return undefined; // no file, no device backed by it
+      }
+      return (await loopDevicesOf(env, att.file))[0];
+    },
   };
 }
 

@@ -145,6 +145,12 @@ async function wwidOf(env: HostEnv, name: string): Promise<string | undefined> {
   }
 }
 
+/** The device to mount for a LUN that is present now (its multipath map, else its SCSI disk); undefined if absent. */
+export async function locateLun(env: HostEnv, wwn: string): Promise<string | undefined> {
+  const w = normaliseWwn(wwn);
+  return (await findMultipathMap(env, w))?.device ?? (await findByIdLink(env, [`wwn-0x${w}`, `scsi-3${w}`]));
+}
+
 /** The real device behind the first of `links` that exists under <devRoot>/disk/by-id. */
 async function findByIdLink(env: HostEnv, links: string[]): Promise<string | undefined> {
   for (const link of links) {

@@ -37,6 +37,8 @@ export interface Transport {
   attach(conn: Connection, signal?: AbortSignal): Promise<Attachment>;
   /** Idempotent: detaching what is already gone succeeds. */
   detach(att: Attachment): Promise<void>;
+  /** The device of an attachment still present on this host (after a plugin restart or a reboot), without attaching anything. */
+  locate(att: Attachment): Promise<string | undefined>;
 }
 
 /** Bounded waits of the host side, in ms. */

@@ -36,6 +36,10 @@ import {
   type MountContext,
 } from './flows/mount.js';
 import { NodePresence } from './store/presence.js';
+import { reconcileNode, type ReconcileReport } from './flows/reconcile.js';
+
+/** What the repair at start did: the intents and arrays (RepairReport), this node's mount intents, and its kernel. */
+export type StartRepairReport = RepairReport & { mounts: MountRepairReport; host: ReconcileReport };
 import { repairMounts, type MountRepairReport } from './flows/mount-repair.js';
 import { MountIntentStore } from './store/mount-intents.js';
 import { systemHostEnv, type HostEnv } from '../host/index.js';
@@ -73,8 +77,11 @@ export interface VolumeManager {
   /** Drops the reference `id`; the last one unmounts and detaches. */
   unmount(name: string, id: string): Promise<void>;
   backendStates(): BackendStatus[];
-  /** Settles what a crash left between the array, this host and etcd; run at start. */
-  repair(): Promise<RepairReport & { mounts: MountRepairReport }>;
+  /**
+   * Settles what a crash left between the array, this host and etcd, and reconciles this node's mounts with the
+   * kernel (flows/reconcile.ts); run at start. `newBoot`: the first start in a new boot of this host.
+   */
+  repair(options?: { newBoot?: boolean }): Promise<StartRepairReport>;
   /** Stops background work and logs out of every array (the etcd client is the caller's). */
   close(): Promise<void>;
 }
@@ -505,13 +512,16 @@ class Manager implements VolumeManager {
 
   // ----- repair ---------------------------------------------------------------------------------------------
 
-  async repair(): Promise<RepairReport & { mounts: MountRepairReport }> {
+  async repair(options: { newBoot?: boolean } = {}): Promise<StartRepairReport> {
     this.#repairStarted = true;
     await this.#seeAllNames();
     await this.#backends.firstAttempts(this.#repairWait.backendsMs);
     const mounts = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs);
-    if (mounts.left.length > 0) this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
-    const report = { ...(await this.#pass()), mounts };
+    const host = await reconcileNode(this.#ctx, { locks: this.#locks, lockWaitMs: this.#repairWait.lockMs, newBoot: options.newBoot ?? false }).catch(
+      (err: unknown): ReconcileReport => ({ actions: [], left: [{ volume: '(all)', reason: `reconcile at start failed: ${describe(err)}` }] }),
+    );
+    if (mounts.left.length > 0 || host.left.length > 0) this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
+    const report = { ...(await this.#pass()), mounts, host };
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
     // A backend that turned OK during the pass.

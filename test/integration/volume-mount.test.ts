@@ -272,19 +272,23 @@ describe('crash safety: the repair at start settles what a kill -9 left after ea
     });
   }
 
-  test('Mount killed after its record: the intent is dropped, the lost mount comes back at the next Mount', async () => {
+  test('Mount killed after its record: the intent is dropped, the lost mount is mounted again at start, references kept', async () => {
     await crashedMount('k-record', 'record');
-    // kill -9 of a managed plugin ends its mount namespace: its mounts go with it.
+    // kill -9 of a managed plugin ends its mount namespace: its mounts go with it (the containers' stay, and so
+    // does the device they use).
     const dir = (await store.getByName('k-record'))!.record.path_info!.mount_dir;
     await fs.unmount(dir);
     for (const m of managers.splice(0)) await m.close();
     const m = await manager();
     const report = await m.repair();
     assert.deepEqual(report.mounts.fixed, [{ volume: 'k-record', action: 'completed mount' }]);
+    assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['k-record', 'mounted again']]);
     const again = await m.mount('k-record', 'c2');
     assert.equal(again.Mountpoint, dir);
-    assert.deepEqual((await store.getByName('k-record'))!.record.node_mount_info, { [NODE]: ['c2'] }, 'the dead containers\' references are gone with the mount');
+    assert.deepEqual((await store.getByName('k-record'))!.record.node_mount_info, { [NODE]: ['c1', 'c2'] }, 'a container that may still run keeps its reference');
     await m.unmount('k-record', 'c2');
+    assert.ok(await fs.isMounted(dir), 'still mounted for the older container');
+    await m.unmount('k-record', 'c1');
     await assertReleased('k-record');
   });
 

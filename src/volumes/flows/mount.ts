@@ -222,12 +222,21 @@ export async function unmountHere(ctx: MountContext, found: StoredVolume, mountI
     if (rest.length !== mine.length) await ctx.store.update({ ...r, node_mount_info: { ...r.node_mount_info, [node]: rest } }, stored.modRevision);
     return;
   }
+  await releaseHere(ctx, stored);
+}
+
+/**
+ * Takes this node's hold of the volume down, whatever its references: intent → unmount, detach, remove this host's
+ * VLUNs → record without this node → intent deleted. The last Unmount, and the reconcile at start (device gone).
+ */
+export async function releaseHere(ctx: MountContext, stored: StoredVolume): Promise<void> {
+  const r = stored.record;
   const intent = mountIntentOf(ctx, r, 'unmount', attachmentOf(r.path_info));
   try {
     await ctx.mountIntents.write(intent);
     ctx.onStep?.('unmount', 'intent');
     await tearDown(ctx, intent);
-    await ctx.store.update(withoutNode(r, node), stored.modRevision);
+    await ctx.store.update(withoutNode(r, ctx.nodeId), stored.modRevision);
     ctx.onStep?.('unmount', 'recorded');
   } catch (err) {
     throw operationFailed(`Failed to unmount volume ${r.display_name}`, err, 'the plugin finishes it in the background (and before the next Mount of this volume); its log names the step that failed');
@@ -244,7 +253,7 @@ export function withoutNode(r: VolumeRecord, node: string): VolumeRecord {
   return next;
 }
 
-function attachmentOf(p: PathInfo | null): Attachment | undefined {
+export function attachmentOf(p: PathInfo | null): Attachment | undefined {
   const a = p?.device_info as Attachment | undefined;
   return a !== undefined && typeof a.device === 'string' && typeof a.transport === 'string' ? a : undefined;
 }

@@ -1,0 +1,178 @@
+/**
+ * The reconcile at start: this node's records against what the kernel has, after the plugin was killed (its mount
+ * namespace gone, devices kept), after a reboot (simulated: everything unmounted and detached behind the plugin's
+ * back), at the first start of a new boot with the device back, and with a stray mount under the mount prefix.
+ * Real loop devices and ext4, a real etcd, the WSAPI simulator.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { systemHostEnv } from '../../src/host/index.js';
+import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import { VolumeStore } from '../../src/volumes/store/records.js';
+import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+
+let env: VolumeEnv;
+let root: string;
+let store: VolumeStore;
+const managers: VolumeManager[] = [];
+
+async function plugin(node = 'node-a'): Promise<VolumeManager> {
+  const { config, secrets } = buildConfig(env, { noReplication: true });
+  config.host.mountPrefix = join(root, `${node}-`);
+  const hostRoot = join(root, `host-${node}`);
+  mkdirSync(join(hostRoot, 'etc'), { recursive: true });
+  mkdirSync(join(hostRoot, 'sys'), { recursive: true });
+  const m = createVolumeManager({
+    config,
+    secrets,
+    etcd: env.client,
+    logger: env.logger,
+    nodeId: node,
+    hostname: `host-${node}`,
+    host: systemHostEnv({ simulatorRoot: tmpdir(), etcRoot: join(hostRoot, 'etc'), sysRoot: join(hostRoot, 'sys') }),
+    presenceTtlSeconds: 2,
+    lockTtlSeconds: 2,
+    wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
+    repairWait: { backendsMs: 5000, lockMs: 500 },
+  });
+  managers.push(m);
+  await settled(m);
+  return m;
+}
+
+/** The plugin process dies: no Unmount, no cleanup (its etcd presence is revoked here; a real kill lets it expire). */
+async function killed(m: VolumeManager): Promise<void> {
+  await m.close();
+  managers.splice(managers.indexOf(m), 1);
+}
+
+function mounted(dir: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+}
+
+function mountsUnder(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
+}
+
+function simLoops(): string[] {
+  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(env.primary.dir));
+}
+
+async function vlunHosts(): Promise<string[]> {
+  return [...new Set((await env.primary.admin.getVluns()).filter((v) => !v.active).map((v) => v.hostname ?? '?'))].sort();
+}
+
+before(async () => {
+  env = await startVolumeEnv();
+  store = new VolumeStore(env.client);
+  root = mkdtempSync(join(tmpdir(), 'hpe-reconcile-'));
+});
+
+afterEach(async () => {
+  for (const m of managers.splice(0)) await m.close();
+  for (const line of mountsUnder()) {
+    const dir = line.split(' ')[4];
+    if (dir) execFileSync('umount', ['-l', dir]);
+  }
+  for (const l of simLoops()) execFileSync('losetup', ['-d', l.split(/\s+/)[0]!]);
+  for (const v of await env.primary.admin.getVluns()) await env.primary.admin.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos).catch(() => undefined);
+  for (const h of await env.primary.admin.getHosts()) await env.primary.admin.deleteHost(h.name).catch(() => undefined);
+  await clearArray(env.primary);
+  await clearEtcd(env.client);
+});
+
+after(async () => {
+  await env?.stop();
+  const left = [...mountsUnder(), ...(env ? simLoops() : [])];
+  rmSync(root, { recursive: true, force: true });
+  assert.deepEqual(left, [], 'no mount or loop device is left');
+});
+
+test('plugin killed while a container uses the volume: the next start mounts it again, references kept', async () => {
+  const m = await plugin();
+  await m.create('r1', { size: '1' });
+  const { Mountpoint } = await m.mount('r1', 'c1');
+  writeFileSync(join(Mountpoint, 'f'), 'kept');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]); // the plugin's mount namespace went with it; the device stays
+
+  const m2 = await plugin();
+  const report = await m2.repair();
+  assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r1', 'mounted again']]);
+  assert.ok(mounted(Mountpoint));
+  assert.equal(readFileSync(join(Mountpoint, 'f'), 'utf8'), 'kept', 'the same filesystem, never formatted');
+  assert.deepEqual((await store.getByName('r1'))!.record.node_mount_info, { 'node-a': ['c1'] }, "the container's reference is kept");
+  await m2.unmount('r1', 'c1');
+  assert.equal(mounted(Mountpoint), false);
+  assert.deepEqual(simLoops(), []);
+  assert.deepEqual(await vlunHosts(), []);
+});
+
+test('reboot (everything unmounted and detached behind the plugin): released at start, and another host mounts it at once', async (t) => {
+  const m = await plugin();
+  await m.create('r2', { size: '1' });
+  const { Mountpoint } = await m.mount('r2', 'c1');
+  writeFileSync(join(Mountpoint, 'f'), 'survives');
+  execFileSync('sync');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]);
+  for (const l of simLoops()) execFileSync('losetup', ['-d', l.split(/\s+/)[0]!]);
+
+  const m2 = await plugin();
+  const report = await m2.repair({ newBoot: true });
+  assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r2', 'released']]);
+  const r = (await store.getByName('r2'))!.record;
+  assert.equal(r.node_mount_info, undefined, 'no stale reference holds the volume');
+  assert.deepEqual(await vlunHosts(), [], "this host's VLUN is removed");
+
+  // Free now: another host's Mount does not wait mountConflictDelay (30 s by default).
+  const b = await plugin('node-b');
+  const started = performance.now();
+  const onB = await b.mount('r2', 'cb');
+  t.diagnostic(`Mount on another host right after the reconcile: ${Math.round(performance.now() - started)} ms`);
+  assert.ok(performance.now() - started < 5000);
+  assert.equal(readFileSync(join(onB.Mountpoint, 'f'), 'utf8'), 'survives');
+  await b.unmount('r2', 'cb');
+});
+
+test('first start of a new boot with the device back (iSCSI logs in by itself): released, containers of the last boot are gone', async () => {
+  const m = await plugin();
+  await m.create('r3', { size: '1' });
+  const { Mountpoint } = await m.mount('r3', 'c1');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]);
+  assert.equal(simLoops().length, 1, 'the device is still there');
+
+  const m2 = await plugin();
+  const report = await m2.repair({ newBoot: true });
+  assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r3', 'released']]);
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.equal((await store.getByName('r3'))!.record.node_mount_info, undefined);
+  const again = await m2.mount('r3', 'c2');
+  assert.ok(mounted(again.Mountpoint));
+  await m2.unmount('r3', 'c2');
+});
+
+test('a mount under the mount prefix that no record names is unmounted; others are left alone', async () => {
+  const m = await plugin();
+  const stray = join(root, 'node-a-dcv-stray');
+  const foreign = join(root, 'elsewhere');
+  for (const dir of [stray, foreign]) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dir]);
+  }
+  try {
+    const report = await m.repair();
+    assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [[stray, 'unmounted']]);
+    assert.equal(mounted(stray), false);
+    assert.ok(mounted(foreign), 'outside the mount prefix: not ours');
+  } finally {
+    execFileSync('umount', [foreign]);
+  }
+});
