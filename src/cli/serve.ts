@@ -33,7 +33,10 @@ Options:
 This host's node id (the key of its entries in volume records) is, first found: ${NodeIdEnv}, [DEFAULT].node_id
 of hpe.conf, .node_id next to hpe.conf (HPE's plugin kept it there), .node_id in the state folder, which is
 created with a new uuid when none of these exists.
-Environment: DEBUG=true logs at DEBUG level whatever hpe.conf says; HPE_GATE_WAIT_SECONDS (see above); ${NodeIdEnv}.`;
+Environment: DEBUG=true logs at DEBUG level whatever hpe.conf says; HPE_GATE_WAIT_SECONDS (see above); ${NodeIdEnv}.
+Testing aids, to run a second plugin on one machine as another host (real hosts need neither): HPE_HOST_NAME,
+this host's name on the arrays (default: the host name); HPE_HOST_ETC, the folder read as this host's /etc for
+its iSCSI initiator name and node database (default /etc).`;
 
 const options = {
   config: { type: 'string' },
@@ -163,10 +166,12 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
   const nodeId = await thisNodeId(configFile, config.host.nodeId, stateDir, env, io);
   const etcd = await createEtcdClient(config.host.etcd);
   closers.push(async () => etcd.close());
-  // The simulators' state folders (testing aid: config.json's `simulators` mount); unused with real arrays.
+  // Testing aids: the simulators' state folders (config.json's `simulators` mount; unused with real arrays), and,
+  // for a second plugin on one machine playing another host, that host's name and /etc (initiators) on the arrays.
   const simulatorRoot = process.env['HPE_SIMULATOR_ROOT'];
-  const host = systemHostEnv(simulatorRoot ? { simulatorRoot } : {});
-  const manager = createVolumeManager({ config, secrets, etcd, logger, host, nodeId: nodeId.id });
+  const { HPE_HOST_NAME: hostname, HPE_HOST_ETC: etcRoot } = env;
+  const host = systemHostEnv({ ...(simulatorRoot ? { simulatorRoot } : {}), ...(etcRoot ? { etcRoot } : {}) });
+  const manager = createVolumeManager({ config, secrets, etcd, logger, host, nodeId: nodeId.id, ...(hostname ? { hostname } : {}) });
   closers.push(() => manager.close());
   if (deferred === undefined) {
     const { close } = await listenOnSocket(createVolumeDriverApp(manager, logger), socketPath);

@@ -80,10 +80,10 @@ export function hostMountSettings(configDir: string, stateDir: string, simulator
 }
 
 /** POSTs to a plugin socket as dockerd does (no Content-Type, empty body for Activate). */
-export function postToPlugin(socketPath: string, urlPath: string, body = ''): Promise<{ status: number; json: unknown }> {
+export function postToPlugin(socketPath: string, urlPath: string, body = '', timeoutMs = 5000): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { socketPath, path: urlPath, method: 'POST', headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' }, timeout: 5000 },
+      { socketPath, path: urlPath, method: 'POST', headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' }, timeout: timeoutMs },
       (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (c: string) => (text += c));
