@@ -34,7 +34,8 @@ export {
   type Execute,
   type RunOptions,
 } from './runner.js';
-export { normaliseWwn } from './scsi.js';
+export { normaliseWwn, presentLun, type LocatedLun } from './scsi.js';
+export { listLoopDevices } from './loop.js';
 export {
   defaultHostTimeouts,
   TransportKinds,

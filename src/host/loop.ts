@@ -63,3 +63,19 @@ export function parseLosetupAssociations(stdout: string): string[] {
 async function loopDevicesOf(env: HostEnv, file: string, signal?: AbortSignal): Promise<string[]> {
   return parseLosetupAssociations((await env.runner.run(['losetup', '-j', file], { signal })).stdout);
 }
+
+/** Every loop device with its backing file (`losetup --list`), for the reconcile at start. */
+export async function listLoopDevices(env: HostEnv): Promise<{ device: string; file: string }[]> {
+  const out = await env.runner.run(['losetup', '--list', '--noheadings', '--raw', '-O', 'NAME,BACK-FILE']);
+  return parseLosetupList(out.stdout);
+}
+
+/** `losetup --list --raw -O NAME,BACK-FILE` lines: `/dev/loop0 /path/file` (a deleted file ends in ` (deleted)`). */
+export function parseLosetupList(stdout: string): { device: string; file: string }[] {
+  const out: { device: string; file: string }[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^(\/dev\/loop\d+) (.+)$/.exec(line.trim());
+    if (m) out.push({ device: m[1]!, file: m[2]!.replace(/ \(deleted\)$/, '').replace(/\\x20/g, ' ') });
+  }
+  return out;
+}

@@ -151,6 +151,17 @@ export async function locateLun(env: HostEnv, wwn: string): Promise<string | und
   return (await findMultipathMap(env, w))?.device ?? (await findByIdLink(env, [`wwn-0x${w}`, `scsi-3${w}`]));
 }
 
+/** A LUN present on this host now, as an attachment would name it; undefined if it has no path here. */
+export async function presentLun(env: HostEnv, wwn: string): Promise<LocatedLun | undefined> {
+  const w = normaliseWwn(wwn);
+  const paths = await scsiPathsOf(env, w);
+  const map = await findMultipathMap(env, w);
+  if (map !== undefined) return { device: map.device, multipath: map.name, paths: union(map.slaves, paths) };
+  const device = await findByIdLink(env, [`wwn-0x${w}`, `scsi-3${w}`]);
+  if (device === undefined && paths.length === 0) return undefined;
+  return { device: device ?? join(env.devRoot, paths[0]!), paths };
+}
+
 /** The real device behind the first of `links` that exists under <devRoot>/disk/by-id. */
 async function findByIdLink(env: HostEnv, links: string[]): Promise<string | undefined> {
   for (const link of links) {

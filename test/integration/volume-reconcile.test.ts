@@ -176,3 +176,26 @@ test('a mount under the mount prefix that no record names is unmounted; others a
     execFileSync('umount', [foreign]);
   }
 });
+
+test('a device of a plugin volume that no record holds is detached at start, and this host\'s VLUN removed', async () => {
+  const m = await plugin();
+  await m.create('r5', { size: '1' });
+  const { Mountpoint } = await m.mount('r5', 'c1');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]);
+  // The record lost its hold (e.g. cleared by hand) while the device and the export stayed.
+  const stored = (await store.getByName('r5'))!;
+  const { node_mount_info: _held, ...rest } = stored.record;
+  await store.update({ ...rest, path_info: null }, stored.modRevision);
+  assert.equal(simLoops().length, 1);
+  assert.deepEqual(await vlunHosts(), ['host-node-a']);
+
+  const m2 = await plugin();
+  const report = await m2.repair();
+  assert.deepEqual(report.host.actions.map((a) => a.action), ['detached']);
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.deepEqual(await vlunHosts(), [], "this host's VLUN is removed");
+  const again = await m2.mount('r5', 'c2');
+  assert.ok(mounted(again.Mountpoint), 'mountable again');
+  await m2.unmount('r5', 'c2');
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { AttachError, transportFor, type Connection } from '../../src/host/index.js';
+import { AttachError, presentLun, transportFor, type Connection } from '../../src/host/index.js';
 import { InstantClock } from '../support/clock.js';
 import { FakeCommands, FakeHostTree, recorded } from '../support/fake-host.js';
 
@@ -92,4 +92,17 @@ test('a map that stays busy fails after three flush attempts with the fix', asyn
   assert.match(String(err), /`multipath -f mpathe` exited with code 1: .*map in use/);
   assert.equal(cmds.lines.filter((l) => l === 'multipath -f mpathe').length, 3);
   assert.equal(tree.read('sys/block/sde/device/delete'), '', 'paths are kept while the map holds them');
+});
+
+test('presentLun and locate: a LUN present now (multipath map, else its disk), nothing when it has no path here', async () => {
+  const env = tree.env(cmds, new InstantClock());
+  assert.equal(await presentLun(env, wwn), undefined);
+  tree.addScsiDisk('sde', wwn);
+  assert.deepEqual(await presentLun(env, wwn.toUpperCase()), { device: `${tree.dev}/sde`, paths: ['sde'] });
+  tree.addScsiDisk('sdf', wwn);
+  tree.addMultipath('dm-5', 'mpathe', wwn, ['sde', 'sdf']);
+  assert.deepEqual(await presentLun(env, wwn), { device: `${tree.dev}/dm-5`, multipath: 'mpathe', paths: ['sde', 'sdf'] });
+  const fc = transportFor('fc', env);
+  assert.equal(await fc.locate({ transport: 'fc', device: '/dev/dm-1', wwn, paths: [] }), `${tree.dev}/dm-5`, 'the map as it is now, not the stored name');
+  assert.equal(cmds.calls.length, 0, 'looking runs no command: no rescan, no login');
 });

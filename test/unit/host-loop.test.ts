@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import { join } from 'node:path';
-import { AttachError, transportFor, type Connection, type HostEnv } from '../../src/host/index.js';
+import { AttachError, listLoopDevices, transportFor, type Connection, type HostEnv } from '../../src/host/index.js';
 import { InstantClock } from '../support/clock.js';
 import { FakeCommands, FakeHostTree, recorded } from '../support/fake-host.js';
 
@@ -63,4 +63,32 @@ test('loop detach detaches every device still backed by the file, and only those
   cmds.calls.length = 0;
   await transportFor('loop', env).detach({ transport: 'loop', device: '/dev/loop3', wwn: 'x', paths: [], file });
   assert.deepEqual(cmds.lines, [`losetup -j ${file}`]);
+});
+
+test('listLoopDevices reads losetup --list: device and backing file, a deleted file and a space in a path', async () => {
+  const cmds = new FakeCommands().on('losetup --list --noheadings --raw -O NAME,BACK-FILE', {
+    stdout: '/dev/loop0 /sims/sim1/volumes/dcv-a.img\n/dev/loop3 /sims/my\\x20dir/volumes/dcv-b.img (deleted)\n',
+  });
+  const tree = new FakeHostTree();
+  try {
+    assert.deepEqual(await listLoopDevices(tree.env(cmds, new InstantClock())), [
+      { device: '/dev/loop0', file: '/sims/sim1/volumes/dcv-a.img' },
+      { device: '/dev/loop3', file: '/sims/my dir/volumes/dcv-b.img' },
+    ]);
+  } finally {
+    tree.remove();
+  }
+});
+
+test('locate: the loop device still backed by the attachment\'s file; none when the file is gone', async () => {
+  const tree = new FakeHostTree();
+  try {
+    const file = tree.write('sims/sim1/volumes/dcv-a.img', '');
+    const cmds = new FakeCommands().on(`losetup -j ${file}`, { stdout: `/dev/loop7: [2049]:12 (${file})\n` });
+    const loop = transportFor('loop', tree.env(cmds, new InstantClock()));
+    assert.equal(await loop.locate({ transport: 'loop', device: '/dev/loop0', wwn: '', paths: [], file }), '/dev/loop7');
+    assert.equal(await loop.locate({ transport: 'loop', device: '/dev/loop0', wwn: '', paths: [], file: join(tree.root, 'gone.img') }), undefined);
+  } finally {
+    tree.remove();
+  }
 });

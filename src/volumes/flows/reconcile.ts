@@ -9,10 +9,15 @@
  *   new boot                                         mounts again for those it restarts);
  *   device absent (reboot, detached behind our     → released: no container here can use it; the volume is free
  *   back)                                            for the other hosts at once.
- * A release is the last Unmount's path (intent, unmount, detach, this host's VLUNs, record). Mounts under this
- * plugin's mount prefix that no record held here names are unmounted (this host only). One log line per action.
+ * A release is the last Unmount's path (intent, unmount, detach, this host's VLUNs, record). Then what no record
+ * owns, on this host only: mounts under this plugin's mount prefix that no record held here names are unmounted;
+ * devices of this plugin's array volumes (matched by the arrays' WWNs of dcv-/dcs- volumes, or for the simulator by
+ * the loop device's backing file) that no record holds and no Mount is making (checked under the volume's lock) are
+ * detached, and this host's VLUNs of them removed. One log line per action.
  */
-import { transportFor } from '../../host/index.js';
+import { isSimulator } from '../../array/index.js';
+import { listLoopDevices, presentLun, transportFor, type Attachment } from '../../host/index.js';
+import { parseArrayName } from '../request/naming.js';
 import { LockTimeoutError } from '../errors.js';
 import { volumeLock, type EtcdLocks } from '../store/locks.js';
 import type { StoredVolume } from '../store/records.js';
@@ -20,7 +25,7 @@ import { describe } from './failures.js';
 import { attachmentOf, releaseHere, settledForThisNode, type MountContext } from './mount.js';
 
 export interface ReconcileReport {
-  actions: { volume: string; action: 'mounted again' | 'released' | 'unmounted'; detail: string }[];
+  actions: { volume: string; action: 'mounted again' | 'released' | 'unmounted' | 'detached'; detail: string }[];
   /** Volumes left as they were, with why (lock busy, a failure). */
   left: { volume: string; reason: string }[];
 }
@@ -55,6 +60,7 @@ export async function reconcileNode(ctx: MountContext, options: ReconcileOptions
     }
   }
   await unmountOrphans(ctx, report);
+  await detachOrphans(ctx, options, report);
   return report;
 }
 
@@ -100,6 +106,82 @@ async function unmountOrphans(ctx: MountContext, report: ReconcileReport): Promi
       ctx.logger.info({ mountDir: m.mountPoint, device: m.source }, 'reconcile at start: unmounted a mount no record names');
     } catch (err) {
       report.left.push({ volume: m.mountPoint, reason: describe(err) });
+    }
+  }
+}
+
+interface DeviceCandidate {
+  arrayName: string;
+  /** The backend whose array exports it (undefined: a simulator file whose backend is not known here). */
+  backend?: string;
+  attachment: Attachment;
+}
+
+/** This plugin's array volumes that have a device on this host now. */
+async function attachedHere(ctx: MountContext): Promise<DeviceCandidate[]> {
+  const out: DeviceCandidate[] = [];
+  const env = ctx.data.env;
+  const root = env.simulatorRoot;
+  if (root !== undefined) {
+    for (const { device, file } of await listLoopDevices(env)) {
+      const m = /\/volumes\/([^/]+)\.img$/.exec(file);
+      if (!file.startsWith(`${root}/`) || m === null || parseArrayName(m[1]!) === undefined) continue;
+      out.push({ arrayName: m[1]!, attachment: { transport: 'loop', device, wwn: '', paths: [], file } });
+    }
+  }
+  for (const name of ctx.backends.names()) {
+    const b = ctx.backends.get(name);
+    if (b === undefined || isSimulator(b.primary.system)) continue;
+    for (const v of await b.primary.client.queryVolumes()) {
+      if (parseArrayName(v.name) === undefined || !v.wwn) continue;
+      const lun = await presentLun(env, v.wwn);
+      if (lun === undefined) continue;
+      const transport = b.config.driver === 'fc' ? 'fc' : 'iscsi';
+      out.push({ arrayName: v.name, backend: name, attachment: { transport, device: lun.device, wwn: v.wwn, paths: lun.paths, ...(lun.multipath === undefined ? {} : { multipath: lun.multipath }) } });
+    }
+  }
+  return out;
+}
+
+async function detachOrphans(ctx: MountContext, options: ReconcileOptions, report: ReconcileReport): Promise<void> {
+  let candidates: DeviceCandidate[];
+  try {
+    candidates = await attachedHere(ctx);
+  } catch (err) {
+    report.left.push({ volume: '(devices)', reason: `listing this host's devices failed: ${describe(err)}` });
+    return;
+  }
+  const mountedSources = new Set((await ctx.data.fs.listMounts()).map((m) => m.source));
+  for (const c of candidates) {
+    if (mountedSources.has(c.attachment.device)) continue;
+    const id = parseArrayName(c.arrayName)!.id;
+    const detach = async (backendName: string | undefined): Promise<void> => {
+      await transportFor(c.attachment.transport, ctx.data.env).detach(c.attachment);
+      const b = backendName === undefined ? undefined : ctx.backends.get(backendName);
+      if (b !== undefined) await ctx.data.unexport(b, await ctx.data.exportRequest(b, c.arrayName));
+      report.actions.push({ volume: c.arrayName, action: 'detached', detail: `${c.attachment.device}: a device of ${c.arrayName} that no record holds` });
+      ctx.logger.info({ arrayName: c.arrayName, device: c.attachment.device }, 'reconcile at start: detached a device no record holds');
+    };
+    try {
+      const record = await ctx.store.getById(id);
+      // Without a record no Mount can be making it; with one, its lock keeps a Mount in progress safe.
+      if (record === undefined) {
+        await detach(c.backend);
+        continue;
+      }
+      await options.locks.withLocks(
+        [volumeLock(record.record.display_name)],
+        async () => {
+          const now = (await ctx.store.getById(id))?.record;
+          if (now === undefined) return detach(c.backend);
+          const held = Object.keys(now.node_mount_info ?? {}).length > 0 || (now.old_path_info ?? []).length > 0;
+          if (held || (await ctx.mountIntents.read(ctx.nodeId, id)) !== undefined) return;
+          await detach(c.backend ?? now.backend);
+        },
+        { waitMs: options.lockWaitMs },
+      );
+    } catch (err) {
+      report.left.push({ volume: c.arrayName, reason: err instanceof LockTimeoutError ? 'lock busy (a request on it is running)' : describe(err) });
     }
   }
 }
