@@ -10,6 +10,7 @@ export {
   PortTypes,
   ProvisioningTypes,
   RcgModes,
+  RcgRecoveryActions,
   RcgRoles,
   RcgStates,
   SessionKeyHeader,

@@ -1,6 +1,6 @@
 /**
  * Each volume is backed by a sparse file `<stateDir>/volumes/<name>.img` of the volume's size, so a host-side
- * test can attach it (loop device) and put a filesystem on it. Snapshots and physical copies copy the data
+ * test can attach it (loop device) and put a filesystem on it. Snapshots, physical copies and remote copy copy the data
  * with `cp --sparse=always` (holes stay holes); where that cp is missing, a JS copy that skips zero blocks.
  */
 import { execFile } from 'node:child_process';
@@ -77,23 +77,34 @@ export class VolumeFiles {
 
   /** Copies the data of `from` into `to`, then sets `to` to `sizeMiB`. */
   async copy(from: string, to: string, sizeMiB: number, signal?: AbortSignal): Promise<void> {
-    const src = this.path(from);
-    const dst = this.path(to);
     try {
-      statSync(src);
+      statSync(this.path(from));
     } catch {
       this.create(to, sizeMiB);
       return;
     }
-    try {
-      await new Promise<void>((resolve, reject) => {
-        execFile('cp', ['--sparse=always', src, dst], { signal }, (err) => (err ? reject(err) : resolve()));
-      });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      await copySkippingZeros(src, dst, signal);
-    }
+    await copySparse(this.path(from), this.path(to), signal);
     this.resize(to, sizeMiB);
+  }
+
+  /**
+   * The absolute path of a `simulatorVolumeFile` another simulator named: its state folder sits beside this
+   * one's (the same parent folder, as a host that attaches them needs anyway).
+   */
+  resolveRelative(file: string): string {
+    return resolve(this.dir, '..', '..', file);
+  }
+}
+
+/** Copies a volume file, holes kept as holes. */
+export async function copySparse(src: string, dst: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile('cp', ['--sparse=always', src, dst], { signal }, (err) => (err ? reject(err) : resolve()));
+    });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    await copySkippingZeros(src, dst, signal);
   }
 }
 

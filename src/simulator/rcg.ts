@@ -8,13 +8,15 @@
  *  - dismiss (DELETE .../volumes/<v>[?removeSecondaryVolume=true], or PUT action 2): the target dismisses its
  *    side, and with removeSecondaryVolume deletes the secondary volume;
  *  - start (3) / stop (4) set the targets' state (3 started, 5 stopped) here and on the mirror group; sync (5)
- *    records the time; delete (`?keepSnap=`) removes the mirror group too.
+ *    records the time and copies the volumes' data to the targets; delete (`?keepSnap=`) removes the mirror group
+ *    too; disaster recovery (POST: failover, recover, restore, reverse) is in rcg-recovery.ts.
  * A target reaches its mirror group with the same calls; the private body field `simulatorPeer` (only on
  * create) marks the group as the secondary side, which never calls further.
  */
 import { RcgRoles, RcgStates, WsapiCodes, type WsapiClient } from '../array/index.js';
 import { collection, cpgOr404, isoNow, nextId, rcgOfVolume, rcgOr404, volumeOr404, type SimContext } from './context.js';
 import { badRequest, conflict, forbidden, notFound } from './errors.js';
+import { copyGroupData, isRoleReversed, recoverGroup } from './rcg-recovery.js';
 import type { Router, SimResponse } from './router.js';
 import type { SimRcg, SimRcgTarget, SimRcgVolume } from './state.js';
 import {
@@ -57,13 +59,14 @@ function renderGroup(ctx: SimContext, g: SimRcg): Record<string, unknown> {
     id: g.id,
     name: g.name,
     role: g.role,
-    roleReversed: false,
+    roleReversed: isRoleReversed(g.role),
     remoteGroupName: g.remoteGroupName,
-    targets: g.targets.map((t) => ({ ...t, roleReversed: false })),
+    targets: g.targets.map((t) => ({ ...t, roleReversed: isRoleReversed(g.role) })),
     volumes: g.volumes.map((v) => ({
       localVolumeName: v.localVolumeName,
       localVolumeID: ctx.state.volumes.get(v.localVolumeName)?.id,
       remoteVolumes: v.remoteVolumes,
+      simulatorVolumeFile: ctx.files.relativePath(v.localVolumeName),
     })),
   };
   if (g.domain !== undefined) out['domain'] = g.domain;
@@ -262,6 +265,20 @@ async function setState(ctx: SimContext, g: SimRcg, body: Body, state: number): 
   return { status: 200 };
 }
 
+/** Sync: the group's source side copies its volumes' data to its targets (rcg-recovery.ts). */
+async function syncGroup(ctx: SimContext, g: SimRcg, body: Body): Promise<SimResponse> {
+  allowOnly(body, ['action', 'noResyncSnapshot', 'targetName', 'fullSync']);
+  if (g.role === RcgRoles.PRIMARY || g.role === RcgRoles.PRIMARY_REV) {
+    for (const t of g.targets) {
+      if (!ctx.peers.has(t.targetName)) continue;
+      const peer = await ctx.peers.call(t.targetName, (c) => c.getRemoteCopyGroup(g.remoteGroupName));
+      await copyGroupData(ctx, g, t, peer, 'push');
+    }
+  }
+  for (const t of g.targets) t.groupLastSyncTime = isoNow();
+  return { status: 200 };
+}
+
 async function deleteGroup(ctx: SimContext, g: SimRcg, keepSnap: boolean): Promise<SimResponse> {
   if (isPrimary(g)) {
     for (const t of g.targets) await ctx.peers.callIgnoringMissing(t.targetName, (c) => c.deleteRemoteCopyGroup(g.remoteGroupName, { keepSnap }));
@@ -296,17 +313,13 @@ export function registerRcgs(router: Router, ctx: SimContext): void {
       case 4:
         return setState(ctx, g, body, RcgStates.STOPPED);
       case 5:
-        allowOnly(body, ['action', 'noResyncSnapshot', 'targetName', 'fullSync']);
-        for (const t of g.targets) t.groupLastSyncTime = isoNow();
-        return { status: 200 };
+        return syncGroup(ctx, g, body);
       default:
-        throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action' (the simulator has no failover/recovery)", 'action');
+        throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, "invalid input: bad enum value for 'action' (disaster recovery actions are POST)", 'action');
     }
   });
 
-  router.on('POST', '/remotecopygroups/:name', () => {
-    throw badRequest(WsapiCodes.INV_INPUT_BAD_ENUM_VALUE, 'disaster recovery actions are not simulated', 'action');
-  });
+  router.on('POST', '/remotecopygroups/:name', (req) => recoverGroup(ctx, group(req.params), req.body));
 
   router.on('POST', '/remotecopygroups/:name/volumes', (req) => admitVolume(ctx, group(req.params), { action: 1, ...requireBody(req.body) }));
 

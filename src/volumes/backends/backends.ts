@@ -59,7 +59,7 @@ const defaultWsapiRetry: Partial<RetryPolicy> = { attempts: 3, baseDelayMs: 1000
 // What an initialised backend offers
 
 /** One array with its session and what init learnt about it. */
-interface ArrayHandle {
+export interface ArrayHandle {
   client: WsapiClient;
   /** `host:port`, as errors name it. */
   array: string;

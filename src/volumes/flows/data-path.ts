@@ -2,13 +2,16 @@
  * What a Mount needs of this host besides the volume: the host environment (command runner, /sys, /dev, /etc,
  * /proc roots), this host's name and initiators for the array's host entry, where mounts go, and which transport
  * attaches a backend's volumes (the backend's driver: iSCSI or FC; loop only when the array says it is the
- * project's WSAPI simulator, never against a real array).
+ * project's WSAPI simulator, never against a real array). Each call names the array of the backend it goes to:
+ * its own (`primary`, the default) or its replication target (flows/replica-arrays.ts chooses).
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { exportVolume, fenceVolume, isSimulator, unexportVolume, type Connection, type ExportRequest, type HostInitiators } from '../../array/index.js';
 import { hostFilesystem, readInitiators, transportFor, type Filesystem, type HostEnv, type Transport } from '../../host/index.js';
-import type { ReadyBackend } from '../backends/backends.js';
+import { HpeError } from '../../errors.js';
+import type { ArrayHandle, ReadyBackend } from '../backends/backends.js';
+import type { ArrayRole } from '../backends/state.js';
 import type { VolumeRecord } from '../store/records.js';
 
 /** Upstream's default `mount_prefix`: under the managed plugin's propagatedMount (/opt/hpe/data). */
@@ -61,15 +64,16 @@ export class DataPath {
     };
   }
 
-  async exportRequest(backend: ReadyBackend, arrayName: string): Promise<ExportRequest> {
+  async exportRequest(backend: ReadyBackend, arrayName: string, role: ArrayRole = 'primary'): Promise<ExportRequest> {
     const c = backend.config;
     const transport = c.driver === 'fc' ? 'fc' : 'iscsi';
+    const iscsiIps = role === 'primary' ? c.iscsiIps : (c.replication?.iscsiIps ?? []);
     return {
       volume: arrayName,
       hostname: this.hostname,
-      initiators: await this.initiators(isSimulator(backend.primary.system)),
+      initiators: await this.initiators(isSimulator(arrayOf(backend, role).system)),
       transport,
-      ...(transport === 'iscsi' ? { iscsiIps: c.iscsiIps.map((t) => t.ip), chap: c.iscsiChapEnabled } : {}),
+      ...(transport === 'iscsi' ? { iscsiIps: iscsiIps.map((t) => t.ip), chap: c.iscsiChapEnabled } : {}),
     };
   }
 
@@ -77,17 +81,20 @@ export class DataPath {
    * Two volumes mounted at once on this host must not race on its host entry: both creating it, one deleting it
    * (its last VLUN gone) while the other adds a VLUN, or each setting a new CHAP secret.
    */
-  export(backend: ReadyBackend, request: ExportRequest): Promise<Connection> {
-    return this.#oneAtATime(backend.primary.array, () => exportVolume(backend.primary.client, request));
+  export(backend: ReadyBackend, request: ExportRequest, role: ArrayRole = 'primary'): Promise<Connection> {
+    const a = arrayOf(backend, role);
+    return this.#oneAtATime(a.array, () => exportVolume(a.client, request));
   }
 
-  unexport(backend: ReadyBackend, request: ExportRequest): Promise<void> {
-    return this.#oneAtATime(backend.primary.array, () => unexportVolume(backend.primary.client, request));
+  unexport(backend: ReadyBackend, request: ExportRequest, role: ArrayRole = 'primary'): Promise<void> {
+    const a = arrayOf(backend, role);
+    return this.#oneAtATime(a.array, () => unexportVolume(a.client, request));
   }
 
   /** Removes the volume's VLUNs of every other host (a takeover's fencing); the hosts fenced. */
-  fence(backend: ReadyBackend, request: ExportRequest): Promise<string[]> {
-    return this.#oneAtATime(backend.primary.array, () => fenceVolume(backend.primary.client, request));
+  fence(backend: ReadyBackend, request: ExportRequest, role: ArrayRole = 'primary'): Promise<string[]> {
+    const a = arrayOf(backend, role);
+    return this.#oneAtATime(a.array, () => fenceVolume(a.client, request));
   }
 
   #oneAtATime<T>(array: string, fn: () => Promise<T>): Promise<T> {
@@ -101,8 +108,15 @@ export class DataPath {
   }
 
   /** The transport for a connection: the simulator's volumes attach as loop devices of their backing files. */
-  transportFor(backend: ReadyBackend, connection: Pick<Connection, 'transport' | 'simulatorVolumeFile'>): Transport {
-    if (isSimulator(backend.primary.system) && connection.simulatorVolumeFile !== undefined) return transportFor('loop', this.env);
+  transportFor(backend: ReadyBackend, connection: Pick<Connection, 'transport' | 'simulatorVolumeFile'>, role: ArrayRole = 'primary'): Transport {
+    if (isSimulator(arrayOf(backend, role).system) && connection.simulatorVolumeFile !== undefined) return transportFor('loop', this.env);
     return transportFor(connection.transport, this.env);
   }
+}
+
+/** The backend's array in that role; the caller made sure a target is there (Backends.replicationTarget). */
+function arrayOf(backend: ReadyBackend, role: ArrayRole): ArrayHandle {
+  if (role === 'primary') return backend.primary;
+  if (backend.target === undefined) throw new HpeError(`the replication target of backend ${backend.name} is not available`, 'check the replication target array; the plugin retries it by itself');
+  return backend.target;
 }

@@ -2,22 +2,25 @@
  * Mount and Unmount on this node (upstream §5 Mount / Unmount), each under the volume's lock.
  *
  * Mount {Name, ID}: the first ID attaches and mounts —
- *   intent → export (this host's entry and VLUNs on the array) → attach (iSCSI / FC / loop for the simulator) →
+ *   arrays (flows/replica-arrays.ts: the backend's own; for a replicated volume the one where its group is primary
+ *   now, or both for Peer Persistence) → intent → export (this host's entry and VLUNs on each array) → attach from
+ *   the first array (iSCSI / FC / loop for the simulator) →
  *   intent + attachment → probe the device: a filesystem is mounted as it is (clones and snapshots carry their
  *   parent's); an empty device gets `fs_type` (never a device holding any signature) → mount under the mount
  *   prefix (snapshots read-only) → on a new filesystem: lost+found removed, fsOwner / fsMode applied →
- *   record (`node_mount_info`, `path_info`) → intent deleted.
+ *   record (`node_mount_info`, `path_info` with `exported_from`) → intent deleted.
  *   Every further ID only adds a reference (the same ID twice counts once). A volume this node holds whose mount
  *   is gone (the plugin restarted) is attached and mounted again, never formatted.
  *   A failure undoes what was done (no VLUN, device or mount left); an undo that fails leaves the intent.
  * Unmount {Name, ID}: drops that ID; the last one writes an intent, unmounts, detaches, removes this host's
- *   VLUNs, clears the record and deletes the intent. A failure keeps the intent.
+ *   VLUNs on every array it was exported from, clears the record and deletes the intent. A failure keeps the intent.
  * A kept intent is settled before the next Mount or Unmount of the volume, by the manager's background repair, or
  * at the next start (flows/mount-repair.ts); intents are deleted before the volume's lock is released.
  */
 import type { Connection } from '../../array/index.js';
 import { transportFor, type Attachment } from '../../host/index.js';
 import type { ReadyBackend } from '../backends/backends.js';
+import type { ArrayRole } from '../backends/state.js';
 import { VolumeRequestError } from '../errors.js';
 import { DEFAULT_FS_TYPE } from '../request/options.js';
 import type { MountIntent, MountIntentStore } from '../store/mount-intents.js';
@@ -25,6 +28,7 @@ import type { PathInfo, StoredVolume, VolumeRecord } from '../store/records.js';
 import type { DataPath } from './data-path.js';
 import { describe, operationFailed } from './failures.js';
 import type { FlowContext } from './flow.js';
+import { exportArrays } from './replica-arrays.js';
 import { Undo } from './undo.js';
 
 function snapshotWithoutFilesystem(r: VolumeRecord): VolumeRequestError {
@@ -77,7 +81,7 @@ export function mountedElsewhere(r: VolumeRecord, holders: { node: string; mount
   );
 }
 
-function mountIntentOf(ctx: MountContext, r: VolumeRecord, op: MountIntent['op'], attachment?: Attachment): MountIntent {
+function mountIntentOf(ctx: MountContext, r: VolumeRecord, op: MountIntent['op'], arrays: ArrayRole[], attachment?: Attachment): MountIntent {
   return {
     v: 1,
     op,
@@ -87,6 +91,7 @@ function mountIntentOf(ctx: MountContext, r: VolumeRecord, op: MountIntent['op']
     arrayName: r['3par_vol_name'],
     node: ctx.nodeId,
     mountDir: ctx.data.mountDirOf(r),
+    arrays,
     ...(attachment === undefined ? {} : { attachment }),
     started: ctx.now().toISOString(),
   };
@@ -150,21 +155,28 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
   const r = stored.record;
   const what = `Failed to mount volume ${r.display_name}`;
   const log = { volume: r.display_name, backend: r.backend, arrayName: r['3par_vol_name'] };
-  const intent = mountIntentOf(ctx, r, 'mount');
+  let intent: MountIntent;
   try {
+    intent = mountIntentOf(ctx, r, 'mount', await exportArrays(ctx, backend, r));
     await ctx.mountIntents.write(intent);
   } catch (err) {
-    throw operationFailed(what, err);
+    throw err instanceof VolumeRequestError ? err : operationFailed(what, err);
   }
+  const arrays = intent.arrays ?? ['primary'];
   ctx.onStep?.('mount', 'intent');
   const undo = new Undo();
   try {
-    const request = await ctx.data.exportRequest(backend, r['3par_vol_name']);
-    // Pushed first: an export that fails half way (host made, VLUN refused) is undone too; unexport is idempotent.
-    undo.push(`remove this host's VLUNs of ${r['3par_vol_name']}`, () => ctx.data.unexport(backend, request));
-    const connection = await ctx.data.export(backend, request);
+    const connections: Connection[] = [];
+    for (const role of arrays) {
+      const request = await ctx.data.exportRequest(backend, r['3par_vol_name'], role);
+      // Pushed first: an export that fails half way (host made, VLUN refused) is undone too; unexport is idempotent.
+      undo.push(`remove this host's VLUNs of ${r['3par_vol_name']} on the ${role} array`, () => ctx.data.unexport(backend, request, role));
+      connections.push(await ctx.data.export(backend, request, role));
+    }
     ctx.onStep?.('mount', 'exported');
-    const transport = ctx.data.transportFor(backend, connection);
+    // Attached from the first array; a second one's (Peer Persistence) VLUNs give multipath its other paths.
+    const [connection, remote] = connections as [Connection, Connection | undefined];
+    const transport = ctx.data.transportFor(backend, connection, arrays[0]);
     const attachment = await transport.attach(connection);
     undo.push(`detach ${attachment.device}`, () => transport.detach(attachment));
     await ctx.mountIntents.write({ ...intent, attachment });
@@ -190,13 +202,15 @@ async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: 
       mount_dir: mountDir,
       device_info: { ...attachment },
       connection_info: storedConnection(connection),
+      ...(remote === undefined ? {} : { remote_connection_info: storedConnection(remote) }),
+      exported_from: arrays,
     };
     await ctx.store.update(
       { ...r, fs_type: r.fs_type ?? made.fsType, node_mount_info: { ...r.node_mount_info, [ctx.nodeId]: [mountId] }, path_info: pathInfo },
       stored.modRevision,
     );
     ctx.onStep?.('mount', 'recorded');
-    ctx.logger.info({ ...log, device: attachment.device, mountDir, formatted: made.formatted, transport: attachment.transport }, 'volume mounted');
+    ctx.logger.info({ ...log, device: attachment.device, mountDir, formatted: made.formatted, transport: attachment.transport, exportedFrom: arrays }, 'volume mounted');
     await dropMountIntent(ctx, intent);
     return { mountpoint: mountDir, device: attachment.device };
   } catch (err) {
@@ -231,7 +245,7 @@ export async function unmountHere(ctx: MountContext, found: StoredVolume, mountI
  */
 export async function releaseHere(ctx: MountContext, stored: StoredVolume): Promise<void> {
   const r = stored.record;
-  const intent = mountIntentOf(ctx, r, 'unmount', attachmentOf(r.path_info));
+  const intent = mountIntentOf(ctx, r, 'unmount', exportedFrom(r.path_info), attachmentOf(r.path_info));
   try {
     await ctx.mountIntents.write(intent);
     ctx.onStep?.('unmount', 'intent');
@@ -253,32 +267,40 @@ export function withoutNode(r: VolumeRecord, node: string): VolumeRecord {
   return next;
 }
 
+/** The arrays a mount was exported from (records written before `exported_from`: the backend's own). */
+function exportedFrom(p: PathInfo | null): ArrayRole[] {
+  const arrays = typeof p === 'object' && p !== null && Array.isArray(p.exported_from) ? p.exported_from.filter((a) => a === 'primary' || a === 'replication target') : [];
+  return arrays.length > 0 ? arrays : ['primary'];
+}
+
 export function attachmentOf(p: PathInfo | null): Attachment | undefined {
   const a = p?.device_info as Attachment | undefined;
   return a !== undefined && typeof a.device === 'string' && typeof a.transport === 'string' ? a : undefined;
 }
 
 /**
- * Takes down what an intent names on this host and the array, each step idempotent: unmount (when mounted),
- * detach, remove this host's VLUNs (and the host entry when it has none left).
+ * Takes down what an intent names on this host and the arrays, each step idempotent: unmount (when mounted),
+ * detach, remove this host's VLUNs on each array it names (and the host entry when it has none left there).
  */
 async function tearDown(ctx: MountContext, intent: MountIntent): Promise<void> {
   const env = ctx.data.env;
   await ctx.data.fs.unmount(intent.mountDir, { removeDir: true });
   ctx.onStep?.(intent.op, 'unmounted');
   const backend = ctx.backends.require(intent.backend);
-  const request = await ctx.data.exportRequest(backend, intent.arrayName);
+  const arrays = intent.arrays ?? ['primary'];
+  if (arrays.includes('replication target')) ctx.backends.replicationTarget(intent.backend);
+  const requests = await Promise.all(arrays.map((role) => ctx.data.exportRequest(backend, intent.arrayName, role)));
   if (intent.attachment !== undefined) {
     await transportFor(intent.attachment.transport, env).detach(intent.attachment);
   } else {
     // Crashed between the attach and the intent's update: attach is idempotent (it finds a device already there
     // and makes none when the export is gone), so attaching again names the device to detach.
-    const connection = await ctx.data.export(backend, request);
-    const transport = ctx.data.transportFor(backend, connection);
+    const connection = await ctx.data.export(backend, requests[0]!, arrays[0]);
+    const transport = ctx.data.transportFor(backend, connection, arrays[0]);
     await transport.detach(await transport.attach(connection));
   }
   ctx.onStep?.(intent.op, 'detached');
-  await ctx.data.unexport(backend, request);
+  for (const [i, role] of arrays.entries()) await ctx.data.unexport(backend, requests[i]!, role);
   ctx.onStep?.(intent.op, 'unexported');
 }
 
@@ -323,12 +345,12 @@ export async function settleMountIntent(ctx: MountContext, intent: MountIntent):
 
 /**
  * Takes the volume from nodes whose plugins are dead (the caller checked, holding the volume's lock): intent →
- * fence (their VLUNs removed on the array, so they can no longer write) → record (they leave `node_mount_info`,
+ * fence (their VLUNs removed on every array their mount was exported from, so they can no longer write) → record (they leave `node_mount_info`,
  * their `path_info` moves to `old_path_info` for their own cleanup) → intent deleted. The Mount then proceeds as a
  * first mount. A crash at any step is settled by settleMountIntent.
  */
 export async function takeOver(ctx: MountContext, stored: StoredVolume, from: string[]): Promise<StoredVolume> {
-  const intent: MountIntent = { ...mountIntentOf(ctx, stored.record, 'takeover'), from };
+  const intent: MountIntent = { ...mountIntentOf(ctx, stored.record, 'takeover', exportedFrom(stored.record.path_info)), from };
   try {
     await ctx.mountIntents.write(intent);
     ctx.onStep?.('takeover', 'intent');
@@ -342,9 +364,13 @@ export async function takeOver(ctx: MountContext, stored: StoredVolume, from: st
   }
 }
 
+/** Fences on every array the old holders' mount was exported from. */
 async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise<StoredVolume | undefined> {
   const backend = ctx.backends.require(intent.backend);
-  const fenced = await ctx.data.fence(backend, await ctx.data.exportRequest(backend, intent.arrayName));
+  const arrays = intent.arrays ?? ['primary'];
+  if (arrays.includes('replication target')) ctx.backends.replicationTarget(intent.backend);
+  const fenced: string[] = [];
+  for (const role of arrays) fenced.push(...(await ctx.data.fence(backend, await ctx.data.exportRequest(backend, intent.arrayName, role), role)));
   ctx.onStep?.('takeover', 'fenced');
   const stored = await ctx.store.getById(intent.id);
   if (stored === undefined) return undefined;
@@ -359,7 +385,7 @@ async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise
   }
   const taken = await ctx.store.update({ ...next, old_path_info: old }, stored.modRevision);
   ctx.onStep?.('takeover', 'recorded');
-  ctx.logger.warn({ volume: r.display_name, from: leaving, fencedHosts: fenced, by: ctx.nodeId }, 'volume taken over from a node whose plugin is not alive');
+  ctx.logger.warn({ volume: r.display_name, from: leaving, fencedHosts: [...new Set(fenced)], arrays, by: ctx.nodeId }, 'volume taken over from a node whose plugin is not alive');
   return taken;
 }
 

@@ -45,6 +45,11 @@ const mountIntentSchema = z.object({
   mountDir: z.string().min(1),
   /** Set once the device is attached (a Mount), or taken from the record (an Unmount). */
   attachment: attachmentSchema.optional(),
+  /**
+   * The arrays of the backend the volume is (being) exported from: its own, its replication target, or both
+   * (Peer Persistence). Absent: its own array only (intents written before replication-aware mounts).
+   */
+  arrays: z.array(z.enum(['primary', 'replication target'])).min(1).optional(),
   /** A takeover: the nodes it takes the volume from (whose VLUNs it removes). */
   from: z.array(z.string().min(1)).optional(),
   started: z.string(),

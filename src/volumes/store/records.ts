@@ -55,6 +55,11 @@ export interface PathInfo {
   /** What the array returned for the export (driver_volume_type, data). */
   connection_info?: Record<string, unknown>;
   remote_connection_info?: Record<string, unknown>;
+  /**
+   * This plugin's own: the arrays of the backend the volume is exported from, the first attached (`primary`: the
+   * backend's own array; `replication target`). Absent: the backend's own array.
+   */
+  exported_from?: ('primary' | 'replication target')[];
 }
 
 export interface VolumeRecord {

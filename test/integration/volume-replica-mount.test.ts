@@ -1,0 +1,285 @@
+/**
+ * Mount of replicated volumes, on this machine's real loop devices and ext4, against a real etcd and two WSAPI
+ * simulators that are each other's remote copy target (sim1 the group's natural primary, sim2 its secondary).
+ * Active/Passive: the volume is exported and attached from the array where its group is primary now; a failover,
+ * recover and restore done through the simulators' API move the data and the mount with them; while a restore is
+ * half way the Mount is refused with both sides' roles. Peer Persistence: exported from both arrays (only the first
+ * array's file is attached as a loop device here: a real host's multipath adds the second array's paths), removed
+ * from both by Unmount, and a takeover fences the dead host on both.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { RcgRecoveryActions, RcgRoles } from '../../src/array/index.js';
+import { waitFor } from '../../src/clock.js';
+import { createEtcdClient } from '../../src/etcd/index.js';
+import { systemHostEnv } from '../../src/host/index.js';
+import { createLogger } from '../../src/log.js';
+import { freePort } from '../../src/net.js';
+import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import { MountIntentStore } from '../../src/volumes/store/mount-intents.js';
+import { nodeKey } from '../../src/volumes/store/presence.js';
+import { VolumeStore } from '../../src/volumes/store/records.js';
+import { PRIMARY_PASSWORD, SECONDARY_PASSWORD, buildConfig, clearArray, clearEtcd, settled, startSim, stopSim, type SimHandle, type VolumeEnv } from '../fixtures/volume-env.js';
+import { startEtcd } from '../support/etcd.js';
+
+const PEER_PERSISTENCE = 'replication_mode:synchronous, quorum_witness_ip:10.0.0.9';
+
+let env: Pick<VolumeEnv, 'etcd' | 'client' | 'primary' | 'secondary' | 'logger'>;
+let root: string;
+let store: VolumeStore;
+let intents: MountIntentStore;
+const managers: VolumeManager[] = [];
+
+interface Host {
+  node: string;
+  hostname: string;
+}
+const A: Host = { node: 'node-a', hostname: 'host-a' };
+const B: Host = { node: 'node-b', hostname: 'host-b' };
+
+async function plugin(h: Host, replication?: string): Promise<VolumeManager> {
+  const { config, secrets } = buildConfig(env, replication === undefined ? {} : { replication });
+  config.host.mountPrefix = join(root, `${h.node}-`);
+  const hostRoot = join(root, `host-${h.node}`);
+  mkdirSync(join(hostRoot, 'etc'), { recursive: true });
+  mkdirSync(join(hostRoot, 'sys'), { recursive: true });
+  const m = createVolumeManager({
+    config,
+    secrets,
+    etcd: env.client,
+    logger: env.logger,
+    nodeId: h.node,
+    hostname: h.hostname,
+    host: systemHostEnv({ simulatorRoot: tmpdir(), etcRoot: join(hostRoot, 'etc'), sysRoot: join(hostRoot, 'sys') }),
+    presenceTtlSeconds: 2,
+    lockWaitMs: 20_000,
+    lockTtlSeconds: 2,
+    wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
+    taskWait: { pollIntervalMs: 20, timeoutMs: 20_000 },
+    repairWait: { backendsMs: 5000, lockMs: 500 },
+  });
+  managers.push(m);
+  await settled(m);
+  assert.ok(m.backendStates().every((s) => s.state === 'OK' && (s.target === undefined || s.target.state === 'OK')), JSON.stringify(m.backendStates()));
+  await waitFor(`${h.node} announced`, async () => (await env.client.get(nodeKey(h.node))) !== undefined);
+  return m;
+}
+
+function mountsUnder(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
+}
+
+/** Loop devices on either simulator's volume files: `[device, backing file]`. */
+function simLoops(): [string, string][] {
+  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(env.primary.dir) || l.includes(env.secondary.dir))
+    .map((l) => l.trim().split(/\s+/) as [string, string]);
+}
+
+/** The hosts with a VLUN template of the volume on an array. */
+async function vlunHosts(h: SimHandle, volume: string): Promise<string[]> {
+  return [...new Set((await h.admin.getVluns()).filter((v) => !v.active && v.volumeName === volume).map((v) => v.hostname ?? '?'))].sort();
+}
+
+async function record(name: string) {
+  return (await store.getByName(name))!.record;
+}
+
+async function recover(h: SimHandle, group: string, action: number, extra: Record<string, unknown> = {}): Promise<void> {
+  await h.admin.request('POST', `/remotecopygroups/${encodeURIComponent(group)}`, { action, ...extra });
+}
+
+async function role(h: SimHandle, group: string): Promise<[number, boolean | undefined]> {
+  const g = await h.admin.getRemoteCopyGroup(group);
+  return [g.role, g.roleReversed];
+}
+
+/** Every group on both arrays, whatever its role, with its volumes (a test may leave them failed over). */
+async function clearGroups(h: SimHandle): Promise<void> {
+  for (const g of await h.admin.getRemoteCopyGroups()) {
+    for (const v of g.volumes) await h.admin.removeVolumeFromRemoteCopyGroup(g.name, v.localVolumeName).catch(() => undefined);
+    await h.admin.deleteRemoteCopyGroup(g.name).catch(() => undefined);
+  }
+}
+
+before(async () => {
+  const etcd = await startEtcd({ members: 1 });
+  const client = await createEtcdClient({ endpoints: etcd.endpoints });
+  // Each array is the other's remote copy target: a failover is issued on the secondary, which reaches back.
+  const port1 = await freePort();
+  const secondary = await startSim({
+    systemName: 'sim2',
+    cpgs: ['SEC_r1', 'SEC_r5'],
+    password: SECONDARY_PASSWORD,
+    remoteTarget: { systemName: 'sim1', apiUrl: `http://127.0.0.1:${port1}/api/v1`, password: PRIMARY_PASSWORD },
+  });
+  const primary = await startSim({ systemName: 'sim1', cpgs: ['FC_r1', 'FC_r5'], password: PRIMARY_PASSWORD, port: port1, remote: secondary });
+  env = { etcd, client, primary, secondary, logger: createLogger(process.env['VM_TEST_LOG'] === '1' ? 'DEBUG' : 'ERROR') };
+  store = new VolumeStore(client);
+  intents = new MountIntentStore(client);
+  root = mkdtempSync(join(tmpdir(), 'hpe-replica-mount-'));
+});
+
+afterEach(async () => {
+  for (const m of managers.splice(0)) await m.close();
+  for (const line of mountsUnder()) {
+    const dir = line.split(' ')[4];
+    if (dir) execFileSync('umount', ['-l', dir]);
+  }
+  for (const [device] of simLoops()) execFileSync('losetup', ['-d', device]);
+  for (const h of [env.primary, env.secondary]) {
+    for (const v of await h.admin.getVluns()) await h.admin.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos).catch(() => undefined);
+    for (const host of await h.admin.getHosts()) await h.admin.deleteHost(host.name).catch(() => undefined);
+  }
+  await clearGroups(env.primary);
+  await clearGroups(env.secondary);
+  await clearArray(env.primary);
+  await clearArray(env.secondary);
+  await clearEtcd(env.client);
+});
+
+after(async () => {
+  if (env !== undefined) {
+    await stopSim(env.primary);
+    await stopSim(env.secondary);
+    env.client.close();
+    await env.etcd.stop();
+  }
+  const left = mountsUnder();
+  rmSync(root, { recursive: true, force: true });
+  assert.deepEqual(left, [], 'no mount is left');
+});
+
+test('Active/Passive: mounted from the primary; after a failover from the secondary with the same data; back after recover and restore', async () => {
+  const a = await plugin(A);
+  await a.create('r1', { replicationGroup: 'grp1', size: '1' });
+  const r = await record('r1');
+  const vol = r['3par_vol_name'];
+  const mirror = r.rcg_info!.remote_rcg_name;
+
+  const first = await a.mount('r1', 'c1');
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.primary.dir)), [true], "attached from the primary array's volume");
+  assert.deepEqual(await vlunHosts(env.primary, vol), ['host-a']);
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'nothing exported from the secondary');
+  assert.deepEqual((await record('r1')).path_info?.exported_from, ['primary']);
+  writeFileSync(join(first.Mountpoint, 'data.txt'), 'written while sim1 was primary\n');
+  await a.unmount('r1', 'c1');
+  assert.deepEqual(await vlunHosts(env.primary, vol), [], 'Unmount removed the VLUN on the primary');
+
+  // The disaster drill: fail the group over to the secondary array (issued there, as on a real array).
+  await recover(env.secondary, mirror, RcgRecoveryActions.FAILOVER);
+  assert.deepEqual(await role(env.secondary, mirror), [RcgRoles.PRIMARY_REV, true]);
+  assert.deepEqual(await role(env.primary, 'grp1'), [RcgRoles.PRIMARY, false], 'the old primary is not touched by a failover');
+
+  const second = await a.mount('r1', 'c2');
+  assert.equal(second.Mountpoint, first.Mountpoint);
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.secondary.dir)), [true], "attached from the secondary array's volume");
+  assert.equal(readFileSync(join(second.Mountpoint, 'data.txt'), 'utf8'), 'written while sim1 was primary\n', "the primary's data, from the secondary");
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a']);
+  assert.deepEqual(await vlunHosts(env.primary, vol), [], 'nothing exported from the failed-over primary');
+  assert.deepEqual((await record('r1')).path_info?.exported_from, ['replication target']);
+  writeFileSync(join(second.Mountpoint, 'data.txt'), 'written while sim2 was primary\n');
+  await a.unmount('r1', 'c2');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'Unmount removed the VLUN on the array it exported from');
+  assert.deepEqual(simLoops(), []);
+
+  // Recover: replication runs back to sim1 (secondary-rev); sim2 stays the active array.
+  await recover(env.secondary, mirror, RcgRecoveryActions.RECOVER);
+  assert.deepEqual(await role(env.primary, 'grp1'), [RcgRoles.SECONDARY_REV, true]);
+  const third = await a.mount('r1', 'c3');
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.secondary.dir)), [true]);
+  assert.equal(readFileSync(join(third.Mountpoint, 'data.txt'), 'utf8'), 'written while sim2 was primary\n');
+  await a.unmount('r1', 'c3');
+
+  // Restore: the natural direction again, with what was written on sim2.
+  await recover(env.secondary, mirror, RcgRecoveryActions.RESTORE);
+  assert.deepEqual(await role(env.primary, 'grp1'), [RcgRoles.PRIMARY, false]);
+  assert.deepEqual(await role(env.secondary, mirror), [RcgRoles.SECONDARY, false]);
+  const fourth = await a.mount('r1', 'c4');
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.primary.dir)), [true], 'attached from the primary array again');
+  assert.equal(readFileSync(join(fourth.Mountpoint, 'data.txt'), 'utf8'), 'written while sim2 was primary\n');
+  await a.unmount('r1', 'c4');
+  assert.deepEqual([...(await vlunHosts(env.primary, vol)), ...(await vlunHosts(env.secondary, vol))], []);
+});
+
+test('Active/Passive: a switchover (reverse) moves the mount to the other array', async () => {
+  const a = await plugin(A);
+  await a.create('r2', { replicationGroup: 'grp2', size: '1' });
+  const vol = (await record('r2'))['3par_vol_name'];
+  const onPrimary = await a.mount('r2', 'c1');
+  writeFileSync(join(onPrimary.Mountpoint, 'f'), 'before the switchover\n');
+  await a.unmount('r2', 'c1');
+
+  await recover(env.primary, 'grp2', RcgRecoveryActions.SWITCHOVER);
+  assert.deepEqual(await role(env.primary, 'grp2'), [RcgRoles.SECONDARY_REV, true]);
+  const onSecondary = await a.mount('r2', 'c2');
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.secondary.dir)), [true]);
+  assert.equal(readFileSync(join(onSecondary.Mountpoint, 'f'), 'utf8'), 'before the switchover\n');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a']);
+  await a.unmount('r2', 'c2');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), []);
+});
+
+test('Active/Passive: while the group is in transition the Mount is refused with both roles and the fix; it mounts once the group settles', async () => {
+  const a = await plugin(A);
+  await a.create('r3', { replicationGroup: 'grp3', size: '1' });
+  const r = await record('r3');
+  const mirror = r.rcg_info!.remote_rcg_name;
+  await recover(env.secondary, mirror, RcgRecoveryActions.FAILOVER);
+  await recover(env.secondary, mirror, RcgRecoveryActions.RECOVER);
+  // A restore held half way: sim2 is secondary already, sim1 not yet primary.
+  await recover(env.secondary, mirror, RcgRecoveryActions.RESTORE, { simulatorTransitionMs: 4000 });
+
+  await assert.rejects(a.mount('r3', 'c1'), (err: Error & { fix?: string }) => {
+    assert.match(err.message, new RegExp(`^Remote copy group state is in transition: grp3 on 127\\.0\\.0\\.1:\\d+ is secondary-rev, ${mirror.replace('.', '\\.')} on sim2 is secondary; volume r3 is mounted only from the array where its group is primary`));
+    assert.match(err.fix ?? '', /finish the failover, recover, restore or switchover of grp3 .*then mount again/);
+    return true;
+  });
+  assert.deepEqual(simLoops(), [], 'nothing attached');
+  assert.deepEqual([...(await vlunHosts(env.primary, r['3par_vol_name'])), ...(await vlunHosts(env.secondary, r['3par_vol_name']))], [], 'nothing exported');
+  assert.deepEqual((await intents.listForNode(A.node)).intents, [], 'no intent left');
+  assert.equal((await record('r3')).node_mount_info, undefined);
+
+  await waitFor('the restore to finish', async () => (await role(env.primary, 'grp3'))[0] === RcgRoles.PRIMARY, { timeoutMs: 15_000 });
+  await a.mount('r3', 'c2');
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.primary.dir)), [true]);
+  await a.unmount('r3', 'c2');
+});
+
+test('Peer Persistence: exported from both arrays, removed from both by Unmount; a takeover fences the dead host on both', async () => {
+  const a = await plugin(A, PEER_PERSISTENCE);
+  const b = await plugin(B, PEER_PERSISTENCE);
+  await a.create('pp1', { replicationGroup: 'grppp', size: '1', mountConflictDelay: '1' });
+  const vol = (await record('pp1'))['3par_vol_name'];
+
+  const onA = await a.mount('pp1', 'ca');
+  assert.deepEqual(await vlunHosts(env.primary, vol), ['host-a']);
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a'], 'the second array exports it too (multipath paths)');
+  const p = (await record('pp1')).path_info!;
+  assert.deepEqual(p.exported_from, ['primary', 'replication target']);
+  assert.ok(p.remote_connection_info !== undefined, "the second array's connection is kept");
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.primary.dir)), [true], "one loop attach (the first array's) here");
+  writeFileSync(join(onA.Mountpoint, 'f'), 'pp\n');
+  await a.unmount('pp1', 'ca');
+  assert.deepEqual([...(await vlunHosts(env.primary, vol)), ...(await vlunHosts(env.secondary, vol))], [], 'Unmount removed the VLUNs on both arrays');
+
+  await a.mount('pp1', 'ca2');
+  // A's plugin dies while it holds the volume; B takes it over.
+  await a.close();
+  managers.splice(managers.indexOf(a), 1);
+  await waitFor('node-a gone', async () => (await env.client.get(nodeKey(A.node))) === undefined);
+  const onB = await b.mount('pp1', 'cb');
+  assert.equal(readFileSync(join(onB.Mountpoint, 'f'), 'utf8'), 'pp\n');
+  assert.deepEqual(await vlunHosts(env.primary, vol), ['host-b'], 'A fenced on the primary array');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-b'], 'A fenced on the replication target too');
+  await b.unmount('pp1', 'cb');
+  // A's own (one-kernel) mount and loop device: released by A's plugin when it comes back.
+  const a2 = await plugin(A, PEER_PERSISTENCE);
+  await a2.unmount('pp1', 'ca2');
+  assert.deepEqual(mountsUnder(), []);
+});
