@@ -7,10 +7,11 @@
  * array (A's VLUN gone), not in A's kernel: a real array cuts A's paths.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, test } from 'node:test';
 import { waitFor } from '../../src/clock.js';
 import { systemHostEnv } from '../../src/host/index.js';
@@ -183,20 +184,26 @@ test('two hosts mounting one new volume at once: one formats and mounts, the oth
 });
 
 for (const step of ['intent', 'fenced', 'recorded'] as const) {
-  test(`a takeover cut short after "${step}" is settled at B's next start: one owner, mountable`, async () => {
+  test(`kill -9 of the plugin taking over, after "${step}": B's next start settles it; one owner, mountable`, async () => {
     const a = await plugin(A);
     await a.create('t4', { size: '1', mountConflictDelay: '1' });
     await a.mount('t4', 'ca');
     await dies(a, A);
-    const crash = new Error(`crash after ${step}`);
-    const b = await plugin(B, {
-      onMountStep: (op, s) => {
-        if (op === 'takeover' && s === step) throw crash;
-      },
+
+    // B's plugin, in a process of its own, is killed with SIGKILL right after the step.
+    const { config, secrets } = buildConfig(env, { noReplication: true });
+    const file = join(root, 'hpe.conf');
+    writeFileSync(file, config.text, { mode: 0o600 });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/takeover-crash-child.js', import.meta.url)), file, B.node, B.hostname, join(root, `host-${B.node}`), 't4', step], {
+      env: { ...process.env, VM_SECRETS: JSON.stringify([...secrets.entries()]), VM_MOUNT_PREFIX: join(root, B.prefix) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    await assert.rejects(b.mount('t4', 'cb'));
-    await b.close();
-    managers.splice(managers.indexOf(b), 1);
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+    assert.equal(signal, 'SIGKILL', `the child died at the step: ${output}`);
+    await new Promise((r) => setTimeout(r, 1500)); // its locks expire (TTL 1 s)
 
     // B's plugin starts again: its repair settles the takeover intent (A is still not alive: completed).
     const b2 = await plugin(B);
