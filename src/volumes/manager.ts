@@ -36,6 +36,7 @@ import {
   type MountContext,
 } from './flows/mount.js';
 import { NodePresence } from './store/presence.js';
+import { VolumeCache } from './store/volume-cache.js';
 import { reconcileNode, type ReconcileReport } from './flows/reconcile.js';
 
 /** What the repair at start did: the intents and arrays (RepairReport), this node's mount intents, and its kernel. */
@@ -157,6 +158,9 @@ class Manager implements VolumeManager {
   #background: Promise<void> = Promise.resolve();
   readonly #seen = new SeenVolumes();
   readonly #presence: NodePresence;
+  readonly #cache: VolumeCache;
+  /** In-flight Creates by name and options (create()). */
+  readonly #creating = new Map<string, Promise<void>>();
 
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
@@ -201,19 +205,33 @@ class Manager implements VolumeManager {
       ...(o.presenceTtlSeconds === undefined ? {} : { ttlSeconds: o.presenceTtlSeconds }),
     });
     this.#presence.start();
+    this.#cache = new VolumeCache(o.etcd, this.#ctx.store, { logger: o.logger });
+    this.#cache.start();
     this.#backends.start();
   }
 
   // ----- create ---------------------------------------------------------------------------------------------
 
+  /**
+   * Create. Concurrent Creates of one name with the same options in this process share one run (a burst of
+   * `docker volume create` retries, or a Compose file naming a volume twice): the others answer with it instead
+   * of queueing on the volume's lock.
+   */
   async create(name: string, opts: Record<string, string> | undefined): Promise<void> {
-    await this.#settlingIntents(() => this.#create(name, opts));
+    const key = `${name}\0${JSON.stringify(Object.entries(opts ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+    let run = this.#creating.get(key);
+    if (run === undefined) {
+      run = this.#settlingIntents(() => this.#create(name, opts)).finally(() => this.#creating.delete(key));
+      this.#creating.set(key, run);
+    }
+    await run;
     this.#seen.saw(name);
   }
 
   async #create(name: string, opts: Record<string, string> | undefined): Promise<void> {
     const store = this.#ctx.store;
-    if ((await store.getByName(name)) !== undefined) return;
+    // An existing name answers at once, from the cache when it can (no lock, no etcd round trip).
+    if ((await this.#readByName(name)) !== undefined) return;
     const req = parseCreateRequest(name, opts, this.#backends.views());
     if ((req.kind === 'snapshot' || req.kind === 'clone') && !isLockableName(req.source)) throw sourceMissing(req.source);
     if (req.kind === 'replicated' && !isLockableName(req.replicationGroup)) {
@@ -299,7 +317,7 @@ class Manager implements VolumeManager {
   }
 
   async list(): Promise<{ Name: string; Devicename: string; size?: number; Mountpoint: string; Status: Record<string, unknown> }[]> {
-    const volumes = await this.#ctx.store.listByName();
+    const volumes = (await this.#cache.listByName())?.value ?? (await this.#ctx.store.listByName());
     this.#seen.replace(volumes.map((v) => v.name));
     return volumes.map(({ name, record }) => {
       const here = record !== undefined && this.#mountedHere(record);
@@ -317,7 +335,7 @@ class Manager implements VolumeManager {
   async #readForGet(volume: string, whole: boolean): Promise<StoredVolume | VolumeView | undefined> {
     let stored: StoredVolume | undefined;
     try {
-      stored = await this.#ctx.store.getByName(volume);
+      stored = await this.#readByName(volume);
     } catch (e) {
       if (whole && e instanceof VolumeStoreError && this.#seen.has(volume)) return unverifiedView(volume, e);
       throw e;
@@ -327,8 +345,18 @@ class Manager implements VolumeManager {
     return stored;
   }
 
+  /**
+   * A record outside any lock: from the cache while it is live and current, else from etcd. An absent answer is
+   * confirmed in etcd: another host's Create reaches the watch a few ms after its commit, and "no such volume" must
+   * not come from that gap (a Mount on this host right after a Create there).
+   */
+  async #readByName(name: string): Promise<StoredVolume | undefined> {
+    const cached = await this.#cache.getByName(name);
+    return cached?.value ?? this.#ctx.store.getByName(name);
+  }
+
   async path(name: string): Promise<string> {
-    const stored = await this.#ctx.store.getByName(name);
+    const stored = await this.#readByName(name);
     if (stored === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
     return this.#mountedHere(stored.record) ? mountpointOf(stored.record) : '';
   }
@@ -345,7 +373,7 @@ class Manager implements VolumeManager {
    * it on the array), else refuse naming it. The wait is capped so the whole Mount stays inside dockerd's 2 min.
    */
   async mount(name: string, id: string): Promise<{ Mountpoint: string; Devicename: string }> {
-    const first = await this.#ctx.store.getByName(name);
+    const first = await this.#readByName(name);
     if (first === undefined) throw unknownVolume(name, 'mount');
     const waitSeconds = Math.min(Math.max(0, first.record.mount_conflict_delay ?? DEFAULT_MOUNT_CONFLICT_DELAY_S), MAX_MOUNT_CONFLICT_WAIT_S);
     const until = this.#clock.now() + waitSeconds * 1000;
@@ -372,7 +400,7 @@ class Manager implements VolumeManager {
   }
 
   async unmount(name: string, id: string): Promise<void> {
-    const first = await this.#ctx.store.getByName(name);
+    const first = await this.#readByName(name);
     if (first === undefined) throw unknownVolume(name, 'unmount');
     if (first.record.node_mount_info?.[this.#ctx.nodeId] === undefined && !lostHere(this.#ctx, first.record)) return;
     await this.#settledLater(
@@ -582,6 +610,7 @@ class Manager implements VolumeManager {
 
   async close(): Promise<void> {
     this.#stop.abort();
+    await this.#cache.stop();
     await this.#presence.stop();
     await this.#background.catch(() => undefined);
     await this.#backends.close();

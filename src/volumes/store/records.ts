@@ -28,7 +28,7 @@ import type { Provisioning } from '../request/options.js';
 import { parseStored } from './json.js';
 
 const VOLUMES_PREFIX = '/volumes/';
-const VOLUME_NAMES_PREFIX = '/volume-names/';
+export const VOLUME_NAMES_PREFIX = '/volume-names/';
 /** Records per Range response when listing; more are read in further pages. */
 const LIST_PAGE_SIZE = 1000;
 
@@ -162,7 +162,7 @@ const volumeRecordSchema = z
   .pipe(z.custom<VolumeRecord & Record<string, unknown>>());
 
 /** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
-function parseVolumeRecord(value: string): VolumeRecord | string {
+export function parseVolumeRecord(value: string): VolumeRecord | string {
   return parseStored(volumeRecordSchema, value, (issue) => {
     const field = issue.path[0];
     if (field === undefined) return 'not a JSON object';
@@ -174,7 +174,7 @@ function parseVolumeRecord(value: string): VolumeRecord | string {
  * Only the fields List answers, checked by hand: List parses every record at once, and the full schema costs a
  * third of its time at 10,000 volumes. Whoever reads the whole record (Get, Mount) validates it then.
  */
-function parseListedRecord(value: string): ListedRecord | undefined {
+export function parseListedRecord(value: string): ListedRecord | undefined {
   let v: unknown;
   try {
     v = JSON.parse(value);
@@ -208,6 +208,8 @@ interface VolumeChanges {
 }
 
 export class VolumeStore {
+  #lastWrite = 0n;
+
   constructor(private readonly client: EtcdClient) {}
 
   /** The record of a Docker name: ONE etcd Range request. */
@@ -256,6 +258,32 @@ export class VolumeStore {
 
   /** Every key under `prefix` with its value, in pages of one consistent snapshot. */
   private async readPrefix(prefix: string): Promise<{ key: string; value: string; modRevision: string }[]> {
+    return (await this.snapshot(prefix)).entries;
+  }
+
+  /**
+   * The name index (`/volume-names/`) as one consistent snapshot, with the revision it was read at: what the
+   * volume cache starts from and then watches after (volume-cache.ts).
+   */
+  snapshotByName(): Promise<{ entries: { name: string; value: string; modRevision: string }[]; revision: string }> {
+    return this.snapshot(VOLUME_NAMES_PREFIX).then(({ entries, revision }) => ({
+      entries: entries.map((e) => ({ name: e.key.slice(VOLUME_NAMES_PREFIX.length), value: e.value, modRevision: e.modRevision })),
+      revision,
+    }));
+  }
+
+  /** The highest revision this store's own writes made (0 before any): read-your-writes for the volume cache. */
+  get lastWriteRevision(): bigint {
+    return this.#lastWrite;
+  }
+
+  #wrote(revision: string): string {
+    const r = BigInt(revision);
+    if (r > this.#lastWrite) this.#lastWrite = r;
+    return revision;
+  }
+
+  private async snapshot(prefix: string): Promise<{ entries: { key: string; value: string; modRevision: string }[]; revision: string }> {
     const out: { key: string; value: string; modRevision: string }[] = [];
     const end = prefixEnd(prefix);
     let from = prefix;
@@ -275,7 +303,7 @@ export class VolumeStore {
       revision ??= res.header.revision;
       for (const kv of res.kvs) out.push({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: kv.mod_revision });
       const last = res.kvs[res.kvs.length - 1];
-      if (!res.more || last === undefined) return out;
+      if (!res.more || last === undefined) return { entries: out, revision };
       from = last.key.toString('utf8') + '\0';
     }
   }
@@ -391,12 +419,12 @@ export class VolumeStore {
     } catch (e) {
       throw this.failure(`ETCD data ${verb} failed: ${label}`, e);
     }
-    if (res.succeeded) return res.header.revision;
+    if (res.succeeded) return this.#wrote(res.header.revision);
 
     // After a lost answer the guard fails on our own write: every compared key holds what we wrote, or is gone.
     const read = compares.map((c, i) => res.responses[i]?.response_range?.kvs?.[0]);
     if (retried && compares.every((c, i) => (written.has(c.key) ? read[i]?.value.toString('utf8') === written.get(c.key) : read[i] === undefined))) {
-      return read.find((kv) => kv !== undefined)?.mod_revision ?? res.header.revision;
+      return this.#wrote(read.find((kv) => kv !== undefined)?.mod_revision ?? res.header.revision);
     }
 
     // Name the first failed condition from the values read in the else branch.

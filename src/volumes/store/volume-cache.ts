@@ -1,0 +1,182 @@
+/**
+ * The volume cache: Get, Path, List and Create's "already exists" answer without an etcd round trip. An informer:
+ * the name index (`/volume-names/`) is read once as a snapshot at a revision, then one etcd watch from the next
+ * revision keeps it current (every host's writes arrive as they are committed).
+ *
+ * It answers only while it is live and not behind this process's own writes (read-your-writes: it waits briefly
+ * until the watch has delivered the store's last write, else the caller reads etcd). A broken watch (etcd
+ * restarted or unreachable, a compaction past the watch's revision) makes it not live at once: callers read etcd
+ * as without a cache, and it lists again (with backoff) and watches from there. Locked sections never read it:
+ * their compare-and-swap writes need the record as etcd has it now.
+ *
+ * Entries keep the record's JSON as stored (parsed per Get, ~1 KB each) and List's few fields already parsed, so
+ * a List of 10,000 is a walk over a Map; the List answer is kept until the next change.
+ */
+import type { Watcher } from 'etcd3';
+import { backoffDelay, systemClock, type Clock } from '../../clock.js';
+import type { EtcdClient } from '../../etcd/index.js';
+import type { Logger } from '../../log.js';
+import { parseListedRecord, parseVolumeRecord, VOLUME_NAMES_PREFIX, type ListedRecord, type NamedVolume, type StoredVolume, type VolumeStore } from './records.js';
+
+interface Entry {
+  value: string;
+  modRevision: string;
+  listed: ListedRecord | undefined;
+}
+
+/** How long a read waits for the watch to deliver this process's own last write before it reads etcd instead. */
+const OWN_WRITE_WAIT_MS = 200;
+const RELIST_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
+
+/** A cache read: the answer, or `undefined` when the caller must read etcd. */
+export type Cached<T> = { value: T } | undefined;
+
+export class VolumeCache {
+  readonly #entries = new Map<string, Entry>();
+  /** The highest revision the cache reflects for the name index. */
+  #revision = 0n;
+  #live = false;
+  #watcher: Watcher | undefined;
+  #list: NamedVolume[] | undefined;
+  #waiters: { revision: bigint; resolve: () => void }[] = [];
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  readonly #clock: Clock;
+
+  constructor(
+    private readonly client: EtcdClient,
+    private readonly store: VolumeStore,
+    private readonly options: { logger: Pick<Logger, 'info' | 'warn'>; clock?: Clock },
+  ) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Starts listing and watching in the background (never rejects). */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** The record of a name: `{value: undefined}` when absent; `undefined` when etcd must be read. */
+  async getByName(name: string): Promise<Cached<StoredVolume | undefined>> {
+    if (!(await this.#current())) return undefined;
+    const e = this.#entries.get(name);
+    if (e === undefined) return { value: undefined };
+    const parsed = parseVolumeRecord(e.value);
+    // An unreadable record: etcd's read gives the located error.
+    if (typeof parsed === 'string') return undefined;
+    return { value: { record: parsed, modRevision: e.modRevision } };
+  }
+
+  /** Every name with List's fields; `undefined` when etcd must be read. */
+  async listByName(): Promise<Cached<NamedVolume[]>> {
+    if (!(await this.#current())) return undefined;
+    this.#list ??= [...this.#entries].map(([name, e]) => (e.listed === undefined ? { name } : { name, record: e.listed }));
+    return { value: this.#list };
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#live = false;
+    await this.#watcher?.cancel().catch(() => undefined);
+    await this.#loop;
+    for (const w of this.#waiters.splice(0)) w.resolve();
+  }
+
+  /** Live and not behind this process's own last write (waiting briefly for the watch to deliver it). */
+  async #current(): Promise<boolean> {
+    if (!this.#live) return false;
+    const own = this.store.lastWriteRevision;
+    if (this.#revision >= own) return true;
+    await new Promise<void>((resolve) => {
+      const waiter = { revision: own, resolve };
+      this.#waiters.push(waiter);
+      const timer = new AbortController();
+      void this.#clock.sleep(OWN_WRITE_WAIT_MS, timer.signal).then(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      });
+      waiter.resolve = () => {
+        timer.abort();
+        resolve();
+      };
+    });
+    return this.#live && this.#revision >= own;
+  }
+
+  #advance(revision: bigint): void {
+    if (revision <= this.#revision) return;
+    this.#revision = revision;
+    const ready = this.#waiters.filter((w) => w.revision <= revision);
+    if (ready.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => w.revision > revision);
+    for (const w of ready) w.resolve();
+  }
+
+  #set(name: string, value: string, modRevision: string): void {
+    this.#entries.set(name, { value, modRevision, listed: parseListedRecord(value) });
+    this.#list = undefined;
+  }
+
+  /** List, watch; on a broken watch, list again after a backoff. */
+  async #run(): Promise<void> {
+    for (let attempt = 1; !this.#stop.signal.aborted; ) {
+      const broken = new AbortController();
+      try {
+        await this.#listAndWatch(broken);
+        attempt = 1;
+        await new Promise<void>((resolve) => {
+          if (broken.signal.aborted || this.#stop.signal.aborted) return resolve();
+          broken.signal.addEventListener('abort', () => resolve(), { once: true });
+          this.#stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      } catch (err) {
+        this.options.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'volume cache: listing failed; reads go to etcd meanwhile');
+      }
+      this.#live = false;
+      const w = this.#watcher;
+      this.#watcher = undefined;
+      await w?.cancel().catch(() => undefined);
+      if (this.#stop.signal.aborted) return;
+      await this.#clock.sleep(backoffDelay(RELIST_BACKOFF, attempt++), this.#stop.signal);
+    }
+  }
+
+  async #listAndWatch(broken: AbortController): Promise<void> {
+    const snapshot = await this.store.snapshotByName();
+    this.#entries.clear();
+    this.#list = undefined;
+    for (const e of snapshot.entries) this.#set(e.name, e.value, e.modRevision);
+    this.#revision = 0n;
+    this.#advance(BigInt(snapshot.revision));
+    const watcher = await this.client.raw
+      .watch()
+      .prefix(VOLUME_NAMES_PREFIX)
+      .startRevision((BigInt(snapshot.revision) + 1n).toString())
+      .create();
+    this.#watcher = watcher;
+    const lost = (why: string) => {
+      if (broken.signal.aborted) return;
+      this.#live = false;
+      this.options.logger.warn({ why }, 'volume cache: the etcd watch broke; reads go to etcd until it is listed again');
+      broken.abort();
+    };
+    watcher.on('put', (kv) => {
+      this.#set(kv.key.toString('utf8').slice(VOLUME_NAMES_PREFIX.length), kv.value.toString('utf8'), kv.mod_revision);
+      this.#advance(BigInt(kv.mod_revision));
+    });
+    watcher.on('delete', (kv) => {
+      this.#entries.delete(kv.key.toString('utf8').slice(VOLUME_NAMES_PREFIX.length));
+      this.#list = undefined;
+      this.#advance(BigInt(kv.mod_revision));
+    });
+    watcher.on('disconnected', () => lost('disconnected'));
+    watcher.on('error', (err) => lost(err.message));
+    watcher.on('end', () => lost('ended'));
+    if (this.#stop.signal.aborted) return;
+    this.#live = true;
+  }
+}
