@@ -1,7 +1,7 @@
 /** What creating a volume, a snapshot and an online copy share: the provisioning asked for, and adding the record. */
 import { randomUUID } from 'node:crypto';
 import { ProvisioningTypes, WsapiCodes, type VolumePolicies } from '../array/index.js';
-import { nextId, type SimContext } from './context.js';
+import { nextId, volumeIdInUse, type SimContext } from './context.js';
 import { SimError, badRequest } from './errors.js';
 import type { SimVolume } from './state.js';
 import { optionalBool, type Body } from './validate.js';
@@ -78,12 +78,13 @@ export function addVolume(ctx: SimContext, v: NewVolume): SimVolume {
     throw new SimError(400, WsapiCodes.NO_SPACE, `the simulator cannot back ${record.sizeMiB} MiB with a file here (${code ?? 'error'})`);
   }
   ctx.state.volumes.set(record.name, record);
+  ctx.state.volumeIds.add(record.id);
+  ctx.volumeChanged(record.name);
   return record;
 }
 
 function nextFreeVolumeId(ctx: SimContext): number {
-  const used = new Set([...ctx.state.volumes.values()].map((v) => v.id));
   let id = nextId(ctx, 'volume');
-  while (used.has(id)) id = nextId(ctx, 'volume');
+  while (volumeIdInUse(ctx, id)) id = nextId(ctx, 'volume');
   return id;
 }

@@ -14,7 +14,9 @@ export interface SimContext {
   readonly features: WsapiFeatures;
   readonly peers: Peers;
   readonly copies: CopyTasks;
-  /** Writes the state file (after every change that is not followed by the server's own save). */
+  /** Records that volume `name` was added, changed or removed, so that the next save writes it. */
+  volumeChanged(name: string): void;
+  /** Writes what changed (after every change that is not followed by the server's own save). */
   save(): void;
 }
 
@@ -26,6 +28,17 @@ export function nextId(ctx: SimContext, kind: keyof SimState['nextId']): number 
 
 export function isoNow(): string {
   return new Date().toISOString();
+}
+
+export function volumeIdInUse(ctx: SimContext, id: number): boolean {
+  return ctx.state.volumeIds.has(id);
+}
+
+/** Removes a volume's record (its file on disk goes at the next save). */
+export function dropVolume(ctx: SimContext, v: SimVolume): void {
+  ctx.state.volumes.delete(v.name);
+  ctx.state.volumeIds.delete(v.id);
+  ctx.volumeChanged(v.name);
 }
 
 export function volumeOr404(ctx: SimContext, name: string): SimVolume {

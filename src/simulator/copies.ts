@@ -58,6 +58,7 @@ export function createPhysicalCopy(ctx: SimContext, sourceName: string, params: 
     if (ctx.copies.isBusy(destName)) throw conflict(WsapiCodes.VV_BUSY, `volume '${destName}' is busy: a physical copy is running`);
     dest.copyType = CopyTypes.PHYSICAL_COPY;
     dest.copyOf = src.name;
+    ctx.volumeChanged(dest.name);
     sizeMiB = dest.sizeMiB;
   }
   const task: SimTask = {

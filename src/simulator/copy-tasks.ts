@@ -12,6 +12,7 @@ export class CopyTasks {
   constructor(
     private readonly state: SimState,
     private readonly files: VolumeFiles,
+    private readonly volumeChanged: (name: string) => void,
     private readonly save: () => void,
   ) {}
 
@@ -39,6 +40,7 @@ export class CopyTasks {
     if (dest !== undefined && (status === TaskStatuses.DONE || !task.online)) {
       dest.copyType = CopyTypes.BASE;
       delete dest.copyOf;
+      this.volumeChanged(dest.name);
     }
     this.save();
   }

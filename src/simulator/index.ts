@@ -24,7 +24,7 @@ import { Router } from './router.js';
 import { requestListener, type Injection } from './server.js';
 import { Sessions } from './sessions.js';
 import { registerSets } from './sets.js';
-import { StateStore } from './state.js';
+import { StateStore } from './store.js';
 import { registerSystem } from './system.js';
 import { ensureCertificate } from './tls.js';
 import { registerVluns } from './vluns.js';
@@ -62,17 +62,19 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   if (Object.keys(o.users).length === 0) throw new HpeError('the simulator needs at least one user', 'pass users, e.g. { "3paradm": "3pardata" }');
 
   const store = StateStore.open(o.stateDir);
-  store.save();
+  store.commit();
   const files = new VolumeFiles(o.stateDir);
   const peers = new Peers(o.remoteTargets);
-  const save = (): void => store.save();
+  const save = (): void => store.commit();
+  const volumeChanged = (name: string): void => store.volumeChanged(name);
   const ctx: SimContext = {
     options: o,
     state: store.state,
     files,
     features: wsapiFeatures(o.wsapiBuild),
     peers,
-    copies: new CopyTasks(store.state, files, save),
+    copies: new CopyTasks(store.state, files, volumeChanged, save),
+    volumeChanged,
     save,
   };
 
@@ -116,7 +118,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     server.closeAllConnections();
     await ctx.copies.stopAll();
     await peers.close();
-    store.save();
+    store.commit();
     await closed;
   };
 

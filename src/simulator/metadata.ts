@@ -26,6 +26,7 @@ export function registerMetadata(router: Router, ctx: SimContext): void {
     const val = requireString(body, 'value', 31);
     if (Object.hasOwn(v.metadata, key)) throw conflict(WsapiCodes.EXISTENT_OBJECT_KEY, `key '${key}' exists`);
     v.metadata = { ...v.metadata, [key]: val };
+    ctx.volumeChanged(v.name);
     return { status: 201, location: `/api/v1/volumes/${v.name}/objectKeyValues/${key}` };
   });
 
@@ -42,6 +43,7 @@ export function registerMetadata(router: Router, ctx: SimContext): void {
     const body = requireBody(req.body);
     allowOnly(body, ['value']);
     v.metadata = { ...v.metadata, [key]: requireString(body, 'value', 31) };
+    ctx.volumeChanged(v.name);
     return { status: 200 };
   });
 
@@ -51,6 +53,7 @@ export function registerMetadata(router: Router, ctx: SimContext): void {
     value(v.metadata, key);
     const rest = Object.fromEntries(Object.entries(v.metadata).filter(([k]) => k !== key));
     v.metadata = rest;
+    ctx.volumeChanged(v.name);
     return { status: 200 };
   });
 }

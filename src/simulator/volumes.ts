@@ -7,7 +7,7 @@
  */
 import { CopyTypes, ProvisioningTypes, WsapiCodes, type VolumePolicies } from '../array/index.js';
 import { addVolume, provisioningFrom } from './add-volume.js';
-import { collection, cpgOr404, rcgOfVolume, volumeOr404, type SimContext } from './context.js';
+import { collection, cpgOr404, dropVolume, rcgOfVolume, volumeIdInUse, volumeOr404, type SimContext } from './context.js';
 import { createPhysicalCopy } from './copies.js';
 import { SimError, badRequest, conflict, forbidden } from './errors.js';
 import { applyQuery } from './query.js';
@@ -119,7 +119,7 @@ function createVolume(ctx: SimContext, raw: unknown): SimResponse {
   cpgOr404(ctx, cpg);
   if (snapCPG !== undefined) cpgOr404(ctx, snapCPG);
   if (ctx.state.volumes.has(name)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${name}' exists`);
-  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(WsapiCodes.EXISTENT_ID, `volume id ${id} is in use`);
+  if (id !== undefined && volumeIdInUse(ctx, id)) throw conflict(WsapiCodes.EXISTENT_ID, `volume id ${id} is in use`);
   if (prov.provisioningType === ProvisioningTypes.FULL && sizeMiB > freeCapacityMiB(ctx)) throw badRequest(WsapiCodes.NO_SPACE, 'not enough free space for a full volume of this size');
   addVolume(ctx, {
     name,
@@ -144,7 +144,7 @@ async function createSnapshot(ctx: SimContext, parentName: string, params: Body)
   const common = checkCommonFields(params);
   const parent = volumeOr404(ctx, parentName);
   if (ctx.state.volumes.has(name)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${name}' exists`);
-  if (id !== undefined && [...ctx.state.volumes.values()].some((v) => v.id === id)) throw conflict(WsapiCodes.EXISTENT_ID, `volume id ${id} is in use`);
+  if (id !== undefined && volumeIdInUse(ctx, id)) throw conflict(WsapiCodes.EXISTENT_ID, `volume id ${id} is in use`);
   const snap = addVolume(ctx, {
     name,
     sizeMiB: parent.sizeMiB,
@@ -163,7 +163,7 @@ async function createSnapshot(ctx: SimContext, parentName: string, params: Body)
   try {
     await ctx.files.copy(parent.name, snap.name, snap.sizeMiB);
   } catch (err) {
-    ctx.state.volumes.delete(snap.name);
+    dropVolume(ctx, snap);
     ctx.files.remove(snap.name);
     throw new SimError(500, WsapiCodes.INT_SERV_ERR, `copying the data of '${parent.name}' failed: ${(err as Error).message}`);
   }
@@ -189,6 +189,7 @@ function growVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
     throw new SimError(400, WsapiCodes.NO_SPACE, `the simulator cannot back ${newSize} MiB with a file here (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   v.sizeMiB = newSize;
+  ctx.volumeChanged(v.name);
   return { status: 200 };
 }
 
@@ -199,7 +200,13 @@ function renameVolume(ctx: SimContext, v: SimVolume, newName: string): void {
   s.volumes.delete(old);
   v.name = newName;
   s.volumes.set(newName, v);
-  for (const o of s.volumes.values()) if (o.copyOf === old) o.copyOf = newName;
+  ctx.volumeChanged(old);
+  ctx.volumeChanged(newName);
+  for (const o of s.volumes.values()) {
+    if (o.copyOf !== old) continue;
+    o.copyOf = newName;
+    ctx.volumeChanged(o.name);
+  }
   for (const l of s.vluns) if (l.volumeName === old) l.volumeName = newName;
   for (const set of s.volumeSets.values()) set.members = set.members.map((m) => (m === old ? newName : m));
   for (const g of s.rcgs.values()) for (const rv of g.volumes) if (rv.localVolumeName === old) rv.localVolumeName = newName;
@@ -237,6 +244,7 @@ function modifyVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
   if (common.expirationHours !== undefined) v.expirationTimeSec = now + common.expirationHours * 3600;
   if (common.retentionHours !== undefined) v.retentionTimeSec = now + common.retentionHours * 3600;
   if (body['rmExpTime'] === true) delete v.expirationTimeSec;
+  ctx.volumeChanged(v.name);
   if (newName !== undefined && newName !== v.name) renameVolume(ctx, v, newName);
   return { status: 200 };
 }
@@ -252,7 +260,7 @@ function deleteVolume(ctx: SimContext, name: string): SimResponse {
   if (set !== undefined) throw conflict(WsapiCodes.IN_USE, `volume '${name}' is in use: it is a member of volume set '${set.name}'`);
   const group = rcgOfVolume(ctx, name);
   if (group !== undefined) throw forbidden(WsapiCodes.INV_OPERATION_VV_IN_REMOTE_COPY, `volume '${name}' is in remote copy group '${group.name}'`);
-  s.volumes.delete(v.name);
+  dropVolume(ctx, v);
   ctx.files.remove(v.name);
   return { status: 200 };
 }
