@@ -613,6 +613,7 @@ class Manager implements VolumeManager {
     await this.#cache.stop();
     await this.#presence.stop();
     await this.#background.catch(() => undefined);
+    await this.#locks.close();
     await this.#backends.close();
   }
 }

@@ -62,6 +62,19 @@ async function etcdCalls(): Promise<number> {
   return n;
 }
 
+/** etcd's WAL fsyncs so far (its own /metrics): the disk syncs a request cost. */
+async function walSyncs(): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  return Number(/^etcd_disk_wal_fsync_duration_seconds_count (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Round trips and disk syncs per call of `op`, run `count` times one after another. */
+async function costPer(count: number, op: (i: number) => Promise<unknown>): Promise<{ calls: number; syncs: number }> {
+  const [c0, s0] = [await etcdCalls(), await walSyncs()];
+  for (let i = 0; i < count; i++) await op(i);
+  return { calls: ((await etcdCalls()) - c0) / count, syncs: ((await walSyncs()) - s0) / count };
+}
+
 async function roundTripsPer(count: number, op: (i: number) => Promise<unknown>): Promise<number> {
   const before = await etcdCalls();
   for (let i = 0; i < count; i++) await op(i);
@@ -87,6 +100,23 @@ try {
   });
 
   console.log('VolumeDriver API over the unix socket (hpedockerplugin serve, etcd 3.4 and the WSAPI simulator on loopback)');
+  const create = await costPer(20, (i) => ok('/VolumeDriver.Create', { Name: `cost${i}`, Opts: { size: '1' } }));
+  const remove = await costPer(20, (i) => ok('/VolumeDriver.Remove', { Name: `cost${i}` }));
+  console.log(`etcd per Create: ${create.calls.toFixed(1)} requests, ${create.syncs.toFixed(1)} disk syncs; per Remove: ${remove.calls.toFixed(1)} requests, ${remove.syncs.toFixed(1)} disk syncs`);
+  const one: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await ok('/VolumeDriver.Create', { Name: `one${i}`, Opts: { size: '1' } });
+    one.push(performance.now() - t);
+  }
+  const same = performance.now();
+  await Promise.all(Array.from({ length: 10 }, () => ok('/VolumeDriver.Create', { Name: 'same', Opts: { size: '1' } })));
+  const sameMs = performance.now() - same;
+  const distinct = await load(20, 20, (i) => ok('/VolumeDriver.Create', { Name: `burst${i}`, Opts: { size: '1' } }));
+  console.log(
+    `Create: one at a time p50 ${fmt(median(one))} ms; ten of one name at once ${fmt(sameMs)} ms in all; twenty distinct at once p50 ${fmt(quantile(distinct, 0.5))} ms (${(quantile(distinct, 0.5) / median(one)).toFixed(2)}× one)`,
+  );
+  for (const n of ['same', ...Array.from({ length: 10 }, (_, i) => `one${i}`), ...Array.from({ length: 20 }, (_, i) => `burst${i}`)]) await ok('/VolumeDriver.Remove', { Name: n });
   let have = 0;
   for (const size of sizes) {
     const toCreate = size - have;

@@ -55,7 +55,7 @@ describe('EtcdLocks', () => {
     const a = new EtcdLocks(nodeA, { owner: 'node-a' });
     const b = new EtcdLocks(nodeB, { owner: 'node-b' });
     const held = await a.acquire(volumeLock('vol1'));
-    assert.match(held.key, /^\/_locks\/volume\/vol1\/[0-9a-f]+$/);
+    assert.match(held.key, /^\/_locks\/volume\/vol1\/[0-9a-f]+-[0-9a-z]+$/, 'the session lease (hex) and a sequence number');
     const waiting = b.acquire(volumeLock('vol1'), { waitMs: 10_000 });
     assert.equal(await settlesWithin(waiting, 500), false, 'B must wait while A holds the lock');
     const released = Date.now();
@@ -68,7 +68,7 @@ describe('EtcdLocks', () => {
     assert.deepEqual(await lockKeys(), []);
   });
 
-  test('an uncontended lock costs two etcd round trips to take and one to release', async () => {
+  test('an uncontended lock costs one transaction to take and one delete to release (the first also grants the session lease)', async () => {
     const calls = async () => {
       const text = await (await fetch(`${etcd.clientUrls[0]}/metrics`)).text();
       let total = 0;
@@ -76,12 +76,19 @@ describe('EtcdLocks', () => {
       return total;
     };
     const locks = new EtcdLocks(nodeA);
-    const start = await calls();
-    const held = await locks.acquire(volumeLock('cheap'));
-    const taken = await calls();
-    await held.release();
-    assert.equal(taken - start, 2, 'lease grant + one transaction');
-    assert.equal((await calls()) - taken, 1, 'lease revoke');
+    let start = await calls();
+    const first = await locks.acquire(volumeLock('cheap'));
+    let taken = await calls();
+    await first.release();
+    assert.equal(taken - start, 2, 'session lease grant + one transaction');
+    assert.equal((await calls()) - taken, 1, 'one delete');
+    start = await calls();
+    const second = await locks.acquire(volumeLock('cheap2'));
+    taken = await calls();
+    await second.release();
+    assert.equal(taken - start, 1, 'one transaction on the session lease');
+    assert.equal((await calls()) - taken, 1, 'one delete');
+    await locks.close();
   });
 
   test('withLocks: 12 concurrent operations on one volume from two nodes never overlap, and are served in order', async () => {
@@ -201,7 +208,7 @@ describe('EtcdLocks', () => {
     assert.notEqual(got.key, held.key);
     await sleep(Math.max(0, 3000 - after));
     assert.equal(held.signal.aborted, true, 'the closed holder is told its lock is lost');
-    assert.match(String((held.signal.reason as Error).message), /^lock on volume orphan was lost: /);
+    assert.match(String((held.signal.reason as Error).message), /^the locks of .+ were lost: their etcd lease was not renewed for 2 s$/);
     await got.release();
   });
 

@@ -75,7 +75,7 @@ export async function createClone(ctx: FlowContext, req: CloneRequest, source: S
       }
       await applySets(b, arrayName, cpg, sets, undo);
     },
-    commit: async () => {
+    commit: async (alsoDelete) => {
       await ctx.store.create(
         newRecord({
           id,
@@ -94,6 +94,7 @@ export async function createClone(ctx: FlowContext, req: CloneRequest, source: S
           options: req.options,
           now: ctx.now(),
         }),
+        alsoDelete,
       );
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,

@@ -176,8 +176,8 @@ export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeReque
       await createArrayVolume(b, createVolumeParams({ arrayName, cpg, snapCpg, shape, comment: volumeComment(id, req.name) }, b.primary), undo);
       await applySets(b, arrayName, cpg, sets, undo);
     },
-    commit: async () => {
-      await ctx.store.create(record);
+    commit: async (alsoDelete) => {
+      await ctx.store.create(record, alsoDelete);
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,
   });

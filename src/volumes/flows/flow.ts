@@ -9,7 +9,7 @@ import type { Logger } from '../../log.js';
 import type { Backends } from '../backends/backends.js';
 import { VolumeRequestError, VolumeStoreError } from '../errors.js';
 import { VolumeOperationError, describe, failedAsUpstream } from './failures.js';
-import type { IntentStore, VolumeIntent } from '../store/intents.js';
+import { intentKey, type IntentStore, type VolumeIntent } from '../store/intents.js';
 import type { VolumeStore } from '../store/records.js';
 import { Undo } from './undo.js';
 
@@ -41,8 +41,11 @@ interface CreateFrame {
   intent: VolumeIntent;
   /** The array steps; each pushes its undo. */
   steps(undo: Undo): Promise<void>;
-  /** Writes the record (and, for a snapshot, the parent's list) in one etcd transaction. */
-  commit(): Promise<void>;
+  /**
+   * Writes the record (and, for a snapshot, the parent's list) in one etcd transaction, which also deletes the
+   * keys `alsoDelete` (the intent: a create's last write is one transaction, one disk sync).
+   */
+  commit(alsoDelete: readonly string[]): Promise<void>;
   /** Whether the record exists, asked when the commit's outcome is unknown. */
   recordExists(): Promise<boolean>;
 }
@@ -61,7 +64,7 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
     throw await rollBack(ctx, frame, undo, err, log);
   }
   try {
-    await frame.commit();
+    await frame.commit([intentKey(frame.intent.id)]);
   } catch (err) {
     if (err instanceof VolumeStoreError) {
       let exists: boolean;
@@ -76,8 +79,7 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
       throw await rollBack(ctx, frame, undo, err, log);
     }
   }
-  // Not awaited: the record is written, so the intent is only a reminder; if deleting it fails, repair() drops it.
-  void dropIntent(ctx, frame.intent);
+  // The intent went with the record, in the same transaction.
   ctx.logger.info(log, 'volume created');
 }
 

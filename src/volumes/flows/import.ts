@@ -34,7 +34,7 @@ export async function importVolume(ctx: FlowContext, req: ImportRequest): Promis
     what,
     intent: importIntent(ctx, req, b.name, vol, plan, parent),
     steps: (undo) => renameOnArray(client, ref, vol, plan, undo),
-    commit: () => commitImport(ctx, plan, parent),
+    commit: (alsoDelete) => commitImport(ctx, plan, parent, alsoDelete),
     recordExists: async () => (await ctx.store.getById(plan.id)) !== undefined,
   });
 }
@@ -147,16 +147,16 @@ async function renameOnArray(client: WsapiClient, ref: string, vol: Volume, plan
 }
 
 /** The record, and for a snapshot its parent's list in the same transaction (re-read when a mount moved it). */
-async function commitImport(ctx: FlowContext, plan: ImportPlan, parent: StoredVolume | undefined): Promise<void> {
+async function commitImport(ctx: FlowContext, plan: ImportPlan, parent: StoredVolume | undefined, alsoDelete: readonly string[]): Promise<void> {
   const { record, meta } = plan;
   if (parent === undefined || meta === null) {
-    await ctx.store.create(record);
+    await ctx.store.create(record, alsoDelete);
     return;
   }
   let current = parent;
   for (let attempt = 1; ; attempt++) {
     try {
-      await ctx.store.commit({ create: [record], update: [{ record: withSnapshotEntry(current.record, meta), modRevision: current.modRevision }] });
+      await ctx.store.commit({ create: [record], update: [{ record: withSnapshotEntry(current.record, meta), modRevision: current.modRevision }], alsoDelete });
       return;
     } catch (err) {
       if (!(err instanceof VolumeRecordConflictError) || err.volumeName !== current.record.display_name || attempt >= 5) throw err;

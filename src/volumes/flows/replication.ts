@@ -111,7 +111,7 @@ export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVo
     what,
     intent: newIntent(ctx, { op: 'create', flow: 'replicated', id, name: req.name, backend: b.name, arrayName, rcg: { name: group, created: existing === undefined } }),
     steps,
-    commit: async () => {
+    commit: async (alsoDelete) => {
       await ctx.store.create(
         newRecord({
           id,
@@ -126,6 +126,7 @@ export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVo
           fsType: req.fsType,
           now: ctx.now(),
         }),
+        alsoDelete,
       );
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,

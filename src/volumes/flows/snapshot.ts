@@ -86,11 +86,11 @@ export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotReques
       }
       undo.push(`delete snapshot ${arrayName}`, () => deleteArrayVolume(client, arrayName));
     },
-    commit: async () => {
+    commit: async (alsoDelete) => {
       let current: StoredVolume = parent;
       for (let attempt = 1; ; attempt++) {
         try {
-          await ctx.store.commit({ create: [record], update: [{ record: withSnapshotEntry(current.record, meta), modRevision: current.modRevision }] });
+          await ctx.store.commit({ create: [record], update: [{ record: withSnapshotEntry(current.record, meta), modRevision: current.modRevision }], alsoDelete });
           return;
         } catch (err) {
           if (!(err instanceof VolumeRecordConflictError) || err.volumeName !== p.display_name || attempt >= COMMIT_ATTEMPTS) throw err;

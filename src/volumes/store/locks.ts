@@ -2,19 +2,20 @@
  * Per-volume and per-replication-group locks in etcd v3, so two nodes (or two requests on one node) never work
  * on the same volume at once.
  *
- * Each lock is a queue of keys under `/_locks/<kind>/<name>/`, one per waiter, each attached to the waiter's
- * own lease (etcd's concurrency-package recipe): the key with the lowest create revision holds the lock, and
- * every other waiter watches only the key just ahead of it, so waiters are served in arrival order and a
- * release wakes one waiter, not all. Why not etcd3's `lock()`: it tries once and fails at once when the
- * lock is held; it has no waiting. Cost: an uncontended lock is two round trips (lease grant, one transaction
- * that queues and reads the holder), its release one (lease revoke).
+ * Each lock is a queue of keys under `/_locks/<kind>/<name>/`, one per waiter (etcd's concurrency-package
+ * recipe): the key with the lowest create revision holds the lock, and every other waiter watches only the key
+ * just ahead of it, so waiters are served in arrival order and a release wakes one waiter, not all. Why not
+ * etcd3's `lock()`: it tries once and fails at once when the lock is held; it has no waiting.
  *
- * The lease is renewed every ttl/3 for as long as the lock is held or awaited, so a long operation never
- * loses its lock the way upstream's 300 s TTL without refresh could; if the holder dies (or its etcd client is
- * closed), renewals stop and etcd deletes its key within `ttlSeconds`. If renewals fail for longer than the
- * TTL, the holder's `signal` is aborted so it can stop. The renewals are ours, one short keep-alive call each,
- * not etcd3's automatic keep-alive: that one runs on a stream that outlives `client.close()` (grpc-js lets
- * open calls finish when a channel closes), so a closed client would keep its locks until the process exits.
+ * Every key of one EtcdLocks (one per process) hangs on one session lease, granted on first need and renewed
+ * every ttl/3 (etcd's concurrency.Session): an uncontended lock is ONE transaction that queues and reads the
+ * holder, its release one delete — no lease grant and revoke per lock. A long operation never loses its lock the
+ * way upstream's 300 s TTL without refresh could; if the process dies (or its etcd client is closed), renewals
+ * stop and etcd deletes all its keys within `ttlSeconds`. If renewals fail for longer than the TTL, every held
+ * lock's `signal` is aborted so the work can stop, and the next lock starts a new session. The renewals are ours,
+ * one short keep-alive call each, not etcd3's automatic keep-alive: that one runs on a stream that outlives
+ * `client.close()` (grpc-js lets open calls finish when a channel closes), so a closed client would keep its
+ * locks until the process exits.
  *
  * Waiting is bounded (`waitMs`, default 30 s); a lock not obtained in time is a `LockTimeoutError` naming the
  * holder, never upstream's silent `{"Err": ""}`. Lock names are built from the real name by `volumeLock` /
@@ -94,7 +95,18 @@ interface HolderInfo {
   since: string;
 }
 
+interface Session {
+  /** The lease id, hex: part of every lock key of the session. */
+  id: string;
+  lease: Lease;
+  /** Aborted when the lease is lost. */
+  signal: AbortSignal;
+  stop(): void;
+}
+
 export class EtcdLocks {
+  private current: Promise<Session> | undefined;
+  private seq = 0;
   private readonly waitMs: number;
   private readonly ttlSeconds: number;
   private readonly owner: string;
@@ -139,53 +151,40 @@ export class EtcdLocks {
     const prefix = lockPrefix(target);
     const client = this.client;
     const raw = client.raw;
-    let lease: Lease | undefined;
-    let renewal: { signal: AbortSignal; stop(): void } | undefined;
+    let key: string | undefined;
     try {
-      // etcd3 grants a lease when it is made, so each attempt makes one; a grant whose answer was lost leaves a
-      // lease without keys, which expires within the TTL.
-      lease = await client.retryingTransient(async () => {
-        const attempt = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
-        try {
-          await attempt.grant();
-        } catch (e) {
-          attempt.release();
-          throw e;
-        }
-        return attempt;
-      });
-      const granted = lease;
-      renewal = this.keepAlive(target, granted);
-      const key = prefix + BigInt(await granted.grant()).toString(16);
+      const session = await this.session();
+      key = `${prefix}${session.id}-${(++this.seq).toString(36)}`;
+      const mine = key;
       const info: HolderInfo = { owner: this.owner, since: new Date(this.clock.now()).toISOString() };
-      // One transaction queues us and reads the holder, so an uncontended lock costs two round trips (with the
-      // lease grant). The key is ours alone (named after our lease), so the condition only fails on a retry
-      // after a lost answer: the else branch then reads our key to learn when it was queued.
+      // One transaction queues us and reads the holder: an uncontended lock is one round trip on the session's
+      // lease. The key is ours alone, so the condition only fails on a retry after a lost answer: the else branch
+      // then reads our key to learn when it was queued.
       const holderFirst = () => raw.getAll().prefix(prefix).sort('Create', 'Ascend').limit(1);
       const queued = await client.retryingTransient(() =>
         raw
-          .if(key, 'Create', '==', 0)
-          .then(raw.put(key).value(JSON.stringify(info)).lease(granted.grant()), holderFirst())
-          .else(raw.get(key), holderFirst())
+          .if(mine, 'Create', '==', 0)
+          .then(raw.put(mine).value(JSON.stringify(info)).lease(session.lease.grant()), holderFirst())
+          .else(raw.get(mine), holderFirst())
           .commit(),
       );
       const ours = queued.succeeded ? queued.header.revision : queued.responses[0]?.response_range?.kvs?.[0]?.create_revision;
       if (ours === undefined) throw new LockError(`lock on ${describeTarget(target)} was lost: its etcd lease expired while it was queued`, 'retry the request');
       const holder = queued.responses[1]?.response_range?.kvs?.[0];
-      if (holder?.key.toString('utf8') === key) return this.held(target, key, granted, renewal);
+      if (holder?.key.toString('utf8') === mine) return this.held(target, mine, session.signal);
       const before = (BigInt(ours) - 1n).toString();
       for (;;) {
         const ahead = await client.retryingTransient(() => raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec());
         const predecessor = ahead.kvs[0];
-        if (predecessor === undefined) return this.held(target, key, granted, renewal);
+        if (predecessor === undefined) return this.held(target, mine, session.signal);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
-        if ((await this.waitForDelete(predecessor.key, next, deadline, renewal.signal)) === 'timeout') {
+        if ((await this.waitForDelete(predecessor.key, next, deadline, session.signal)) === 'timeout') {
           throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.ttlSeconds);
         }
       }
     } catch (e) {
-      renewal?.stop();
-      if (lease !== undefined) await revokeLease(client, lease).catch(() => undefined);
+      // Leave the queue: our key would otherwise hold up the waiters behind it until the session ends.
+      if (key !== undefined) await deleteKey(client, key).catch(() => undefined);
       if (e instanceof HpeError) throw e;
       const cause = toEtcdError(e, client.endpoint);
       throw new LockError(`ETCD lock failed: ${describeTarget(target)}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
@@ -193,25 +192,57 @@ export class EtcdLocks {
   }
 
   /**
-   * Renews `lease` every ttl/3 until stopped. If no renewal succeeded for a whole TTL, or etcd says the lease
-   * is gone, `signal` is aborted with a LockError.
+   * The session: one lease for every lock of this EtcdLocks (granted on first need, renewed every ttl/3 while it
+   * lives), so a lock costs one transaction to take and one delete to release. If no renewal succeeded for a
+   * whole TTL, or etcd says the lease is gone, its `signal` is aborted with a LockError (every lock on it is lost)
+   * and the next lock starts a new session.
    */
-  private keepAlive(target: LockTarget, lease: Lease): { signal: AbortSignal; stop(): void } {
+  private session(): Promise<Session> {
+    const current = this.current;
+    if (current !== undefined) return current;
+    const started = this.startSession().then(
+      (s) => s,
+      (err: unknown) => {
+        if (this.current === started) this.current = undefined;
+        throw err;
+      },
+    );
+    this.current = started;
+    return started;
+  }
+
+  private async startSession(): Promise<Session> {
+    const raw = this.client.raw;
+    // etcd3 grants a lease when it is made, so each attempt makes one; a grant whose answer was lost leaves a
+    // lease without keys, which expires within the TTL.
+    const lease = await this.client.retryingTransient(async () => {
+      const attempt = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
+      try {
+        await attempt.grant();
+      } catch (e) {
+        attempt.release();
+        throw e;
+      }
+      return attempt;
+    });
+    const id = BigInt(await lease.grant()).toString(16);
     const ttlMs = this.ttlSeconds * 1000;
     const lost = new AbortController();
     const stopped = new AbortController();
     let renewed = this.clock.now();
     let inFlight = false;
+    const session: Session = { id, lease, signal: lost.signal, stop: () => stopped.abort() };
     const lose = (detail: string) => {
       if (lost.signal.aborted) return;
       stopped.abort();
-      lost.abort(new LockError(`lock on ${describeTarget(target)} was lost: ${detail}`, 'check etcd; the operation that held the lock should stop and be retried'));
+      if (this.current !== undefined) void this.current.then((s) => s === session && (this.current = undefined), () => undefined);
+      lost.abort(new LockError(`the locks of ${this.owner} were lost: ${detail}`, 'check etcd; the operations that held them should stop and be retried'));
     };
     const renewals = async (): Promise<void> => {
       for (;;) {
         await this.clock.sleep(ttlMs / 3, stopped.signal);
         if (stopped.signal.aborted) return;
-        if (this.clock.now() - renewed > ttlMs) return lose(`its etcd lease was not renewed for ${this.ttlSeconds} s`);
+        if (this.clock.now() - renewed > ttlMs) return lose(`their etcd lease was not renewed for ${this.ttlSeconds} s`);
         if (inFlight) continue;
         inFlight = true;
         lease.keepaliveOnce().then(
@@ -221,33 +252,42 @@ export class EtcdLocks {
           },
           (e: unknown) => {
             inFlight = false;
-            if (e instanceof EtcdLeaseInvalidError) lose('etcd says its lease expired');
+            if (e instanceof EtcdLeaseInvalidError) lose('etcd says their lease expired');
           },
         );
       }
     };
     void renewals();
-    return { signal: lost.signal, stop: () => stopped.abort() };
+    return session;
   }
 
-  private held(target: LockTarget, key: string, lease: Lease, renewal: { signal: AbortSignal; stop(): void }): HeldLock {
+  /** Ends the session: its lease is revoked, so every lock still queued or held by it goes at once. */
+  async close(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    const session = await current?.catch(() => undefined);
+    if (session === undefined) return;
+    session.stop();
+    await this.client.retryingTransient(() => session.lease.revoke()).catch(() => undefined);
+  }
+
+  private held(target: LockTarget, key: string, signal: AbortSignal): HeldLock {
     let released: Promise<void> | undefined;
     const release = async (): Promise<void> => {
-      renewal.stop();
       try {
-        await revokeLease(this.client, lease);
+        await deleteKey(this.client, key);
       } catch (e) {
-        // Renewals have stopped, so etcd deletes the key within the TTL.
+        // The session's lease still ends it: when this process stops, or when renewals fail for a TTL.
         this.options.logger?.warn(
           { lock: key, err: toEtcdError(e, this.client.endpoint).message },
-          `releasing the lock on ${describeTarget(target)} failed; it expires within ${this.ttlSeconds} s`,
+          `releasing the lock on ${describeTarget(target)} failed; it goes when this process's etcd session ends`,
         );
       }
     };
     return {
       target,
       key,
-      signal: renewal.signal,
+      signal,
       release: () => (released ??= release()),
     };
   }
@@ -303,8 +343,7 @@ export class EtcdLocks {
   }
 }
 
-/** Revokes a lease, again after an election's failures (revoking one already gone is no error). */
-function revokeLease(client: EtcdClient, lease: Lease): Promise<void> {
-  // etcd3's revoke() closes the lease first; a closed lease can still be revoked, so each attempt is the same call.
-  return client.retryingTransient(() => lease.revoke());
+/** Deletes a lock key, again after an election's failures (deleting one already gone is no error). */
+async function deleteKey(client: EtcdClient, key: string): Promise<void> {
+  await client.retryingTransient(() => client.raw.delete().key(key).exec());
 }

@@ -347,8 +347,8 @@ export class VolumeStore {
   }
 
   /** Saves a new record; `VolumeExistsError` if its name (or uuid) is taken — exactly one of racing creates wins. */
-  async create(record: VolumeRecord): Promise<StoredVolume> {
-    const revision = await this.commit({ create: [record] });
+  async create(record: VolumeRecord, alsoDelete: readonly string[] = []): Promise<StoredVolume> {
+    const revision = await this.commit({ create: [record], alsoDelete });
     return { record, modRevision: revision };
   }
 
