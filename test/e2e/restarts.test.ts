@@ -220,7 +220,7 @@ describe('recovery without admin action', { concurrency: false }, () => {
     await runningContainerWith('vr', 'cr', 'before the reboot\n');
     const logFrom = (await dockerd.pluginLog(plugin)).length;
     const t0 = performance.now();
-    await dockerd.restart({ reboot: true });
+    await dockerd.restart({ how: 'reboot' });
     t.diagnostic(`dockerd answered again ${Math.round(performance.now() - t0)} ms after the simulated power loss`);
     assert.equal((await dockerOk(['inspect', '-f', '{{.State.Running}}', 'cr'])).trim(), 'false', 'the container died with the host');
     assert.equal((await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true', 'dockerd restored the plugin as enabled');
@@ -234,5 +234,38 @@ describe('recovery without admin action', { concurrency: false }, () => {
 
     await dockerOk(['rm', '-f', 'cr']);
     await assertNothingLeft('vr');
+  });
+  test('dockerd crash (SIGKILL) with a running container: the volume is mountable again; the stopped container\'s reference needs a plugin restart', async (t) => {
+    await runningContainerWith('vc', 'cc', 'before the dockerd crash\n');
+    const id = await pluginId();
+    const logFrom = (await dockerd.pluginLog(plugin)).length;
+    const t0 = performance.now();
+    await dockerd.restart({ how: 'crash' });
+    t.diagnostic(`dockerd answered again ${Math.round(performance.now() - t0)} ms after its SIGKILL`);
+    assert.equal((await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true', 'dockerd restored the plugin as enabled');
+    assert.equal(servePids(id).length, 1, 'one plugin process');
+    assert.equal((await dockerOk(['inspect', '-f', '{{.State.Running}}', 'cc'])).trim(), 'false', 'no live-restore: dockerd stopped the container');
+
+    const again = await mountableAgain('vc', 'f', 'before the dockerd crash\n', t0);
+    t.diagnostic(`a new docker run -v vc read the data ${again.ms} ms after the SIGKILL (${again.failures.length} failed tries${again.failures.length > 0 ? `: ${again.failures.join(' | ')}` : ''})`);
+    figures.push(`dockerd crash ${again.ms} ms`);
+    t.diagnostic(`plugin log since the crash: ${await pluginEvents(logFrom)}`);
+    await dockerOk(['rm', '-f', 'cc']);
+
+    // The plugin restarted before dockerd stopped the orphaned container (plugins are restored first), so the device
+    // was still in use then; dockerd never sends that container's Unmount (docker/for-linux#404).
+    const stale = (await holders('vc'))[node] ?? [];
+    if (stale.length > 0) {
+      t.diagnostic(`GAP: after the container was removed, the record still holds ${stale.length} reference(s) of it; the volume stays mounted and held by ${node}`);
+      t.todo('a reference of a container dockerd stopped at its restart is released only by a plugin restart');
+      const refused = await docker(['volume', 'rm', 'vc']);
+      t.diagnostic(`docker volume rm vc meanwhile: exit ${refused.code} ${refused.stderr.trim()}`);
+      // The admin's action: the plugin's reconcile at start releases a held volume whose device no mount uses.
+      await dockerOk(['plugin', 'disable', '-f', plugin]);
+      await dockerOk(['plugin', 'enable', plugin]);
+      const released = (await dockerd.pluginLog(plugin)).slice(logFrom).some((l) => l.includes('reconcile at start') && l.includes('"released"') && l.includes('"vc"'));
+      assert.ok(released, 'docker plugin disable -f and enable: the reconcile at start released vc');
+    }
+    await assertNothingLeft('vc');
   });
 });

@@ -71,12 +71,15 @@ export interface Dockerd {
   pluginLog(pluginIdOrName: string): Promise<string[]>;
   /**
    * Stops dockerd and starts it again with the same arguments (data root, exec root, socket), resolving once its API
-   * answers; without live-restore, dockerd stops the running containers. Default: SIGTERM, as `systemctl restart
-   * docker` does. `reboot`: what a power loss and a new boot do instead: SIGKILL of dockerd and of every process of it
-   * (containerd, shims, plugins, containers), then every mount below its dir, the loop devices backed by scratch
-   * files and its plugin socket dirs are gone before it starts. stop() still cleans up everything afterwards.
+   * answers; without live-restore, dockerd stops the running containers. How it goes down:
+   *   'term' (default): SIGTERM, as `systemctl restart docker` does;
+   *   'crash': SIGKILL of dockerd alone (a crash, an OOM kill): what it started lives on as far as it can;
+   *   'reboot': a power loss and a new boot: SIGKILL of dockerd and of every process of it (containerd, shims,
+   *     plugins, containers), then every mount below its dir, the loop devices backed by scratch files, its exec
+   *     root and its plugin socket dirs (both on tmpfs on a real host) are gone before it starts.
+   * stop() still cleans up everything afterwards.
    */
-  restart(opts?: { reboot?: boolean }): Promise<void>;
+  restart(opts?: { how?: 'term' | 'crash' | 'reboot' }): Promise<void>;
   /** PIDs of the live processes running in a managed plugin's container (by full 64-hex ID). */
   pluginPids(pluginId: string): number[];
   /** Removes containers, volumes, plugins; stops dockerd; cleans up processes, mounts, loop devices, dirs. Safe to call twice. */
@@ -212,6 +215,24 @@ function unmountAllSync(dir: string): void {
     if (points.length === 0) return;
     for (const mp of points) spawnSync('umount', ['-l', mp], { stdio: 'ignore', timeout: 10_000, env: baseEnv() });
   }
+}
+
+/**
+ * dockerd's containerd dies with it (parent-death signal), but PID 1 of a container (as here) may never reap it: its
+ * zombie keeps the PID of `containerd.pid` alive, and the next dockerd waits for that "running" containerd until it
+ * gives up. On a host, init reaps it and dockerd starts a new one: so forget the PID of a dead one.
+ */
+function forgetDeadContainerd(execRoot: string): void {
+  const pidFile = path.join(execRoot, 'containerd', 'containerd.pid');
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const statText = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = statText.slice(statText.lastIndexOf(')') + 2, statText.lastIndexOf(')') + 3);
+    if (state !== 'Z' && state !== 'X') return;
+  } catch {
+    // no pid file, or no such process: nothing to forget
+  }
+  rmSync(pidFile, { force: true });
 }
 
 /** Last-resort cleanup for the exit/signal hooks: no waiting, no daemon API. */
@@ -454,15 +475,16 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
       { timeoutMs: readyMs, timeoutError: () => new Error(`dockerd did not answer on ${socket} within ${readyMs / 1000} s`) },
     );
 
-  const restart = async ({ reboot = false }: { reboot?: boolean } = {}): Promise<void> => {
+  const restart = async ({ how = 'term' }: { how?: 'term' | 'crash' | 'reboot' } = {}): Promise<void> => {
     if (stopping !== undefined) throw new Error('restart() after stop()');
     collectIds(trace);
     if (alive()) {
-      child.kill(reboot ? 'SIGKILL' : 'SIGTERM');
+      child.kill(how === 'term' ? 'SIGTERM' : 'SIGKILL');
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), STOP_GRACE_MS).unref());
       if ((await Promise.race([exited, grace])) === 'timeout') throw new Error(`dockerd did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM`);
     }
-    if (reboot) {
+    if (how === 'crash') forgetDeadContainerd(execRoot);
+    if (how === 'reboot') {
       for (let i = 0; i < 50 && strayProcesses(trace).length > 0; i++) {
         killStrays(trace);
         await sleep(100);
