@@ -3,7 +3,8 @@
  * preparation (fsOwner, fsMode, lost+found). Formatting is reachable only through `formatIfEmpty`, which probes
  * first and never writes to a device that holds a filesystem or any other signature (partition table, LVM, LUKS).
  */
-import { chmod, chown, mkdir, readFile, realpath, rmdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, mkdir, open, readFile, realpath, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FilesystemError } from './errors.js';
 import { mountAt, parseMountInfo, type MountEntry } from './mountinfo.js';
@@ -36,6 +37,11 @@ export interface Filesystem {
   /** Unmounts when mounted; `removeDir` then removes the directory if it is empty. */
   unmount(dir: string, options?: { removeDir?: boolean }): Promise<void>;
   isMounted(dir: string): Promise<boolean>;
+  /**
+   * Whether a filesystem on the device is mounted anywhere on this host, in any mount namespace (a container's
+   * too), or something else holds it exclusively: the kernel then refuses an exclusive open (EBUSY).
+   */
+  inUse(device: string): Promise<boolean>;
   listMounts(): Promise<MountEntry[]>;
   /** fsOwner (`{uid,gid}`) and fsMode (octal text such as `0755`) on the filesystem's root directory; `null` leaves it. */
   applyOwnership(dir: string, owner: { uid: number; gid: number } | null, mode: string | null): Promise<void>;
@@ -104,6 +110,17 @@ export function hostFilesystem(env: HostEnv): Filesystem {
 
     async isMounted(dir) {
       return mountAt(await fs.listMounts(), await canonical(dir)) !== undefined;
+    },
+
+    async inUse(device) {
+      await requireBlockDevice(device);
+      try {
+        await (await open(device, constants.O_RDONLY | constants.O_EXCL)).close();
+        return false;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EBUSY') return true;
+        throw err;
+      }
     },
 
     async listMounts() {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -277,6 +277,9 @@ describe('crash safety: the repair at start settles what a kill -9 left after ea
     // kill -9 of a managed plugin ends its mount namespace: its mounts go with it (the containers' stay, and so
     // does the device they use).
     const dir = (await store.getByName('k-record'))!.record.path_info!.mount_dir;
+    const container = join(mountRoot, 'container-c1'); // a container's own mount of the volume, in its namespace
+    mkdirSync(container);
+    execFileSync('mount', ['--bind', dir, container]);
     await fs.unmount(dir);
     for (const m of managers.splice(0)) await m.close();
     const m = await manager();
@@ -288,6 +291,7 @@ describe('crash safety: the repair at start settles what a kill -9 left after ea
     assert.deepEqual((await store.getByName('k-record'))!.record.node_mount_info, { [NODE]: ['c1', 'c2'] }, 'a container that may still run keeps its reference');
     await m.unmount('k-record', 'c2');
     assert.ok(await fs.isMounted(dir), 'still mounted for the older container');
+    execFileSync('umount', [container]);
     await m.unmount('k-record', 'c1');
     await assertReleased('k-record');
   });

@@ -1,6 +1,7 @@
 /**
  * The reconcile at start: this node's records against what the kernel has, after the plugin was killed (its mount
- * namespace gone, devices kept), after a reboot (simulated: everything unmounted and detached behind the plugin's
+ * namespace gone, devices kept, a container's mount still there), after dockerd restarted (no container mount
+ * left, no Unmount sent), after a reboot (simulated: everything unmounted and detached behind the plugin's
  * back), at the first start of a new boot with the device back, and with a stray mount under the mount prefix.
  * Real loop devices and ext4, a real etcd, the WSAPI simulator.
  */
@@ -99,6 +100,9 @@ test('plugin killed while a container uses the volume: the next start mounts it 
   await m.create('r1', { size: '1' });
   const { Mountpoint } = await m.mount('r1', 'c1');
   writeFileSync(join(Mountpoint, 'f'), 'kept');
+  const container = join(root, 'container-c1');
+  mkdirSync(container);
+  execFileSync('mount', ['--bind', Mountpoint, container]); // the container's own mount of the volume
   await killed(m);
   execFileSync('umount', [Mountpoint]); // the plugin's mount namespace went with it; the device stays
 
@@ -108,10 +112,33 @@ test('plugin killed while a container uses the volume: the next start mounts it 
   assert.ok(mounted(Mountpoint));
   assert.equal(readFileSync(join(Mountpoint, 'f'), 'utf8'), 'kept', 'the same filesystem, never formatted');
   assert.deepEqual((await store.getByName('r1'))!.record.node_mount_info, { 'node-a': ['c1'] }, "the container's reference is kept");
+  execFileSync('umount', [container]);
   await m2.unmount('r1', 'c1');
   assert.equal(mounted(Mountpoint), false);
   assert.deepEqual(simLoops(), []);
   assert.deepEqual(await vlunHosts(), []);
+});
+
+test('dockerd restarted after a crash (its containers gone, no Unmount sent): the device, mounted nowhere, is released at start', async () => {
+  const m = await plugin();
+  await m.create('r4', { size: '1' });
+  const { Mountpoint } = await m.mount('r4', 'c4');
+  writeFileSync(join(Mountpoint, 'f'), 'kept');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]); // the plugin's and the container's mounts are gone; the device stays
+  assert.equal(simLoops().length, 1);
+
+  const m2 = await plugin();
+  const report = await m2.repair();
+  assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r4', 'released']]);
+  assert.match(report.host.actions[0]!.detail, /mounted nowhere on this host/);
+  assert.deepEqual((await store.getByName('r4'))!.record.node_mount_info ?? {}, {}, "the dead container's reference is gone");
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.deepEqual(await vlunHosts(), [], "this host's VLUN removed");
+  const again = await m2.mount('r4', 'c5');
+  assert.equal(readFileSync(join(again.Mountpoint, 'f'), 'utf8'), 'kept');
+  await m2.unmount('r4', 'c5');
+  assert.deepEqual(simLoops(), []);
 });
 
 test('reboot (everything unmounted and detached behind the plugin): released at start, and another host mounts it at once', async (t) => {

@@ -55,8 +55,8 @@ export interface Dockerd {
   dir: string;
   /** `--data-root` (plugins live in `<dataRoot>/plugins/<id>/`). */
   dataRoot: string;
-  /** dockerd's PID. */
-  pid: number;
+  /** dockerd's PID (a new one after restart()). */
+  readonly pid: number;
   /** dockerd's stdout+stderr; plugin output lands here too (`plugin=<id>`). */
   logPath: string;
   /** Runs the docker CLI against this daemon. Never rejects. */
@@ -69,6 +69,19 @@ export interface Dockerd {
   logTail(lines?: number): Promise<string>;
   /** The plugin's stdout/stderr lines from the daemon log (by full 64-hex ID, or by name, which is looked up). */
   pluginLog(pluginIdOrName: string): Promise<string[]>;
+  /**
+   * Stops dockerd and starts it again with the same arguments (data root, exec root, socket), resolving once its API
+   * answers; without live-restore, dockerd stops the running containers. How it goes down:
+   *   'term' (default): SIGTERM, as `systemctl restart docker` does;
+   *   'crash': SIGKILL of dockerd alone (a crash, an OOM kill): what it started lives on as far as it can;
+   *   'reboot': a power loss and a new boot: SIGKILL of dockerd and of every process of it (containerd, shims,
+   *     plugins, containers), then every mount below its dir, the loop devices backed by scratch files, its exec
+   *     root and its plugin socket dirs (both on tmpfs on a real host) are gone before it starts.
+   * stop() still cleans up everything afterwards.
+   */
+  restart(opts?: { how?: 'term' | 'crash' | 'reboot' }): Promise<void>;
+  /** PIDs of the live processes running in a managed plugin's container (by full 64-hex ID). */
+  pluginPids(pluginId: string): number[];
   /** Removes containers, volumes, plugins; stops dockerd; cleans up processes, mounts, loop devices, dirs. Safe to call twice. */
   stop(): Promise<void>;
   /** After stop(): what survived (processes, mounts, dirs, plugin sockets), as human-readable lines; [] when clean. */
@@ -130,8 +143,8 @@ function collectIds(t: Trace): void {
   }
 }
 
-/** Live (non-zombie) processes that belong to this daemon: its own, those naming its dir, those in its cgroups. */
-function strayProcesses(t: Trace): { pid: number; what: string }[] {
+/** Live (non-zombie) processes other than ours that `isMine(pid, cmdline, cgroup)` accepts. */
+function liveProcesses(isMine: (pid: number, cmdline: string, cgroup: () => string) => boolean): { pid: number; what: string }[] {
   const found: { pid: number; what: string }[] = [];
   let entries: string[];
   try {
@@ -148,17 +161,20 @@ function strayProcesses(t: Trace): { pid: number; what: string }[] {
       const state = statText.slice(statText.lastIndexOf(')') + 2, statText.lastIndexOf(')') + 3);
       if (state === 'Z' || state === 'X') continue; // zombies hold nothing (PID 1 here may never reap them)
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      const cgroup = t.ids.size > 0 ? readFileSync(`/proc/${pid}/cgroup`, 'utf8') : '';
-      const mine =
-        (pid === t.pid && !t.exited) ||
-        cmdline.includes(t.dir + '/') ||
-        [...t.ids].some((id) => cgroup.includes(id));
-      if (mine) found.push({ pid, what: cmdline || `[pid ${pid}]` });
+      if (isMine(pid, cmdline, () => readFileSync(`/proc/${pid}/cgroup`, 'utf8'))) found.push({ pid, what: cmdline || `[pid ${pid}]` });
     } catch {
       // gone meanwhile, or not readable
     }
   }
   return found;
+}
+
+/** Live processes that belong to this daemon: its own, those naming its dir, those in its cgroups. */
+function strayProcesses(t: Trace): { pid: number; what: string }[] {
+  return liveProcesses(
+    (pid, cmdline, cgroup) =>
+      (pid === t.pid && !t.exited) || cmdline.includes(t.dir + '/') || (t.ids.size > 0 && [...t.ids].some((id) => cgroup().includes(id))),
+  );
 }
 
 /** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo, octal escapes decoded). */
@@ -199,6 +215,24 @@ function unmountAllSync(dir: string): void {
     if (points.length === 0) return;
     for (const mp of points) spawnSync('umount', ['-l', mp], { stdio: 'ignore', timeout: 10_000, env: baseEnv() });
   }
+}
+
+/**
+ * dockerd's containerd dies with it (parent-death signal), but PID 1 of a container (as here) may never reap it: its
+ * zombie keeps the PID of `containerd.pid` alive, and the next dockerd waits for that "running" containerd until it
+ * gives up. On a host, init reaps it and dockerd starts a new one: so forget the PID of a dead one.
+ */
+function forgetDeadContainerd(execRoot: string): void {
+  const pidFile = path.join(execRoot, 'containerd', 'containerd.pid');
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const statText = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = statText.slice(statText.lastIndexOf(')') + 2, statText.lastIndexOf(')') + 3);
+    if (state !== 'Z' && state !== 'X') return;
+  } catch {
+    // no pid file, or no such process: nothing to forget
+  }
+  rmSync(pidFile, { force: true });
 }
 
 /** Last-resort cleanup for the exit/signal hooks: no waiting, no daemon API. */
@@ -292,25 +326,38 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
     '--log-level=info',
   ];
   const useSetpriv = await canUsePdeathsig();
-  const logFd = openSync(logPath, 'a');
-  let child: ChildProcess;
-  try {
-    child = useSetpriv
-      ? spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', bin, ...args], { stdio: ['ignore', logFd, logFd], env: baseEnv() })
-      : spawn(bin, args, { stdio: ['ignore', logFd, logFd], env: baseEnv() });
-  } finally {
-    closeSync(logFd);
-  }
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit code ${code}`));
-    child.once('error', (e) => resolve(`could not start ${bin}: ${e.message}`));
-  });
-  let exitInfo: string | undefined;
-  void exited.then((info) => (exitInfo = info));
-
-  const trace: Trace = { dir, pid: child.pid ?? -1, exited: child.pid === undefined, ids: new Set() };
-  child.once('exit', () => (trace.exited = true));
+  const trace: Trace = { dir, pid: -1, exited: true, ids: new Set() };
   live.add(trace);
+  let child: ChildProcess;
+  let exited: Promise<string>;
+  let exitInfo: string | undefined;
+  /** Starts dockerd (again) with the same arguments; its output is appended to the same log. */
+  const launch = (): void => {
+    const logFd = openSync(logPath, 'a');
+    let started: ChildProcess;
+    try {
+      started = useSetpriv
+        ? spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', bin, ...args], { stdio: ['ignore', logFd, logFd], env: baseEnv() })
+        : spawn(bin, args, { stdio: ['ignore', logFd, logFd], env: baseEnv() });
+    } finally {
+      closeSync(logFd);
+    }
+    child = started;
+    exitInfo = undefined;
+    exited = new Promise<string>((resolve) => {
+      started.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit code ${code}`));
+      started.once('error', (e) => resolve(`could not start ${bin}: ${e.message}`));
+    });
+    void exited.then((info) => {
+      if (child === started) exitInfo = info;
+    });
+    trace.pid = started.pid ?? -1;
+    trace.exited = started.pid === undefined;
+    started.once('exit', () => {
+      if (child === started) trace.exited = true;
+    });
+  };
+  launch();
 
   const clientEnv = (extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
     ...baseEnv(),
@@ -416,12 +463,56 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
     return stopping;
   };
 
+  // Wait until the API answers; fail fast when dockerd dies.
+  const readyMs = opts.readyTimeoutMs ?? 30_000;
+  const waitReady = (): Promise<unknown> =>
+    waitFor(
+      'dockerd',
+      async () => {
+        if (!alive()) throw new Error(`dockerd ended before answering (${exitInfo ?? 'exited'})`);
+        return ping(socket, 1000);
+      },
+      { timeoutMs: readyMs, timeoutError: () => new Error(`dockerd did not answer on ${socket} within ${readyMs / 1000} s`) },
+    );
+
+  const restart = async ({ how = 'term' }: { how?: 'term' | 'crash' | 'reboot' } = {}): Promise<void> => {
+    if (stopping !== undefined) throw new Error('restart() after stop()');
+    collectIds(trace);
+    if (alive()) {
+      child.kill(how === 'term' ? 'SIGTERM' : 'SIGKILL');
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), STOP_GRACE_MS).unref());
+      if ((await Promise.race([exited, grace])) === 'timeout') throw new Error(`dockerd did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM`);
+    }
+    if (how === 'crash') forgetDeadContainerd(execRoot);
+    if (how === 'reboot') {
+      for (let i = 0; i < 50 && strayProcesses(trace).length > 0; i++) {
+        killStrays(trace);
+        await sleep(100);
+      }
+      unmountAllSync(dir);
+      await detachLoops(path.join(dir, 'scratch'));
+      // The exec root and /run/docker/plugins live on tmpfs (/run) on a real host: empty after a boot.
+      for (const d of pluginSocketDirs(trace)) await rm(d, { recursive: true, force: true });
+      await rm(execRoot, { recursive: true, force: true });
+      await mkdir(execRoot);
+    }
+    launch();
+    try {
+      await waitReady();
+    } catch (e) {
+      const log = (await tailFile(logPath, 400)).split('\n').filter((l) => !l.includes('module=grpc')).slice(-30).join('\n');
+      throw new Error(`${(e as Error).message}\n--- dockerd log (last lines but grpc's) ---\n${log}`);
+    }
+  };
+
   const handle: Dockerd = {
     socket,
     env: { DOCKER_HOST: `unix://${socket}` },
     dir,
     dataRoot,
-    pid: trace.pid,
+    get pid() {
+      return trace.pid;
+    },
     logPath,
     docker,
     dockerOk,
@@ -440,6 +531,8 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
         .filter((l) => l.includes(` plugin=${id}`))
         .map((l) => logrusMsg(l) ?? l);
     },
+    restart,
+    pluginPids: (pluginId) => liveProcesses((_pid, _cmdline, cgroup) => cgroup().includes(pluginId)).map((p) => p.pid),
     stop,
     async leftovers() {
       const found: string[] = [];
@@ -453,16 +546,8 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
   };
 
   // Wait until the API answers; fail fast when dockerd dies.
-  const readyMs = opts.readyTimeoutMs ?? 30_000;
   try {
-    await waitFor(
-      'dockerd',
-      async () => {
-        if (!alive()) throw new Error(`dockerd ended before answering (${exitInfo ?? 'exited'})`);
-        return ping(socket, 1000);
-      },
-      { timeoutMs: readyMs, timeoutError: () => new Error(`dockerd did not answer on ${socket} within ${readyMs / 1000} s`) },
-    );
+    await waitReady();
   } catch (e) {
     const log = await tailFile(logPath, 30);
     await stop();

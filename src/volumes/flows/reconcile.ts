@@ -2,9 +2,14 @@
  * At start (after the mount intents are settled): this node's records against what this host's kernel has. Each
  * volume the record says this node holds, under its lock:
  *   mounted here                                   → kept;
- *   not mounted, device present, same boot         → mounted again at its folder (the plugin restarted; its
- *                                                    mount namespace went, its containers' mounts did not);
- *                                                    never formatted: a device without a filesystem is left alone;
+ *   not mounted here, device present and its       → mounted again at its folder (the plugin restarted, or was
+ *   filesystem still mounted in another mount        disabled and enabled: its mount namespace went, its
+ *   namespace (a container's), same boot             containers' mounts did not); never formatted: a device
+ *                                                    without a filesystem is left alone;
+ *   not mounted here, device present but its       → released: no container on this host uses it any more
+ *   filesystem mounted nowhere, same boot            (dockerd restarted after a crash or a kill: it stops the
+ *                                                    containers it finds and never sends their Unmount,
+ *                                                    docker/for-linux#404);
  *   not mounted, device present, first start of a  → released: the containers of the last boot are gone (dockerd
  *   new boot                                         mounts again for those it restarts);
  *   device absent (reboot, detached behind our     → released: no container here can use it; the volume is free
@@ -74,6 +79,11 @@ async function reconcileHeld(ctx: MountContext, stored: StoredVolume, options: R
     report.actions.push({ volume: r.display_name, action, detail });
     ctx.logger.info({ volume: r.display_name, action, detail }, 'reconcile at start');
   };
+  if (device !== undefined && !options.newBoot && !(await ctx.data.fs.inUse(device))) {
+    await releaseHere(ctx, stored);
+    act('released', `${device} is mounted nowhere on this host: the containers that held it are gone (dockerd restarted without sending their Unmount)`);
+    return;
+  }
   if (device !== undefined && !options.newBoot) {
     const probe = await ctx.data.fs.probe(device);
     if (probe.empty) {

@@ -1,0 +1,274 @@
+/**
+ * End to end, recovery without admin action (issue 10 §2): a REAL dockerd with the REAL managed plugin, a REAL etcd
+ * and the WSAPI simulator. While a container uses an hpe volume:
+ *   - the plugin's process is SIGKILLed;
+ *   - dockerd is restarted (SIGTERM, as `systemctl restart docker`; no live-restore, so it stops the container);
+ *   - the host "reboots": dockerd and every process of it are SIGKILLed, every mount below its dirs and the volume's
+ *     loop device are gone, and dockerd starts again on the same data root (the plugin's boot marker stays: the
+ *     kernel's boot id cannot change here, so the plugin sees its device gone, not a new boot);
+ *   - dockerd crashes (SIGKILL of dockerd alone). dockerd then restores the plugin before it stops the container that
+ *     outlived it, and never sends that container's Unmount (docker/for-linux#404): its reference stays until the
+ *     plugin restarts. That gap is checked, marked TODO, and the admin's remedy (plugin disable -f / enable) proven.
+ * Each time the volume must be mountable again by a new `docker run -v`, show the data written before, be held by no
+ * dead container, and leave nothing (mount, loop device, VLUN) once its containers are gone. The time from the
+ * event until a `docker run -v` of the volume succeeds is printed.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WsapiClient } from '../../src/array/index.js';
+import { waitFor } from '../../src/clock.js';
+import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { VolumeStore } from '../../src/volumes/index.js';
+import { singleArrayConfig } from '../support/configs.js';
+import { importBusyboxImage, startDockerd, type Dockerd } from '../support/dockerd.js';
+import { startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { buildPluginFolder, hostMountSettings } from '../support/plugin.js';
+
+const plugin = 'hpe';
+const node = 'node-r';
+const arrayPassword = 'E2e-Restarts-Pw-31';
+/** How long a recovery may take before the test calls the volume stuck. */
+const recoveryLimitMs = 60_000;
+
+let dockerd: Dockerd;
+let etcd: EtcdCluster;
+let etcdClient: EtcdClient;
+let store: VolumeStore;
+let sim: RunningSimulator;
+let simRoot: string;
+let array: WsapiClient;
+let image: string;
+const figures: string[] = [];
+
+const docker = (args: string[], timeoutMs = 90_000) => dockerd.docker(args, { timeoutMs });
+const dockerOk = (args: string[], timeoutMs = 90_000) => dockerd.dockerOk(args, { timeoutMs });
+
+async function pluginId(): Promise<string> {
+  return (await dockerOk(['plugin', 'inspect', '-f', '{{.Id}}', plugin])).trim();
+}
+
+/** The plugin's node process (`node .../hpedockerplugin.mjs serve`) in the plugin's container, if running. */
+function servePids(id: string): number[] {
+  return dockerd.pluginPids(id).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes('hpedockerplugin.mjs serve');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The record's container references per node (etcd `/volume-names/<name>`). */
+async function holders(volume: string): Promise<Record<string, string[]>> {
+  const found = await store.getByName(volume);
+  assert.ok(found !== undefined, `volume ${volume} has a record`);
+  return found.record.node_mount_info ?? {};
+}
+
+/** Mount points of hpe volumes in the host's mount namespace. */
+function volumeMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('hpedocker-dcv-')).map((l) => l.split(' ')[4]!);
+}
+
+function loopDevicesOf(dir: string): string[] {
+  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir));
+}
+
+/**
+ * Retries `docker run --rm -v <volume>:/data ... cat <file>` until it prints `expected` (each failure kept), and
+ * says how long after `since` it first did.
+ */
+async function mountableAgain(volume: string, file: string, expected: string, since: number): Promise<{ ms: number; failures: string[] }> {
+  const failures: string[] = [];
+  for (;;) {
+    const r = await docker(['run', '--rm', '-v', `${volume}:/data`, image, 'cat', `/data/${file}`], 60_000);
+    if (r.code === 0 && r.stdout === expected) return { ms: Math.round(performance.now() - since), failures };
+    failures.push(`${Math.round(performance.now() - since)} ms: exit ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+    if (performance.now() - since > recoveryLimitMs) {
+      assert.fail(`${volume} is not mountable again ${recoveryLimitMs / 1000} s after the event:\n${failures.join('\n')}\n--- plugin log ---\n${(await dockerd.pluginLog(plugin)).slice(-25).join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Once no container uses `volume`: nothing of it is left on the host or the array, and it can be removed. */
+async function assertNothingLeft(volume: string): Promise<void> {
+  assert.deepEqual(await holders(volume), {}, 'the record holds no container reference');
+  assert.deepEqual(volumeMounts(), [], 'no mount of an hpe volume');
+  assert.deepEqual(loopDevicesOf(simRoot), [], 'no loop device');
+  assert.deepEqual(await array.getVluns(), [], 'no VLUN on the array');
+  await dockerOk(['volume', 'rm', volume]);
+}
+
+/** The plugin's log lines since line `from` that tell what happened to volumes (calls, unmounts, reconcile). */
+async function pluginEvents(from: number): Promise<string> {
+  const lines = (await dockerd.pluginLog(plugin)).slice(from);
+  const told = lines.filter((l) => /VolumeDriver\.(Mount|Unmount)|unmounted|mounted|reconcile|released|repair/.test(l));
+  return told.map((l) => {
+    try {
+      const o = JSON.parse(l) as Record<string, unknown>;
+      return [o['msg'], o['call'], o['volume'], o['action'], o['err']].filter((x) => x !== undefined).join(' ');
+    } catch {
+      return l;
+    }
+  }).join(' | ') || '(none)';
+}
+
+/** A volume with `data` in /data/f and a running container `container` using it. */
+async function runningContainerWith(volume: string, container: string, data: string): Promise<void> {
+  await dockerOk(['volume', 'create', '-d', plugin, '-o', 'size=1', volume]);
+  await dockerOk(['run', '-d', '--name', container, '-v', `${volume}:/data`, image, 'sh', '-c', `trap 'exit 0' TERM; printf '${data}' > /data/f && sync && sleep 600 & wait`]);
+  await waitFor(`${container} wrote`, async () => (await docker(['exec', container, 'cat', '/data/f'])).stdout === data, { timeoutMs: 30_000 });
+  assert.equal(Object.keys(await holders(volume)).join(), node, 'this node holds the volume');
+  assert.equal((await holders(volume))[node]!.length, 1, 'one container reference');
+  assert.equal((await array.getVluns()).filter((v) => !v.active).length, 1, 'the volume is exported to this host');
+}
+
+before(
+  async () => {
+    [dockerd, etcd] = await Promise.all([startDockerd(), startEtcd({ members: 1 })]);
+    const configDir = await dockerd.scratch('etc-hpedockerplugin');
+    const stateDir = await dockerd.scratch('var-lib-hpedockerplugin');
+    simRoot = await dockerd.scratch('simulators');
+    sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: path.join(simRoot, 'array1'), users: { '3paradm': arrayPassword } });
+    array = new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: arrayPassword });
+    etcdClient = await createEtcdClient({ endpoints: etcd.endpoints });
+    store = new VolumeStore(etcdClient);
+    await writeFile(path.join(configDir, 'hpe.conf'), singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: arrayPassword }), { mode: 0o600 });
+    image = await importBusyboxImage(dockerd);
+    const folder = await buildPluginFolder(dockerd);
+    await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);
+    await dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir, simRoot), `HPE_NODE_ID=${node}`, 'DEBUG=true']);
+    const enabled = await docker(['plugin', 'enable', plugin]);
+    assert.equal(enabled.code, 0, `${enabled.stderr}\n${await dockerd.logTail(40)}`);
+  },
+  { timeout: 240_000 },
+);
+
+after(
+  async () => {
+    await array?.close();
+    etcdClient?.close();
+    await sim?.stop();
+    const problems: string[] = [];
+    if (dockerd) {
+      await dockerd.stop();
+      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
+      if (simRoot !== undefined) problems.push(...loopDevicesOf(simRoot).map((l) => `loop device ${l}`));
+    }
+    await etcd?.stop();
+    if (figures.length > 0) process.stdout.write(`# restarts, time until the volume was mountable again: ${figures.join('; ')}\n`);
+    assert.deepEqual(problems, [], 'nothing is left behind');
+  },
+  { timeout: 120_000 },
+);
+
+describe('recovery without admin action', { concurrency: false }, () => {
+  test('kill -9 of the plugin while a container uses a volume: dockerd restarts it; the container keeps its data; a new docker run -v works', async (t) => {
+    await runningContainerWith('vk', 'ck', 'before the kill\n');
+    const id = await pluginId();
+    const [killed, ...others] = servePids(id);
+    assert.ok(killed !== undefined && others.length === 0, `one plugin process: ${servePids(id).join(', ')} (${dockerd.pluginPids(id).join(', ')} in its container)`);
+
+    const logFrom = (await dockerd.pluginLog(plugin)).length;
+    const t0 = performance.now();
+    process.kill(killed, 'SIGKILL');
+    let back: number | undefined;
+    await waitFor('a new plugin process', () => {
+      back = servePids(id).find((pid) => pid !== killed);
+      return back !== undefined;
+    }, { timeoutMs: 20_000, timeoutError: () => new Error(`dockerd did not start the plugin again within 20 s (an admin would have to enable it)`) });
+    const restartedMs = Math.round(performance.now() - t0);
+    t.diagnostic(`dockerd started the plugin again (pid ${killed} → ${back}) ${restartedMs} ms after the SIGKILL`);
+    assert.equal((await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true', 'the plugin stays enabled');
+
+    assert.equal(await dockerOk(['exec', 'ck', 'sh', '-c', "echo 'written after the kill' >> /data/f && cat /data/f"]), 'before the kill\nwritten after the kill\n', 'the running container keeps reading and writing');
+    const again = await mountableAgain('vk', 'f', 'before the kill\nwritten after the kill\n', t0);
+    t.diagnostic(`a new docker run -v vk read the data ${again.ms} ms after the SIGKILL (${again.failures.length} failed tries${again.failures.length > 0 ? `: ${again.failures.join(' | ')}` : ''})`);
+    figures.push(`plugin kill -9 ${again.ms} ms`);
+    t.diagnostic(`plugin log since the kill: ${await pluginEvents(logFrom)}`);
+
+    assert.deepEqual(Object.keys(await holders('vk')), [node]);
+    assert.equal((await holders('vk'))[node]!.length, 1, "only the running container's reference (the --rm ones were released)");
+    await dockerOk(['rm', '-f', 'ck']);
+    await assertNothingLeft('vk');
+  });
+
+  test('dockerd restart (SIGTERM) with a running container: it is stopped, its reference released, the volume mountable again', async (t) => {
+    await runningContainerWith('vd', 'cd', 'before the dockerd restart\n');
+    const logFrom = (await dockerd.pluginLog(plugin)).length;
+    const t0 = performance.now();
+    await dockerd.restart();
+    t.diagnostic(`dockerd answered again ${Math.round(performance.now() - t0)} ms after its SIGTERM`);
+    assert.equal((await dockerOk(['inspect', '-f', '{{.State.Running}}', 'cd'])).trim(), 'false', 'no live-restore: dockerd stopped the container');
+    assert.equal((await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true', 'dockerd restored the plugin as enabled');
+    assert.deepEqual(await holders('vd'), {}, 'no reference of the stopped container is left in the record');
+
+    const again = await mountableAgain('vd', 'f', 'before the dockerd restart\n', t0);
+    t.diagnostic(`a new docker run -v vd read the data ${again.ms} ms after the SIGTERM (${again.failures.length} failed tries${again.failures.length > 0 ? `: ${again.failures.join(' | ')}` : ''})`);
+    figures.push(`dockerd restart ${again.ms} ms`);
+    t.diagnostic(`plugin log since the restart: ${await pluginEvents(logFrom)}`);
+    await dockerOk(['start', 'cd']);
+    assert.equal(await dockerOk(['exec', 'cd', 'cat', '/data/f']), 'before the dockerd restart\n', 'the stopped container starts again with its volume');
+    await dockerOk(['rm', '-f', 'cd']);
+    await assertNothingLeft('vd');
+  });
+
+  test('simulated reboot (everything killed, unmounted and detached behind the plugin\'s back): the plugin releases the volume at start; it is mountable again', async (t) => {
+    await runningContainerWith('vr', 'cr', 'before the reboot\n');
+    const logFrom = (await dockerd.pluginLog(plugin)).length;
+    const t0 = performance.now();
+    await dockerd.restart({ how: 'reboot' });
+    t.diagnostic(`dockerd answered again ${Math.round(performance.now() - t0)} ms after the simulated power loss`);
+    assert.equal((await dockerOk(['inspect', '-f', '{{.State.Running}}', 'cr'])).trim(), 'false', 'the container died with the host');
+    assert.equal((await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true', 'dockerd restored the plugin as enabled');
+
+    const again = await mountableAgain('vr', 'f', 'before the reboot\n', t0);
+    t.diagnostic(`a new docker run -v vr read the data ${again.ms} ms after the power loss (${again.failures.length} failed tries${again.failures.length > 0 ? `: ${again.failures.join(' | ')}` : ''})`);
+    figures.push(`reboot ${again.ms} ms`);
+    t.diagnostic(`plugin log since the power loss: ${await pluginEvents(logFrom)}`);
+    const reconciled = (await dockerd.pluginLog(plugin)).slice(logFrom).filter((l) => l.includes('reconcile at start'));
+    assert.ok(reconciled.some((l) => l.includes('"released"') && l.includes('"vr"')), `the reconcile at start released vr, whose device was gone: ${reconciled.join(' | ')}`);
+
+    await dockerOk(['rm', '-f', 'cr']);
+    await assertNothingLeft('vr');
+  });
+  test('dockerd crash (SIGKILL) with a running container: the volume is mountable again; the stopped container\'s reference needs a plugin restart', async (t) => {
+    await runningContainerWith('vc', 'cc', 'before the dockerd crash\n');
+    const id = await pluginId();
+    const logFrom = (await dockerd.pluginLog(plugin)).length;
+    const t0 = performance.now();
+    await dockerd.restart({ how: 'crash' });
+    t.diagnostic(`dockerd answered again ${Math.round(performance.now() - t0)} ms after its SIGKILL`);
+    assert.equal((await dockerOk(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true', 'dockerd restored the plugin as enabled');
+    assert.equal(servePids(id).length, 1, 'one plugin process');
+    assert.equal((await dockerOk(['inspect', '-f', '{{.State.Running}}', 'cc'])).trim(), 'false', 'no live-restore: dockerd stopped the container');
+
+    const again = await mountableAgain('vc', 'f', 'before the dockerd crash\n', t0);
+    t.diagnostic(`a new docker run -v vc read the data ${again.ms} ms after the SIGKILL (${again.failures.length} failed tries${again.failures.length > 0 ? `: ${again.failures.join(' | ')}` : ''})`);
+    figures.push(`dockerd crash ${again.ms} ms`);
+    t.diagnostic(`plugin log since the crash: ${await pluginEvents(logFrom)}`);
+    await dockerOk(['rm', '-f', 'cc']);
+
+    // The plugin restarted before dockerd stopped the orphaned container (plugins are restored first), so the device
+    // was still in use then; dockerd never sends that container's Unmount (docker/for-linux#404).
+    const stale = (await holders('vc'))[node] ?? [];
+    if (stale.length > 0) {
+      t.diagnostic(`GAP: after the container was removed, the record still holds ${stale.length} reference(s) of it; the volume stays mounted and held by ${node}`);
+      t.todo('a reference of a container dockerd stopped at its restart is released only by a plugin restart');
+      const refused = await docker(['volume', 'rm', 'vc']);
+      t.diagnostic(`docker volume rm vc meanwhile: exit ${refused.code} ${refused.stderr.trim()}`);
+      // The admin's action: the plugin's reconcile at start releases a held volume whose device no mount uses.
+      await dockerOk(['plugin', 'disable', '-f', plugin]);
+      await dockerOk(['plugin', 'enable', plugin]);
+      const released = (await dockerd.pluginLog(plugin)).slice(logFrom).some((l) => l.includes('reconcile at start') && l.includes('"released"') && l.includes('"vc"'));
+      assert.ok(released, 'docker plugin disable -f and enable: the reconcile at start released vc');
+    }
+    await assertNothingLeft('vc');
+  });
+});
