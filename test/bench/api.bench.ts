@@ -1,7 +1,8 @@
 // npm run bench:api — the VolumeDriver API as Docker calls it: the real `hpedockerplugin serve` process on a
 // unix socket, a real etcd and the WSAPI simulator on loopback. Prints Get/Path p50 and p99 at 1, 16 and 64
 // concurrent clients with 1,000 and 10,000 volumes, List time, Create throughput, and etcd round trips per
-// request (from etcd's own /metrics counter).
+// request (from etcd's own /metrics counter), and the plugin process's RSS idle and after the load (bench:memory
+// compares runtimes and node flags).
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { singleArrayConfig, tempDir } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { median, quantile } from './stats.js';
+import { formatRss, rssOf } from './rss.js';
 
 const sizes = [1000, 10_000];
 const clients = [1, 16, 64];
@@ -100,6 +102,7 @@ try {
   });
 
   console.log('VolumeDriver API over the unix socket (hpedockerplugin serve, etcd 3.4 and the WSAPI simulator on loopback)');
+  console.log(`RSS idle: ${formatRss(await rssOf(serve.pid!))}`);
   const create = await costPer(20, (i) => ok('/VolumeDriver.Create', { Name: `cost${i}`, Opts: { size: '1' } }));
   const remove = await costPer(20, (i) => ok('/VolumeDriver.Remove', { Name: `cost${i}` }));
   console.log(`etcd per Create: ${create.calls.toFixed(1)} requests, ${create.syncs.toFixed(1)} disk syncs; per Remove: ${remove.calls.toFixed(1)} requests, ${remove.syncs.toFixed(1)} disk syncs`);
@@ -145,6 +148,7 @@ try {
     const perList = await roundTripsPer(5, () => ok('/VolumeDriver.List', {}));
     console.log(`  etcd round trips per request: Get ${perGet.toFixed(2)}, Path ${perPath.toFixed(2)}, List ${perList.toFixed(2)}`);
   }
+  console.log(`\nRSS after load: ${formatRss(await rssOf(serve.pid!))} (target <= 80 MB)`);
   console.log(
     '\nTargets (issue 11): Get/Path p50 <= 1 ms and p99 <= 5 ms at 64 clients with 10,000 volumes; List of 10,000 <= 20 ms; no etcd read per Get/Path/List;',
   );

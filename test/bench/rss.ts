@@ -1,0 +1,17 @@
+/** A process's memory as the kernel counts it (/proc/PID/status), in MB (MiB). */
+import { readFile } from 'node:fs/promises';
+
+export interface Rss {
+  /** resident set now (VmRSS) */
+  rss: number;
+  /** the highest resident set so far (VmHWM) */
+  peak: number;
+}
+
+export async function rssOf(pid: number): Promise<Rss> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+export const formatRss = (r: Rss) => `${r.rss.toFixed(1)} MB (peak ${r.peak.toFixed(1)} MB)`;
