@@ -8,6 +8,7 @@
  *                        /tasks/<id> until done
  *   then the source's VV sets (its flash cache → a new vvs- set; its QoS set) → record → intent deleted.
  */
+import type { HeldLocks } from '../store/locks.js';
 import { WsapiCodes, WsapiConnectionError } from '../../array/index.js';
 import { deleteArrayVolume } from './array-ops.js';
 import { applySets, createArrayVolume, planSets } from './create.js';
@@ -19,7 +20,7 @@ import type { CloneRequest } from '../request/options.js';
 import { checkShape, createVolumeParams, optionBool, newRecord, offlineCopyParams, onlineCopyParams, volumeComment, type VolumeShape } from '../request/plan.js';
 import type { StoredVolume } from '../store/records.js';
 
-export async function createClone(ctx: FlowContext, req: CloneRequest, source: StoredVolume): Promise<void> {
+export async function createClone(ctx: FlowContext, req: CloneRequest, source: StoredVolume, locks?: HeldLocks): Promise<void> {
   const src = source.record;
   if (src.is_snap) throw new VolumeRequestError(`cloning a snapshot ${req.source} is not allowed`, 'clone the parent volume instead');
   const b = ctx.backends.require(src.backend);
@@ -98,5 +99,5 @@ export async function createClone(ctx: FlowContext, req: CloneRequest, source: S
       );
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,
-  });
+  }, locks);
 }

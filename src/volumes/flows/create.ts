@@ -8,6 +8,7 @@
  *   → record → intent deleted.
  * flash-cache=false makes no VV set (upstream's truthy "false" made one).
  */
+import type { HeldLocks } from '../store/locks.js';
 import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolumeParams, type WsapiClient } from '../../array/index.js';
 import { cpgDomain, type ReadyBackend } from '../backends/backends.js';
 import { VolumeRequestError } from '../errors.js';
@@ -135,7 +136,7 @@ async function setPolicy(client: WsapiClient, set: string, policy: number): Prom
   }
 }
 
-export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeRequest): Promise<void> {
+export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeRequest, locks?: HeldLocks): Promise<void> {
   const b = ctx.backends.require(req.backend);
   const cpg = volumeCpg(b, req.cpg);
   const snapCpg = req.snapCpg ?? b.config.snapCpg[0] ?? cpg;
@@ -180,5 +181,5 @@ export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeReque
       await ctx.store.create(record, alsoDelete);
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,
-  });
+  }, locks);
 }

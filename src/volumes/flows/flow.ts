@@ -10,6 +10,7 @@ import type { Backends } from '../backends/backends.js';
 import { VolumeRequestError, VolumeStoreError } from '../errors.js';
 import { VolumeOperationError, describe, failedAsUpstream } from './failures.js';
 import { intentKey, type IntentStore, type VolumeIntent } from '../store/intents.js';
+import type { HeldLocks } from '../store/locks.js';
 import type { VolumeStore } from '../store/records.js';
 import { Undo } from './undo.js';
 
@@ -50,7 +51,11 @@ interface CreateFrame {
   recordExists(): Promise<boolean>;
 }
 
-export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<void> {
+/**
+ * `locks`: the volume's locks, deleted in the record's transaction when given (the create's last write is then
+ * the only one after the intent).
+ */
+export async function runCreate(ctx: FlowContext, frame: CreateFrame, locks?: HeldLocks): Promise<void> {
   const log = { volume: frame.intent.name, backend: frame.intent.backend, arrayName: frame.intent.arrayName, flow: frame.intent.flow };
   try {
     await ctx.intents.write(frame.intent);
@@ -64,7 +69,8 @@ export async function runCreate(ctx: FlowContext, frame: CreateFrame): Promise<v
     throw await rollBack(ctx, frame, undo, err, log);
   }
   try {
-    await frame.commit([intentKey(frame.intent.id)]);
+    await frame.commit([intentKey(frame.intent.id), ...(locks?.keys ?? [])]);
+    locks?.deleted();
   } catch (err) {
     if (err instanceof VolumeStoreError) {
       let exists: boolean;

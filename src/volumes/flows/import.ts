@@ -6,6 +6,7 @@
  *   parent's list, in the same transaction) → intent deleted. Size, provisioning, compression and CPGs come
  *   from the array. Rolling back renames the volume back and restores its comment.
  */
+import type { HeldLocks } from '../store/locks.js';
 import { WsapiConnectionError, type Volume, type WsapiClient } from '../../array/index.js';
 import type { ReadyBackend } from '../backends/backends.js';
 import { ignoringMissing } from './array-ops.js';
@@ -19,7 +20,7 @@ import type { VolumeIntent } from '../store/intents.js';
 import type { SnapshotMetadata, StoredVolume, VolumeRecord } from '../store/records.js';
 import type { Undo } from './undo.js';
 
-export async function importVolume(ctx: FlowContext, req: ImportRequest): Promise<void> {
+export async function importVolume(ctx: FlowContext, req: ImportRequest, locks?: HeldLocks): Promise<void> {
   const ref = req.existingName;
   refuseManagedName(ref);
   const b = ctx.backends.require(req.backend);
@@ -36,7 +37,7 @@ export async function importVolume(ctx: FlowContext, req: ImportRequest): Promis
     steps: (undo) => renameOnArray(client, ref, vol, plan, undo),
     commit: (alsoDelete) => commitImport(ctx, plan, parent, alsoDelete),
     recordExists: async () => (await ctx.store.getById(plan.id)) !== undefined,
-  });
+  }, locks);
 }
 
 /** What the imported volume becomes: its new names, comment and record. */

@@ -17,6 +17,7 @@ import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, failedAsUpstream } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
 import { intentKey, type VolumeIntent } from '../store/intents.js';
+import type { HeldLocks } from '../store/locks.js';
 import { vvSetName } from '../request/naming.js';
 import { withoutSnapshot } from '../request/plan.js';
 import type { StoredVolume, VolumeRecord } from '../store/records.js';
@@ -59,8 +60,11 @@ export function dismantleSpecOf(intent: VolumeIntent, requirePrimary: boolean): 
   };
 }
 
-/** Removes a volume or snapshot whose record is `stored`; the caller holds the locks. */
-export async function removeStored(ctx: FlowContext, stored: StoredVolume): Promise<void> {
+/**
+ * Removes a volume or snapshot whose record is `stored`; the caller holds the locks (`locks`: deleted in the
+ * record's transaction when given).
+ */
+export async function removeStored(ctx: FlowContext, stored: StoredVolume, locks?: HeldLocks): Promise<void> {
   const r = stored.record;
   if (r.snapshots.length > 0) {
     throw new VolumeRequestError(`Err: Volume ${r.display_name} has one or more child snapshots - volume cannot be deleted!`, `remove its snapshots first (${r.snapshots.map((s) => s.name).join(', ')})`);
@@ -85,7 +89,7 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
   }
   try {
     // The record and the intent go in one transaction: the removal is complete in one round trip.
-    await deleteRecord(ctx, stored, intent);
+    await deleteRecord(ctx, stored, intent, locks);
   } catch (err) {
     throw failedAsUpstream(what, err, 'check etcd; the plugin finishes the removal in the background as soon as etcd answers (or at its next start)');
   }
@@ -93,8 +97,8 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume): Prom
 }
 
 /** Deletes the record; a snapshot also leaves its parent's list, in the same transaction. */
-export async function deleteRecord(ctx: FlowContext, stored: StoredVolume, intent?: VolumeIntent): Promise<void> {
-  const alsoDelete = intent === undefined ? [] : [intentKey(intent.id)];
+export async function deleteRecord(ctx: FlowContext, stored: StoredVolume, intent?: VolumeIntent, locks?: HeldLocks): Promise<void> {
+  const alsoDelete = [...(intent === undefined ? [] : [intentKey(intent.id)]), ...(locks?.keys ?? [])];
   let current = stored;
   for (let attempt = 1; ; attempt++) {
     const parentId = current.record.snap_metadata?.parent_id;
@@ -102,6 +106,7 @@ export async function deleteRecord(ctx: FlowContext, stored: StoredVolume, inten
     try {
       if (parent === undefined) await ctx.store.commit({ remove: [current], alsoDelete });
       else await ctx.store.commit({ remove: [current], update: [{ record: withoutSnapshot(parent.record, current.record.id), modRevision: parent.modRevision }], alsoDelete });
+      locks?.deleted();
       return;
     } catch (err) {
       if (!(err instanceof VolumeRecordConflictError) || attempt >= 5) throw err;

@@ -12,6 +12,7 @@
  *   target array (its own session): GET /volumes/<dcv-…>, GET /remotecopygroups/<remoteGroupName>
  *   → record (rcg_info) → intent deleted. Every step is undone in reverse on a later failure.
  */
+import type { HeldLocks } from '../store/locks.js';
 import { RcgRoles, WsapiError, type RemoteCopyGroup } from '../../array/index.js';
 import type { ReadyBackend, ReplicationTarget } from '../backends/backends.js';
 import { createArrayVolume, createWhat } from './create.js';
@@ -51,7 +52,7 @@ function checkExistingGroup(group: RemoteCopyGroup, b: ReadyBackend, target: Rep
   }
 }
 
-export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVolumeRequest): Promise<void> {
+export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVolumeRequest, locks?: HeldLocks): Promise<void> {
   const b = ctx.backends.require(req.backend);
   const target = await requireTarget(ctx, b);
   const device = target.device;
@@ -130,7 +131,7 @@ export async function createReplicatedVolume(ctx: FlowContext, req: ReplicatedVo
       );
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,
-  });
+  }, locks);
 }
 
 /** A step of making the group; an array's refusal reads as upstream's (`Bad or unexpected response ...`). */

@@ -6,6 +6,7 @@
  *   → ONE etcd transaction: the snapshot's record + the parent's `snapshots` list → intent deleted.
  * Upstream's active-task check never matched (it passed `*<dcv>` to an exact-name match); this one does.
  */
+import type { HeldLocks } from '../store/locks.js';
 import { TaskStatuses, WsapiCodes } from '../../array/index.js';
 import { deleteArrayVolume } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
@@ -23,7 +24,7 @@ export function sourceMissing(source: string): VolumeRequestError {
   return new VolumeRequestError(`source volume: ${source} does not exist`, `check the name with \`docker volume ls\``);
 }
 
-export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotRequest, parent: StoredVolume): Promise<void> {
+export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotRequest, parent: StoredVolume, locks?: HeldLocks): Promise<void> {
   const p = parent.record;
   if (p.is_snap) {
     throw new VolumeRequestError(`source volume: ${req.source} is a snapshot, creating hierarchy of snapshots is not allowed.`, 'snapshot the parent volume instead');
@@ -101,5 +102,5 @@ export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotReques
       }
     },
     recordExists: async () => (await ctx.store.getById(id)) !== undefined,
-  });
+  }, locks);
 }

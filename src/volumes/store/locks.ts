@@ -87,6 +87,16 @@ interface HeldLock {
   release(): Promise<void>;
 }
 
+/**
+ * The locks withLocks holds for its work. The work's last transaction may delete `keys` (so releasing them costs no
+ * round trip and no disk sync of its own) and then call `deleted()`; withLocks then skips the release.
+ */
+export interface HeldLocks {
+  readonly signal: AbortSignal;
+  readonly keys: readonly string[];
+  deleted(): void;
+}
+
 /** etcd failed while taking a lock, or the lock's lease was lost. */
 export class LockError extends HpeError {}
 
@@ -134,16 +144,18 @@ export class EtcdLocks {
    * Runs `fn` holding every lock in `targets` (taken in a fixed order, so two callers never deadlock), then
    * releases them. The whole set is taken within one `waitMs`. `fn` gets a signal aborted if any lock is lost.
    */
-  async withLocks<T>(targets: readonly LockTarget[], fn: (signal: AbortSignal) => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
+  async withLocks<T>(targets: readonly LockTarget[], fn: (signal: AbortSignal, locks: HeldLocks) => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
     const waitMs = opts.waitMs ?? this.waitMs;
     const deadline = this.clock.now() + waitMs;
     const ordered = [...new Map(targets.map((t) => [lockPrefix(t), t])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
     const held: HeldLock[] = [];
+    let deletedByWork = false;
     try {
       for (const target of ordered) held.push(await this.acquireBefore(target, deadline, waitMs));
-      return await fn(AbortSignal.any(held.map((h) => h.signal)));
+      const signal = AbortSignal.any(held.map((h) => h.signal));
+      return await fn(signal, { signal, keys: held.map((h) => h.key), deleted: () => (deletedByWork = true) });
     } finally {
-      for (const h of held.reverse()) await h.release();
+      if (!deletedByWork) for (const h of held.reverse()) await h.release();
     }
   }
 
