@@ -119,7 +119,20 @@ try {
   console.log(
     `Create: one at a time p50 ${fmt(median(one))} ms; ten of one name at once ${fmt(sameMs)} ms in all; twenty distinct at once p50 ${fmt(quantile(distinct, 0.5))} ms (${(quantile(distinct, 0.5) / median(one)).toFixed(2)}× one)`,
   );
-  for (const n of ['same', ...Array.from({ length: 10 }, (_, i) => `one${i}`), ...Array.from({ length: 20 }, (_, i) => `burst${i}`)]) await ok('/VolumeDriver.Remove', { Name: n });
+  for (const n of ['same', ...Array.from({ length: 20 }, (_, i) => `burst${i}`)]) await ok('/VolumeDriver.Remove', { Name: n });
+  const activate: number[] = [];
+  const list10: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    let t = performance.now();
+    await ok('/Plugin.Activate', {});
+    activate.push(performance.now() - t);
+    t = performance.now();
+    const r = await ok('/VolumeDriver.List', {});
+    list10.push(performance.now() - t);
+    if ((r.Volumes as unknown[]).length !== 10) throw new Error(`List returned ${(r.Volumes as unknown[]).length} of 10`);
+  }
+  console.log(`List of 10 p50 ${fmt(median(list10))} ms vs Plugin.Activate p50 ${fmt(median(activate))} ms (target: List <= Activate + 1 ms)`);
+  for (let i = 0; i < 10; i++) await ok('/VolumeDriver.Remove', { Name: `one${i}` });
   let have = 0;
   // BENCH_COST_ONLY=1: only the lines above (to compare builds quickly).
   for (const size of process.env['BENCH_COST_ONLY'] === '1' ? [] : sizes) {
