@@ -20,7 +20,6 @@ import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
 import { createPlainVolume } from './flows/create.js';
 import { VolumeRequestError, VolumeStoreError } from './errors.js';
-import { SeenVolumes, unverifiedView } from './seen-volumes.js';
 import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
 import {
@@ -56,7 +55,7 @@ import { notFoundForRemove, removeStored } from './flows/remove.js';
 import { repairPass, type RepairReport } from './flows/repair.js';
 import { createReplicatedVolume } from './flows/replication.js';
 import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
-import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
+import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, unverifiedView, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
 
 
 function unknownVolume(name: string, op: 'mount' | 'unmount'): VolumeRequestError {
@@ -156,7 +155,6 @@ class Manager implements VolumeManager {
   #mountRepairPending = false;
   #intentSettlePending = false;
   #background: Promise<void> = Promise.resolve();
-  readonly #seen = new SeenVolumes();
   readonly #presence: NodePresence;
   readonly #cache: VolumeCache;
   /** In-flight Creates by name and options (create()). */
@@ -225,7 +223,6 @@ class Manager implements VolumeManager {
       this.#creating.set(key, run);
     }
     await run;
-    this.#seen.saw(name);
   }
 
   async #create(name: string, opts: Record<string, string> | undefined): Promise<void> {
@@ -290,7 +287,6 @@ class Manager implements VolumeManager {
       }
       await removeStored(this.#ctx, current, locks);
     });
-    this.#seen.gone(name);
   }
 
   // ----- get, list, path ------------------------------------------------------------------------------------
@@ -319,7 +315,6 @@ class Manager implements VolumeManager {
 
   async list(): Promise<{ Name: string; Devicename: string; size?: number; Mountpoint: string; Status: Record<string, unknown> }[]> {
     const volumes = (await this.#cache.listByName())?.value ?? (await this.#ctx.store.listByName());
-    this.#seen.replace(volumes.map((v) => v.name));
     return volumes.map(({ name, record }) => {
       const here = record !== undefined && this.#mountedHere(record);
       return {
@@ -332,17 +327,15 @@ class Manager implements VolumeManager {
     });
   }
 
-  /** The record, undefined when absent, or (for a whole volume seen before) the unverified answer when etcd cannot be read. */
+  /** The record, undefined when absent, or (for a whole volume the cache knew) the unverified answer when etcd cannot be read. */
   async #readForGet(volume: string, whole: boolean): Promise<StoredVolume | VolumeView | undefined> {
     let stored: StoredVolume | undefined;
     try {
       stored = await this.#readByName(volume);
     } catch (e) {
-      if (whole && e instanceof VolumeStoreError && this.#seen.has(volume)) return unverifiedView(volume, e);
+      if (whole && e instanceof VolumeStoreError && this.#cache.knew(volume)) return unverifiedView(volume, e);
       throw e;
     }
-    if (stored === undefined) this.#seen.gone(volume);
-    else this.#seen.saw(volume);
     return stored;
   }
 
@@ -543,7 +536,6 @@ class Manager implements VolumeManager {
 
   async repair(options: { newBoot?: boolean } = {}): Promise<StartRepairReport> {
     this.#repairStarted = true;
-    await this.#seeAllNames();
     await this.#backends.firstAttempts(this.#repairWait.backendsMs);
     const mounts = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs);
     const host = await reconcileNode(this.#ctx, { locks: this.#locks, lockWaitMs: this.#repairWait.lockMs, newBoot: options.newBoot ?? false }).catch(
@@ -557,15 +549,6 @@ class Manager implements VolumeManager {
     const nowOk = [...this.#unrepaired].filter((n) => this.#wholeOk(n));
     if (nowOk.length > 0) this.#repairLater(nowOk, 0);
     return report;
-  }
-
-  /** So that Get can answer for every volume that existed at start should etcd stop answering later. */
-  async #seeAllNames(): Promise<void> {
-    try {
-      this.#seen.replace(await this.#ctx.store.listNames());
-    } catch (err) {
-      this.#logger.warn({ err: describe(err) }, 'could not list the volume names at start; Get answers for a volume only once it was seen');
-    }
   }
 
   async #pass(backends?: readonly string[]): Promise<RepairReport> {

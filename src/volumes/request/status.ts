@@ -5,6 +5,7 @@
  * Option values upstream kept as strings ('true'/'false') are shown as strings.
  */
 import { RcgRoles, type QosRule, type RemoteCopyGroup } from '../../array/index.js';
+import type { HpeError } from '../../errors.js';
 import type { SnapshotMetadata, VolumeRecord } from '../store/records.js';
 
 export interface VolumeView {
@@ -161,5 +162,27 @@ export function snapshotSettingsView(volume: VolumeRecord, entry: SnapshotMetada
     Name: `${volume.display_name}/${entry.name}`,
     Mountpoint: '',
     Status: { Settings: { expirationHours: entry.expiration_hours, retentionHours: entry.retention_hours } },
+  };
+}
+
+/** The one Status key of an unverified Get answer (what `docker volume inspect` shows). */
+export const UNVERIFIED_STATUS_KEY = 'etcd_unreadable';
+
+/**
+ * Get's answer for a volume the plugin knew (the volume cache had it) whose record cannot be read now. dockerd
+ * 20.10 takes ANY Err from Get for "no such volume" (volume/service/store.go lookupVolume): `docker volume
+ * inspect` and `rm` then say `no such volume`, dockerd drops its metadata of the name, and `docker run -v v1:/data`
+ * makes a LOCAL volume v1 that shadows ours. Answering it, marked unverified, keeps dockerd on our plugin: rm and
+ * Mount reach us and are refused with etcd's reason. A name never known here still gets the Err: claiming it would
+ * make `docker volume create -d hpe` of a new name succeed without creating anything. Nothing in it comes from etcd.
+ */
+export function unverifiedView(name: string, failure: HpeError): VolumeView {
+  return {
+    Name: name,
+    Mountpoint: '',
+    Devicename: '',
+    Status: {
+      [UNVERIFIED_STATUS_KEY]: `${failure.message}. This plugin saw volume ${name} before but cannot read it now; nothing can be done with it until etcd answers. Fix: ${failure.fix}; \`hpedockerplugin check\` on this host shows etcd's state`,
+    },
   };
 }

@@ -235,16 +235,6 @@ export class VolumeStore {
     });
   }
 
-  /** Every volume's Docker name, from ONE keys-only Range request over the name index (~0.3 MB for 10,000). */
-  async listNames(): Promise<string[]> {
-    try {
-      const keys = await this.client.retryingTransient(() => this.client.raw.getAll().prefix(VOLUME_NAMES_PREFIX).keys());
-      return keys.map((k) => k.slice(VOLUME_NAMES_PREFIX.length));
-    } catch (e) {
-      throw this.failure('ETCD volume list failed', e);
-    }
-  }
-
   /** Every record, in one Range request per LIST_PAGE_SIZE records (sorted by key, i.e. by uuid). */
   async list(): Promise<VolumeList> {
     const out: VolumeList = { volumes: [], unreadable: [] };

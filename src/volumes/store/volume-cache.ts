@@ -71,6 +71,14 @@ export class VolumeCache {
     return { value: { record: parsed, modRevision: e.modRevision } };
   }
 
+  /**
+   * Whether the name was in the index when the cache last knew it, live or not: while etcd cannot be read, the
+   * names it held then (Get answers those as unverified, see request/status.ts unverifiedView).
+   */
+  knew(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
   /** Every name with List's fields; `undefined` when etcd must be read. */
   async listByName(): Promise<Cached<NamedVolume[]>> {
     if (!(await this.#current())) return undefined;
