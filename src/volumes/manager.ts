@@ -152,8 +152,7 @@ class Manager implements VolumeManager {
   /** Backends not yet repaired (not OK at the repair at start, or their target not OK); repaired when they turn OK. */
   readonly #unrepaired = new Set<string>();
   #repairStarted = false;
-  #mountRepairPending = false;
-  #intentSettlePending = false;
+  readonly #pendingPasses = new Set<'intents' | 'mounts'>();
   #background: Promise<void> = Promise.resolve();
   readonly #presence: NodePresence;
   readonly #cache: VolumeCache;
@@ -431,45 +430,49 @@ class Manager implements VolumeManager {
   }
 
   /**
-   * Background passes over the create/remove intents (not the arrays), with backoff, until none is left that
-   * this node could settle (bounded). Starts once the repair at start has run, like every background repair.
+   * Background passes over the create/remove intents (not the arrays) until none is left that this node could
+   * settle. Starts once the repair at start has run, like every background repair.
    */
-  #settleIntentsLater(delayMs: number, attempt = 1): void {
-    if (!this.#repairStarted || this.#stop.signal.aborted || this.#intentSettlePending) return;
-    this.#intentSettlePending = true;
-    this.#background = this.#background.then(async () => {
-      await this.#clock.sleep(delayMs, this.#stop.signal);
-      this.#intentSettlePending = false;
-      if (this.#stop.signal.aborted) return;
-      let left: boolean;
+  #settleIntentsLater(delayMs: number): void {
+    if (!this.#repairStarted) return;
+    this.#passesLater('intents', delayMs, async () => {
       try {
         const report = await repairPass(this.#ctx, { locks: this.#locks, lockWaitMs: this.#repairWait.lockMs, intentsOnly: true });
         if (report.fixed.length > 0 || report.needsAdmin.length > 0 || report.deferred.length > 0) {
           this.#logger[report.needsAdmin.length > 0 ? 'warn' : 'info']({ repair: report }, 'background intent repair');
         }
-        left = report.deferred.length > 0 || report.needsAdmin.some((n) => n.problem === 'repair failed');
+        return report.deferred.length > 0 || report.needsAdmin.some((n) => n.problem === 'repair failed');
       } catch (err) {
         this.#logger.warn({ err: describe(err) }, 'background intent repair failed; it runs again');
-        left = true;
+        return true;
       }
-      if (left && attempt < MAX_BACKGROUND_REPAIRS) this.#settleIntentsLater(Math.min(delayMs * 2, 60_000), attempt + 1);
     });
   }
 
-  /** Background passes over this node's mount intents, with backoff, until none is left (bounded). */
-  #repairMountsLater(delayMs: number, attempt = 1): void {
-    if (this.#stop.signal.aborted || this.#mountRepairPending) return;
-    this.#mountRepairPending = true;
-    this.#background = this.#background.then(async () => {
-      await this.#clock.sleep(delayMs, this.#stop.signal);
-      this.#mountRepairPending = false;
-      if (this.#stop.signal.aborted) return;
+  /** Background passes over this node's mount intents until none is left. */
+  #repairMountsLater(delayMs: number): void {
+    this.#passesLater('mounts', delayMs, async () => {
       const report = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs).catch((err: unknown) => ({
         fixed: [],
         left: [{ volume: '(all)', reason: describe(err) }],
       }));
       if (report.fixed.length > 0 || report.left.length > 0) this.#logger.info({ mounts: report }, 'background mount repair');
-      if (report.left.length > 0 && attempt < MAX_BACKGROUND_REPAIRS) this.#repairMountsLater(Math.min(delayMs * 2, 60_000), attempt + 1);
+      return report.left.length > 0;
+    });
+  }
+
+  /**
+   * `pass` after `delayMs`, then again with doubling delays (at most 60 s; MAX_BACKGROUND_REPAIRS passes in all)
+   * while it says something is left. One pending pass per kind; passes run one after another.
+   */
+  #passesLater(kind: 'intents' | 'mounts', delayMs: number, pass: () => Promise<boolean>, attempt = 1): void {
+    if (this.#stop.signal.aborted || this.#pendingPasses.has(kind)) return;
+    this.#pendingPasses.add(kind);
+    this.#background = this.#background.then(async () => {
+      await this.#clock.sleep(delayMs, this.#stop.signal);
+      this.#pendingPasses.delete(kind);
+      if (this.#stop.signal.aborted) return;
+      if ((await pass()) && attempt < MAX_BACKGROUND_REPAIRS) this.#passesLater(kind, Math.min(delayMs * 2, 60_000), pass, attempt + 1);
     });
   }
 
