@@ -11,10 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { systemHostEnv } from '../../src/host/index.js';
-import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import type { VolumeManager } from '../../src/volumes/manager.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
-import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+import { hostManager, isMounted as mounted, mountsUnder as mountsUnderRoot, releaseHostSide, simLoops as loopsOf, vlunHosts as vlunHostsOn } from '../fixtures/test-hosts.js';
+import { clearArray, clearEtcd, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 let env: VolumeEnv;
 let root: string;
@@ -22,26 +22,8 @@ let store: VolumeStore;
 const managers: VolumeManager[] = [];
 
 async function plugin(node = 'node-a'): Promise<VolumeManager> {
-  const { config, secrets } = buildConfig(env, { noReplication: true });
-  config.host.mountPrefix = join(root, `${node}-`);
-  const hostRoot = join(root, `host-${node}`);
-  mkdirSync(join(hostRoot, 'etc'), { recursive: true });
-  mkdirSync(join(hostRoot, 'sys'), { recursive: true });
-  const m = createVolumeManager({
-    config,
-    secrets,
-    etcd: env.client,
-    logger: env.logger,
-    nodeId: node,
-    hostname: `host-${node}`,
-    host: systemHostEnv({ simulatorRoot: tmpdir(), etcRoot: join(hostRoot, 'etc'), sysRoot: join(hostRoot, 'sys') }),
-    presenceTtlSeconds: 2,
-    lockTtlSeconds: 2,
-    wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
-    repairWait: { backendsMs: 5000, lockMs: 500 },
-  });
+  const m = await hostManager(env, root, { node, hostname: `host-${node}` });
   managers.push(m);
-  await settled(m);
   return m;
 }
 
@@ -51,23 +33,9 @@ async function killed(m: VolumeManager): Promise<void> {
   managers.splice(managers.indexOf(m), 1);
 }
 
-function mounted(dir: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
-}
-
-function mountsUnder(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
-}
-
-function simLoops(): string[] {
-  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes(env.primary.dir));
-}
-
-async function vlunHosts(): Promise<string[]> {
-  return [...new Set((await env.primary.admin.getVluns()).filter((v) => !v.active).map((v) => v.hostname ?? '?'))].sort();
-}
+const mountsUnder = () => mountsUnderRoot(root);
+const simLoops = () => loopsOf(env.primary);
+const vlunHosts = () => vlunHostsOn(env.primary);
 
 before(async () => {
   env = await startVolumeEnv();
@@ -77,13 +45,7 @@ before(async () => {
 
 afterEach(async () => {
   for (const m of managers.splice(0)) await m.close();
-  for (const line of mountsUnder()) {
-    const dir = line.split(' ')[4];
-    if (dir) execFileSync('umount', ['-l', dir]);
-  }
-  for (const l of simLoops()) execFileSync('losetup', ['-d', l.split(/\s+/)[0]!]);
-  for (const v of await env.primary.admin.getVluns()) await env.primary.admin.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos).catch(() => undefined);
-  for (const h of await env.primary.admin.getHosts()) await env.primary.admin.deleteHost(h.name).catch(() => undefined);
+  await releaseHostSide(root, env.primary);
   await clearArray(env.primary);
   await clearEtcd(env.client);
 });
@@ -149,7 +111,7 @@ test('reboot (everything unmounted and detached behind the plugin): released at 
   execFileSync('sync');
   await killed(m);
   execFileSync('umount', [Mountpoint]);
-  for (const l of simLoops()) execFileSync('losetup', ['-d', l.split(/\s+/)[0]!]);
+  for (const [device] of simLoops()) execFileSync('losetup', ['-d', device]);
 
   const m2 = await plugin();
   const report = await m2.repair({ newBoot: true });

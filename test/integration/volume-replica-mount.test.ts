@@ -8,22 +8,21 @@
  * from both by Unmount, and a takeover fences the dead host on both.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { RcgRecoveryActions, RcgRoles } from '../../src/array/index.js';
 import { waitFor } from '../../src/clock.js';
 import { createEtcdClient } from '../../src/etcd/index.js';
-import { systemHostEnv } from '../../src/host/index.js';
 import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/net.js';
-import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import type { VolumeManager } from '../../src/volumes/manager.js';
 import { MountIntentStore } from '../../src/volumes/store/mount-intents.js';
 import { nodeKey } from '../../src/volumes/store/presence.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
-import { PRIMARY_PASSWORD, SECONDARY_PASSWORD, buildConfig, clearArray, clearEtcd, settled, startSim, stopSim, type SimHandle, type VolumeEnv } from '../fixtures/volume-env.js';
+import { hostManager, mountsUnder as mountsUnderRoot, releaseHostSide, simLoops as loopsOf, vlunHosts, type TestHost } from '../fixtures/test-hosts.js';
+import { PRIMARY_PASSWORD, SECONDARY_PASSWORD, clearArray, clearEtcd, startSim, stopSim, type SimHandle, type VolumeEnv } from '../fixtures/volume-env.js';
 import { startEtcd } from '../support/etcd.js';
 
 const PEER_PERSISTENCE = 'replication_mode:synchronous, quorum_witness_ip:10.0.0.9';
@@ -34,57 +33,19 @@ let store: VolumeStore;
 let intents: MountIntentStore;
 const managers: VolumeManager[] = [];
 
-interface Host {
-  node: string;
-  hostname: string;
-}
-const A: Host = { node: 'node-a', hostname: 'host-a' };
-const B: Host = { node: 'node-b', hostname: 'host-b' };
+const A: TestHost = { node: 'node-a', hostname: 'host-a' };
+const B: TestHost = { node: 'node-b', hostname: 'host-b' };
 
-async function plugin(h: Host, replication?: string): Promise<VolumeManager> {
-  const { config, secrets } = buildConfig(env, replication === undefined ? {} : { replication });
-  config.host.mountPrefix = join(root, `${h.node}-`);
-  const hostRoot = join(root, `host-${h.node}`);
-  mkdirSync(join(hostRoot, 'etc'), { recursive: true });
-  mkdirSync(join(hostRoot, 'sys'), { recursive: true });
-  const m = createVolumeManager({
-    config,
-    secrets,
-    etcd: env.client,
-    logger: env.logger,
-    nodeId: h.node,
-    hostname: h.hostname,
-    host: systemHostEnv({ simulatorRoot: tmpdir(), etcRoot: join(hostRoot, 'etc'), sysRoot: join(hostRoot, 'sys') }),
-    presenceTtlSeconds: 2,
-    lockWaitMs: 20_000,
-    lockTtlSeconds: 2,
-    wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
-    taskWait: { pollIntervalMs: 20, timeoutMs: 20_000 },
-    repairWait: { backendsMs: 5000, lockMs: 500 },
-  });
+async function plugin(h: TestHost, replication?: string): Promise<VolumeManager> {
+  const m = await hostManager(env, root, h, replication === undefined ? {} : { replication });
   managers.push(m);
-  await settled(m);
   assert.ok(m.backendStates().every((s) => s.state === 'OK' && (s.target === undefined || s.target.state === 'OK')), JSON.stringify(m.backendStates()));
-  await waitFor(`${h.node} announced`, async () => (await env.client.get(nodeKey(h.node))) !== undefined);
   return m;
 }
 
-function mountsUnder(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
-}
-
+const mountsUnder = () => mountsUnderRoot(root);
 /** Loop devices on either simulator's volume files: `[device, backing file]`. */
-function simLoops(): [string, string][] {
-  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes(env.primary.dir) || l.includes(env.secondary.dir))
-    .map((l) => l.trim().split(/\s+/) as [string, string]);
-}
-
-/** The hosts with a VLUN template of the volume on an array. */
-async function vlunHosts(h: SimHandle, volume: string): Promise<string[]> {
-  return [...new Set((await h.admin.getVluns()).filter((v) => !v.active && v.volumeName === volume).map((v) => v.hostname ?? '?'))].sort();
-}
+const simLoops = () => loopsOf(env.primary, env.secondary);
 
 async function record(name: string) {
   return (await store.getByName(name))!.record;
@@ -127,15 +88,7 @@ before(async () => {
 
 afterEach(async () => {
   for (const m of managers.splice(0)) await m.close();
-  for (const line of mountsUnder()) {
-    const dir = line.split(' ')[4];
-    if (dir) execFileSync('umount', ['-l', dir]);
-  }
-  for (const [device] of simLoops()) execFileSync('losetup', ['-d', device]);
-  for (const h of [env.primary, env.secondary]) {
-    for (const v of await h.admin.getVluns()) await h.admin.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos).catch(() => undefined);
-    for (const host of await h.admin.getHosts()) await h.admin.deleteHost(host.name).catch(() => undefined);
-  }
+  await releaseHostSide(root, env.primary, env.secondary);
   await clearGroups(env.primary);
   await clearGroups(env.secondary);
   await clearArray(env.primary);

@@ -8,84 +8,41 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, test } from 'node:test';
 import { waitFor } from '../../src/clock.js';
-import { systemHostEnv } from '../../src/host/index.js';
-import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
+import type { VolumeManager, VolumeManagerOptions } from '../../src/volumes/manager.js';
 import { MountIntentStore } from '../../src/volumes/store/mount-intents.js';
 import { nodeKey } from '../../src/volumes/store/presence.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
-import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+import { hostManager, isMounted, mountsUnder, releaseHostSide, simLoops, vlunHosts as vlunHostsOn, type TestHost } from '../fixtures/test-hosts.js';
+import { buildConfig, clearArray, clearEtcd, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 let env: VolumeEnv;
 let root: string;
 let store: VolumeStore;
 const managers: VolumeManager[] = [];
 
-interface Host {
-  node: string;
-  hostname: string;
-  prefix: string;
-}
-const A: Host = { node: 'node-a', hostname: 'host-a', prefix: 'a-' };
-const B: Host = { node: 'node-b', hostname: 'host-b', prefix: 'b-' };
+const A: TestHost = { node: 'node-a', hostname: 'host-a' };
+const B: TestHost = { node: 'node-b', hostname: 'host-b' };
 
-async function plugin(h: Host, overrides: { onMountStep?: Parameters<typeof createVolumeManager>[0]['onMountStep'] } = {}): Promise<VolumeManager> {
-  const { config, secrets } = buildConfig(env, { noReplication: true });
-  config.host.mountPrefix = join(root, h.prefix);
-  // Empty /etc and /sys per host: each gets initiators of its own (the simulator's, from its host name).
-  const hostRoot = join(root, `host-${h.node}`);
-  mkdirSync(join(hostRoot, 'etc'), { recursive: true });
-  mkdirSync(join(hostRoot, 'sys'), { recursive: true });
-  const m = createVolumeManager({
-    config,
-    secrets,
-    etcd: env.client,
-    logger: env.logger,
-    nodeId: h.node,
-    hostname: h.hostname,
-    host: systemHostEnv({ simulatorRoot: tmpdir(), etcRoot: join(hostRoot, 'etc'), sysRoot: join(hostRoot, 'sys') }),
-    presenceTtlSeconds: 2,
-    lockWaitMs: 20_000,
-    lockTtlSeconds: 2,
-    wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
-    repairWait: { backendsMs: 5000, lockMs: 500 },
-    ...overrides,
-  });
+async function plugin(h: TestHost, overrides: Partial<VolumeManagerOptions> = {}): Promise<VolumeManager> {
+  const m = await hostManager(env, root, h, { noReplication: true }, overrides);
   managers.push(m);
-  await settled(m);
-  await waitFor(`${h.node} announced`, async () => (await env.client.get(nodeKey(h.node))) !== undefined);
   return m;
 }
 
 /** A host's plugin dies without unmounting anything (kill -9): its presence lease is gone at once here. */
-async function dies(m: VolumeManager, h: Host): Promise<void> {
+async function dies(m: VolumeManager, h: TestHost): Promise<void> {
   await m.close();
   managers.splice(managers.indexOf(m), 1);
   await waitFor(`${h.node} gone`, async () => (await env.client.get(nodeKey(h.node))) === undefined);
 }
 
-function mountsUnder(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
-}
-
-function isMounted(dir: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
-}
-
-function simLoops(): string[] {
-  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes(env.primary.dir));
-}
-
-async function vlunHosts(): Promise<string[]> {
-  return [...new Set((await env.primary.admin.getVluns()).filter((v) => !v.active).map((v) => v.hostname ?? '?'))].sort();
-}
+const vlunHosts = () => vlunHostsOn(env.primary);
 
 before(async () => {
   env = await startVolumeEnv();
@@ -95,20 +52,14 @@ before(async () => {
 
 afterEach(async () => {
   for (const m of managers.splice(0)) await m.close();
-  for (const line of mountsUnder()) {
-    const dir = line.split(' ')[4];
-    if (dir) execFileSync('umount', ['-l', dir]);
-  }
-  for (const l of simLoops()) execFileSync('losetup', ['-d', l.split(/\s+/)[0]!]);
-  for (const v of await env.primary.admin.getVluns()) await env.primary.admin.deleteVlun(v.volumeName, v.lun, v.hostname, v.portPos).catch(() => undefined);
-  for (const h of await env.primary.admin.getHosts()) await env.primary.admin.deleteHost(h.name).catch(() => undefined);
+  await releaseHostSide(root, env.primary);
   await clearArray(env.primary);
   await clearEtcd(env.client);
 });
 
 after(async () => {
   await env?.stop();
-  const left = [...mountsUnder(), ...(env ? simLoops() : [])];
+  const left = [...mountsUnder(root), ...(env ? simLoops(env.primary) : [])];
   rmSync(root, { recursive: true, force: true });
   assert.deepEqual(left, [], 'no mount or loop device is left');
 });
@@ -149,7 +100,7 @@ test('B takes over from a dead A after mountConflictDelay, fencing A; A cleans o
 
   await b.unmount('t1', 'cb');
   assert.deepEqual(await vlunHosts(), []);
-  assert.deepEqual(mountsUnder(), []);
+  assert.deepEqual(mountsUnder(root), []);
 });
 
 test('a free volume moves between hosts without waiting: A unmounts, B mounts', async (t) => {
@@ -179,7 +130,7 @@ test('two hosts mounting one new volume at once: one formats and mounts, the oth
   assert.match((refused[0]!.reason as Error).message, /Volume t3 is mounted on another node: node-[ab] \(1 container mount\); waited 1 s/);
   const holders = Object.keys((await store.getByName('t3'))!.record.node_mount_info ?? {});
   assert.equal(holders.length, 1);
-  assert.equal(mountsUnder().length, 1, 'one mount, one filesystem');
+  assert.equal(mountsUnder(root).length, 1, 'one mount, one filesystem');
   await (holders[0] === 'node-a' ? a : b).unmount('t3', holders[0] === 'node-a' ? 'ca' : 'cb');
 });
 
@@ -195,7 +146,7 @@ for (const step of ['intent', 'fenced', 'recorded'] as const) {
     const file = join(root, 'hpe.conf');
     writeFileSync(file, config.text, { mode: 0o600 });
     const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/takeover-crash-child.js', import.meta.url)), file, B.node, B.hostname, join(root, `host-${B.node}`), 't4', step], {
-      env: { ...process.env, VM_SECRETS: JSON.stringify([...secrets.entries()]), VM_MOUNT_PREFIX: join(root, B.prefix) },
+      env: { ...process.env, VM_SECRETS: JSON.stringify([...secrets.entries()]), VM_MOUNT_PREFIX: join(root, `${B.node}-`) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
