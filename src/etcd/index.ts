@@ -4,5 +4,6 @@
  */
 export { createEtcdClient, Etcd3Client, type EtcdClient } from './client.js';
 export { toEtcdError } from './errors.js';
+export { prefixRangeEnd } from './gateway.js';
 export { checkMembers } from './members.js';
 export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';

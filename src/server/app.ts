@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { EtcdError, HpeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { bodyProblem } from './body-errors.js';
-import type { VolumeDriver } from './driver.js';
+import type { VolumeDriver, VolumeSummary } from './driver.js';
 
 /** The protocol's media type; dockerd accepts plain JSON too, but we answer as the protocol says. */
 const contentType = 'application/vnd.docker.plugins.v1.2+json';
@@ -53,6 +53,8 @@ function errText(err: HpeError): string {
 export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // dockerd sends no If-None-Match; an ETag would only hash every answer (a List of 10,000 is ~1 MB).
+  app.disable('etag');
   app.use(express.json({ type: () => true, strict: false, limit: '1mb' }));
 
   const route = (path: string, handler: (req: Request) => Promise<Record<string, unknown>>) => {
@@ -84,7 +86,14 @@ export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): exp
     if (volume === undefined) return { Err: `volume ${name} does not exist` };
     return { Err: '', Volume: volume };
   });
-  route('/VolumeDriver.List', async () => ({ Err: '', Volumes: await driver.list() }));
+  // The driver answers the same array while nothing changed: its JSON is made once per change, not per List.
+  let listed: { volumes: readonly VolumeSummary[]; json: string } | undefined;
+  app.post('/VolumeDriver.List', (_req, res, next) => {
+    driver.list().then((volumes) => {
+      if (listed?.volumes !== volumes) listed = { volumes, json: JSON.stringify({ Err: '', Volumes: volumes }) };
+      res.status(200).type(contentType).send(listed.json);
+    }, next);
+  });
   route('/VolumeDriver.Path', async (req) => ({ Err: '', Mountpoint: await driver.path(nameOf(req)) }));
   route('/VolumeDriver.Mount', async (req) => {
     const { Mountpoint, Devicename } = await driver.mount(nameOf(req), idOf(req));

@@ -36,7 +36,7 @@ export class DeferredDriver implements VolumeDriver {
   async get(name: string): Promise<VolumeSummary | undefined> {
     return this.use().get(name);
   }
-  async list(): Promise<VolumeSummary[]> {
+  async list(): Promise<readonly VolumeSummary[]> {
     return this.use().list();
   }
   async path(name: string): Promise<string> {

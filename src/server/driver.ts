@@ -18,7 +18,8 @@ export interface VolumeDriver {
   remove(name: string): Promise<void>;
   /** undefined: no such volume. */
   get(name: string): Promise<VolumeSummary | undefined>;
-  list(): Promise<VolumeSummary[]>;
+  /** The same array while nothing changed (the server then reuses its JSON); never mutated once answered. */
+  list(): Promise<readonly VolumeSummary[]>;
   /** '' while the volume is not mounted; throws for an unknown volume. */
   path(name: string): Promise<string>;
   /** Mounts for caller `id` (first one attaches and mounts; others count references); throws for an unknown volume. */

@@ -50,8 +50,8 @@ import { EtcdLocks, rcgLock, volumeLock, type HeldLocks, type LockTarget } from 
 import { arrayVolumeName, parseGetName, vvSetName } from './request/naming.js';
 import { parseCreateRequest } from './request/options.js';
 import { targetCpgs, withoutSnapshot } from './request/plan.js';
-import { VolumeStore, type StoredVolume, type VolumeRecord } from './store/records.js';
-import { notFoundForRemove, removeStored } from './flows/remove.js';
+import { VolumeStore, type NamedVolume, type StoredVolume, type VolumeRecord } from './store/records.js';
+import { notFoundForRemove, removeIntentWithLocks, removeStored } from './flows/remove.js';
 import { repairPass, type RepairReport } from './flows/repair.js';
 import { createReplicatedVolume } from './flows/replication.js';
 import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
@@ -62,6 +62,15 @@ function unknownVolume(name: string, op: 'mount' | 'unmount'): VolumeRequestErro
   return new VolumeRequestError(`Volume ${name} does not exist: cannot ${op} it`, 'check the name with `docker volume ls`; create it with `docker volume create -d hpe`');
 }
 
+/** Upstream's List entry. */
+export interface ListEntry {
+  Name: string;
+  Devicename: string;
+  size?: number;
+  Mountpoint: string;
+  Status: Record<string, unknown>;
+}
+
 export interface VolumeManager {
   /** Err text = the thrown error's message. An existing name succeeds at once, before any validation. */
   create(name: string, opts: Record<string, string> | undefined): Promise<void>;
@@ -69,7 +78,7 @@ export interface VolumeManager {
   /** `vol` or `vol/snap`; undefined for an unknown name. */
   get(name: string): Promise<{ Name: string; Mountpoint: string; Devicename?: string; Status: Record<string, unknown> } | undefined>;
   /** Upstream's List entry: Devicename and Mountpoint while mounted on this node, size in GiB (absent for an unreadable record). */
-  list(): Promise<{ Name: string; Devicename: string; size?: number; Mountpoint: string; Status: Record<string, unknown> }[]>;
+  list(): Promise<ListEntry[]>;
   /** '' while not mounted (on this node); throws for an unknown volume. */
   path(name: string): Promise<string>;
   /** Attaches and mounts on the first `id`, counts a reference for every other; answers the mountpoint. */
@@ -158,6 +167,8 @@ class Manager implements VolumeManager {
   readonly #cache: VolumeCache;
   /** In-flight Creates by name and options (create()). */
   readonly #creating = new Map<string, Promise<void>>();
+  /** The last List answer made from the cache, and the cache's list it was made from. */
+  #listed: { from: readonly NamedVolume[]; entries: ListEntry[] } | undefined;
 
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
@@ -274,8 +285,12 @@ class Manager implements VolumeManager {
     const store = this.#ctx.store;
     const first = await store.getByName(name);
     if (first === undefined) throw notFoundForRemove(name);
+    const early = removeIntentWithLocks(this.#ctx, first);
+    const opts = early === undefined ? {} : { firstWrite: early.firstWrite };
     await this.#locks.withLocks(lockTargetsOf(first.record), async (_signal, locks) => {
-      const current = await store.getByName(name);
+      // Written with the locks: the record was still `first` then, and the locks keep it so.
+      const written = locks.firstWritten ? early?.intent : undefined;
+      const current = written !== undefined ? first : await store.getByName(name);
       if (current === undefined) throw notFoundForRemove(name);
       const holders = mountHolders(current.record);
       if (holders.length > 0) {
@@ -284,8 +299,8 @@ class Manager implements VolumeManager {
           `stop and remove the containers using it (\`docker ps -a --filter volume=${name}\` on each node named), then remove it`,
         );
       }
-      await removeStored(this.#ctx, current, locks);
-    });
+      await removeStored(this.#ctx, current, locks, written);
+    }, opts);
   }
 
   // ----- get, list, path ------------------------------------------------------------------------------------
@@ -312,8 +327,16 @@ class Manager implements VolumeManager {
     return view(record, volumeStatus(record, live));
   }
 
-  async list(): Promise<{ Name: string; Devicename: string; size?: number; Mountpoint: string; Status: Record<string, unknown> }[]> {
-    const volumes = (await this.#cache.listByName())?.value ?? (await this.#ctx.store.listByName());
+  async list(): Promise<ListEntry[]> {
+    const cached = (await this.#cache.listByName())?.value;
+    if (cached !== undefined && this.#listed?.from === cached) return this.#listed.entries;
+    const entries = this.#listEntries(cached ?? (await this.#ctx.store.listByName()));
+    // The cache's list stays the same array until a change reaches it: so does ours, and the server reuses its JSON.
+    if (cached !== undefined) this.#listed = { from: cached, entries };
+    return entries;
+  }
+
+  #listEntries(volumes: readonly NamedVolume[]): ListEntry[] {
     return volumes.map(({ name, record }) => {
       const here = record !== undefined && this.#mountedHere(record);
       return {

@@ -5,6 +5,7 @@
 // compares runtimes and node flags).
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cliPath } from '../support/cli.js';
@@ -21,9 +22,9 @@ const requestsPerLevel = 3000;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let socketPath = '';
 
-function call(path: string, body: unknown): Promise<Record<string, unknown>> {
+function call(path: string, body: unknown, to = socketPath): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, agent, path, method: 'POST' }, (res) => {
+    const req = http.request({ socketPath: to, agent, path, method: 'POST' }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c) => (text += c));
       res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
@@ -54,6 +55,34 @@ async function load(concurrency: number, total: number, op: (i: number) => Promi
     }),
   );
   return latencies;
+}
+
+/**
+ * The floor: a bare node:http server in a process of its own, on its own unix socket, that reads each request's
+ * body and answers a precomputed JSON text (the plugin's own answer to the same request, taken once), measured by
+ * the same client in the same run. What it costs is what this machine's Node, HTTP and client cost before any
+ * plugin work: at 64 clients its p50 is the lowest latency any Node plugin could reach here.
+ */
+const floorServer = `
+const http = require('node:http');
+const answers = new Map(JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8')));
+http.createServer((req, res) => {
+  req.resume().on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/vnd.docker.plugins.v1.2+json' });
+    res.end(answers.get(req.url) ?? '{"Err":"unknown"}');
+  });
+}).listen(process.argv[1], () => console.log('listening'));
+`;
+
+async function startFloor(path: string, answers: ReadonlyMap<string, string>): Promise<ChildProcess> {
+  const file = join(dir.path, 'floor-answers.json');
+  await writeFile(file, JSON.stringify([...answers]));
+  const child = spawn(process.execPath, ['-e', floorServer, path, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
+  });
+  return child;
 }
 
 let metricsUrl = '';
@@ -142,20 +171,38 @@ try {
     const secs = (performance.now() - t0) / 1000;
     have = size;
     console.log(`\n${size} volumes (created ${toCreate} at 16 concurrent clients: ${(toCreate / secs).toFixed(0)} creates/s)`);
-    for (const endpoint of ['Get', 'Path'] as const) {
-      for (const c of clients) {
-        const lat = await load(c, requestsPerLevel, (i) => ok(`/VolumeDriver.${endpoint}`, { Name: `vol${(i * 7919) % size}` }));
-        console.log(`  ${endpoint.padEnd(4)} ${String(c).padStart(2)} clients: p50 ${fmt(quantile(lat, 0.5))} ms  p99 ${fmt(quantile(lat, 0.99))} ms`);
+    const floorPath = join(dir.path, `floor-${size}.sock`);
+    const answers = new Map<string, string>();
+    for (const endpoint of ['Get', 'Path', 'List'] as const) {
+      answers.set(`/VolumeDriver.${endpoint}`, JSON.stringify(await ok(`/VolumeDriver.${endpoint}`, { Name: 'vol0' })));
+    }
+    const floor = await startFloor(floorPath, answers);
+    try {
+      for (const endpoint of ['Get', 'Path'] as const) {
+        for (const c of clients) {
+          const lat = await load(c, requestsPerLevel, (i) => ok(`/VolumeDriver.${endpoint}`, { Name: `vol${(i * 7919) % size}` }));
+          const ref = await load(c, requestsPerLevel, (i) => call(`/VolumeDriver.${endpoint}`, { Name: `vol${(i * 7919) % size}` }, floorPath));
+          const [p50, p99, f50, f99] = [quantile(lat, 0.5), quantile(lat, 0.99), quantile(ref, 0.5), quantile(ref, 0.99)];
+          console.log(
+            `  ${endpoint.padEnd(4)} ${String(c).padStart(2)} clients: p50 ${fmt(p50)} ms  p99 ${fmt(p99)} ms  | bare node:http floor p50 ${fmt(f50)} ms  p99 ${fmt(f99)} ms  (${(p50 / f50).toFixed(2)}× / ${(p99 / f99).toFixed(2)}×)`,
+          );
+        }
       }
+      const lists: number[] = [];
+      const floorLists: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        let t = performance.now();
+        const r = await ok('/VolumeDriver.List', {});
+        lists.push(performance.now() - t);
+        if ((r.Volumes as unknown[]).length !== size) throw new Error(`List returned ${(r.Volumes as unknown[]).length} of ${size}`);
+        t = performance.now();
+        await call('/VolumeDriver.List', {}, floorPath);
+        floorLists.push(performance.now() - t);
+      }
+      console.log(`  List of ${size}: median ${fmt(median(lists))} ms over 5 | floor (same answer from bare node:http) ${fmt(median(floorLists))} ms`);
+    } finally {
+      floor.kill();
     }
-    const lists: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      const r = await ok('/VolumeDriver.List', {});
-      lists.push(performance.now() - t);
-      if ((r.Volumes as unknown[]).length !== size) throw new Error(`List returned ${(r.Volumes as unknown[]).length} of ${size}`);
-    }
-    console.log(`  List of ${size}: median ${fmt(median(lists))} ms over 5`);
     const perGet = await roundTripsPer(200, (i) => ok('/VolumeDriver.Get', { Name: `vol${i}` }));
     const perPath = await roundTripsPer(200, (i) => ok('/VolumeDriver.Path', { Name: `vol${i}` }));
     const perList = await roundTripsPer(5, () => ok('/VolumeDriver.List', {}));

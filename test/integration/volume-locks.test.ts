@@ -172,6 +172,40 @@ describe('EtcdLocks', () => {
     assert.deepEqual(await lockKeys(), []);
   });
 
+  test('firstWrite goes with a free lock in its transaction, and never while another holds the lock or its guard changed', async () => {
+    const a = new EtcdLocks(nodeA, { owner: 'node-a' });
+    const b = new EtcdLocks(nodeB, { owner: 'node-b' });
+    const intentKey = '/test-intents/i1';
+    await nodeA.raw.delete().key(intentKey).exec();
+    await nodeA.raw.put('/test-records/r1').value('v1').exec();
+    const modRevision = (await nodeA.raw.get('/test-records/r1').exec()).kvs[0]!.mod_revision;
+    const firstWrite = { ifModRevision: { key: '/test-records/r1', modRevision }, put: { key: intentKey, value: 'remove r1' } };
+
+    // Free lock, guard true: written with the lock, one revision for both.
+    await a.withLocks([volumeLock('r1')], async (_s, locks) => {
+      assert.equal(locks.firstWritten, true);
+      const [lock, intent] = await Promise.all([nodeA.raw.get(locks.keys[0]!).exec(), nodeA.raw.get(intentKey).exec()]);
+      assert.equal(intent.kvs[0]?.value.toString(), 'remove r1');
+      assert.equal(intent.kvs[0]?.create_revision, lock.kvs[0]?.create_revision, 'one transaction');
+    }, { firstWrite });
+    await nodeA.raw.delete().key(intentKey).exec();
+
+    // Held by B: nothing of it is written while A waits, nor after.
+    const held = await b.acquire(volumeLock('r1'));
+    const waiting = a.withLocks([volumeLock('r1')], async (_s, locks) => locks.firstWritten, { firstWrite, waitMs: 10_000 });
+    await sleep(300);
+    assert.equal((await nodeA.raw.get(intentKey).exec()).kvs.length, 0, 'no intent while another node holds the lock');
+    await held.release();
+    assert.equal(await waiting, false);
+    assert.equal((await nodeA.raw.get(intentKey).exec()).kvs.length, 0);
+
+    // Guard changed (the record was written meanwhile): nothing of it is written.
+    await nodeA.raw.put('/test-records/r1').value('v2').exec();
+    assert.equal(await a.withLocks([volumeLock('r1')], async (_s, locks) => locks.firstWritten, { firstWrite }), false);
+    assert.equal((await nodeA.raw.get(intentKey).exec()).kvs.length, 0);
+    assert.deepEqual(await lockKeys(), []);
+  });
+
   test('withLocks releases its locks when the work fails', async () => {
     const a = new EtcdLocks(nodeA);
     await assert.rejects(

@@ -16,8 +16,9 @@ import { dismantle, reachTarget, type DismantleSpec } from './array-ops.js';
 import { VolumeRecordConflictError, VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, failedAsUpstream } from './failures.js';
 import { dropIntent, newIntent, type FlowContext } from './flow.js';
+import { mountHolders } from './mount.js';
 import { intentKey, type VolumeIntent } from '../store/intents.js';
-import type { HeldLocks } from '../store/locks.js';
+import type { FirstWrite, HeldLocks } from '../store/locks.js';
 import { vvSetName } from '../request/naming.js';
 import { withoutSnapshot } from '../request/plan.js';
 import type { StoredVolume, VolumeRecord } from '../store/records.js';
@@ -61,10 +62,22 @@ export function dismantleSpecOf(intent: VolumeIntent, requirePrimary: boolean): 
 }
 
 /**
- * Removes a volume or snapshot whose record is `stored`; the caller holds the locks (`locks`: deleted in the
- * record's transaction when given).
+ * The intent of removing `stored`, to write with the locks (`FirstWrite`) when nothing stands in the way: a Remove
+ * then costs two disk syncs (locks + intent, record + intent + locks). Not for a replicated volume: its target must
+ * answer before any intent is written.
  */
-export async function removeStored(ctx: FlowContext, stored: StoredVolume, locks?: HeldLocks): Promise<void> {
+export function removeIntentWithLocks(ctx: FlowContext, stored: StoredVolume): { intent: VolumeIntent; firstWrite: FirstWrite } | undefined {
+  const r = stored.record;
+  if (r.snapshots.length > 0 || r.rcg_info !== null || mountHolders(r).length > 0) return undefined;
+  const intent = removeIntentOf(ctx, r);
+  return { intent, firstWrite: { ifModRevision: ctx.store.guardOf(stored), put: ctx.intents.entry(intent) } };
+}
+
+/**
+ * Removes a volume or snapshot whose record is `stored`; the caller holds the locks (`locks`: deleted in the
+ * record's transaction when given). `written`: the intent already written with the locks (removeIntentWithLocks).
+ */
+export async function removeStored(ctx: FlowContext, stored: StoredVolume, locks?: HeldLocks, written?: VolumeIntent): Promise<void> {
   const r = stored.record;
   if (r.snapshots.length > 0) {
     throw new VolumeRequestError(`Err: Volume ${r.display_name} has one or more child snapshots - volume cannot be deleted!`, `remove its snapshots first (${r.snapshots.map((s) => s.name).join(', ')})`);
@@ -73,11 +86,13 @@ export async function removeStored(ctx: FlowContext, stored: StoredVolume, locks
   // Its secondary on the target goes with it: refused while the target is down, rather than left behind there.
   if (r.rcg_info !== null) await reachTarget(ctx.backends, r.backend);
   const what = `Failed to remove volume ${r.display_name} on backend ${b.name}`;
-  const intent = removeIntentOf(ctx, r);
-  try {
-    await ctx.intents.write(intent);
-  } catch (err) {
-    throw failedAsUpstream(what, err);
+  const intent = written ?? removeIntentOf(ctx, r);
+  if (written === undefined) {
+    try {
+      await ctx.intents.write(intent);
+    } catch (err) {
+      throw failedAsUpstream(what, err);
+    }
   }
   try {
     await dismantle(b, dismantleSpecOf(intent, true), ctx.logger);

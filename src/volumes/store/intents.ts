@@ -78,10 +78,16 @@ interface IntentList {
 export class IntentStore {
   constructor(private readonly etcd: EtcdClient) {}
 
+  /** The key and value `write` would put, for a caller that writes it in a transaction of its own. */
+  entry(intent: VolumeIntent): { key: string; value: string } {
+    return { key: intentKey(intent.id), value: JSON.stringify(intent) };
+  }
+
   /** Writes (or replaces) the intent; an etcd failure means nothing was started. */
   async write(intent: VolumeIntent): Promise<void> {
     try {
-      await this.etcd.put(intentKey(intent.id), JSON.stringify(intent));
+      const { key, value } = this.entry(intent);
+      await this.etcd.put(key, value);
     } catch (e) {
       const cause = toEtcdError(e, this.etcd.endpoint);
       throw new VolumeStoreError(`ETCD data save failed: ${intent.name}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });

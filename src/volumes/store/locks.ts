@@ -23,10 +23,10 @@
  * request shared the lock `{volname}`) fails loudly instead of serialising everything.
  */
 import os from 'node:os';
-import { EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
+import { EtcdLeaseInvalidError, type ICompare, type Lease, type Watcher } from 'etcd3';
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
-import { toEtcdError } from '../../etcd/index.js';
+import { prefixRangeEnd, toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
@@ -79,6 +79,8 @@ interface LockOptions {
 
 interface HeldLock {
   readonly target: LockTarget;
+  /** Whether the FirstWrite given to its acquisition was written with it. */
+  readonly firstWritten: boolean;
   /** The etcd key that holds the lock. */
   readonly key: string;
   /** Aborted if the lease is lost (etcd unreachable for longer than the TTL): stop working on the volume. */
@@ -95,6 +97,32 @@ export interface HeldLocks {
   readonly signal: AbortSignal;
   readonly keys: readonly string[];
   deleted(): void;
+  /** Whether `firstWrite` was written with the last lock (it was free at once, the guard held). */
+  readonly firstWritten: boolean;
+}
+
+/**
+ * A write made in the same transaction that takes the last lock, when that lock is free at once and `ifModRevision`
+ * still holds: an operation's intent costs no disk sync of its own. Otherwise nothing of it is written and the
+ * caller writes it under the locks.
+ */
+export interface FirstWrite {
+  ifModRevision: { key: string; modRevision: string };
+  put: { key: string; value: string };
+}
+
+/**
+ * A transaction guarded by "no key under `prefix`". etcd compares a whole range (Compare.range_end: every key in
+ * it must match; an empty range matches create_revision 0), but etcd3's builder has no way to say so: the range
+ * end is added to the compare it built, after its key was put in the client's namespace.
+ */
+function ifNoKeyUnder(raw: EtcdClient['raw'], prefix: string): ReturnType<EtcdClient['raw']['if']> {
+  const txn = raw.if(prefix, 'Create', '==', 0);
+  const compares = (txn as unknown as { request: { compare: Promise<ICompare>[] } }).request.compare;
+  const built = compares.pop();
+  if (built === undefined) throw new TypeError("etcd3's transaction builder keeps its compares elsewhere: update ifNoKeyUnder");
+  compares.push(built.then((c) => ({ ...c, range_end: prefixRangeEnd(c.key as Buffer) })));
+  return txn;
 }
 
 /** etcd failed while taking a lock, or the lock's lease was lost. */
@@ -144,22 +172,32 @@ export class EtcdLocks {
    * Runs `fn` holding every lock in `targets` (taken in a fixed order, so two callers never deadlock), then
    * releases them. The whole set is taken within one `waitMs`. `fn` gets a signal aborted if any lock is lost.
    */
-  async withLocks<T>(targets: readonly LockTarget[], fn: (signal: AbortSignal, locks: HeldLocks) => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
+  async withLocks<T>(
+    targets: readonly LockTarget[],
+    fn: (signal: AbortSignal, locks: HeldLocks) => Promise<T>,
+    opts: { waitMs?: number; firstWrite?: FirstWrite } = {},
+  ): Promise<T> {
     const waitMs = opts.waitMs ?? this.waitMs;
     const deadline = this.clock.now() + waitMs;
     const ordered = [...new Map(targets.map((t) => [lockPrefix(t), t])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
     const held: HeldLock[] = [];
     let deletedByWork = false;
+    let firstWritten = false;
     try {
-      for (const target of ordered) held.push(await this.acquireBefore(target, deadline, waitMs));
+      for (const [i, target] of ordered.entries()) {
+        const last = i === ordered.length - 1;
+        const lock = await this.acquireBefore(target, deadline, waitMs, last ? opts.firstWrite : undefined);
+        held.push(lock);
+        firstWritten = lock.firstWritten;
+      }
       const signal = AbortSignal.any(held.map((h) => h.signal));
-      return await fn(signal, { signal, keys: held.map((h) => h.key), deleted: () => (deletedByWork = true) });
+      return await fn(signal, { signal, keys: held.map((h) => h.key), deleted: () => (deletedByWork = true), firstWritten });
     } finally {
       if (!deletedByWork) for (const h of held.reverse()) await h.release();
     }
   }
 
-  private async acquireBefore(target: LockTarget, deadline: number, waitMs: number): Promise<HeldLock> {
+  private async acquireBefore(target: LockTarget, deadline: number, waitMs: number, firstWrite?: FirstWrite): Promise<HeldLock> {
     const prefix = lockPrefix(target);
     const client = this.client;
     const raw = client.raw;
@@ -169,6 +207,19 @@ export class EtcdLocks {
       key = `${prefix}${session.id}-${(++this.seq).toString(36)}`;
       const mine = key;
       const info: HolderInfo = { owner: this.owner, since: new Date(this.clock.now()).toISOString() };
+      if (firstWrite !== undefined) {
+        // Free lock and guard still true: our key and the caller's write in one transaction. After a lost answer
+        // the retry finds the queue not empty; the else branch then finds our key, written with the caller's.
+        const { ifModRevision, put } = firstWrite;
+        const fast = await client.retryingTransient(() =>
+          ifNoKeyUnder(raw, prefix)
+            .and(ifModRevision.key, 'Mod', '==', ifModRevision.modRevision)
+            .then(raw.put(mine).value(JSON.stringify(info)).lease(session.lease.grant()), raw.put(put.key).value(put.value))
+            .else(raw.get(mine))
+            .commit(),
+        );
+        if (fast.succeeded || (fast.responses[0]?.response_range?.kvs?.length ?? 0) > 0) return this.held(target, mine, session.signal, true);
+      }
       // One transaction queues us and reads the holder: an uncontended lock is one round trip on the session's
       // lease. The key is ours alone, so the condition only fails on a retry after a lost answer: the else branch
       // then reads our key to learn when it was queued.
@@ -183,12 +234,12 @@ export class EtcdLocks {
       const ours = queued.succeeded ? queued.header.revision : queued.responses[0]?.response_range?.kvs?.[0]?.create_revision;
       if (ours === undefined) throw new LockError(`lock on ${describeTarget(target)} was lost: its etcd lease expired while it was queued`, 'retry the request');
       const holder = queued.responses[1]?.response_range?.kvs?.[0];
-      if (holder?.key.toString('utf8') === mine) return this.held(target, mine, session.signal);
+      if (holder?.key.toString('utf8') === mine) return this.held(target, mine, session.signal, false);
       const before = (BigInt(ours) - 1n).toString();
       for (;;) {
         const ahead = await client.retryingTransient(() => raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec());
         const predecessor = ahead.kvs[0];
-        if (predecessor === undefined) return this.held(target, mine, session.signal);
+        if (predecessor === undefined) return this.held(target, mine, session.signal, false);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
         if ((await this.waitForDelete(predecessor.key, next, deadline, session.signal)) === 'timeout') {
           throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.ttlSeconds);
@@ -283,7 +334,7 @@ export class EtcdLocks {
     await this.client.retryingTransient(() => session.lease.revoke()).catch(() => undefined);
   }
 
-  private held(target: LockTarget, key: string, signal: AbortSignal): HeldLock {
+  private held(target: LockTarget, key: string, signal: AbortSignal, firstWritten: boolean): HeldLock {
     let released: Promise<void> | undefined;
     const release = async (): Promise<void> => {
       try {
@@ -300,6 +351,7 @@ export class EtcdLocks {
       target,
       key,
       signal,
+      firstWritten,
       release: () => (released ??= release()),
     };
   }

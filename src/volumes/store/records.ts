@@ -212,6 +212,12 @@ export class VolumeStore {
 
   constructor(private readonly client: EtcdClient) {}
 
+  /** The key and revision a transaction compares to act only while `stored` is unchanged. */
+  guardOf(stored: StoredVolume): { key: string; modRevision: string } {
+    checkRevision(stored.modRevision);
+    return { key: volumeKey(stored.record.id), modRevision: stored.modRevision };
+  }
+
   /** The record of a Docker name: ONE etcd Range request. */
   async getByName(name: string): Promise<StoredVolume | undefined> {
     return this.readOne(volumeNameKey(name), name);
