@@ -6,3 +6,15 @@ export { createEtcdClient, Etcd3Client, type EtcdClient } from './client.js';
 export { toEtcdError } from './errors.js';
 export { checkMembers } from './members.js';
 export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
+export {
+  ClusterSecretsKeyPath,
+  NamedSecretsPrefix,
+  readNamedSecretRecords,
+  readClusterKeyRecord,
+  createClusterKeyRecord,
+  readNamedSecret,
+  createNamedSecret,
+  replaceNamedSecret,
+  deleteNamedSecret,
+  type NamedSecretRecords,
+} from './secret-store.js';
