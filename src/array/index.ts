@@ -54,3 +54,14 @@ export {
   wsapiCodeName,
 } from './wsapi-errors.js';
 export * from './export.js';
+export type { ArrayCli, ScheduleSpec, SnapSchedule } from './array-cli.js';
+export { ArrayCliError, ArrayCliFailures, type ArrayCliFailure } from './array-cli-errors.js';
+export {
+  createArrayCli,
+  CsvTableCommand,
+  NoScheduleText,
+  ScheduledSnapshotSuffix,
+  type ArrayCliOptions,
+} from './array-cli-ssh.js';
+export { defaultSshTimeouts, type SshTimeouts } from './ssh-session.js';
+export { knownHostsFilePath } from './ssh-known-hosts.js';
