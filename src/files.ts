@@ -13,6 +13,12 @@ import { FileWriteError } from './errors.js';
 export interface AtomicWriteOptions {
   /** The file's mode. Default: an existing file keeps its own; a new one gets 0600. */
   mode?: number;
+  /**
+   * Whether the data and the rename reach the disk before the call returns (fsync of the file and its folder).
+   * Default true. Without it the write is still atomic and survives the process being killed (the kernel holds
+   * it), not a machine crash.
+   */
+  flush?: boolean;
 }
 
 interface Target {
@@ -146,7 +152,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
       if (keepsOwner(target)) fchownSync(fd, target.existing.uid, target.existing.gid);
       fchmodSync(fd, modeOf(target, options));
       writeFileSync(fd, data);
-      fsyncSync(fd);
+      if (options.flush !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -156,6 +162,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     if (created) rmSync(temp, { force: true });
     throw writeFailure(path, err);
   }
+  if (options.flush === false) return;
   try {
     fsyncDirectorySync(dirname(target.file));
   } catch (err) {

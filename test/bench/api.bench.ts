@@ -5,7 +5,8 @@
 // compares runtimes and node flags).
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cliPath } from '../support/cli.js';
@@ -99,6 +100,16 @@ async function walSyncs(): Promise<number> {
   return Number(/^etcd_disk_wal_fsync_duration_seconds_count (\d+)$/m.exec(text)?.[1] ?? NaN);
 }
 
+/** CPU ms used so far by the plugin process (/proc), this process (client and WSAPI simulator) and etcd (its /metrics). */
+async function cpuMs(pluginPid: number): Promise<{ plugin: number; here: number; etcd: number }> {
+  const stat = (await readFile(`/proc/${pluginPid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const own = process.cpuUsage();
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const etcdSeconds = Number(/^process_cpu_seconds_total ([\d.e+]+)$/m.exec(text)?.[1] ?? NaN);
+  return { plugin: (ticks * 1000) / 100, here: (own.user + own.system) / 1000, etcd: etcdSeconds * 1000 };
+}
+
 /** Round trips and disk syncs per call of `op`, run `count` times one after another. */
 async function costPer(count: number, op: (i: number) => Promise<unknown>): Promise<{ calls: number; syncs: number }> {
   const [c0, s0] = [await etcdCalls(), await walSyncs()];
@@ -136,17 +147,25 @@ try {
   const remove = await costPer(20, (i) => ok('/VolumeDriver.Remove', { Name: `cost${i}` }));
   console.log(`etcd per Create: ${create.calls.toFixed(1)} requests, ${create.syncs.toFixed(1)} disk syncs; per Remove: ${remove.calls.toFixed(1)} requests, ${remove.syncs.toFixed(1)} disk syncs`);
   const one: number[] = [];
+  const cpu0 = await cpuMs(serve.pid!);
   for (let i = 0; i < 10; i++) {
     const t = performance.now();
     await ok('/VolumeDriver.Create', { Name: `one${i}`, Opts: { size: '1' } });
     one.push(performance.now() - t);
   }
+  const cpu1 = await cpuMs(serve.pid!);
+  const perCreate = { plugin: (cpu1.plugin - cpu0.plugin) / 10, here: (cpu1.here - cpu0.here) / 10, etcd: (cpu1.etcd - cpu0.etcd) / 10 };
+  const cpuPerCreate = perCreate.plugin + perCreate.here + perCreate.etcd;
   const same = performance.now();
   await Promise.all(Array.from({ length: 10 }, () => ok('/VolumeDriver.Create', { Name: 'same', Opts: { size: '1' } })));
   const sameMs = performance.now() - same;
   const distinct = await load(20, 20, (i) => ok('/VolumeDriver.Create', { Name: `burst${i}`, Opts: { size: '1' } }));
   console.log(
-    `Create: one at a time p50 ${fmt(median(one))} ms; ten of one name at once ${fmt(sameMs)} ms in all; twenty distinct at once p50 ${fmt(quantile(distinct, 0.5))} ms (${(quantile(distinct, 0.5) / median(one)).toFixed(2)}× one)`,
+    `Create: one at a time p50 ${fmt(median(one))} ms; ten of one name at once ${fmt(sameMs)} ms in all; twenty distinct at once p50 ${fmt(quantile(distinct, 0.5))} ms (${(quantile(distinct, 0.5) / median(one)).toFixed(2)}× one), last ${fmt(Math.max(...distinct))} ms`,
+  );
+  const cores = os.availableParallelism();
+  console.log(
+    `  CPU per Create: plugin ${perCreate.plugin.toFixed(1)} ms, client + WSAPI simulator ${perCreate.here.toFixed(1)} ms, etcd ${perCreate.etcd.toFixed(1)} ms: twenty need ${(20 * cpuPerCreate).toFixed(0)} ms of CPU, so on ${cores} cores the last cannot finish before ${((20 * cpuPerCreate) / cores).toFixed(0)} ms`,
   );
   for (const n of ['same', ...Array.from({ length: 20 }, (_, i) => `burst${i}`)]) await ok('/VolumeDriver.Remove', { Name: n });
   const activate: number[] = [];

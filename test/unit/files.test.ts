@@ -87,6 +87,9 @@ describe('writeFileAtomic', () => {
     assert.equal(await readFile(path, 'utf8'), '{"a":2}');
     assert.equal((await stat(path)).mode & 0o7777, 0o640);
     assert.deepEqual(await readdir(d), ['state.json']);
+    writeFileAtomicSync(path, '{"a":3}', { flush: false });
+    assert.equal(await readFile(path, 'utf8'), '{"a":3}', 'without fsync: the same atomic replacement');
+    assert.deepEqual(await readdir(d), ['state.json']);
     assert.throws(() => writeFileAtomicSync(join(d, 'no-such-dir', 'state.json'), 'x'), (err: unknown) => err instanceof FileWriteError && err.code === 'ENOENT');
   });
 
