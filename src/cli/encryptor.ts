@@ -13,6 +13,7 @@ import {
   encryptPassword,
   loadKeyLookups,
   migrateLegacyBackend,
+  resolveEtcdPassword,
   rotateBackendKey,
   type BackendSecretStatus,
 } from '../secrets/index.js';
@@ -78,8 +79,8 @@ async function requirePluginDisabled(ctx: Context): Promise<void> {
   if (enabled !== undefined) throw pluginEnabledError(enabled);
 }
 
-async function withEtcd<T>(config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {
-  const client = await createEtcdClient(config.host.etcd);
+async function withEtcd<T>(env: NodeJS.ProcessEnv, config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {
+  const client = await createEtcdClient(config.host.etcd, { password: await resolveEtcdPassword(config, env) });
   try {
     return await work(client);
   } finally {
@@ -110,7 +111,7 @@ async function addPassword(ctx: Context): Promise<number> {
   await requirePluginDisabled(ctx);
   const passphrase = await obtainSecret({ argument: passArg, file: ctx.values['passphrase-file'], what: 'passphrase' }, ctx.stdin, ctx.io.err);
   const password = await obtainSecret({ argument: pwArg, what: 'password' }, ctx.stdin, ctx.io.err);
-  const { value, kid, createdKey } = await withEtcd(config, (client) => encryptPassword(client, backend, passphrase, password));
+  const { value, kid, createdKey } = await withEtcd(ctx.env, config, (client) => encryptPassword(client, backend, passphrase, password));
   if (createdKey) ctx.io.err(`created key ${kid} for backend ${backend} at /backend/${backend}`);
   ctx.io.out(`SUCCESSFUL: Encrypted password: ${value}`);
   return ExitCodes.ok;
@@ -122,7 +123,7 @@ async function deleteKey(ctx: Context): Promise<number> {
   const backend = ctx.values.backend ?? 'DEFAULT';
   if (!ctx.values.force) checkBackendName(config, backend);
   await requirePluginDisabled(ctx);
-  const result = await withEtcd(config, (client) => deleteBackendKey(client, backend, config, ctx.values.force ?? false));
+  const result = await withEtcd(ctx.env, config, (client) => deleteBackendKey(client, backend, config, ctx.values.force ?? false));
   ctx.io.out(result === 'deleted' ? 'Key Successfully deleted' : 'Key not present');
   return ExitCodes.ok;
 }
@@ -141,7 +142,7 @@ async function encryptConfig(ctx: Context): Promise<number> {
     ctx.stdin,
     ctx.io.err,
   );
-  const report = await withEtcd(config, (client) => encryptConfigFile(ctx.configPath, client, toEncrypt, passphrase));
+  const report = await withEtcd(ctx.env, config, (client) => encryptConfigFile(ctx.configPath, client, toEncrypt, passphrase));
   for (const r of report) ctx.io.out(`[${r.backend}] encrypted ${r.options.join(', ')} with key ${r.kid}${r.createdKey ? ' (new)' : ''}`);
   ctx.io.out(report.length === 0 ? `${ctx.configPath} unchanged` : `wrote ${ctx.configPath}`);
   return ExitCodes.ok;
@@ -157,7 +158,7 @@ async function rotate(ctx: Context): Promise<number> {
     ctx.stdin,
     ctx.io.err,
   );
-  const r = await withEtcd(config, (client) => rotateBackendKey(ctx.configPath, client, backend, passphrase));
+  const r = await withEtcd(ctx.env, config, (client) => rotateBackendKey(ctx.configPath, client, backend, passphrase));
   ctx.io.out(`[${backend}] key ${r.oldKid ?? '?'} replaced by ${r.newKid}; ${r.reencrypted} value${r.reencrypted === 1 ? '' : 's'} re-encrypted in ${ctx.configPath}`);
   return ExitCodes.ok;
 }
@@ -165,7 +166,7 @@ async function rotate(ctx: Context): Promise<number> {
 async function migrate(ctx: Context): Promise<number> {
   const config = await loadConfig(ctx.configPath);
   const backends = chosenBackends(ctx, config);
-  await withEtcd(config, async (client) => {
+  await withEtcd(ctx.env, config, async (client) => {
     for (const backend of backends) {
       const r = await migrateLegacyBackend(ctx.configPath, client, backend);
       ctx.io.out(r === 'not-legacy' ? `[${backend}] no legacy key; nothing to migrate` : `[${backend}] migrated ${r.migrated} value${r.migrated === 1 ? '' : 's'} to key ${r.kid}`);
@@ -205,7 +206,7 @@ function formatStatus(rows: BackendSecretStatus[]): string[] {
 
 async function status(ctx: Context): Promise<number> {
   const config = await loadConfig(ctx.configPath);
-  const lookups = await withEtcd(config, loadKeyLookups);
+  const lookups = await withEtcd(ctx.env, config, loadKeyLookups);
   const rows = describeSecretStatus(config, lookups);
   if (ctx.values.json) ctx.io.out(JSON.stringify({ config: ctx.configPath, backends: rows }, null, 2));
   else for (const line of formatStatus(rows)) ctx.io.out(line);

@@ -54,6 +54,59 @@ function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): strin
   }
 }
 
+/** Who the client is to etcd: what an auth or permission failure names. */
+export type EtcdIdentity = { by: 'user'; user: string } | { by: 'cert'; cn: string | undefined } | { by: 'none' };
+
+/** The key an operation touched, for a permission failure (the etcd key, prefix included). */
+export interface EtcdAccess {
+  key: string;
+  write: boolean;
+}
+
+const AuthNotEnabled = /authentication is not enabled/i;
+
+function describeIdentity(identity: EtcdIdentity): string {
+  if (identity.by === 'user') return `etcd user ${identity.user} (host_etcd_user)`;
+  if (identity.by === 'cert') return identity.cn === undefined ? 'the CN of host_etcd_client_cert' : `etcd user ${identity.cn} (the CN of host_etcd_client_cert)`;
+  return 'an anonymous client (neither host_etcd_user nor a client certificate is configured)';
+}
+
+/**
+ * An auth or permission failure, said again with who we are and which key was refused, and the fix that fits:
+ * the roles come from `hpedockerplugin etcd-roles`. Other errors pass unchanged.
+ */
+export function explainAccessFailure(err: HpeError, identity: EtcdIdentity, access?: EtcdAccess): HpeError {
+  if (!(err instanceof EtcdError) || (err.reason !== 'auth' && err.reason !== 'permission')) return err;
+  const detail = err.message.replace(/^etcd \S+: \w+: /, '');
+  const who = describeIdentity(identity);
+  if (err.reason === 'permission') {
+    const what = access === undefined ? 'this request' : `${access.write ? 'writing' : 'reading'} ${access.key}`;
+    return new EtcdError(
+      err.endpoint,
+      'permission',
+      `${who} may not do ${what}: ${detail}`,
+      `the plugin's role reads key records and secrets and writes only volume records, locks, intents and node presence; write key records and secrets as the admin (an hpe.conf naming the admin's etcd user), and check the grants with \`hpedockerplugin etcd-roles\` (--apply grants them)`,
+      { cause: err },
+    );
+  }
+  if (AuthNotEnabled.test(detail)) {
+    return new EtcdError(
+      err.endpoint,
+      'auth',
+      `${who}: ${detail}`,
+      `etcd on ${err.endpoint} does not authenticate: remove host_etcd_user / host_etcd_password from [DEFAULT], or enable etcd's authentication (\`hpedockerplugin etcd-roles --apply\`, then \`etcdctl auth enable\`)`,
+      { cause: err },
+    );
+  }
+  const fix =
+    identity.by === 'user'
+      ? `check host_etcd_user and the password host_etcd_password names: etcd must have user ${identity.user} with that password (\`etcdctl user passwd ${identity.user}\` sets it; \`hpedockerplugin etcd-roles\` prints the commands that create the user and its role)`
+      : identity.by === 'cert'
+        ? `etcd has authentication enabled and the client certificate's CN${identity.cn === undefined ? '' : ` (${identity.cn})`} must name an etcd user: create it with the commands \`hpedockerplugin etcd-roles\` prints, or set host_etcd_client_cert to a certificate of such a user`
+        : `etcd has authentication enabled: set host_etcd_user and host_etcd_password in [DEFAULT], or a client certificate (host_etcd_client_cert / host_etcd_client_key) whose CN is an etcd user; \`hpedockerplugin etcd-roles\` prints the commands that create the users`;
+  return new EtcdError(err.endpoint, 'auth', `${who}: ${detail}`, fix, { cause: err });
+}
+
 export function etcdError(endpoint: string, reason: EtcdFailureReason, detail: string, cause?: unknown): EtcdError {
   return new EtcdError(endpoint, reason, detail, fixFor(reason, endpoint, detail), { cause });
 }
@@ -205,6 +258,7 @@ export function toEtcdError(
   ) {
     return etcdError(endpoint, 'auth', `authentication failed (${msg})`, err);
   }
+  if (AuthNotEnabled.test(msg)) return etcdError(endpoint, 'auth', msg.replace(/^\d+ [A-Z_]+: /, ''), err);
   if (err instanceof GRPCDeadlineExceededError) {
     const within = opts.requestTimeoutMs === undefined ? '' : ` within ${opts.requestTimeoutMs} ms`;
     return etcdError(endpoint, 'timeout', `no answer${within} (${msg.replace(/^\d+ DEADLINE_EXCEEDED: /, '')})`, err);
