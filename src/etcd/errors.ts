@@ -259,6 +259,8 @@ export function toEtcdError(
     return etcdError(endpoint, 'auth', `authentication failed (${msg})`, err);
   }
   if (AuthNotEnabled.test(msg)) return etcdError(endpoint, 'auth', msg.replace(/^\d+ [A-Z_]+: /, ''), err);
+  // e.g. `2 UNKNOWN: auth: authentication failed, password was given for no password user` (no class of etcd3's).
+  if (/authentication failed/i.test(msg)) return etcdError(endpoint, 'auth', `authentication failed (${msg.replace(/^\d+ [A-Z_]+: /, '')})`, err);
   if (err instanceof GRPCDeadlineExceededError) {
     const within = opts.requestTimeoutMs === undefined ? '' : ` within ${opts.requestTimeoutMs} ms`;
     return etcdError(endpoint, 'timeout', `no answer${within} (${msg.replace(/^\d+ DEADLINE_EXCEEDED: /, '')})`, err);

@@ -3,6 +3,7 @@
  * records, locks, intents and presence) and the admin's (writes everything under host_etcd_prefix, key records
  * and secrets included). `hpedockerplugin etcd-roles` prints them as etcdctl lines or applies them.
  */
+import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { Etcd3Client } from './client.js';
 import { prefixRangeEnd } from './gateway.js';
@@ -76,7 +77,7 @@ export function etcdctlCommands(plan: EtcdRolesPlan): string[] {
     for (const g of r.grants) lines.push(`etcdctl role grant-permission ${r.role} ${g.access} ${g.key}${g.prefix ? ' --prefix=true' : ''}`);
   }
   for (const r of [plan.plugin, plan.admin]) {
-    lines.push(`etcdctl user add ${r.user}    # asks for the password; --no-password for a user known by its certificate CN only`);
+    lines.push(`etcdctl user add ${r.user}    # asks for the password (a user known by its certificate CN needs none, but a password lets it use both)`);
     lines.push(`etcdctl user grant-role ${r.user} ${r.role}`);
   }
   return lines;
@@ -97,8 +98,9 @@ function rangeOf(g: Grant): { key: Buffer; rangeEnd: Buffer | undefined } {
 /**
  * Creates what is missing of the plan through etcd's auth API (the caller's identity must hold etcd's root role,
  * or etcd must not have authentication enabled yet); running it again changes nothing. Resolves to one line per
- * step, saying whether it was done or already so. Users it creates have no password (CN auth); a user that
- * authenticates by password gets one from `etcdctl user passwd <user>`, run by the admin.
+ * step, saying whether it was done or already so. Users it creates get a random password that is never shown:
+ * certificate CN auth works at once, and password auth once the admin sets one (`etcdctl user passwd <user>`).
+ * (etcd 3.4 keeps a user created with --no-password refusing every password, even after `user passwd`.)
  */
 export function applyEtcdRoles(client: Etcd3Client, plan: EtcdRolesPlan): Promise<string[]> {
   return client.run(() => applySteps(client.root.auth, plan));
@@ -132,8 +134,8 @@ async function applySteps(auth: AuthClient, plan: EtcdRolesPlan): Promise<string
     if (users.has(r.user)) {
       done.push(`user ${r.user}: exists`);
     } else {
-      await auth.userAdd({ name: r.user, password: '', options: { no_password: true } });
-      done.push(`user ${r.user}: created without a password (certificate CN auth); for password auth run \`etcdctl user passwd ${r.user}\``);
+      await auth.userAdd({ name: r.user, password: randomBytes(32).toString('base64') });
+      done.push(`user ${r.user}: created (certificate CN auth works now; for password auth set its password with \`etcdctl user passwd ${r.user}\`)`);
     }
     const has = (await auth.userGet({ name: r.user })).roles.includes(r.role);
     if (!has) await auth.userGrantRole({ user: r.user, role: r.role });
