@@ -77,6 +77,10 @@ describe('host_etcd_prefix, auth off', () => {
     assert.deepEqual((await a.manager.list()).map((v) => v.Name), ['shared-name']);
     assert.deepEqual(await b.manager.list(), [], 'cluster b lists no volume of cluster a');
     assert.equal(await b.manager.get('shared-name'), undefined);
+    const raw = a.client.raw;
+    const txn = await raw.if('/volumes/none', 'Create', '==', 0).then(raw.getAll().prefix('/volume-names/')).commit();
+    const read = txn.responses[0]?.response_range?.kvs.map((kv) => kv.key.toString('utf8'));
+    assert.deepEqual(read, ['/volume-names/shared-name'], 'a transaction through raw reads keys without the prefix too');
     await b.manager.create('shared-name', undefined);
     assert.equal((await pluginVolumes(env.primary)).length, 2, 'two array volumes: one per cluster');
 
