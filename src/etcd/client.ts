@@ -10,6 +10,7 @@ import { endpointsLabel, formatEndpoint, SILENT_HOST_SKIP_MS, type EtcdConfig } 
 import { etcdError, explainAccessFailure, HostFailure, isTransientFailure, toEtcdError, type EtcdAccess, type EtcdIdentity } from './errors.js';
 import { EtcdGateway, GatewayUnusable, prefixRangeEnd, type GatewayStatus } from './gateway.js';
 import { createEtcd3, type GrpcSettings } from './grpc-policies.js';
+import { isAdminOnlyKey } from './keyspace.js';
 import { loadEtcdTls, type EtcdTlsMaterial } from './tls.js';
 
 export interface EtcdClientOptions {
@@ -228,7 +229,7 @@ export class Etcd3Client implements EtcdClient {
           prefix.length,
         );
       },
-      { key: `${full}*`, write: false },
+      { key: `${full}*`, write: false, adminOnly: isAdminOnlyKey(prefix) },
     );
   }
 
@@ -243,7 +244,7 @@ export class Etcd3Client implements EtcdClient {
         const kv = res.kvs[0];
         return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
       },
-      { key: this.etcdKey(key), write: false },
+      { key: this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) },
     );
   }
 
@@ -279,7 +280,7 @@ export class Etcd3Client implements EtcdClient {
   }
 
   private writing(key: string): EtcdAccess {
-    return { key: this.etcdKey(key), write: true };
+    return { key: this.etcdKey(key), write: true, adminOnly: isAdminOnlyKey(key) };
   }
 
   putIfUnchanged(key: string, value: string, modRevision: string): Promise<boolean> {

@@ -43,9 +43,9 @@ function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): strin
       }
       return `check ${TLS_OPTIONS}: the client certificate must be signed by a CA in etcd's --trusted-ca-file and allow client auth, and host_etcd_ca_cert must be the CA of etcd's server certificate`;
     case 'auth':
-      return `etcd has authentication enabled: the client certificate's CN (host_etcd_client_cert) must name an etcd user`;
+      return `etcd has authentication enabled: host_etcd_user (with host_etcd_password) or the CN of host_etcd_client_cert must name an etcd user; \`hpedockerplugin etcd-roles\` prints the commands that create the users`;
     case 'permission':
-      return `grant the etcd user (the CN of host_etcd_client_cert) readwrite on the plugin's keys, e.g. \`etcdctl role grant-permission <role> --prefix=true readwrite /\``;
+      return `the etcd user this host authenticates as (host_etcd_user, or the CN of host_etcd_client_cert) lacks a grant: compare its role with \`hpedockerplugin etcd-roles\` (--apply adds what is missing)`;
     case 'unavailable':
       if (/does not resolve/.test(detail)) return `correct host_etcd_ip_address in [DEFAULT]: the host name does not resolve on this host`;
       return `check etcd's health on ${endpoint} (\`etcdctl --endpoints=${endpoint} endpoint health\`) and its log`;
@@ -61,6 +61,8 @@ export type EtcdIdentity = { by: 'user'; user: string } | { by: 'cert'; cn: stri
 export interface EtcdAccess {
   key: string;
   write: boolean;
+  /** A key record or secret: only the admin's role writes it. */
+  adminOnly: boolean;
 }
 
 const AuthNotEnabled = /authentication is not enabled/i;
@@ -81,13 +83,11 @@ export function explainAccessFailure(err: HpeError, identity: EtcdIdentity, acce
   const who = describeIdentity(identity);
   if (err.reason === 'permission') {
     const what = access === undefined ? 'this request' : `${access.write ? 'writing' : 'reading'} ${access.key}`;
-    return new EtcdError(
-      err.endpoint,
-      'permission',
-      `${who} may not do ${what}: ${detail}`,
-      `the plugin's role reads key records and secrets and writes only volume records, locks, intents and node presence; write key records and secrets as the admin (an hpe.conf naming the admin's etcd user), and check the grants with \`hpedockerplugin etcd-roles\` (--apply grants them)`,
-      { cause: err },
-    );
+    const fix =
+      access?.write && access.adminOnly
+        ? `the plugin's role only reads key records and secrets: write them as the admin (an hpe.conf naming the admin's etcd user or certificate); \`hpedockerplugin etcd-roles\` shows both roles`
+        : `the role of ${who} lacks a grant for this key: compare it with \`hpedockerplugin etcd-roles\` (--apply adds what is missing)`;
+    return new EtcdError(err.endpoint, 'permission', `${who} may not do ${what}: ${detail}`, fix, { cause: err });
   }
   if (AuthNotEnabled.test(detail)) {
     return new EtcdError(

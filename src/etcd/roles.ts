@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { Etcd3Client } from './client.js';
 import { prefixRangeEnd } from './gateway.js';
+import { PluginReads, PluginWrites } from './keyspace.js';
 
 export type Access = 'read' | 'readwrite';
 
@@ -29,19 +30,6 @@ export interface EtcdRolesPlan {
   plugin: RolePlan;
   admin: RolePlan;
 }
-
-/**
- * What the plugin only reads: key records (`/backend/`, written by hpe3parencryptor), the cluster secrets key
- * record and the named secrets (written by the admin's commands).
- */
-const PluginReads: readonly Omit<Grant, 'access'>[] = [
-  { key: '/backend/', prefix: true },
-  { key: '/secrets/', prefix: true },
-  { key: '/secrets-key', prefix: false },
-];
-
-/** What the plugin writes: volume records and their name index, intents, locks (`/_locks/<kind>/<name>/…`), node presence. */
-const PluginWrites: readonly string[] = ['/volumes/', '/volume-names/', '/volume-intents/', '/volume-mount-intents/', '/_locks/', '/nodes/'];
 
 /** `hpe-plugin` without a prefix, `hpe-plugin-cluster-a` for `/cluster/a`: one pair of roles per plugin cluster. */
 function roleName(base: string, prefix: string): string {

@@ -183,6 +183,7 @@ describe('etcd auth by user and password', () => {
     for (const key of ['/backend/x', '/secrets/x', '/secrets-key']) {
       const { err } = await expectEtcdError(() => plugin.client.putIfAbsent(key, 'forged'), 'permission');
       assert.match(err.message, new RegExp(`etcd user hpe-plugin-cluster-a \\(host_etcd_user\\) may not do writing /cluster-a${key}`));
+      assert.match(err.fix, /write them as the admin/);
       assert.match(err.fix, /hpedockerplugin etcd-roles/);
       assert.equal(err.retryable, false);
     }
