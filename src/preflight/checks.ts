@@ -124,6 +124,12 @@ async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: Ch
   return reachable > 0;
 }
 
+/** Where and as whom the plugin reads etcd, when it is not upstream's default (no prefix, no etcd user). */
+function describeEtcdScope(config: HpeConfig): string {
+  const { prefix, user } = config.host.etcd;
+  return `${prefix === undefined ? '' : ` under ${prefix}`}${user === undefined ? '' : ` as etcd user ${user}`}`;
+}
+
 /** host_etcd_password resolved; undefined with a FAIL result when its placeholder cannot be resolved. */
 async function checkEtcdPassword(config: HpeConfig, env: NodeJS.ProcessEnv, results: CheckResult[]): Promise<{ password: string | undefined } | undefined> {
   try {
@@ -254,7 +260,7 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
     // One attempt: `check` answers now, and the gate retries the whole check within its own bound.
     client = await createEtcdClient(config.host.etcd, { transientRetryMs: 0, ...options.etcdTimeouts, password: credentials.password });
     lookups = await loadKeyLookups(client);
-    results.push({ check: 'etcd.keys', status: 'ok', subject: 'etcd key records', detail: `${lookups.size} read in one request` });
+    results.push({ check: 'etcd.keys', status: 'ok', subject: 'etcd key records', detail: `${lookups.size} read in one request${describeEtcdScope(config)}` });
   } catch (err) {
     results.push(fail('etcd.keys', 'etcd key records', err));
     return done();

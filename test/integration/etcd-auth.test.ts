@@ -222,6 +222,12 @@ describe('etcd auth by user and password', () => {
     }
   });
 
+  test('check says where and as whom it read the key records', async () => {
+    const { env: cliEnv } = await cliConfig('check-ok.conf', `host_etcd_prefix = /cluster-a\nhost_etcd_user = hpe-plugin-cluster-a\nhost_etcd_password = $file{${pluginFile}}\n`);
+    const r = await runCli('plugin', ['check', '--state', dir.path], { env: cliEnv, transcript });
+    assert.match(r.stdout, /^ok +etcd key records: 2 read in one request under \/cluster-a as etcd user hpe-plugin-cluster-a$/m, r.stdout);
+  });
+
   test('a plain host_etcd_password is refused with where and how to write it', async () => {
     const { env: cliEnv } = await cliConfig('plain.conf', `host_etcd_user = hpe-plugin-cluster-a\nhost_etcd_password = ${PLUGIN_PASSWORD}\n`);
     const r = await runCli('plugin', ['check', '--state', dir.path], { env: cliEnv, transcript });
