@@ -12,6 +12,7 @@ import {
   encryptPassword,
   loadKeyLookups,
   migrateLegacyBackend,
+  resolveEtcdPassword,
   rotateBackendKey,
   type BackendSecretStatus,
 } from '../secrets/index.js';
@@ -112,8 +113,8 @@ async function addPassword(ctx: Context): Promise<number> {
   await requirePluginDisabled(ctx);
   const passphrase = await obtainSecret({ argument: passArg, file: ctx.values['passphrase-file'], what: 'passphrase' }, ctx.stdin, ctx.io.err);
   const password = await obtainSecret({ argument: pwArg, what: 'password' }, ctx.stdin, ctx.io.err);
-  const { value, kid, createdKey } = await withEtcd(config, (client) => encryptPassword(client, backend, passphrase, password));
-  if (createdKey) ctx.io.err(`created key ${kid} for backend ${backend} at /backend/${backend}`);
+  const { value, kid, createdKey } = await withEtcd(ctx.env, config, (client) => encryptPassword(client, backend, passphrase, password));
+  if (createdKey) ctx.io.err(`created key ${kid} for backend ${backend} at ${config.host.etcd.prefix ?? ''}/backend/${backend}`);
   ctx.io.out(`SUCCESSFUL: Encrypted password: ${value}`);
   return ExitCodes.ok;
 }
@@ -124,7 +125,7 @@ async function deleteKey(ctx: Context): Promise<number> {
   const backend = ctx.values.backend ?? 'DEFAULT';
   if (!ctx.values.force) checkBackendName(config, backend);
   await requirePluginDisabled(ctx);
-  const result = await withEtcd(config, (client) => deleteBackendKey(client, backend, config, ctx.values.force ?? false));
+  const result = await withEtcd(ctx.env, config, (client) => deleteBackendKey(client, backend, config, ctx.values.force ?? false));
   ctx.io.out(result === 'deleted' ? 'Key Successfully deleted' : 'Key not present');
   return ExitCodes.ok;
 }
@@ -143,7 +144,7 @@ async function encryptConfig(ctx: Context): Promise<number> {
     ctx.stdin,
     ctx.io.err,
   );
-  const report = await withEtcd(config, (client) => encryptConfigFile(ctx.configPath, client, toEncrypt, passphrase));
+  const report = await withEtcd(ctx.env, config, (client) => encryptConfigFile(ctx.configPath, client, toEncrypt, passphrase));
   for (const r of report) ctx.io.out(`[${r.backend}] encrypted ${r.options.join(', ')} with key ${r.kid}${r.createdKey ? ' (new)' : ''}`);
   ctx.io.out(report.length === 0 ? `${ctx.configPath} unchanged` : `wrote ${ctx.configPath}`);
   return ExitCodes.ok;
@@ -159,7 +160,7 @@ async function rotate(ctx: Context): Promise<number> {
     ctx.stdin,
     ctx.io.err,
   );
-  const r = await withEtcd(config, (client) => rotateBackendKey(ctx.configPath, client, backend, passphrase));
+  const r = await withEtcd(ctx.env, config, (client) => rotateBackendKey(ctx.configPath, client, backend, passphrase));
   ctx.io.out(`[${backend}] key ${r.oldKid ?? '?'} replaced by ${r.newKid}; ${r.reencrypted} value${r.reencrypted === 1 ? '' : 's'} re-encrypted in ${ctx.configPath}`);
   return ExitCodes.ok;
 }
@@ -167,7 +168,7 @@ async function rotate(ctx: Context): Promise<number> {
 async function migrate(ctx: Context): Promise<number> {
   const config = await loadConfig(ctx.configPath);
   const backends = chosenBackends(ctx, config);
-  await withEtcd(config, async (client) => {
+  await withEtcd(ctx.env, config, async (client) => {
     for (const backend of backends) {
       const r = await migrateLegacyBackend(ctx.configPath, client, backend);
       ctx.io.out(r === 'not-legacy' ? `[${backend}] no legacy key; nothing to migrate` : `[${backend}] migrated ${r.migrated} value${r.migrated === 1 ? '' : 's'} to key ${r.kid}`);
@@ -214,7 +215,7 @@ function formatStatus(rows: BackendSecretStatus[]): string[] {
 
 async function status(ctx: Context): Promise<number> {
   const config = await loadConfig(ctx.configPath);
-  const lookups = await withEtcd(config, loadKeyLookups);
+  const lookups = await withEtcd(ctx.env, config, loadKeyLookups);
   const rows = describeSecretStatus(config, lookups);
   if (ctx.values.json) ctx.io.out(JSON.stringify({ config: ctx.configPath, backends: rows }, null, 2));
   else for (const line of formatStatus(rows)) ctx.io.out(line);
@@ -240,7 +241,7 @@ export async function runEncryptor(argv: string[], io: Io, env: NodeJS.ProcessEn
     if (values.a) return await addPassword(ctx);
     if (values.d) return await deleteKey(ctx);
     const [command] = positionals;
-    if (command === 'secret') return await runSecretCommand({ args: positionals.slice(1), values, io, stdin, configPath: ctx.configPath });
+    if (command === 'secret') return await runSecretCommand({ args: positionals.slice(1), values, io, env: ctx.env, stdin, configPath: ctx.configPath });
     for (const option of Object.keys(secretOptions) as (keyof typeof secretOptions)[]) {
       if (values[option] !== undefined) throw new UsageError(`--${option} is only for the secret commands`, 'see --help');
     }

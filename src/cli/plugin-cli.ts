@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { defaultStateDir } from '../preflight/index.js';
 import { runCheck } from './check.js';
 import { runDemo } from './demo.js';
+import { runEtcdRoles } from './etcd-roles.js';
 import { runServe } from './serve.js';
 import { runSimulator } from './simulator.js';
 import { ExitCodes, reportError, type Io } from './output.js';
@@ -16,6 +17,9 @@ const pluginUsage = `Usage:
                                                    serve Docker's VolumeDriver protocol once every prerequisite passes (see serve --help)
   hpedockerplugin simulator [--listen HOST:PORT] [--state DIR] ...
                                                    run the bundled 3PAR WSAPI simulator (see simulator --help)
+  hpedockerplugin etcd-roles [--apply] [--plugin-user NAME] [--admin-user NAME] [--config PATH]
+                                                   print (or apply) the etcdctl commands of the plugin's and the admin's etcd
+                                                   roles for hpe.conf's host_etcd_prefix (see etcd-roles --help)
   hpedockerplugin demo [--dir D] | demo --stop     a throw-away etcd, two simulators, a demo hpe.conf encrypted and checked, and the
                                                    managed plugin with a few volumes, all in D (default ./.demo); --stop ends it all
 
@@ -41,6 +45,7 @@ export async function runPluginCli(argv: string[], io: Io, env: NodeJS.ProcessEn
     // serve and simulator have options of their own
     if (argv[0] === 'serve') return await runServe(argv.slice(1), io, env);
     if (argv[0] === 'simulator') return await runSimulator(argv.slice(1), io);
+    if (argv[0] === 'etcd-roles') return await runEtcdRoles(argv.slice(1), io, env);
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
     if (values.help) {
       io.out(pluginUsage);

@@ -38,6 +38,7 @@ export interface SecretCommandContext {
   args: string[];
   values: { json?: boolean; force?: boolean; to?: string; 'value-file'?: string; 'passphrase-file'?: string };
   io: Io;
+  env: NodeJS.ProcessEnv;
   stdin: StdinLines;
   configPath: string;
 }
@@ -62,7 +63,7 @@ async function put(ctx: SecretCommandContext): Promise<number> {
   const valueFile = ctx.values['value-file'];
   if (valueArgument !== undefined && valueFile !== undefined) throw new UsageError('the value is given twice (argument and --value-file)', 'give one of them');
   const config = await loadConfig(ctx.configPath);
-  const result = await withEtcd(config, async (client) => {
+  const result = await withEtcd(ctx.env, config, async (client) => {
     const firstKey = !(await clusterKeyExists(client));
     const passphrase = await obtainSecret(
       {
@@ -114,7 +115,7 @@ function formatListing(listing: NamedSecretsListing, configPath: string): string
 async function list(ctx: SecretCommandContext): Promise<number> {
   noMoreArguments(ctx, 'list', 1);
   const config = await loadConfig(ctx.configPath);
-  const listing = await withEtcd(config, (client) => listNamedSecrets(client, config));
+  const listing = await withEtcd(ctx.env, config, (client) => listNamedSecrets(client, config));
   if (ctx.values.json) ctx.io.out(JSON.stringify({ config: ctx.configPath, ...listing }, null, 2));
   else for (const line of formatListing(listing, ctx.configPath)) ctx.io.out(line);
   return ExitCodes.ok;
@@ -135,7 +136,7 @@ async function history(ctx: SecretCommandContext): Promise<number> {
   const name = secretName(ctx, 'history');
   noMoreArguments(ctx, 'history', 2);
   const config = await loadConfig(ctx.configPath);
-  const record = await withEtcd(config, (client) => namedSecretHistory(client, name));
+  const record = await withEtcd(ctx.env, config, (client) => namedSecretHistory(client, name));
   if (ctx.values.json) {
     const versions = record.versions.map(({ value: _never, ...rest }) => rest);
     ctx.io.out(JSON.stringify({ name, created: record.created, current: versions.at(-1)?.version, versions }, null, 2));
@@ -151,7 +152,7 @@ async function rollback(ctx: SecretCommandContext): Promise<number> {
     throw new UsageError('secret rollback needs --to VERSION, a version number', `see the versions with \`hpe3parencryptor secret history ${name}\``);
   }
   const config = await loadConfig(ctx.configPath);
-  const r = await withEtcd(config, (client) => rollbackNamedSecret(client, name, Number(to)));
+  const r = await withEtcd(ctx.env, config, (client) => rollbackNamedSecret(client, name, Number(to)));
   ctx.io.out(`secret ${name}: version ${r.version} is now current, with the value of version ${r.from}`);
   return ExitCodes.ok;
 }
@@ -160,7 +161,7 @@ async function remove(ctx: SecretCommandContext): Promise<number> {
   const name = secretName(ctx, 'rm');
   noMoreArguments(ctx, 'rm', 2);
   const config = await loadConfig(ctx.configPath);
-  await withEtcd(config, (client) => removeNamedSecret(client, name, config, ctx.values.force ?? false));
+  await withEtcd(ctx.env, config, (client) => removeNamedSecret(client, name, config, ctx.values.force ?? false));
   ctx.io.out(`deleted secret ${name} (${namedSecretPath(name)})`);
   return ExitCodes.ok;
 }

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.js';
 import { defaultStateDir, passGate, type PrerequisiteReport } from '../preflight/index.js';
 import { createVolumeDriverApp, DeferredDriver, defaultSocketPath, listenOnSocket } from '../server/index.js';
 import { describeNodeId, ensureNodeId, NodeIdEnv, systemHostEnv, type NodeId } from '../host/index.js';
+import { resolveEtcdPassword } from '../secrets/index.js';
 import { createVolumeManager } from '../volumes/index.js';
 import { ExitCodes, type Io } from './output.js';
 
@@ -164,7 +165,7 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
   const { config, secrets } = gate.ready;
   if (!debug) logger = createLogger(config.host.logging);
   const nodeId = await thisNodeId(configFile, config.host.nodeId, stateDir, env, io);
-  const etcd = await createEtcdClient(config.host.etcd);
+  const etcd = await createEtcdClient(config.host.etcd, { password: await resolveEtcdPassword(config, env) });
   closers.push(async () => etcd.close());
   // Testing aids: the simulators' state folders (config.json's `simulators` mount; unused with real arrays), and,
   // for a second plugin on one machine playing another host, that host's name and /etc (initiators) on the arrays.

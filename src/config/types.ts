@@ -107,6 +107,12 @@ export interface EtcdEndpoint {
   port: number;
 }
 
+/** Where `host_etcd_password` is written; resolved by secrets' `resolveEtcdPassword`. */
+export interface EtcdPasswordRef {
+  raw: string;
+  line: number;
+}
+
 export const LogLevels = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
 export type LogLevel = (typeof LogLevels)[number];
 
@@ -119,6 +125,15 @@ export interface HostConfig {
     clientKey?: string;
     /** CA that signed the etcd server certificate. */
     caCert?: string;
+    /**
+     * `host_etcd_prefix`: every key the plugin and the encryptor use lives under it (`/a` + `/volumes/x`), so
+     * several plugin clusters can share one etcd. Starts with `/`, no trailing `/`; unset = upstream's paths.
+     */
+    prefix?: string;
+    /** `host_etcd_user`: the etcd user to authenticate as by password (without it, the certificate CN is the user). */
+    user?: string;
+    /** `host_etcd_password` as written: a `$env{}` or `$file{}` placeholder, never the password itself. */
+    password?: EtcdPasswordRef;
   };
   logging: LogLevel;
   mountPrefix?: string;

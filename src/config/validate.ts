@@ -30,7 +30,11 @@ import {
   BooleanFix,
   booleanValue,
   etcdMembersValue,
+  etcdPrefixValue,
+  EtcdPrefixFix,
   etcdSingleValue,
+  etcdUserValue,
+  EtcdUserFix,
   httpUrlValue,
   iscsiTargetsFix,
   iscsiTargetsValue,
@@ -368,6 +372,36 @@ function readEtcdEndpoints(r: SectionReader): EtcdEndpoint[] | undefined {
   return [{ host: single.host, port: single.port ?? port }];
 }
 
+const EtcdPasswordFix =
+  'write `host_etcd_password = $file{/etc/hpedockerplugin/etcd-password}` (a root-only file holding the password) or `$env{NAME}` (a variable of the plugin\'s environment)';
+
+/** host_etcd_prefix, and host_etcd_user with its password, which must be a placeholder: never plain in hpe.conf. */
+function readEtcdKeyspaceAndUser(r: SectionReader, etcd: HostConfig['etcd']): void {
+  const prefix = r.optional('host_etcd_prefix');
+  if (prefix !== undefined) {
+    const value = r.parse('host_etcd_prefix', prefix, etcdPrefixValue, EtcdPrefixFix);
+    if (value !== undefined) etcd.prefix = value;
+  }
+  const user = r.optional('host_etcd_user');
+  const password = r.optional('host_etcd_password');
+  if (user !== undefined) {
+    const name = r.parse('host_etcd_user', user, etcdUserValue, EtcdUserFix);
+    if (name !== undefined) etcd.user = name;
+    if (password === undefined) r.fail('host_etcd_user', user, 'is set but host_etcd_password is not', `${EtcdPasswordFix}, or remove host_etcd_user to authenticate by the client certificate's CN`);
+  }
+  if (password === undefined) return;
+  if (user === undefined) {
+    r.fail('host_etcd_password', password, 'is set but host_etcd_user is not', 'add `host_etcd_user = <etcd user>` to [DEFAULT], or remove host_etcd_password');
+    return;
+  }
+  // The precise placeholder syntax is checked where it is resolved (secrets); here only its form.
+  if (!/^\$(env|file)\{/.test(password.value.trim())) {
+    r.fail('host_etcd_password', password, 'is written in plain text; it must be a $file{} or $env{} placeholder, so the etcd password is not in hpe.conf', EtcdPasswordFix);
+    return;
+  }
+  etcd.password = { raw: password.value.trim(), line: password.line };
+}
+
 /** Host options, from [DEFAULT] only (defaults when there is no [DEFAULT]). */
 function readHost(section: IniSection | undefined, file: string): { host: HostConfig; errors: ConfigError[] } {
   const host: HostConfig = { etcd: { endpoints: [{ ...DefaultEtcd }] }, logging: DefaultLogLevel };
@@ -389,6 +423,7 @@ function readHost(section: IniSection | undefined, file: string): { host: HostCo
   }
   const ca = r.optional('host_etcd_ca_cert');
   if (ca !== undefined) host.etcd.caCert = ca.value;
+  readEtcdKeyspaceAndUser(r, host.etcd);
 
   const logging = r.optional('logging');
   if (logging !== undefined) {

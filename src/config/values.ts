@@ -66,6 +66,28 @@ export const httpUrlValue = z.string().refine(
   { error: 'must be an http:// or https:// URL' },
 );
 
+export const EtcdPrefixFix = 'write a path such as /hpe-cluster-a: it starts with /, has no trailing / and uses only letters, digits and . _ - between the slashes';
+
+/** Letters, digits and `._-` only, so the etcdctl lines printed by `etcd-roles` need no quoting. */
+export const etcdPrefixValue = z
+  .string()
+  .trim()
+  .refine((s) => /^(\/[A-Za-z0-9._-]+)+$/.test(s), {
+    error: (issue) => {
+      const text = String(issue.input).trim();
+      if (!text.startsWith('/')) return `must start with /, not '${shown(text)}'`;
+      if (text.endsWith('/')) return `must not end with /: '${shown(text)}'`;
+      return `must be /-separated names of letters, digits and . _ - only, not '${shown(text)}'`;
+    },
+  });
+
+export const EtcdUserFix = 'write the etcd user name (letters, digits and . _ @ - only), as created by `hpedockerplugin etcd-roles`';
+
+export const etcdUserValue = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9._@-]+$/, { error: (issue) => `must be an etcd user name of letters, digits and . _ @ - only, not '${shown(String(issue.input))}'` });
+
 export const LogLevelFix = `write one of ${LogLevels.join(', ')}`;
 
 export const logLevelValue = z

@@ -3,13 +3,14 @@
  * (gRPC, loaded on first need), every failure an `EtcdError` naming the endpoint(s), the reason and the fix.
  * README.md says why there are two transports and how both bound their time.
  */
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Namespace } from 'etcd3';
 import { retry, systemClock, type Clock } from '../clock.js';
 import { EtcdError } from '../errors.js';
 import { endpointsLabel, formatEndpoint, SILENT_HOST_SKIP_MS, type EtcdConfig } from './endpoints.js';
-import { etcdError, HostFailure, isTransientFailure, toEtcdError } from './errors.js';
+import { etcdError, explainAccessFailure, HostFailure, isTransientFailure, toEtcdError, type EtcdAccess, type EtcdIdentity } from './errors.js';
 import { EtcdGateway, GatewayUnusable, prefixRangeEnd, type GatewayStatus } from './gateway.js';
 import { createEtcd3, type GrpcSettings } from './grpc-policies.js';
+import { isAdminOnlyKey } from './keyspace.js';
 import { loadEtcdTls, type EtcdTlsMaterial } from './tls.js';
 
 export interface EtcdClientOptions {
@@ -24,6 +25,8 @@ export interface EtcdClientOptions {
   transientRetryMs?: number;
   /** Measures the silent-host skip and the waits between retries. Default: the system clock. */
   clock?: Clock;
+  /** host_etcd_password, resolved (secrets' `resolveEtcdPassword`); required when the config names host_etcd_user. */
+  password?: string | undefined;
 }
 
 const DEFAULT_DIAL_TIMEOUT_MS = 2000;
@@ -38,6 +41,11 @@ interface EtcdRecord {
 }
 
 export interface EtcdClient {
+  /**
+   * host_etcd_prefix ('' when unset). Every key in and out of this client, `raw` included, is without it: callers
+   * write `/volumes/x` and etcd holds `<prefix>/volumes/x`.
+   */
+  readonly prefix: string;
   /** All keys under a prefix in ONE round trip: key (without prefix) → { value, modRevision } */
   getPrefix(prefix: string): Promise<Map<string, EtcdRecord>>;
   get(key: string): Promise<EtcdRecord | undefined>;
@@ -59,21 +67,34 @@ export interface EtcdClient {
    */
   retryingTransient<T>(op: (attempt: number) => Promise<T>): Promise<T>;
   /**
-   * The underlying etcd3 client, for later modules (leases, locks). It has this module's timeouts and retry
-   * policy; map its errors with `toEtcdError(err, client.endpoint)`. Created, and etcd3 loaded, on first access.
+   * The underlying etcd3 client, for later modules (leases, locks), within host_etcd_prefix (an etcd3 namespace).
+   * It has this module's timeouts, retry policy and credentials; map its errors with
+   * `toEtcdError(err, client.endpoint)`. Created, and etcd3 loaded, on first access.
    */
-  readonly raw: Etcd3;
+  readonly raw: Namespace;
 }
 
 interface Internals extends GrpcSettings {
   endpoint: string;
   clientCert: boolean;
   transientRetryMs: number;
+  identity: EtcdIdentity;
+}
+
+function identityOf(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined): EtcdIdentity {
+  if (cfg.user !== undefined) return { by: 'user', user: cfg.user };
+  if (material?.cert !== undefined) return { by: 'cert', cn: material.cn };
+  return { by: 'none' };
 }
 
 function makeInternals(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, opts: EtcdClientOptions): Internals {
+  if (cfg.user !== undefined && opts.password === undefined) {
+    throw new TypeError('host_etcd_user is set: resolve host_etcd_password (resolveEtcdPassword) and pass it as the password option');
+  }
   return {
     endpoint: endpointsLabel(cfg),
+    identity: identityOf(cfg, material),
+    ...(cfg.user !== undefined && opts.password !== undefined ? { auth: { username: cfg.user, password: opts.password } } : {}),
     tlsOn: material !== undefined,
     clientCert: material?.cert !== undefined,
     dialTimeoutMs: opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
@@ -90,8 +111,10 @@ function makeInternals(cfg: EtcdConfig, material: EtcdTlsMaterial | undefined, o
  */
 export class Etcd3Client implements EtcdClient {
   readonly endpoint: string;
+  readonly prefix: string;
   private readonly internals: Internals;
   private etcd3: Etcd3 | undefined;
+  private namespace: Namespace | undefined;
   /** Undefined once it turned out not to serve this cluster (then every read goes through `raw`). */
   private gateway: EtcdGateway | undefined;
   private closed = false;
@@ -103,6 +126,9 @@ export class Etcd3Client implements EtcdClient {
   ) {
     this.internals = makeInternals(cfg, material, opts);
     this.endpoint = this.internals.endpoint;
+    this.prefix = cfg.prefix ?? '';
+    // The gateway would need an auth token of its own; with a user and password, reads go over gRPC as well.
+    if (cfg.user !== undefined) return;
     this.gateway = new EtcdGateway({
       hosts: this.internals.hosts.map(({ label, host, port }) => ({ label, host, port })),
       endpoint: this.endpoint,
@@ -113,14 +139,22 @@ export class Etcd3Client implements EtcdClient {
     });
   }
 
-  /** The etcd3 client, created (and etcd3 loaded) on first use. */
-  get raw(): Etcd3 {
+  /**
+   * The etcd3 client outside host_etcd_prefix, created (and etcd3 loaded) on first use: for what is not a key
+   * (member status, users and roles). Keys go through `raw`.
+   */
+  get root(): Etcd3 {
     if (this.etcd3 === undefined) {
       this.etcd3 = createEtcd3(this.material, this.internals);
       // Created after close(): closed as well, so its calls fail like those of a closed client.
       if (this.closed) this.etcd3.close();
     }
     return this.etcd3;
+  }
+
+  get raw(): Namespace {
+    this.namespace ??= this.prefix === '' ? this.root : namespaced(this.root, this.prefix);
+    return this.namespace;
   }
 
   /** Whether reads still go through the JSON gateway (false after it could not serve this cluster). */
@@ -138,61 +172,71 @@ export class Etcd3Client implements EtcdClient {
    * Runs one operation on `raw` (again after an election's failures, see `retryingTransient`) and maps its
    * failure; with several hosts that all failed to dial, names each.
    */
-  async run<T>(op: (attempt: number) => Promise<T>): Promise<T> {
+  async run<T>(op: (attempt: number) => Promise<T>, access?: EtcdAccess): Promise<T> {
     const started = this.internals.clock.now();
     try {
       return await this.retryingTransient(op);
     } catch (e) {
-      const { hosts, tlsOn, clientCert, requestTimeoutMs } = this.internals;
+      const { hosts, tlsOn, clientCert, requestTimeoutMs, identity } = this.internals;
       if (e instanceof HostFailure && e.dial && hosts.length > 1) {
         const failed = hosts.filter((h) => h.failure !== undefined && h.failure.at >= started - SILENT_HOST_SKIP_MS);
         const detail = failed.map((h) => `${h.label}: ${h.failure!.error.message}`).join('; ');
         return Promise.reject(etcdError(this.endpoint, e.reason, `no member reachable (${detail})`, e));
       }
-      return Promise.reject(toEtcdError(e, this.endpoint, { tls: tlsOn, clientCert, requestTimeoutMs }));
+      return Promise.reject(explainAccessFailure(toEtcdError(e, this.endpoint, { tls: tlsOn, clientCert, requestTimeoutMs }), identity, access));
     }
   }
 
+  /** The key as etcd holds it (for messages). */
+  private etcdKey(key: string): string {
+    return this.prefix + key;
+  }
+
   /** A read through the gateway; through gRPC when the gateway cannot serve this cluster (from then on). */
-  private async read<T>(viaGateway: (g: EtcdGateway) => Promise<T>, viaGrpc: () => Promise<T>): Promise<T> {
+  private async read<T>(viaGateway: (g: EtcdGateway) => Promise<T>, viaGrpc: () => Promise<T>, access?: EtcdAccess): Promise<T> {
     const gateway = this.gateway;
     if (gateway !== undefined) {
       try {
         return await this.retryingTransient(() => viaGateway(gateway));
       } catch (e) {
-        if (!(e instanceof GatewayUnusable)) throw toEtcdError(e, this.endpoint);
+        if (!(e instanceof GatewayUnusable)) throw explainAccessFailure(toEtcdError(e, this.endpoint), this.internals.identity, access);
         if (this.gateway === gateway) {
           this.gateway = undefined;
           gateway.close();
         }
       }
     }
-    return this.run(viaGrpc);
+    return this.run(viaGrpc, access);
   }
 
   getPrefix(prefix: string): Promise<Map<string, EtcdRecord>> {
-    const toMap = (kvs: Iterable<{ key: Buffer; value: Buffer; modRevision: string }>) => {
+    const toMap = (kvs: Iterable<{ key: Buffer; value: Buffer; modRevision: string }>, strip: number) => {
       const out = new Map<string, EtcdRecord>();
-      for (const kv of kvs) out.set(kv.key.toString('utf8').slice(prefix.length), { value: kv.value.toString('utf8'), modRevision: kv.modRevision });
+      for (const kv of kvs) out.set(kv.key.toString('utf8').slice(strip), { value: kv.value.toString('utf8'), modRevision: kv.modRevision });
       return out;
     };
+    const full = this.etcdKey(prefix);
     return this.read(
       async (g) => {
         // etcd refuses an empty key; every key is [\0, \0) (what etcd3 sends for an empty prefix too).
-        const key = Buffer.from(prefix.length === 0 ? '\0' : prefix, 'utf8');
-        return toMap(await g.range(key, prefix.length === 0 ? key : prefixRangeEnd(key)));
+        const key = Buffer.from(full.length === 0 ? '\0' : full, 'utf8');
+        return toMap(await g.range(key, full.length === 0 ? key : prefixRangeEnd(key)), full.length);
       },
       async () => {
         const res = await this.raw.getAll().prefix(prefix).exec();
-        return toMap(res.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: kv.mod_revision })));
+        return toMap(
+          res.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: kv.mod_revision })),
+          prefix.length,
+        );
       },
+      { key: `${full}*`, write: false, adminOnly: isAdminOnlyKey(prefix) },
     );
   }
 
   get(key: string): Promise<EtcdRecord | undefined> {
     return this.read(
       async (g) => {
-        const kv = (await g.range(Buffer.from(key, 'utf8')))[0];
+        const kv = (await g.range(Buffer.from(this.etcdKey(key), 'utf8')))[0];
         return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.modRevision };
       },
       async () => {
@@ -200,6 +244,7 @@ export class Etcd3Client implements EtcdClient {
         const kv = res.kvs[0];
         return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
       },
+      { key: this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) },
     );
   }
 
@@ -208,7 +253,7 @@ export class Etcd3Client implements EtcdClient {
     return this.read(
       (g) => g.status(),
       async () => {
-        const status = await this.raw.maintenance.status();
+        const status = await this.root.maintenance.status();
         return { version: status.version, leader: status.leader === status.header.member_id };
       },
     );
@@ -225,13 +270,17 @@ export class Etcd3Client implements EtcdClient {
       const raw = this.raw;
       const res = await raw.if(key, 'Create', '==', 0).then(raw.put(key).value(value)).else(raw.get(key)).commit();
       return res.succeeded || (attempt > 1 && currentValue(res) === value);
-    });
+    }, this.writing(key));
   }
 
   put(key: string, value: string): Promise<void> {
     return this.run(async () => {
       await this.raw.put(key).value(value).exec();
-    });
+    }, this.writing(key));
+  }
+
+  private writing(key: string): EtcdAccess {
+    return { key: this.etcdKey(key), write: true, adminOnly: isAdminOnlyKey(key) };
   }
 
   putIfUnchanged(key: string, value: string, modRevision: string): Promise<boolean> {
@@ -240,12 +289,12 @@ export class Etcd3Client implements EtcdClient {
       const raw = this.raw;
       const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.put(key).value(value)).else(raw.get(key)).commit();
       return res.succeeded || (attempt > 1 && currentValue(res) === value);
-    });
+    }, this.writing(key));
   }
 
   delete(key: string, modRevision?: string): Promise<boolean> {
     if (modRevision === undefined) {
-      return this.run(async (attempt) => (await this.raw.delete().key(key).exec()).deleted !== '0' || attempt > 1);
+      return this.run(async (attempt) => (await this.raw.delete().key(key).exec()).deleted !== '0' || attempt > 1, this.writing(key));
     }
     checkRevision(modRevision);
     return this.run(async (attempt) => {
@@ -253,7 +302,7 @@ export class Etcd3Client implements EtcdClient {
       const res = await raw.if(key, 'Mod', '==', modRevision).then(raw.delete().key(key)).else(raw.get(key)).commit();
       if (!res.succeeded) return attempt > 1 && currentValue(res) === undefined;
       return res.responses[0]?.response_delete_range?.deleted !== '0';
-    });
+    }, this.writing(key));
   }
 
   close(): void {
@@ -262,6 +311,34 @@ export class Etcd3Client implements EtcdClient {
     this.gateway?.close();
     this.etcd3?.close();
   }
+}
+
+type TxnResult = Awaited<ReturnType<ReturnType<Namespace['if']>['commit']>>;
+
+/**
+ * etcd3's namespace for host_etcd_prefix, whose transactions also give the keys they read without the prefix, as
+ * its other reads and its watches do (etcd3 leaves a transaction's results as etcd sent them).
+ */
+function namespaced(root: Etcd3, prefix: string): Namespace {
+  const ns = root.namespace(prefix);
+  const strip = Buffer.from(prefix, 'utf8');
+  const unprefixed = (key: Buffer) => (key.subarray(0, strip.length).equals(strip) ? key.subarray(strip.length) : key);
+  const begin = ns.if.bind(ns);
+  ns.if = (...args) => {
+    const txn = begin(...args);
+    const commit = txn.commit.bind(txn);
+    txn.commit = async (): Promise<TxnResult> => {
+      const res = await commit();
+      for (const r of res.responses) {
+        for (const kv of r.response_range?.kvs ?? []) kv.key = unprefixed(kv.key);
+        for (const kv of r.response_delete_range?.prev_kvs ?? []) kv.key = unprefixed(kv.key);
+        if (r.response_put?.prev_kv) r.response_put.prev_kv.key = unprefixed(r.response_put.prev_kv.key);
+      }
+      return res;
+    };
+    return txn;
+  };
+  return ns;
 }
 
 /** The value the else branch of a guarded write read (undefined: no key). */
@@ -283,7 +360,7 @@ function checkEndpoints(cfg: EtcdConfig): void {
  * A client for the configured etcd cluster (all endpoints). Reads and checks the TLS files; does not contact
  * etcd (the first call does), so it succeeds while etcd is down. Does not load etcd3 (the first write does).
  */
-export async function createEtcdClient(cfg: EtcdConfig, opts: EtcdClientOptions = {}): Promise<EtcdClient> {
+export async function createEtcdClient(cfg: EtcdConfig, opts: EtcdClientOptions = {}): Promise<Etcd3Client> {
   checkEndpoints(cfg);
   const material = await loadEtcdTls(cfg);
   return new Etcd3Client(cfg, material, opts);

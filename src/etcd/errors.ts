@@ -43,15 +43,68 @@ function fixFor(reason: EtcdFailureReason, endpoint: string, detail = ''): strin
       }
       return `check ${TLS_OPTIONS}: the client certificate must be signed by a CA in etcd's --trusted-ca-file and allow client auth, and host_etcd_ca_cert must be the CA of etcd's server certificate`;
     case 'auth':
-      return `etcd has authentication enabled: the client certificate's CN (host_etcd_client_cert) must name an etcd user`;
+      return `etcd has authentication enabled: host_etcd_user (with host_etcd_password) or the CN of host_etcd_client_cert must name an etcd user; \`hpedockerplugin etcd-roles\` prints the commands that create the users`;
     case 'permission':
-      return `grant the etcd user (the CN of host_etcd_client_cert) readwrite on the plugin's keys, e.g. \`etcdctl role grant-permission <role> --prefix=true readwrite /\``;
+      return `the etcd user this host authenticates as (host_etcd_user, or the CN of host_etcd_client_cert) lacks a grant: compare its role with \`hpedockerplugin etcd-roles\` (--apply adds what is missing)`;
     case 'unavailable':
       if (/does not resolve/.test(detail)) return `correct host_etcd_ip_address in [DEFAULT]: the host name does not resolve on this host`;
       return `check etcd's health on ${endpoint} (\`etcdctl --endpoints=${endpoint} endpoint health\`) and its log`;
     case 'conflict':
       return `retry: the key was changed by someone else meanwhile`;
   }
+}
+
+/** Who the client is to etcd: what an auth or permission failure names. */
+export type EtcdIdentity = { by: 'user'; user: string } | { by: 'cert'; cn: string | undefined } | { by: 'none' };
+
+/** The key an operation touched, for a permission failure (the etcd key, prefix included). */
+export interface EtcdAccess {
+  key: string;
+  write: boolean;
+  /** A key record or secret: only the admin's role writes it. */
+  adminOnly: boolean;
+}
+
+const AuthNotEnabled = /authentication is not enabled/i;
+
+function describeIdentity(identity: EtcdIdentity): string {
+  if (identity.by === 'user') return `etcd user ${identity.user} (host_etcd_user)`;
+  if (identity.by === 'cert') return identity.cn === undefined ? 'the CN of host_etcd_client_cert' : `etcd user ${identity.cn} (the CN of host_etcd_client_cert)`;
+  return 'an anonymous client (neither host_etcd_user nor a client certificate is configured)';
+}
+
+/**
+ * An auth or permission failure, said again with who we are and which key was refused, and the fix that fits:
+ * the roles come from `hpedockerplugin etcd-roles`. Other errors pass unchanged.
+ */
+export function explainAccessFailure(err: HpeError, identity: EtcdIdentity, access?: EtcdAccess): HpeError {
+  if (!(err instanceof EtcdError) || (err.reason !== 'auth' && err.reason !== 'permission')) return err;
+  const detail = err.message.replace(/^etcd \S+: \w+: /, '');
+  const who = describeIdentity(identity);
+  if (err.reason === 'permission') {
+    const what = access === undefined ? 'this request' : `${access.write ? 'writing' : 'reading'} ${access.key}`;
+    const fix =
+      access?.write && access.adminOnly
+        ? `the plugin's role only reads key records and secrets: write them as the admin (an hpe.conf naming the admin's etcd user or certificate); \`hpedockerplugin etcd-roles\` shows both roles`
+        : `the role of ${who} lacks a grant for this key: compare it with \`hpedockerplugin etcd-roles\` (--apply adds what is missing)`;
+    return new EtcdError(err.endpoint, 'permission', `${who} may not do ${what}: ${detail}`, fix, { cause: err });
+  }
+  if (AuthNotEnabled.test(detail)) {
+    return new EtcdError(
+      err.endpoint,
+      'auth',
+      `${who}: ${detail}`,
+      `etcd on ${err.endpoint} does not authenticate: remove host_etcd_user / host_etcd_password from [DEFAULT], or enable etcd's authentication (\`hpedockerplugin etcd-roles --apply\`, then \`etcdctl auth enable\`)`,
+      { cause: err },
+    );
+  }
+  const fix =
+    identity.by === 'user'
+      ? `check host_etcd_user and the password host_etcd_password names: etcd must have user ${identity.user} with that password (\`etcdctl user passwd ${identity.user}\` sets it; \`hpedockerplugin etcd-roles\` prints the commands that create the user and its role)`
+      : identity.by === 'cert'
+        ? `etcd has authentication enabled and the client certificate's CN${identity.cn === undefined ? '' : ` (${identity.cn})`} must name an etcd user: create it with the commands \`hpedockerplugin etcd-roles\` prints, or set host_etcd_client_cert to a certificate of such a user`
+        : `etcd has authentication enabled: set host_etcd_user and host_etcd_password in [DEFAULT], or a client certificate (host_etcd_client_cert / host_etcd_client_key) whose CN is an etcd user; \`hpedockerplugin etcd-roles\` prints the commands that create the users`;
+  return new EtcdError(err.endpoint, 'auth', `${who}: ${detail}`, fix, { cause: err });
 }
 
 export function etcdError(endpoint: string, reason: EtcdFailureReason, detail: string, cause?: unknown): EtcdError {
@@ -205,6 +258,9 @@ export function toEtcdError(
   ) {
     return etcdError(endpoint, 'auth', `authentication failed (${msg})`, err);
   }
+  if (AuthNotEnabled.test(msg)) return etcdError(endpoint, 'auth', msg.replace(/^\d+ [A-Z_]+: /, ''), err);
+  // e.g. `2 UNKNOWN: auth: authentication failed, password was given for no password user` (no class of etcd3's).
+  if (/authentication failed/i.test(msg)) return etcdError(endpoint, 'auth', `authentication failed (${msg.replace(/^\d+ [A-Z_]+: /, '')})`, err);
   if (err instanceof GRPCDeadlineExceededError) {
     const within = opts.requestTimeoutMs === undefined ? '' : ` within ${opts.requestTimeoutMs} ms`;
     return etcdError(endpoint, 'timeout', `no answer${within} (${msg.replace(/^\d+ DEADLINE_EXCEEDED: /, '')})`, err);

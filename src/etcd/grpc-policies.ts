@@ -32,6 +32,8 @@ export interface GrpcSettings {
   requestTimeoutMs: number;
   hosts: GrpcHost[];
   clock: Clock;
+  /** host_etcd_user and its password: etcd3 authenticates once and sends the token with every call. */
+  auth?: { username: string; password: string };
 }
 
 const noEvent = () => ({ dispose() {} });
@@ -120,6 +122,7 @@ export function createEtcd3(material: EtcdTlsMaterial | undefined, settings: Grp
     // A gRPC deadline is an instant on the system clock, whatever clock measures our own waits.
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
   };
+  if (settings.auth) options.auth = { ...settings.auth };
   if (material) {
     // etcd3 passes these to grpc.credentials.createSsl(root, key, chain); a missing root means Node's CAs.
     options.credentials = {

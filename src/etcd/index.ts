@@ -6,6 +6,7 @@ export { createEtcdClient, Etcd3Client, type EtcdClient } from './client.js';
 export { toEtcdError } from './errors.js';
 export { prefixRangeEnd } from './gateway.js';
 export { checkMembers } from './members.js';
+export { applyEtcdRoles, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan, type Grant } from './roles.js';
 export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
 export {
   ClusterSecretsKeyPath,

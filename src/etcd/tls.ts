@@ -12,6 +12,8 @@ export interface EtcdTlsMaterial {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  /** The client certificate's CN: the etcd user when etcd authenticates by certificate. */
+  cn?: string;
 }
 
 const FileOptions = {
@@ -95,6 +97,8 @@ export async function loadEtcdTls(cfg: EtcdConfig): Promise<EtcdTlsMaterial | un
     }
     material.cert = cert;
     material.key = key;
+    const cn = /^CN=(.*)$/m.exec(x509.subject)?.[1];
+    if (cn !== undefined) material.cn = cn;
   }
   return material;
 }

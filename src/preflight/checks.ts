@@ -11,6 +11,7 @@ import {
   loadNamedSecrets,
   lookupFor,
   namedSecretReferences,
+  resolveEtcdPassword,
   revealConfigSecrets,
   secretForm,
   type KeyLookups,
@@ -110,8 +111,8 @@ async function checkNodeId(config: HpeConfig, options: CheckOptions, results: Ch
   }
 }
 
-async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: CheckOptions['etcdTimeouts']): Promise<boolean> {
-  const members = await checkMembers(config.host.etcd, timeouts);
+async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: CheckOptions['etcdTimeouts'], password: string | undefined): Promise<boolean> {
+  const members = await checkMembers(config.host.etcd, { ...timeouts, password });
   const reachable = members.filter((m) => m.ok).length;
   for (const m of members) {
     if (m.ok) {
@@ -126,11 +127,27 @@ async function checkEtcd(config: HpeConfig, results: CheckResult[], timeouts: Ch
   return reachable > 0;
 }
 
+/** Where and as whom the plugin reads etcd, when it is not upstream's default (no prefix, no etcd user). */
+function describeEtcdScope(config: HpeConfig): string {
+  const { prefix, user } = config.host.etcd;
+  return `${prefix === undefined ? '' : ` under ${prefix}`}${user === undefined ? '' : ` as etcd user ${user}`}`;
+}
+
+/** host_etcd_password resolved; undefined with a FAIL result when its placeholder cannot be resolved. */
+async function checkEtcdPassword(config: HpeConfig, env: NodeJS.ProcessEnv, results: CheckResult[]): Promise<{ password: string | undefined } | undefined> {
+  try {
+    return { password: await resolveEtcdPassword(config, env) };
+  } catch (err) {
+    results.push(fail('etcd.auth', `etcd user ${config.host.etcd.user ?? ''}`.trimEnd(), err));
+    return undefined;
+  }
+}
+
 function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckResult[]): void {
   for (const backend of config.backends) {
     const lookup = lookupFor(lookups, backend.name);
     const subject = `key [${backend.name}]`;
-    const etcdKey = `/backend/${backend.name}`;
+    const etcdKey = `${config.host.etcd.prefix ?? ''}/backend/${backend.name}`;
     if (lookup.found) {
       const { stored } = lookup;
       if (stored.format === 'legacy') {
@@ -251,15 +268,17 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
   const config = checkConfigParse(options.configFile, text, results);
   if (config === undefined) return done();
   await checkNodeId(config, options, results);
-  if (!(await checkEtcd(config, results, options.etcdTimeouts))) return done();
+  const credentials = await checkEtcdPassword(config, options.env ?? process.env, results);
+  if (credentials === undefined) return done();
+  if (!(await checkEtcd(config, results, options.etcdTimeouts, credentials.password))) return done();
 
   let client: EtcdClient | undefined;
   let lookups: KeyLookups;
   try {
     // One attempt: `check` answers now, and the gate retries the whole check within its own bound.
-    client = await createEtcdClient(config.host.etcd, { transientRetryMs: 0, ...options.etcdTimeouts });
+    client = await createEtcdClient(config.host.etcd, { transientRetryMs: 0, ...options.etcdTimeouts, password: credentials.password });
     lookups = await loadKeyLookups(client);
-    results.push({ check: 'etcd.keys', status: 'ok', subject: 'etcd key records', detail: `${lookups.size} read in one request` });
+    results.push({ check: 'etcd.keys', status: 'ok', subject: 'etcd key records', detail: `${lookups.size} read in one request${describeEtcdScope(config)}` });
   } catch (err) {
     client?.close();
     results.push(fail('etcd.keys', 'etcd key records', err));

@@ -384,7 +384,7 @@ test('TLS with etcd auth: the certificate CN is the user; a denied key gives rea
   assert.equal(await createKeyRecord(client, 'b', 'r'), true);
   assert.equal((await readAllKeyRecords(client)).get('b')?.raw, 'r');
   const denied = await expectEtcdError(() => client.putIfAbsent('/elsewhere', 'x'), 'permission');
-  assert.match(denied.err.fix, /grant-permission/);
+  assert.match(denied.err.fix, /hpedockerplugin etcd-roles/);
   assert.equal(denied.err.retryable, false);
 
   const nobody = await issueClientCert(cluster.certs!, 'nobody');

@@ -205,7 +205,7 @@ test('gateway error answers: permission, unauthenticated, unavailable (fails ove
   t.after(() => c1.close());
   const perm = await expectEtcdError(() => c1.getPrefix('/backend/'), 'permission');
   assert.match(perm.err.message, /permission denied/);
-  assert.match(perm.err.fix, /grant-permission/);
+  assert.match(perm.err.fix, /hpedockerplugin etcd-roles/);
   assert.equal(perm.err.retryable, false);
   assert.deepEqual(denied.paths, ['/v3/kv/range']);
 

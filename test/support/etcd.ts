@@ -506,3 +506,16 @@ async function startEtcdOnce(opts: StartEtcdOptions): Promise<EtcdCluster> {
     throw e;
   }
 }
+
+/**
+ * Turns etcd's authentication on: user root (password `rootPassword`; with TLS the default client certificate's
+ * CN is root too) with the root role, then `auth enable`. Later etcdctl calls on a plain cluster need
+ * `--user=root:<password>`.
+ */
+export async function enableEtcdAuth(cluster: EtcdCluster, rootPassword: string): Promise<void> {
+  await etcdctl(cluster, ['user', 'add', `root:${rootPassword}`, '--interactive=false']).catch((e: Error) => {
+    if (!/already exists/.test(e.message)) throw e;
+  });
+  await etcdctl(cluster, ['user', 'grant-role', 'root', 'root']);
+  await etcdctl(cluster, ['auth', 'enable']);
+}
