@@ -41,8 +41,8 @@ describe('planEtcdRoles', () => {
       reads.map((g) => [g.key, g.prefix]),
       [
         ['/backend/', true],
-        ['/secrets/', true],
-        ['/secrets-key', false],
+        // The named secrets and their key are read (and watched) as one range; etcd checks the whole range.
+        ['/secrets', true],
       ],
     );
   });
@@ -68,7 +68,7 @@ describe('etcdctlCommands', () => {
   it('prints role, grant and user lines, prefix grants with --prefix=true, and no password', () => {
     const lines = etcdctlCommands(planEtcdRoles('/c'));
     assert.equal(lines[0], 'etcdctl role add hpe-plugin-c');
-    assert.ok(lines.includes('etcdctl role grant-permission hpe-plugin-c read /c/secrets-key'));
+    assert.ok(lines.includes('etcdctl role grant-permission hpe-plugin-c read /c/secrets --prefix=true'));
     assert.ok(lines.includes('etcdctl role grant-permission hpe-plugin-c readwrite /c/nodes/ --prefix=true'));
     assert.ok(lines.includes('etcdctl role grant-permission hpe-admin-c readwrite /c/ --prefix=true'));
     assert.ok(lines.some((l) => l.startsWith('etcdctl user add hpe-plugin-c ')));
