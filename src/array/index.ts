@@ -54,3 +54,4 @@ export {
   wsapiCodeName,
 } from './wsapi-errors.js';
 export * from './export.js';
+export type { ArrayCli, ScheduleSpec, SnapSchedule } from './array-cli.js';
