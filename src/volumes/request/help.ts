@@ -46,11 +46,11 @@ Snapshot a volume (read-only virtual copy on the source's backend):
 Snapshot a volume and schedule more snapshots of it on the array (needs the backend's SSH settings, san_ip,
 san_login and san_password or san_private_key, in hpe.conf):
   -o virtualCopyOf=<volume>     the Docker name of the volume to snapshot
-  -o scheduleName=<name>        the schedule's name on the array (at most ${MAX_SCHEDULE_NAME} characters; auto: named from the time)
+  -o scheduleName=<name>        the schedule's name on the array, at most ${MAX_SCHEDULE_NAME} characters (auto: from the time)
   -o scheduleFrequency="<m> <h> <dom> <mon> <dow>"
                                 when the array takes a snapshot, five cron fields, e.g. "0 * * * *" hourly
-  -o snapshotPrefix=<prefix>    scheduled snapshots are named <prefix>.<date and time> (at most ${MAX_SNAPSHOT_PREFIX} characters)
-  -o expHrs=<h>                 the array deletes each scheduled snapshot after this many hours
+  -o snapshotPrefix=<prefix>    scheduled snapshots are named <prefix>.<date and time>; at most ${MAX_SNAPSHOT_PREFIX} characters
+  -o expHrs=<h>                 the array deletes each scheduled snapshot after this many hours (1 to ${MAX_SNAPSHOT_HOURS})
   -o retHrs=<h>                 each scheduled snapshot cannot be deleted for this many hours (not above expHrs)
   also allowed: mountConflictDelay
   The Docker volume named by the request is a snapshot like the one above; removing it removes the schedule.
