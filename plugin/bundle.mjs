@@ -2,7 +2,7 @@
 // Bundles the CLIs with esbuild (called by `npm run build`, after tsc). Writes:
 //
 //   dist/bin/hpe3parencryptor.mjs, dist/bin/hpedockerplugin.mjs   one minified ESM file per CLI (+ .map)
-//   dist/vendor/{etcd3,dockerode,express}.cjs                     heavy packages, loaded on first use (+ .map)
+//   dist/vendor/{etcd3,dockerode,express,ssh2}.cjs                heavy packages, loaded on first use (+ .map)
 //   dist/proto/                                                   etcd3's .proto files, read at run time from
 //                                                                 `${__dirname}/../proto` (dist/vendor/../proto)
 //
@@ -28,7 +28,7 @@ import { build } from 'esbuild';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(repo, 'dist');
 const cliNames = ['hpe3parencryptor', 'hpedockerplugin'];
-const lazyPackages = ['etcd3', 'dockerode', 'express'];
+const lazyPackages = ['etcd3', 'dockerode', 'express', 'ssh2'];
 const requireFromRepo = createRequire(join(repo, 'package.json'));
 /** Where a bundle in dist/bin finds a vendor file (its `require` is relative to the bundle). */
 const vendorPath = (name) => `../vendor/${name}.cjs`;
@@ -40,7 +40,8 @@ const common = {
   target: 'node20',
   minify: true,
   sourcemap: 'linked',
-  // Optional native add-ons (ssh2, under dockerode): loaded in a try/catch, absent is fine.
+  // Optional native add-ons of ssh2 (cpu-features, crypto/build/Release/sshcrypto.node): required in a try/catch,
+  // so absent is fine; ssh2 then uses node:crypto only.
   external: ['cpu-features', '*.node'],
   logLevel: 'warning',
   metafile: true,

@@ -55,3 +55,12 @@ export {
 } from './wsapi-errors.js';
 export * from './export.js';
 export type { ArrayCli, ScheduleSpec, SnapSchedule } from './array-cli.js';
+export { ArrayCliError, ArrayCliFailures, type ArrayCliFailure } from './array-cli-errors.js';
+export {
+  createArrayCli,
+  CsvTableCommand,
+  NoScheduleText,
+  ScheduledSnapshotSuffix,
+  type ArrayCliOptions,
+} from './array-cli-ssh.js';
+export { defaultSshTimeouts, type SshTimeouts } from './ssh-session.js';
