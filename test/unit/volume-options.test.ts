@@ -418,7 +418,7 @@ const okCases: OkCase[] = [
   },
   {
     title: 'a schedule without hours, auto-named (the name is made at creation)',
-    opts: { virtualCopyOf: 'src', scheduleName: 'auto', scheduleFrequency: '*/5 0-6 1,15 * mon', snapshotPrefix: 'p', mountConflictDelay: '5', size: '3' },
+    opts: { virtualCopyOf: 'src', scheduleName: 'auto', scheduleFrequency: '*/5 0-6 1,15 * 1-5', snapshotPrefix: 'p', mountConflictDelay: '5', size: '3' },
     view: [],
     expected: {
       kind: 'snapshot',
@@ -427,7 +427,7 @@ const okCases: OkCase[] = [
       expirationHours: null,
       retentionHours: null,
       mountConflictDelay: 5,
-      schedule: { name: 'auto', frequency: '*/5 0-6 1,15 * mon', prefix: 'p', expirationHours: null, retentionHours: null },
+      schedule: { name: 'auto', frequency: '*/5 0-6 1,15 * 1-5', prefix: 'p', expirationHours: null, retentionHours: null },
     },
   },
   {

@@ -477,7 +477,7 @@ function parseSchedule(name: string, opts: Map<string, string>, values: Values):
   const frequency = opts.get('scheduleFrequency') ?? '';
   // Upstream checked the count only; each field is also checked here, as it goes into the CLI command line.
   const fields = frequency.split(' ');
-  if (fields.length !== 5 || !fields.every((f) => /^[A-Za-z0-9*,/-]+$/.test(f))) {
+  if (fields.length !== 5 || !fields.every((f) => /^[0-9*,/-]+$/.test(f))) {
     throw new VolumeRequestError(
       'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed. ',
       'give scheduleFrequency as five cron fields (minute hour day-of-month month day-of-week) separated by single spaces, e.g. "0 * * * *"',
