@@ -4,7 +4,7 @@ import { maskSecrets, MIN_MASKED_LENGTH } from './mask.js';
 export type { Logger } from 'pino';
 
 /** Field names whose values are never written, wherever they sit in a log object. */
-const redactedFields = ['password', 'passphrase', 'key', 'secret', 'hpe3par_password', 'san_password', 'san_private_key'];
+const redactedFields = ['password', 'passphrase', 'key', 'secret', 'hpe3par_password', 'san_password', 'san_private_key', 'san_private_key_passphrase'];
 const redactPaths = redactedFields.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 /**

@@ -64,3 +64,4 @@ export {
   type ArrayCliOptions,
 } from './array-cli-ssh.js';
 export { defaultSshTimeouts, type SshTimeouts } from './ssh-session.js';
+export { knownHostsFilePath } from './ssh-known-hosts.js';

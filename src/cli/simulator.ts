@@ -24,6 +24,11 @@ Options:
                            the same user and password as this one unless --target-user / --target-password-file say
   --target-user NAME
   --target-password-file F
+  --ssh-port PORT          also serve the array's SSH CLI subset (setclienv, createsched, removesched, showsched) on
+                           this port of the --listen host (0: a free one); the user logs in with its password or a key
+                           from --ssh-authorized-keys. Scheduled snapshots are made at their minutes (UTC) and removed
+                           when they expire. The host key is made on first start in DIR/ssh.
+  --ssh-authorized-keys F  OpenSSH public keys (one per line, as in authorized_keys) that may log in as the user
   -h, --help               this text
 Stop it with Ctrl-C or SIGTERM.`;
 
@@ -39,6 +44,8 @@ const options = {
   target: { type: 'string', multiple: true },
   'target-user': { type: 'string' },
   'target-password-file': { type: 'string' },
+  'ssh-port': { type: 'string' },
+  'ssh-authorized-keys': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,6 +80,11 @@ export async function runSimulator(argv: string[], io: Io): Promise<number> {
     };
   }
   const ttl = values['session-ttl'] === undefined ? undefined : Number(values['session-ttl']) * 1000;
+  const sshPort = values['ssh-port'] === undefined ? undefined : Number(values['ssh-port']);
+  if (sshPort !== undefined && !(Number.isInteger(sshPort) && sshPort >= 0 && sshPort <= 65535)) {
+    throw new UsageError(`--ssh-port ${values['ssh-port']} is not a port number`, 'e.g. --ssh-port 2222, or 0 for a free port');
+  }
+  const authorizedKeys = values['ssh-authorized-keys'] === undefined ? [] : (await readFile(values['ssh-authorized-keys'], 'utf8')).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
   const sim = await startSimulator({
     listen: values.listen === undefined ? undefined : parseListen(values.listen),
     stateDir: values.state ?? 'simulator-state',
@@ -82,8 +94,10 @@ export async function runSimulator(argv: string[], io: Io): Promise<number> {
     ...(values['system-name'] ? { systemName: values['system-name'] } : {}),
     ...(ttl !== undefined && ttl > 0 ? { sessionTtlMs: ttl } : {}),
     remoteTargets,
+    ...(sshPort === undefined ? {} : { sshPort, sshAuthorizedKeys: authorizedKeys }),
   });
   io.out(`3PAR WSAPI simulator "${sim.systemName}" (id ${sim.systemId}) listening at ${sim.apiUrl} — a simulator, not an array`);
+  if (sim.sshPort !== undefined) io.out(`the simulator's SSH CLI listens on port ${sim.sshPort}; its host key: ${sim.sshHostKey}`);
   const stop = () => {
     sim.stop().then(() => process.exit(0), () => process.exit(1));
   };

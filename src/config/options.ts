@@ -16,6 +16,10 @@ export const BackendOptions = [
   'hpe3par_debug',
   'hpe3par_ca_cert',
   'replication_device',
+  'san_private_key',
+  'san_private_key_passphrase',
+  'san_ssh_port',
+  'ssh_conn_timeout',
 ] as const;
 
 /** Pre-rename spelling still accepted, mapped to its current name. */
@@ -42,9 +46,6 @@ export type HostOption = (typeof HostOptions)[number];
 
 /** Upstream options this plugin does not use; accepted silently in any section so old files load. */
 const AcceptedUnusedOptions = [
-  'san_private_key',
-  'san_ssh_port',
-  'ssh_conn_timeout',
   'iscsi_ip_address',
   'iscsi_port',
   'timeout',

@@ -54,6 +54,8 @@ const DefaultBackend = 'DEFAULT';
 const DefaultEtcd = { host: '0.0.0.0', port: 2379 } as const;
 const DefaultLogLevel = 'WARNING';
 const DefaultSanLogin = 'admin';
+const DefaultSanSshPort = 22;
+const DefaultSshConnTimeoutSec = 30;
 
 /** Lists, whose members may go on over indented lines; any other option is one line. */
 const MultiLineOptions: ReadonlySet<string> = new Set([
@@ -155,6 +157,12 @@ class SectionReader {
   /** A password as written; it is never put in a message. */
   secret(option: 'hpe3par_password' | 'san_password', placeholder: string): SecretValue | undefined {
     const entry = this.required(option, placeholder);
+    return entry === undefined ? undefined : { option, raw: entry.value, line: entry.line, span: { ...entry.span } };
+  }
+
+  /** An optional secret (empty means unset); never put in a message. */
+  optionalSecret(option: 'san_private_key_passphrase'): SecretValue | undefined {
+    const entry = this.optional(option);
     return entry === undefined ? undefined : { option, raw: entry.value, line: entry.line, span: { ...entry.span } };
   }
 
@@ -260,6 +268,8 @@ function readBackend(
     r.fail('hpe3par_ca_cert', caCertEntry, `'${shown(caCertEntry.value)}' is not an absolute path`, 'write the full path of the CA bundle, e.g. /etc/hpedockerplugin/array-ca.pem');
   }
 
+  const ssh = readSsh(r);
+
   // Empty means no replication, as upstream's empty dict did.
   const replicationEntry = r.optional('replication_device');
   const replication =
@@ -305,8 +315,37 @@ function readBackend(
     options: Object.fromEntries(section.entries.map((e) => [e.key, e.value])),
   };
   if (caCertEntry !== undefined) backend.caCert = caCertEntry.value;
+  Object.assign(backend, ssh);
   if (replication?.device !== undefined) backend.replication = replication.device;
   return { backend, driver, errors: r.errors, warnings };
+}
+
+const SshTimeoutFix = 'write a whole number of seconds, e.g. 30';
+
+/** The backend's SSH options (the array's CLI, for snapshot schedules). */
+function readSsh(r: SectionReader): Pick<BackendConfig, 'sanSshPort' | 'sanPrivateKey' | 'sanPrivateKeyPassphrase' | 'sshConnTimeoutSec'> {
+  const out: Pick<BackendConfig, 'sanSshPort' | 'sanPrivateKey' | 'sanPrivateKeyPassphrase' | 'sshConnTimeoutSec'> = { sanSshPort: DefaultSanSshPort, sshConnTimeoutSec: DefaultSshConnTimeoutSec };
+  const portEntry = r.optional('san_ssh_port');
+  const port = portEntry === undefined ? undefined : r.parse('san_ssh_port', portEntry, portValue, PortFix);
+  if (port !== undefined) out.sanSshPort = port;
+  const timeoutEntry = r.optional('ssh_conn_timeout');
+  if (timeoutEntry !== undefined) {
+    if (/^\s*[1-9]\d{0,4}\s*$/.test(timeoutEntry.value)) out.sshConnTimeoutSec = Number(timeoutEntry.value);
+    else r.fail('ssh_conn_timeout', timeoutEntry, `must be a whole number of seconds from 1 to 99999, not '${shown(timeoutEntry.value)}'`, SshTimeoutFix);
+  }
+  const keyEntry = r.optional('san_private_key');
+  if (keyEntry !== undefined) {
+    if (posix.isAbsolute(keyEntry.value)) out.sanPrivateKey = keyEntry.value;
+    else r.fail('san_private_key', keyEntry, `'${shown(keyEntry.value)}' is not an absolute path`, 'write the full path of the private key file, e.g. /etc/hpedockerplugin/ssh/id_ed25519');
+  }
+  const passphrase = r.optionalSecret('san_private_key_passphrase');
+  if (passphrase !== undefined) {
+    if (keyEntry === undefined) {
+      r.fail('san_private_key_passphrase', r.entry('san_private_key_passphrase')!, 'is set but san_private_key is not', 'set san_private_key to the key file this passphrase opens, or remove san_private_key_passphrase');
+    }
+    out.sanPrivateKeyPassphrase = passphrase;
+  }
+  return out;
 }
 
 function readEtcdEndpoints(r: SectionReader): EtcdEndpoint[] | undefined {
@@ -364,7 +403,15 @@ function readHost(section: IniSection | undefined, file: string): { host: HostCo
     if (id !== undefined) host.nodeId = id;
   }
 
-  for (const option of ['use_multipath', 'enforce_multipath', 'strict_ssh_host_key_policy']) r.boolean(option, false);
+  for (const option of ['use_multipath', 'enforce_multipath']) r.boolean(option, false);
+  const strictEntry = r.optional('strict_ssh_host_key_policy');
+  const strict = r.boolean('strict_ssh_host_key_policy', false) ?? false;
+  const knownHosts = r.optional('ssh_hosts_key_file');
+  if (strictEntry !== undefined || knownHosts !== undefined) host.ssh = { strictHostKeyPolicy: strict };
+  if (knownHosts !== undefined && host.ssh !== undefined) {
+    if (posix.isAbsolute(knownHosts.value)) host.ssh.knownHostsFile = knownHosts.value;
+    else r.fail('ssh_hosts_key_file', knownHosts, `'${shown(knownHosts.value)}' is not an absolute path`, 'write the full path of the known-hosts file, e.g. /var/lib/hpedockerplugin/ssh_known_hosts');
+  }
   return { host, errors: r.errors };
 }
 

@@ -19,10 +19,12 @@ export type KeyLookup = { found: true; stored: StoredKey } | { found: false } | 
 
 export type KeyLookups = ReadonlyMap<string, KeyLookup>;
 
-/** The four passwords of a backend that are written (or inherited) in this config, in a fixed order. */
+/** The secrets of a backend written (or inherited) in this config, in a fixed order: the passwords, then the key's passphrase. */
 export function backendSecrets(backend: BackendConfig): SecretValue[] {
   const own = [backend.password, backend.sanPassword];
-  return backend.replication === undefined ? own : [...own, backend.replication.password, backend.replication.sanPassword];
+  const replication = backend.replication === undefined ? [] : [backend.replication.password, backend.replication.sanPassword];
+  const passphrase = backend.sanPrivateKeyPassphrase === undefined ? [] : [backend.sanPrivateKeyPassphrase];
+  return [...own, ...replication, ...passphrase];
 }
 
 function legacyPassphraseOf(lookup: KeyLookup | undefined): string | undefined {

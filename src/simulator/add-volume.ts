@@ -57,7 +57,7 @@ export type NewVolume = Omit<SimVolume, 'id' | 'uuid' | 'wwn' | 'baseId' | 'crea
 /** Adds the record (ids, WWN, times) and its sparse file; no checks. */
 export function addVolume(ctx: SimContext, v: NewVolume): SimVolume {
   const id = v.id ?? nextFreeVolumeId(ctx);
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(ctx.clock.now() / 1000);
   const { expirationHours, retentionHours, ...fields } = v;
   const record: SimVolume = {
     ...fields,

@@ -1,5 +1,6 @@
 /** What every resource handler works with, and the lookups they share (each failing as the array does). */
 import { WsapiCodes, type WsapiFeatures } from '../array/index.js';
+import type { Clock } from '../clock.js';
 import type { CopyTasks } from './copy-tasks.js';
 import type { VolumeFiles } from './disk.js';
 import { notFound } from './errors.js';
@@ -14,6 +15,8 @@ export interface SimContext {
   readonly features: WsapiFeatures;
   readonly peers: Peers;
   readonly copies: CopyTasks;
+  /** The simulator's clock: volume times, expiration, snapshot schedules. */
+  readonly clock: Clock;
   /** Records that volume `name` was added, changed or removed, so that the next save writes it. */
   volumeChanged(name: string): void;
   /** Writes what changed (after every change that is not followed by the server's own save). */

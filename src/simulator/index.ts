@@ -1,6 +1,8 @@
 /**
  * The 3PAR WSAPI simulator: the same REST protocol as an array (as wsapi.md describes it), its state on disk,
  * each volume a sparse file. It says what it is: `GET /system` reports a model containing "Simulator".
+ * With `sshPort` it also serves the array's SSH CLI subset for snapshot schedules (ssh-server.ts), which run on the
+ * simulator's clock (schedules.ts).
  */
 import { once } from 'node:events';
 import http from 'node:http';
@@ -21,10 +23,12 @@ import { Peers } from './peers.js';
 import { registerPorts } from './ports.js';
 import { registerRcgs } from './rcg.js';
 import { Router } from './router.js';
+import { Schedules } from './schedules.js';
 import { requestListener, type Injection } from './server.js';
 import { Sessions } from './sessions.js';
 import { registerSets } from './sets.js';
 import { StateStore } from './store.js';
+import { startSshServer, type RunningSshServer } from './ssh-server.js';
 import { registerSystem } from './system.js';
 import { ensureCertificate } from './tls.js';
 import { registerVluns } from './vluns.js';
@@ -74,6 +78,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     features: wsapiFeatures(o.wsapiBuild),
     peers,
     copies: new CopyTasks(store.state, files, volumeChanged, save),
+    clock: o.clock,
     volumeChanged,
     save,
   };
@@ -112,10 +117,24 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   }
   const port = (server.address() as AddressInfo).port;
 
+  const schedules = new Schedules(ctx, o.stateDir);
+  let ssh: RunningSshServer | undefined;
+  if (o.sshPort !== undefined) {
+    try {
+      ssh = await startSshServer({ host: o.listen.host, port: o.sshPort, stateDir: o.stateDir, users: o.users, authorizedKeys: o.sshAuthorizedKeys, schedules });
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw err;
+    }
+  }
+  schedules.start();
+
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
+    await ssh?.close();
+    await schedules.stop();
     await ctx.copies.stopAll();
     await peers.close();
     store.commit();
@@ -134,5 +153,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       injections.push({ method: method.toUpperCase(), pathRegex, status, ...(body === undefined ? {} : { body }) });
     },
     requestLog,
+    ...(ssh === undefined ? {} : { sshPort: ssh.port, sshHostKey: ssh.hostKey }),
+    get sshConnections() {
+      return ssh?.connections ?? 0;
+    },
+    sshCommandLog: ssh?.commandLog ?? [],
+    runSchedules: () => schedules.runDue(),
   };
 }

@@ -1,4 +1,5 @@
 /** Options of the WSAPI simulator, their defaults, and the handle a running simulator gives back. */
+import { systemClock, type Clock } from '../clock.js';
 
 /** Another simulator (or array) this one can replicate to, as a remote copy target. */
 export interface RemoteTarget {
@@ -43,6 +44,18 @@ export interface SimulatorOptions {
    * volume with volumeAutoCreation creates the secondary volume there.
    */
   remoteTargets?: Record<string, RemoteTarget>;
+  /**
+   * Port of the simulator's SSH server (the array's CLI subset: setclienv, createsched, removesched, showsched),
+   * on the `listen` host; 0 picks a free port. Without it there is no SSH server (schedules already kept still run).
+   */
+  sshPort?: number;
+  /** OpenSSH public key lines that log in over SSH as any of `users` (besides each user's password). */
+  sshAuthorizedKeys?: string[];
+  /**
+   * The simulator's clock: volume creation and expiration times, snapshot schedules. Default the system clock; a
+   * test passes a ManualClock, advances it, then awaits `runSchedules()`.
+   */
+  clock?: Clock;
 }
 
 export const simulatorDefaults = {
@@ -67,6 +80,9 @@ export interface ResolvedSimulatorOptions {
   wsapiBuild: number;
   iscsiPortals: string[];
   remoteTargets: Record<string, RemoteTarget>;
+  sshPort: number | undefined;
+  sshAuthorizedKeys: string[];
+  clock: Clock;
 }
 
 export function resolveOptions(o: SimulatorOptions): ResolvedSimulatorOptions {
@@ -81,6 +97,9 @@ export function resolveOptions(o: SimulatorOptions): ResolvedSimulatorOptions {
     wsapiBuild: o.wsapiBuild ?? simulatorDefaults.wsapiBuild,
     iscsiPortals: o.iscsiPortals ?? [...simulatorDefaults.iscsiPortals],
     remoteTargets: o.remoteTargets ?? {},
+    sshPort: o.sshPort,
+    sshAuthorizedKeys: o.sshAuthorizedKeys ?? [],
+    clock: o.clock ?? systemClock,
   };
 }
 
@@ -113,4 +132,17 @@ export interface RunningSimulator {
   failNext(method: string, pathRegex: RegExp, status: number | 'drop', body?: unknown): void;
   /** Test hook: every request received, in order. */
   requestLog: RequestLogEntry[];
+  /** The SSH server's port, when `sshPort` was given. */
+  sshPort?: number;
+  /** The SSH host key's public line (`ssh-ed25519 AAAA…`), when the SSH server runs. */
+  sshHostKey?: string;
+  /** SSH connections accepted since start (0 without the SSH server). */
+  readonly sshConnections: number;
+  /** Every SSH exec's text, in order. */
+  sshCommandLog: string[];
+  /**
+   * Runs every snapshot schedule due up to the clock's now and removes expired volumes; resolves when done. With the
+   * system clock this happens by itself each minute; with a ManualClock, advance it and await this.
+   */
+  runSchedules(): Promise<void>;
 }

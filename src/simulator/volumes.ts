@@ -136,7 +136,7 @@ function createVolume(ctx: SimContext, raw: unknown): SimResponse {
   return { status: 201, location: `/api/v1/volumes/${name}` };
 }
 
-async function createSnapshot(ctx: SimContext, parentName: string, params: Body): Promise<SimResponse> {
+export async function createSnapshot(ctx: SimContext, parentName: string, params: Body): Promise<SimResponse> {
   allowOnly(params, ['name', 'id', 'comment', 'readOnly', 'expirationHours', 'retentionHours']);
   const name = checkName(params['name'], 'name');
   const id = optionalInt(params, 'id', 0, 65535);
@@ -236,7 +236,7 @@ function modifyVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
     if (ctx.state.volumes.has(newName)) throw conflict(WsapiCodes.EXISTENT_VOL, `volume '${newName}' exists`);
     refuseIfBusy(ctx, v.name);
   }
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(ctx.clock.now() / 1000);
   if (snapCPG !== undefined) v.snapCPG = snapCPG;
   if (userCPG !== undefined) v.userCPG = userCPG;
   if (policies !== undefined) v.policies = { ...v.policies, ...policies };
@@ -249,7 +249,7 @@ function modifyVolume(ctx: SimContext, v: SimVolume, body: Body): SimResponse {
   return { status: 200 };
 }
 
-function deleteVolume(ctx: SimContext, name: string): SimResponse {
+export function deleteVolume(ctx: SimContext, name: string): SimResponse {
   const v = volumeOr404(ctx, name);
   refuseIfBusy(ctx, name);
   const s = ctx.state;

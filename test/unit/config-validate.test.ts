@@ -70,6 +70,7 @@ describe('config validate: a complete file', () => {
       },
       logging: 'INFO',
       mountPrefix: '/var/lib/hpe/',
+      ssh: { knownHostsFile: '/root/.ssh/known_hosts', strictHostKeyPolicy: false },
     });
   });
 
