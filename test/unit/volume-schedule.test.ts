@@ -201,16 +201,28 @@ ${lines}
     ).backends[0]!;
 
   test('san_ip, san_login, san_password (and san_ssh_port) make the client options', () => {
-    const o = arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_login = admin\nsan_password = y\nsan_ssh_port = 2222'), { san_password: 'pw' }, { knownHostsFile: '/tmp/kh' }) as ArrayCliOptions;
+    const o = arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_login = admin\nsan_password = y\nsan_ssh_port = 2222'), { san_password: 'pw' }, {}, { knownHostsFile: '/tmp/kh' }) as ArrayCliOptions;
     assert.deepEqual(
-      { host: o.host, port: o.port, user: o.user, password: o.password, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, label: o.arrayLabel },
-      { host: '10.0.0.6', port: 2222, user: 'admin', password: 'pw', knownHostsFile: '/tmp/kh', strict: false, label: '10.0.0.6:2222' },
+      { host: o.host, port: o.port, user: o.user, password: o.password, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, label: o.arrayLabel, timeouts: o.timeouts },
+      { host: '10.0.0.6', port: 2222, user: 'admin', password: 'pw', knownHostsFile: '/tmp/kh', strict: false, label: '10.0.0.6:2222', timeouts: { connectMs: 30_000 } },
     );
+  });
+
+  test("san_private_key (with its passphrase), ssh_conn_timeout, and [DEFAULT]'s known-hosts file and host key policy", () => {
+    const backend = conf('san_ip = 10.0.0.6\nsan_password = y\nsan_private_key = /etc/hpedockerplugin/id_ed25519\nsan_private_key_passphrase = z\nssh_conn_timeout = 7');
+    const o = arrayCliOptionsOf(backend, { san_password: 'pw', san_private_key_passphrase: 'kp' }, { ssh: { knownHostsFile: '/var/kh', strictHostKeyPolicy: true } }, {}) as ArrayCliOptions;
+    assert.deepEqual(
+      { key: o.privateKeyPath, passphrase: o.passphrase, label: o.arrayLabel, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, timeouts: o.timeouts },
+      { key: '/etc/hpedockerplugin/id_ed25519', passphrase: 'kp', label: '10.0.0.6', knownHostsFile: '/var/kh', strict: true, timeouts: { connectMs: 7000 } },
+    );
+    const defaults = arrayCliOptionsOf(backend, { san_password: 'pw' }, {}, {}) as ArrayCliOptions;
+    assert.equal(defaults.knownHostsFile, '/var/lib/hpedockerplugin/ssh_known_hosts');
+    assert.equal(defaults.strictHostKeyPolicy, false);
   });
 
   test('no SSH password: refused naming the options to set, before any connection', () => {
     const backend = conf('san_ip = 10.0.0.6\nsan_password = y');
-    const options = arrayCliOptionsOf(backend, {}, {});
+    const options = arrayCliOptionsOf(backend, {}, {}, {});
     assert.deepEqual(options, { missing: ['san_password (or san_private_key)'] });
     let made = 0;
     const lazy = new LazyArrayCli('DEFAULT', options, () => {
@@ -228,7 +240,7 @@ ${lines}
   test('the client is made once, on first use, and closed with the backend', async () => {
     const fake = new FakeCli();
     let made = 0;
-    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'pw' }, {}), () => {
+    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'pw' }, {}, {}), () => {
       made++;
       return fake;
     });

@@ -3,18 +3,21 @@
  * backend's life, closed at shutdown. It is apart from the backend's state: an SSH outage fails the schedule
  * operations of that backend only, never its WSAPI requests.
  */
-import { createArrayCli, type ArrayCli, type ArrayCliOptions, type SshTimeouts } from '../../array/index.js';
-import type { BackendConfig } from '../../config/index.js';
+import { createArrayCli, knownHostsFilePath, type ArrayCli, type ArrayCliOptions, type SshTimeouts } from '../../array/index.js';
+import type { BackendConfig, HostConfig } from '../../config/index.js';
 import type { Logger } from '../../log.js';
 import type { RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
 
 export type ArrayCliFactory = (options: ArrayCliOptions) => ArrayCli;
 
-/** Where the arrays' SSH host keys are remembered when hpe.conf names no `ssh_hosts_key_file`. */
-export const DEFAULT_KNOWN_HOSTS_FILE = '/etc/hpedockerplugin/ssh_known_hosts';
+/**
+ * Where the arrays' SSH host keys are remembered when neither the caller nor hpe.conf (`ssh_hosts_key_file`) names
+ * a file: in the plugin's default state folder. `serve` passes the file of its actual state folder.
+ */
+const DEFAULT_KNOWN_HOSTS_FILE = knownHostsFilePath('/var/lib/hpedockerplugin');
 
-/** What the plugin as a whole sets for every array's SSH connection. */
+/** What the plugin as a whole sets for every array's SSH connection; each unset one comes from hpe.conf's [DEFAULT]. */
 export interface SshSettings {
   knownHostsFile?: string;
   strictHostKeyPolicy?: boolean;
@@ -27,26 +30,31 @@ export interface SshSettings {
 export function arrayCliOptionsOf(
   backend: BackendConfig,
   secrets: RevealedSecrets | undefined,
+  host: Pick<HostConfig, 'ssh'>,
   settings: SshSettings,
   log?: Logger,
 ): ArrayCliOptions | { missing: string[] } {
-  const privateKeyPath = backend.options['san_private_key'] || undefined;
+  const privateKeyPath = backend.sanPrivateKey || undefined;
   const password = secrets?.san_password || undefined;
+  const passphrase = secrets?.san_private_key_passphrase || undefined;
   const missing: string[] = [];
   if (backend.sanIp === '') missing.push('san_ip');
   if (backend.sanLogin === '') missing.push('san_login');
   if (privateKeyPath === undefined && password === undefined) missing.push('san_password (or san_private_key)');
   if (missing.length > 0) return { missing };
-  const port = Number(backend.options['san_ssh_port'] || 22);
+  const port = backend.sanSshPort ?? 22;
+  const connectMs = backend.sshConnTimeoutSec === undefined ? undefined : backend.sshConnTimeoutSec * 1000;
+  const timeouts = { ...(connectMs === undefined ? {} : { connectMs }), ...settings.timeouts };
   return {
     arrayLabel: `${backend.sanIp}${port === 22 ? '' : `:${port}`}`,
     host: backend.sanIp,
     port,
     user: backend.sanLogin,
-    ...(privateKeyPath === undefined ? { password: password! } : { privateKeyPath }),
-    knownHostsFile: settings.knownHostsFile ?? DEFAULT_KNOWN_HOSTS_FILE,
-    strictHostKeyPolicy: settings.strictHostKeyPolicy ?? false,
-    ...(settings.timeouts === undefined ? {} : { timeouts: settings.timeouts }),
+    ...(password === undefined ? {} : { password }),
+    ...(privateKeyPath === undefined ? {} : { privateKeyPath, ...(passphrase === undefined ? {} : { passphrase }) }),
+    knownHostsFile: settings.knownHostsFile ?? host.ssh?.knownHostsFile ?? DEFAULT_KNOWN_HOSTS_FILE,
+    strictHostKeyPolicy: settings.strictHostKeyPolicy ?? host.ssh?.strictHostKeyPolicy ?? false,
+    timeouts,
     ...(log === undefined ? {} : { log }),
   };
 }
