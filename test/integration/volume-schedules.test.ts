@@ -179,7 +179,7 @@ describe('scheduled snapshots on the simulator', () => {
     await m.create('v1', { backend: 'sched', size: '1' });
     const volumesBefore = (await admin.queryVolumes()).length;
     const message = await refusal(m.create('snap1', { ...scheduleOpts, scheduleFrequency: '99 * * * *' }));
-    assert.match(message, /^Creation of snapshot schedule failed: Create snapschedule failed Error is '.+' \(/);
+    assert.match(message, /^Creation of snapshot schedule failed: Create snapschedule failed Error is 'The schedule format is .+'  \(/);
     assert.equal((await admin.queryVolumes()).length, volumesBefore);
     assert.equal(await cli.getSchedule('s1'), undefined);
     assert.deepEqual(await etcdKeys(env.client, INTENTS_PREFIX), []);
