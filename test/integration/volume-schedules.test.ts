@@ -143,6 +143,11 @@ describe('scheduled snapshots on the simulator', () => {
     assert.deepEqual(detail['snap_schedule'], s1Record);
     assert.equal(detail['is_snap'], true);
 
+    // A scheduled snapshot becomes a Docker volume by import, as with HPE's plugin.
+    await m.create('kept1', { importVol: made[0]!, backend: 'sched' });
+    assert.deepEqual(((await m.get('kept1'))?.Status['snap_detail'] as Record<string, unknown>)['parent_volume'], 'v1');
+    await m.remove('kept1');
+
     await m.remove('snap1');
     assert.equal(await cli.getSchedule('s1'), undefined, 'showsched finds none');
     assert.equal(await m.get('snap1'), undefined);
