@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { resolveConfigPath } from '../config/index.js';
 import { createEtcdClient } from '../etcd/index.js';
+import { knownHostsFilePath } from '../array/index.js';
 import { HpeError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { createLogger, type Logger } from '../log.js';
@@ -172,7 +173,8 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
   const simulatorRoot = process.env['HPE_SIMULATOR_ROOT'];
   const { HPE_HOST_NAME: hostname, HPE_HOST_ETC: etcRoot } = env;
   const host = systemHostEnv({ ...(simulatorRoot ? { simulatorRoot } : {}), ...(etcRoot ? { etcRoot } : {}) });
-  const manager = createVolumeManager({ config, secrets, etcd, logger, host, nodeId: nodeId.id, ...(hostname ? { hostname } : {}) });
+  const ssh = { knownHostsFile: knownHostsFilePath(stateDir, config.host.ssh?.knownHostsFile) };
+  const manager = createVolumeManager({ config, secrets, etcd, logger, host, ssh, nodeId: nodeId.id, ...(hostname ? { hostname } : {}) });
   closers.push(() => manager.close());
   if (deferred === undefined) {
     const { close } = await listenOnSocket(createVolumeDriverApp(manager, logger), socketPath);

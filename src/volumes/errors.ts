@@ -14,16 +14,6 @@ export class VolumeRequestError extends HpeError {
   }
 }
 
-/** Snapshot schedules need the array's SSH CLI (`createsched`), which this plugin does not use. */
-export class SnapshotSchedulesUnsupportedError extends VolumeRequestError {
-  constructor() {
-    super(
-      "snapshot schedules are not supported by this plugin (they need the array's SSH CLI); create snapshots with -o virtualCopyOf=<vol> instead",
-      'create snapshots with `docker volume create -d hpe --name <snap> -o virtualCopyOf=<vol>`, e.g. from cron',
-    );
-  }
-}
-
 /** etcd failed while reading or writing a volume record. `cause` is the mapped `EtcdError`. */
 export class VolumeStoreError extends HpeError {}
 

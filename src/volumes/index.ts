@@ -1,7 +1,6 @@
 /** volumes: the Docker-facing volume manager, and what its tests and `check` use of its request, store and backend parts. */
 export {
   VolumeRequestError,
-  SnapshotSchedulesUnsupportedError,
   VolumeStoreError,
   VolumeExistsError,
   VolumeRecordConflictError,

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { RevealedSecrets } from '../secrets/index.js';
 import { systemClock, type Backoff, type Clock } from '../clock.js';
 import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js';
+import type { SshSettings } from './backends/array-cli.js';
 import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
 import { createPlainVolume } from './flows/create.js';
@@ -121,6 +122,8 @@ export interface VolumeManagerOptions {
   backoff?: Backoff;
   /** WSAPI client settings (timeout, in-call retries). */
   wsapi?: WsapiSettings;
+  /** The arrays' SSH CLI (snapshot schedules): known-hosts file, host key policy, time-outs. */
+  ssh?: SshSettings;
   /** Offline clone copies: poll interval and bound of the wait for the array task. Default 1 s, 1 h. */
   taskWait?: { pollIntervalMs?: number; timeoutMs?: number };
   /**
@@ -180,6 +183,7 @@ class Manager implements VolumeManager {
       clock: this.#clock,
       ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
       ...(o.wsapi === undefined ? {} : { wsapi: o.wsapi }),
+      ...(o.ssh === undefined ? {} : { ssh: o.ssh }),
       onStateChange: (name, state) => {
         if (state === 'OK' && this.#unrepaired.has(name) && this.#wholeOk(name)) this.#repairLater([name], 0);
       },

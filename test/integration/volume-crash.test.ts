@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -17,6 +16,7 @@ import { INTENTS_PREFIX, IntentStore, type VolumeIntent } from '../../src/volume
 import type { RepairReport, VolumeManager } from '../../src/volumes/index.js';
 import { newRecord, volumeComment } from '../../src/volumes/request/plan.js';
 import { freePort } from '../../src/net.js';
+import { TcpForwarder } from '../support/tcp-forwarder.js';
 import {
   PRIMARY_PASSWORD,
   buildConfig,
@@ -346,31 +346,5 @@ async function assertConsistent(): Promise<void> {
   for (const g of groups) {
     assert.ok(g.volumes.length > 0, `group ${g.name} is not left empty`);
     for (const v of g.volumes) assert.ok(names.has(v.localVolumeName), `group member ${v.localVolumeName} has a record`);
-  }
-}
-
-/** A TCP forwarder to a local port, opened and closed by the test: an array that goes away and comes back. */
-class TcpForwarder {
-  readonly #sockets = new Set<net.Socket>();
-  #server: net.Server | undefined;
-
-  constructor(private readonly toPort: string) {}
-
-  async listen(port: number): Promise<void> {
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(Number(this.toPort), '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => (s === client ? upstream : client).destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', () => resolve()));
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    if (this.#server !== undefined) await new Promise((resolve) => this.#server!.close(resolve));
   }
 }

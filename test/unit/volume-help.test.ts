@@ -68,16 +68,16 @@ describe('CREATE_HELP', () => {
     const options = [
       'size', 'provisioning', 'compression', 'flash-cache', 'qos-name', 'cpg', 'snapcpg', 'fsOwner', 'fsMode',
       'mountConflictDelay', 'backend', 'replicationGroup', 'cloneOf', 'virtualCopyOf', 'expirationHours',
-      'retentionHours', 'importVol', 'help=backends',
+      'retentionHours', 'importVol', 'help=backends', 'scheduleName', 'scheduleFrequency', 'snapshotPrefix', 'expHrs', 'retHrs',
     ];
     for (const option of options) assert.ok(CREATE_HELP.includes(option), option);
   });
 
-  test('names each operation and says schedules are not supported', () => {
-    for (const heading of ['Create a volume', 'Create a replicated volume', 'Clone a volume', 'Snapshot a volume', 'Import a volume']) {
+  test('names each operation, and the SSH settings schedules need', () => {
+    for (const heading of ['Create a volume', 'Create a replicated volume', 'Clone a volume', 'Snapshot a volume', 'Import a volume', 'schedule more snapshots']) {
       assert.ok(CREATE_HELP.includes(heading), heading);
     }
-    assert.match(CREATE_HELP, /schedules .* not supported/s);
+    assert.match(CREATE_HELP, /SSH settings, san_ip,\s+san_login and san_password or san_private_key/);
   });
 
   test('states the defaults', () => {

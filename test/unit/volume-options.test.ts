@@ -4,7 +4,6 @@ import type { ReplicationDevice } from '../../src/config/types.js';
 import {
   parseCreateRequest,
   pythonList,
-  SnapshotSchedulesUnsupportedError,
   VolumeRequestError,
   type BackendView,
   type Opts,
@@ -176,35 +175,48 @@ const errorCases: ErrorCase[] = [
     opts: { virtualCopyOf: 'a', expirationHours: '10', retentionHours: '20' },
     message: 'create snapshot failed, error is: retentionHours (20) cannot be greater than expirationHours (10)',
   },
-  { title: 'a schedule with a non-integer expHrs', opts: { ...schedule, expHrs: 'x' }, message: "Invalid value 'x' specified for expHrs. Please specify an integer number of hours." },
+  // upstream's volumedriver_create_snapshot, in its order; its texts with their trailing spaces (createsnapshot_tester.py)
+  { title: 'a schedule with a non-integer expHrs', opts: { ...schedule, expHrs: 'x' }, message: "Invalid value 'x' specified for expHrs. Please specify an integer number of hours from 1 to 43800." },
+  { title: 'a schedule with retHrs 0', opts: { ...schedule, retHrs: '0' }, message: "Invalid value '0' specified for retHrs. Please specify an integer number of hours from 1 to 43800." },
+  { title: 'a schedule with expHrs over the array bound', opts: { ...schedule, expHrs: '43801' }, message: "Invalid value '43801' specified for expHrs. Please specify an integer number of hours from 1 to 43800." },
   { title: 'a schedule with retHrs > expHrs', opts: { ...schedule, expHrs: '2', retHrs: '4' }, message: 'create schedule failed, error is: expiration hours must be greater than retention hours' },
-  { title: 'a schedule with an empty name', opts: { ...schedule, scheduleName: '' }, message: 'Please make sure that valid schedule name is passed' },
-  { title: 'a schedule with an empty prefix', opts: { ...schedule, snapshotPrefix: '' }, message: 'Please provide a 3 letter prefix for scheduled snapshot names' },
+  { title: 'the hours come before the name', opts: { ...schedule, scheduleName: '', expHrs: '2', retHrs: '4' }, message: 'create schedule failed, error is: expiration hours must be greater than retention hours' },
+  { title: 'a schedule with an empty name', opts: { ...schedule, scheduleName: '' }, message: 'Please make sure that valid schedule name is passed ' },
+  { title: 'a schedule with an empty prefix', opts: { ...schedule, snapshotPrefix: '' }, message: 'Please provide a 3 letter prefix for scheduled snapshot names ' },
+  { title: 'the name comes before the prefix', opts: { ...schedule, scheduleName: '', snapshotPrefix: '' }, message: 'Please make sure that valid schedule name is passed ' },
   {
     title: 'a schedule name over 31 characters',
     opts: { ...schedule, scheduleName: 's'.repeat(32) },
     message: 'Please provide a scheduleName with max 31 characters and snapshotPrefix with max length of 15 characters',
   },
   {
-    title: 'a snapshot prefix over 15 characters',
-    opts: { ...schedule, snapshotPrefix: 'p'.repeat(16) },
+    title: 'a snapshot prefix over 15 characters (upstream TestCreateSnpSchedInvPrefxLen)',
+    opts: { ...schedule, snapshotPrefix: 'pqrstwdstyuijowkdlasihguf', expHrs: '4', retHrs: '2' },
     message: 'Please provide a scheduleName with max 31 characters and snapshotPrefix with max length of 15 characters',
   },
+  { title: 'a schedule name with a quote', opts: { ...schedule, scheduleName: 'a"b' }, message: `Invalid value 'a"b' specified for scheduleName. Please use letters, digits, _, . and - only.` },
+  { title: 'a prefix with a space', opts: { ...schedule, snapshotPrefix: 'a b' }, message: "Invalid value 'a b' specified for snapshotPrefix. Please use letters, digits, _, . and - only." },
   {
-    title: 'a schedule frequency without 5 fields',
+    title: 'a schedule frequency with 6 fields (upstream TestCreateSnpSchedInvSchedFreq)',
+    opts: { ...schedule, scheduleFrequency: '10 * * * * *', expHrs: '4', retHrs: '2' },
+    message: 'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed. ',
+  },
+  {
+    title: 'a schedule frequency with 4 fields',
     opts: { ...schedule, scheduleFrequency: '0 * * *' },
-    message: 'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed.',
+    message: 'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed. ',
   },
   {
-    title: 'a valid schedule is refused',
-    opts: schedule,
-    message: "snapshot schedules are not supported by this plugin (they need the array's SSH CLI); create snapshots with -o virtualCopyOf=<vol> instead",
+    title: 'a schedule frequency with a field that is no cron field',
+    opts: { ...schedule, scheduleFrequency: '0 * * * "; rm' },
+    message: 'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed. ',
   },
   {
-    title: 'a valid auto-named schedule is refused',
-    opts: { ...schedule, scheduleName: 'auto', expHrs: '4', retHrs: '2' },
-    message: "snapshot schedules are not supported by this plugin (they need the array's SSH CLI); create snapshots with -o virtualCopyOf=<vol> instead",
+    title: 'a schedule frequency with two spaces in a row',
+    opts: { ...schedule, scheduleFrequency: '0  * * *' },
+    message: 'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed. ',
   },
+  { title: 'the retentionHours of a schedule (upstream TestCreateSnpSchedwithRetToBase)', opts: { ...schedule, retentionHours: '5', expHrs: '4', retHrs: '2' }, message: invalidOptions("['retentionHours']", 'create snapshot schedule') },
   // 9: clone, import
   { title: 'an empty cloneOf', opts: { cloneOf: '' }, message: "Invalid value '' specified for cloneOf. Please specify the name of the volume to clone." },
   { title: 'an empty importVol', opts: { importVol: '' }, message: "Invalid value '' specified for importVol. Please specify the name of the volume or snapshot on the array." },
@@ -229,10 +241,6 @@ describe('parseCreateRequest: errors, exact texts, upstream order', () => {
       assert.equal(err.message, c.message);
     });
   }
-
-  test('a refused schedule is a SnapshotSchedulesUnsupportedError', () => {
-    assert.ok(errorOf(() => parse(schedule)) instanceof SnapshotSchedulesUnsupportedError);
-  });
 
   test('only an initialising backend is worth retrying', () => {
     assert.equal(errorOf(() => parse({ backend: 'init' })).retryable, true);
@@ -395,6 +403,46 @@ const okCases: OkCase[] = [
     expected: { kind: 'snapshot', name: 'vol1', source: 'src', expirationHours: null, retentionHours: null, mountConflictDelay: 30 },
   },
   { title: 'retention equal to expiration', opts: { virtualCopyOf: 'src', expirationHours: '5', retentionHours: '5' }, expected: { kind: 'snapshot', name: 'vol1', source: 'src', expirationHours: 5, retentionHours: 5, mountConflictDelay: 30 } },
+  {
+    title: 'a scheduled snapshot (upstream TestCreateSnpSchedule): the Docker volume is a plain snapshot, the schedule apart',
+    opts: { virtualCopyOf: 'src', scheduleName: '3parsched1', scheduleFrequency: '10 * * * *', snapshotPrefix: 'pqrst', expHrs: '4', retHrs: '2' },
+    expected: {
+      kind: 'snapshot',
+      name: 'vol1',
+      source: 'src',
+      expirationHours: null,
+      retentionHours: null,
+      mountConflictDelay: 30,
+      schedule: { name: '3parsched1', frequency: '10 * * * *', prefix: 'pqrst', expirationHours: 4, retentionHours: 2 },
+    },
+  },
+  {
+    title: 'a schedule without hours, auto-named (the name is made at creation)',
+    opts: { virtualCopyOf: 'src', scheduleName: 'auto', scheduleFrequency: '*/5 0-6 1,15 * 1-5', snapshotPrefix: 'p', mountConflictDelay: '5', size: '3' },
+    view: [],
+    expected: {
+      kind: 'snapshot',
+      name: 'vol1',
+      source: 'src',
+      expirationHours: null,
+      retentionHours: null,
+      mountConflictDelay: 5,
+      schedule: { name: 'auto', frequency: '*/5 0-6 1,15 * 1-5', prefix: 'p', expirationHours: null, retentionHours: null },
+    },
+  },
+  {
+    title: 'a schedule at the bounds: 31-character name, 15-character prefix, equal hours',
+    opts: { virtualCopyOf: 'src', scheduleName: 's'.repeat(31), scheduleFrequency: '0 0 * * *', snapshotPrefix: 'p'.repeat(15), expHrs: '43800', retHrs: '43800' },
+    expected: {
+      kind: 'snapshot',
+      name: 'vol1',
+      source: 'src',
+      expirationHours: null,
+      retentionHours: null,
+      mountConflictDelay: 30,
+      schedule: { name: 's'.repeat(31), frequency: '0 0 * * *', prefix: 'p'.repeat(15), expirationHours: 43800, retentionHours: 43800 },
+    },
+  },
   {
     title: 'an import on the default backend',
     opts: { importVol: 'legacy_vol', mountConflictDelay: '10' },

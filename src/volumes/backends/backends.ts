@@ -37,6 +37,7 @@ import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
+import { arrayCliOptionsOf, LazyArrayCli, type SshSettings } from './array-cli.js';
 import { backendNotReady, targetNotReady, type ArrayRole, type BackendState, type BackendStatus, type BackendView } from './state.js';
 
 /** Backoff of the background re-initialisation of a FAILED backend. */
@@ -81,6 +82,8 @@ export interface ReadyBackend {
   primary: ArrayHandle;
   /** The replication target while it is OK (as it was when the backend was looked up). */
   target?: ReplicationTarget;
+  /** The array's SSH CLI (snapshot schedules), connected on first use. */
+  cli: LazyArrayCli;
 }
 
 /** The CPG's domain, read once per CPG and kept. */
@@ -272,6 +275,8 @@ interface BackendsOptions {
   clock?: Clock;
   backoff?: Backoff;
   wsapi?: WsapiSettings;
+  /** The arrays' SSH CLI settings (snapshot schedules). */
+  ssh?: SshSettings;
   /** Called whenever the state of a backend's array (its primary, or its replication target) changes. */
   onStateChange?: (name: string, state: BackendState, role: ArrayRole) => void;
 }
@@ -291,6 +296,7 @@ interface Entry {
   config: BackendConfig;
   primary: Side;
   target?: Side;
+  cli: LazyArrayCli;
 }
 
 function sideStatus(side: Side): { state: BackendState; reason?: string } {
@@ -331,7 +337,9 @@ export class Backends {
     this.#backoff = options.backoff ?? defaultBackoff;
     for (const backend of blockBackends(config)) {
       const [primary, target] = specsOf(backend, secrets.get(backend.name)).map(newSide);
-      this.#entries.set(backend.name, { config: backend, primary: primary!, ...(target === undefined ? {} : { target }) });
+      const ssh = options.ssh ?? {};
+      const cli = new LazyArrayCli(backend.name, arrayCliOptionsOf(backend, secrets.get(backend.name), config.host, ssh), ssh.factory);
+      this.#entries.set(backend.name, { config: backend, primary: primary!, ...(target === undefined ? {} : { target }), cli });
     }
   }
 
@@ -380,7 +388,7 @@ export class Backends {
     const entry = this.#entries.get(name);
     const primary = entry?.primary.handle;
     if (entry === undefined || primary === undefined) return undefined;
-    const ready: ReadyBackend = { name, config: entry.config, primary };
+    const ready: ReadyBackend = { name, config: entry.config, primary, cli: entry.cli };
     const target = entry.target?.handle;
     if (target !== undefined && entry.config.replication !== undefined) ready.target = { ...target, device: entry.config.replication };
     return ready;
@@ -412,7 +420,7 @@ export class Backends {
   }
 
   /**
-   * Stops the retries and logs out of every array. Closing a client also ends its connections, so an init
+   * Stops the retries, logs out of every array and ends the SSH connections. Closing a client also ends its connections, so an init
    * attempt waiting on a silent array fails at once instead of holding close() for the WSAPI timeout.
    */
   async close(): Promise<void> {
@@ -423,6 +431,7 @@ export class Backends {
     await Promise.all(sides.map((side) => side.run?.catch(() => undefined)));
     // A client made while the first round closed (an attempt that was reading its CA file).
     await closeClients();
+    await Promise.all([...this.#entries.values()].map((e) => e.cli.close()));
   }
 
   /**

@@ -8,6 +8,7 @@ import { RcgRoles, RcgStates, TaskStatuses, WsapiCodes, type RemoteCopyGroup, ty
 import type { Logger } from '../../log.js';
 import type { Backends, ReadyBackend, ReplicationTarget } from '../backends/backends.js';
 import { VolumeOperationError, describe, failedWith, hasAnyCode, isStatus } from './failures.js';
+import { removeScheduleOf } from './schedule.js';
 
 const BUSY_TEXT = 'The volume is currently busy on the 3PAR and cannot be deleted at this time. You can try again later.';
 
@@ -107,16 +108,19 @@ export interface DismantleSpec {
   rcg?: { name: string; deleteIfEmpty: boolean } | undefined;
   /** Remove refuses a group that is not primary here (upstream); a rollback does not care. */
   requirePrimary?: boolean;
+  /** A scheduled snapshot's schedule, removed first over the array's SSH CLI (upstream's `removesched -f`). */
+  schedule?: string;
 }
 
 /**
  * Takes `spec.arrayName` off the array with everything the plugin attached to it, in reverse order of
- * creation: remote copy (stop the group, remove the volume and its secondary, then delete the group when empty
+ * creation: a snapshot schedule, remote copy (stop the group, remove the volume and its secondary, then delete the group when empty
  * and allowed, else start it again), VV sets, the plugin's `vvs-` set, the volume. Idempotent.
  * The caller holds the volume's lock and, with `rcg`, the group's.
  */
 export async function dismantle(backend: ReadyBackend, spec: DismantleSpec, logger: Pick<Logger, 'warn'>): Promise<void> {
   const client = backend.primary.client;
+  if (spec.schedule !== undefined) await removeScheduleOf(backend, spec.schedule, spec.name);
   if (spec.rcg !== undefined) await leaveGroup(backend, spec, spec.rcg, logger);
   if (spec.qosSet) await ignoringMissing(() => client.removeVolumesFromSet(spec.qosSet!, [spec.arrayName]));
   if (spec.ownSet !== undefined) {

@@ -3,7 +3,8 @@
  * for a replicated volume):
  *   refused while the record lists snapshots (upstream's text)
  *   replicated: GET /system on the target's session (refused with the target's reason while it is down)
- *   intent → replicated: GET /remotecopygroups/<g> (must be primary), PUT {action:4}, DELETE
+ *   intent → a scheduled snapshot: SSH removesched -f <schedule> (upstream's order; a schedule already gone is fine)
+ *   → replicated: GET /remotecopygroups/<g> (must be primary), PUT {action:4}, DELETE
  *   /remotecopygroups/<g>/volumes/<v>?removeSecondaryVolume=true, then DELETE the group when empty
  *   (?keepSnap=false) or PUT {action:3} to start it again
  *   → PUT /volumesets/<qos> {action:2} → PUT /volumesets/vvs-… {action:2}, DELETE /volumesets/vvs-… (upstream
@@ -19,7 +20,7 @@ import { dropIntent, newIntent, type FlowContext } from './flow.js';
 import { mountHolders } from './mount.js';
 import { intentKey, type VolumeIntent } from '../store/intents.js';
 import type { FirstWrite, HeldLocks } from '../store/locks.js';
-import { vvSetName } from '../request/naming.js';
+import { arrayVolumeName, vvSetName } from '../request/naming.js';
 import { withoutSnapshot } from '../request/plan.js';
 import type { StoredVolume, VolumeRecord } from '../store/records.js';
 
@@ -46,7 +47,15 @@ function removeIntentOf(ctx: FlowContext, r: VolumeRecord): VolumeIntent {
     ...(hasFlashCacheOption(r) && !r.qos_name ? { ownSet: vvSetName(r.id) } : {}),
     ...(r.rcg_info !== null ? { rcg: { name: r.rcg_info.local_rcg_name, created: false } } : {}),
     ...(r.snap_metadata !== null ? { parent: r.snap_metadata.parent_name } : {}),
+    ...(scheduleOf(r) === undefined ? {} : { schedule: scheduleOf(r)! }),
   });
+}
+
+/** The schedule a scheduled snapshot's record names (upstream kept it in `snap_metadata.snap_schedule`). */
+function scheduleOf(r: VolumeRecord): VolumeIntent['schedule'] {
+  const s = r.snap_metadata?.snap_schedule;
+  if (!r.has_schedule || s === undefined || r.snap_metadata === null) return undefined;
+  return { name: s.schedule_name, prefix: s.snap_name_prefix, parentArrayName: arrayVolumeName(r.snap_metadata.parent_id, false) };
 }
 
 /** The array teardown an intent describes: a remove deletes an emptied group; a rolled-back create only its own. */
@@ -57,6 +66,8 @@ export function dismantleSpecOf(intent: VolumeIntent, requirePrimary: boolean): 
     ...(intent.qosSet === undefined ? {} : { qosSet: intent.qosSet }),
     ...(intent.ownSet === undefined ? {} : { ownSet: intent.ownSet }),
     ...(intent.rcg === undefined ? {} : { rcg: { name: intent.rcg.name, deleteIfEmpty: intent.op === 'remove' || intent.rcg.created } }),
+    // A rolled-back create removes its schedule only when it proves to be its own (repair.ts).
+    ...(intent.schedule === undefined || intent.op !== 'remove' ? {} : { schedule: intent.schedule.name }),
     requirePrimary,
   };
 }

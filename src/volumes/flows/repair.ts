@@ -5,8 +5,10 @@
  *    operation still running on another node keeps its intent (its lock is held; the intent is deferred):
  *      create + record present  → only the intent deletion was lost: drop it;
  *      create + no record       → roll back: an import is renamed back, anything else dismantled
- *                                 (RCG membership and secondary, VV sets, the plugin's vvs- set, the volume);
- *      remove                   → finish it: dismantle, delete the record (and the parent's list entry).
+ *                                 (a snapshot schedule it proves to have made, RCG membership and secondary,
+ *                                 VV sets, the plugin's vvs- set, the volume);
+ *      remove                   → finish it: dismantle (a scheduled snapshot's schedule first), delete the
+ *                                 record (and the parent's list entry).
  * 2. For every OK backend: one `GET /volumes`, then the records and intents (read after the array, so a create
  *    racing with the scan is covered by its intent or its record). Each finding is re-checked before it is
  *    reported:
@@ -20,7 +22,8 @@
 import { HpeError } from '../../errors.js';
 import { dismantle, ignoringMissing } from './array-ops.js';
 import type { ReadyBackend } from '../backends/backends.js';
-import { LockTimeoutError } from '../errors.js';
+import { LockTimeoutError, VolumeRequestError } from '../errors.js';
+import { removeUnclaimedSchedule, scheduleFailed } from './schedule.js';
 import { describe, isStatus } from './failures.js';
 import type { FlowContext } from './flow.js';
 import type { VolumeIntent } from '../store/intents.js';
@@ -96,6 +99,8 @@ async function settleIntent(ctx: FlowContext, options: RepairOptions, intent: Vo
   const b = ctx.backends.get(intent.backend);
   const targets: LockTarget[] = [volumeLock(intent.name)];
   if (intent.rcg !== undefined) targets.push(rcgLock(intent.rcg.name));
+  // The parent's snapshot list says whether a schedule of that name is claimed: no create of it meanwhile.
+  if (intent.schedule !== undefined && intent.parent !== undefined) targets.push(volumeLock(intent.parent));
   try {
     await options.locks.withLocks(
       targets,
@@ -148,6 +153,15 @@ async function settleIntent(ctx: FlowContext, options: RepairOptions, intent: Vo
 }
 
 async function rollBackCreate(b: ReadyBackend, intent: VolumeIntent, ctx: FlowContext): Promise<void> {
+  if (intent.schedule !== undefined) {
+    const parent = intent.parent === undefined ? undefined : await ctx.store.getByName(intent.parent);
+    const volume = intent.name;
+    try {
+      await removeUnclaimedSchedule(b.cli.get(), intent.schedule, parent?.record);
+    } catch (err) {
+      throw err instanceof VolumeRequestError ? err : scheduleFailed('remove', err, { backend: b.name, volume });
+    }
+  }
   if (intent.flow === 'import' && intent.importedFrom !== undefined) {
     const from = intent.importedFrom;
     await ignoringMissing(() => b.primary.client.modifyVolume(intent.arrayName, { newName: from.name, comment: from.comment ?? '' }));

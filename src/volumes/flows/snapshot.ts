@@ -1,9 +1,13 @@
 /**
  * Snapshot (`-o virtualCopyOf=<vol>`), under the snapshot's and the parent's locks:
  *   GET /tasks                                  refuse while a task (a copy) runs on the parent
- *   intent → POST /volumes/<parent dcv-…> {action:"createSnapshot", parameters:{name dcs-…, comment,
+ *   [schedule: SSH showsched <name>             refuse a name the array has]
+ *   intent → [schedule: SSH createsched "createsv -f [-exp <n>h ][-retain <n>h ]<prefix>.@y@@m@@d@@H@@M@@S@ <parent
+ *            dcv-…>" "<freq>" <name>, as upstream, before the snapshot]
+ *   → POST /volumes/<parent dcv-…> {action:"createSnapshot", parameters:{name dcs-…, comment,
  *            expirationHours?, retentionHours?}}
- *   → ONE etcd transaction: the snapshot's record + the parent's `snapshots` list → intent deleted.
+ *   → ONE etcd transaction: the snapshot's record (+ `has_schedule`, `snap_metadata.snap_schedule`) + the parent's
+ *     `snapshots` list → intent deleted.
  * Upstream's active-task check never matched (it passed `*<dcv>` to an exact-name match); this one does.
  */
 import type { HeldLocks } from '../store/locks.js';
@@ -14,7 +18,8 @@ import { VolumeOperationError, hasAnyCode, isStatus, failedAsUpstream } from './
 import { newIntent, runCreate, type FlowContext } from './flow.js';
 import { arrayVolumeName, newVolumeId } from '../request/naming.js';
 import type { SnapshotRequest } from '../request/options.js';
-import { newRecord, optionBool, snapshotComment, snapshotMetadata, withSnapshotEntry } from '../request/plan.js';
+import { newRecord, optionBool, scheduleNameOf, scheduleSpec, snapScheduleOf, snapshotComment, snapshotMetadata, withSnapshotEntry } from '../request/plan.js';
+import { mayHaveRun, removeUnclaimedSchedule, requireFreeScheduleName, scheduleFailed, scheduleOfIntent } from './schedule.js';
 import type { StoredVolume } from '../store/records.js';
 
 /** Re-reads the parent when a concurrent change (a mount) moved its revision; bounded. */
@@ -49,9 +54,21 @@ export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotReques
     );
   }
 
+  // The SSH settings and the schedule's name are checked before anything is made.
+  const cli = req.schedule === undefined ? undefined : b.cli.get();
+  const schedule = req.schedule === undefined ? undefined : scheduleSpec(req.schedule, scheduleNameOf(req.schedule.name, ctx.now()), parentArray);
+  if (cli !== undefined && schedule !== undefined) await requireFreeScheduleName(cli, schedule, b, req.name);
+
   const id = newVolumeId();
   const arrayName = arrayVolumeName(id, true);
-  const meta = snapshotMetadata({ id, name: req.name, parent: p, expirationHours: req.expirationHours, retentionHours: req.retentionHours });
+  const meta = snapshotMetadata({
+    id,
+    name: req.name,
+    parent: p,
+    expirationHours: req.expirationHours,
+    retentionHours: req.retentionHours,
+    ...(schedule === undefined ? {} : { schedule: snapScheduleOf(schedule) }),
+  });
   const record = newRecord({
     id,
     displayName: req.name,
@@ -70,8 +87,26 @@ export async function createSnapshotVolume(ctx: FlowContext, req: SnapshotReques
 
   await runCreate(ctx, {
     what,
-    intent: newIntent(ctx, { op: 'create', flow: 'snapshot', id, name: req.name, backend: b.name, arrayName, parent: req.source }),
+    intent: newIntent(ctx, {
+      op: 'create',
+      flow: 'snapshot',
+      id,
+      name: req.name,
+      backend: b.name,
+      arrayName,
+      parent: req.source,
+      ...(schedule === undefined ? {} : { schedule: scheduleOfIntent(schedule) }),
+    }),
     steps: async (undo) => {
+      if (cli !== undefined && schedule !== undefined) {
+        try {
+          await cli.createSchedule(schedule);
+        } catch (err) {
+          if (mayHaveRun(err)) undo.push(`remove schedule ${schedule.scheduleName} if made`, () => removeUnclaimedSchedule(cli, scheduleOfIntent(schedule), p));
+          throw scheduleFailed('create', err, { backend: b.name, volume: req.name });
+        }
+        undo.push(`remove schedule ${schedule.scheduleName}`, () => cli.removeSchedule(schedule.scheduleName));
+      }
       try {
         await client.createSnapshot(parentArray, arrayName, {
           comment: snapshotComment(p, req.name),

@@ -4,7 +4,7 @@
  */
 import type { BackendStatus } from '../backends/state.js';
 import { MAX_VOLUME_NAME, maxSnapshotName } from './limits.js';
-import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SNAPSHOT_HOURS } from './options.js';
+import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SCHEDULE_NAME, MAX_SNAPSHOT_HOURS, MAX_SNAPSHOT_PREFIX } from './options.js';
 
 export const CREATE_HELP = `
 HPE 3PAR / Primera Docker volume plugin: docker volume create -d hpe --name <name> [-o option=value ...]
@@ -41,9 +41,19 @@ Snapshot a volume (read-only virtual copy on the source's backend):
   -o expirationHours=<h>        the array deletes the snapshot after this many hours (1 to ${MAX_SNAPSHOT_HOURS})
   -o retentionHours=<h>         the snapshot cannot be deleted for this many hours (1 to ${MAX_SNAPSHOT_HOURS})
   also allowed: mountConflictDelay
-  Snapshot schedules (scheduleName, scheduleFrequency, snapshotPrefix, expHrs, retHrs) need the array's SSH
-  CLI and are not supported; run the snapshot command above from cron instead.
   docker volume inspect <volume> lists its snapshots; docker volume inspect <volume>/<snapshot> shows one.
+
+Snapshot a volume and schedule more snapshots of it on the array (needs the backend's SSH settings, san_ip,
+san_login and san_password or san_private_key, in hpe.conf):
+  -o virtualCopyOf=<volume>     the Docker name of the volume to snapshot
+  -o scheduleName=<name>        the schedule's name on the array, at most ${MAX_SCHEDULE_NAME} characters (auto: from the time)
+  -o scheduleFrequency="<m> <h> <dom> <mon> <dow>"
+                                when the array takes a snapshot, five cron fields, e.g. "0 * * * *" hourly
+  -o snapshotPrefix=<prefix>    scheduled snapshots are named <prefix>.<date and time>; at most ${MAX_SNAPSHOT_PREFIX} characters
+  -o expHrs=<h>                 the array deletes each scheduled snapshot after this many hours (1 to ${MAX_SNAPSHOT_HOURS})
+  -o retHrs=<h>                 each scheduled snapshot cannot be deleted for this many hours (not above expHrs)
+  also allowed: mountConflictDelay
+  The Docker volume named by the request is a snapshot like the one above; removing it removes the schedule.
 
 Import a volume or snapshot that already exists on the array (it is renamed to the plugin's naming):
   -o importVol=<array name>     the array's name of a volume or snapshot not exported to any host

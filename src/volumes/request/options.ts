@@ -14,7 +14,7 @@
  */
 import type { ReplicationDevice } from '../../config/index.js';
 import { backendNotReady, targetNotReady, type BackendView } from '../backends/state.js';
-import { SnapshotSchedulesUnsupportedError, VolumeRequestError } from '../errors.js';
+import { VolumeRequestError } from '../errors.js';
 import { FsTypes, type FsType } from '../../host/index.js';
 import { checkArrayName, checkRcgName, checkSnapshotNameLength, checkVolumeNameLength } from './limits.js';
 import { isValidVolumeName } from './naming.js';
@@ -99,7 +99,29 @@ export interface SnapshotRequest extends NewVolumeBase {
   source: string;
   expirationHours: number | null;
   retentionHours: number | null;
+  /** Present for `-o scheduleName=...`: a schedule on the array snapshots the source as well (upstream's way). */
+  schedule?: ScheduleRequest;
 }
+
+/** A snapshot schedule (createsched running createsv on the source), as the options gave it. */
+export interface ScheduleRequest {
+  /** The schedule's name on the array; `auto` is named at creation from the time (upstream's way). */
+  name: string;
+  /** Five cron fields separated by single spaces. */
+  frequency: string;
+  /** Prefix of the scheduled snapshots' names. */
+  prefix: string;
+  /** `-exp <n>h` of each scheduled snapshot. */
+  expirationHours: number | null;
+  /** `-retain <n>h` of each scheduled snapshot. */
+  retentionHours: number | null;
+}
+
+/** Upstream's limits of a schedule's name and its snapshots' prefix. */
+export const MAX_SCHEDULE_NAME = 31;
+export const MAX_SNAPSHOT_PREFIX = 15;
+/** The scheduleName upstream replaced by one made from the time. */
+export const AUTO_SCHEDULE_NAME = 'auto';
 
 export interface ImportRequest extends NewVolumeBase {
   kind: 'import';
@@ -269,7 +291,9 @@ function parseSnapshotHours(option: 'expirationHours' | 'retentionHours', raw: s
 
 function parseScheduleHours(option: 'expHrs' | 'retHrs', raw: string): number {
   const n = parseInteger(raw);
-  if (n === undefined || n < 1) throw invalidValue(option, raw, 'Please specify an integer number of hours.');
+  if (n === undefined || n < 1 || n > MAX_SNAPSHOT_HOURS) {
+    throw invalidValue(option, raw, `Please specify an integer number of hours from 1 to ${MAX_SNAPSHOT_HOURS}.`, `e.g. -o ${option}=24`);
+  }
   return n;
 }
 
@@ -301,7 +325,7 @@ function selectOperation(opts: Map<string, string>): Operation {
   if (op === 'create' && SCHEDULE_KEYS.some((k) => opts.has(k))) {
     throw new VolumeRequestError(
       'virtualCopyOf is a mandatory parameter for creating a snapshot schedule',
-      'name the volume with -o virtualCopyOf=<volume>; note that this plugin refuses schedules (they need the array\'s SSH CLI): create snapshots with -o virtualCopyOf=<volume> from cron instead',
+      'name the volume to snapshot with -o virtualCopyOf=<volume>',
     );
   }
   const spec: { label: string; allowed: readonly string[]; mandatory?: readonly string[] } = Operations[op];
@@ -425,30 +449,62 @@ function parseSnapshot(name: string, opts: Map<string, string>, values: Values):
   return { kind: 'snapshot', name, source, expirationHours, retentionHours, mountConflictDelay: values.mountConflictDelay };
 }
 
-/** Checks a schedule request as upstream did, then refuses it: schedules need the array's SSH CLI. */
-function rejectSchedule(opts: Map<string, string>): never {
-  requireNamed(opts, 'virtualCopyOf', 'the name of the volume to snapshot');
+/**
+ * A schedule's options, in upstream's order (hpe_storage_api.py `volumedriver_create_snapshot`): hours, their
+ * order, empty name, empty prefix, lengths, the frequency's five fields. The texts keep upstream's trailing spaces.
+ */
+function parseSchedule(name: string, opts: Map<string, string>, values: Values): SnapshotRequest {
+  const source = requireNamed(opts, 'virtualCopyOf', 'the name of the volume to snapshot');
+  checkSnapshotNameLength(name, source);
   const exp = opts.get('expHrs') || undefined;
   const ret = opts.get('retHrs') || undefined;
-  const expHrs = exp === undefined ? undefined : parseScheduleHours('expHrs', exp);
-  const retHrs = ret === undefined ? undefined : parseScheduleHours('retHrs', ret);
-  if (expHrs !== undefined && retHrs !== undefined && retHrs > expHrs) {
-    throw new VolumeRequestError('create schedule failed, error is: expiration hours must be greater than retention hours');
+  const expirationHours = exp === undefined ? null : parseScheduleHours('expHrs', exp);
+  const retentionHours = ret === undefined ? null : parseScheduleHours('retHrs', ret);
+  if (expirationHours !== null && retentionHours !== null && retentionHours > expirationHours) {
+    throw new VolumeRequestError('create schedule failed, error is: expiration hours must be greater than retention hours', 'give an -o retHrs no greater than -o expHrs');
   }
   const scheduleName = opts.get('scheduleName') ?? '';
   const prefix = opts.get('snapshotPrefix') ?? '';
-  if (scheduleName === '') throw new VolumeRequestError('Please make sure that valid schedule name is passed');
-  if (prefix === '') throw new VolumeRequestError('Please provide a 3 letter prefix for scheduled snapshot names');
-  if ((scheduleName !== 'auto' && scheduleName.length > 31) || prefix.length > 15) {
-    throw new VolumeRequestError('Please provide a scheduleName with max 31 characters and snapshotPrefix with max length of 15 characters');
-  }
-  if ((opts.get('scheduleFrequency') ?? '').split(' ').length !== 5) {
+  if (scheduleName === '') throw new VolumeRequestError('Please make sure that valid schedule name is passed ', 'name the schedule, e.g. -o scheduleName=hourly (or -o scheduleName=auto)');
+  if (prefix === '') throw new VolumeRequestError('Please provide a 3 letter prefix for scheduled snapshot names ', 'e.g. -o snapshotPrefix=hrl');
+  if ((scheduleName !== AUTO_SCHEDULE_NAME && scheduleName.length > MAX_SCHEDULE_NAME) || prefix.length > MAX_SNAPSHOT_PREFIX) {
     throw new VolumeRequestError(
-      'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed.',
-      'give scheduleFrequency as five cron fields separated by single spaces, e.g. "0 * * * *"',
+      `Please provide a scheduleName with max ${MAX_SCHEDULE_NAME} characters and snapshotPrefix with max length of ${MAX_SNAPSHOT_PREFIX} characters`,
+      `shorten -o scheduleName to ${MAX_SCHEDULE_NAME} characters and -o snapshotPrefix to ${MAX_SNAPSHOT_PREFIX}`,
     );
   }
-  throw new SnapshotSchedulesUnsupportedError();
+  checkScheduleWords(scheduleName, prefix);
+  const frequency = opts.get('scheduleFrequency') ?? '';
+  // Upstream checked the count only; each field is also checked here, as it goes into the CLI command line.
+  const fields = frequency.split(' ');
+  if (fields.length !== 5 || !fields.every((f) => /^[0-9*,/-]+$/.test(f))) {
+    throw new VolumeRequestError(
+      'Invalid schedule string is passed: HPE Docker Volume plugin Create volume failed: create schedule failed, error is: Improper string passed. ',
+      'give scheduleFrequency as five cron fields (minute hour day-of-month month day-of-week) separated by single spaces, e.g. "0 * * * *"',
+    );
+  }
+  return {
+    kind: 'snapshot',
+    name,
+    source,
+    expirationHours: null,
+    retentionHours: null,
+    mountConflictDelay: values.mountConflictDelay,
+    schedule: { name: scheduleName, frequency, prefix, expirationHours, retentionHours },
+  };
+}
+
+/**
+ * The name and prefix go into one CLI command line (`createsched "createsv ... <prefix>.@y@..." "<freq>" <name>`):
+ * only characters an array object name may hold, so nothing can break out of the command's quoting. Upstream
+ * passed them as given.
+ */
+function checkScheduleWords(scheduleName: string, prefix: string): void {
+  for (const [option, value] of [['scheduleName', scheduleName], ['snapshotPrefix', prefix]] as const) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(value)) {
+      throw invalidValue(option, value, 'Please use letters, digits, _, . and - only.', `e.g. -o ${option}=${option === 'scheduleName' ? 'hourly' : 'hrl'}`);
+    }
+  }
 }
 
 function parseClone(name: string, opts: Map<string, string>, values: Values): CloneRequest {
@@ -539,8 +595,7 @@ export function parseCreateRequest(name: string, rawOpts: Opts | null | undefine
     case 'snapshot':
       return parseSnapshot(name, opts, readValues(opts));
     case 'schedule':
-      readValues(opts);
-      return rejectSchedule(opts);
+      return parseSchedule(name, opts, readValues(opts));
     case 'clone':
       return parseClone(name, opts, readValues(opts));
   }

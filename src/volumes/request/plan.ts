@@ -18,11 +18,12 @@ import {
   type SystemInfo,
   type Volume,
   type WsapiFeatures,
+  type ScheduleSpec,
 } from '../../array/index.js';
 import type { ReplicationDevice, ReplicationMode } from '../../config/index.js';
 import { VolumeRequestError } from '../errors.js';
-import type { FsOwner, Provisioning } from './options.js';
-import type { SnapshotMetadata, VolumeRecord } from '../store/records.js';
+import { AUTO_SCHEDULE_NAME, type FsOwner, type Provisioning, type ScheduleRequest } from './options.js';
+import type { SnapSchedule, SnapshotMetadata, VolumeRecord } from '../store/records.js';
 
 /** What the array can do, as init learnt it. */
 export interface ArrayCaps {
@@ -241,7 +242,7 @@ export function newRecord(f: RecordFields): VolumeRecord {
     is_snap: f.snapMetadata != null,
     snapshots: [],
     snap_metadata: f.snapMetadata ?? null,
-    has_schedule: false,
+    has_schedule: f.snapMetadata?.snap_schedule !== undefined,
     rcg_info: f.rcg ?? null,
     fsOwner: f.fsOwner ?? null,
     fsMode: f.fsMode ?? null,
@@ -264,7 +265,7 @@ export function fsOwnerText(owner: FsOwner | null): string | null {
 }
 
 export function snapshotMetadata(
-  p: { id: string; name: string; parent: VolumeRecord; expirationHours: number | null; retentionHours: number | null },
+  p: { id: string; name: string; parent: VolumeRecord; expirationHours: number | null; retentionHours: number | null; schedule?: SnapSchedule },
 ): SnapshotMetadata {
   return {
     name: p.name,
@@ -275,7 +276,61 @@ export function snapshotMetadata(
     fsMode: p.parent.fsMode,
     expiration_hours: p.expirationHours,
     retention_hours: p.retentionHours,
+    ...(p.schedule === undefined ? {} : { snap_schedule: p.schedule }),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Snapshot schedules
+
+/**
+ * The schedule's name on the array: as given, or for `auto` upstream's `str(datetime.now())` (local time, with
+ * microseconds) with ' ', ':' and '-' replaced by '_', e.g. `2024_05_01_13_04_05.123000`.
+ */
+export function scheduleNameOf(given: string, now: Date): string {
+  if (given !== AUTO_SCHEDULE_NAME) return given;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const micro = String(now.getMilliseconds() * 1000).padStart(6, '0');
+  return `${now.getFullYear()}_${two(now.getMonth() + 1)}_${two(now.getDate())}_${two(now.getHours())}_${two(now.getMinutes())}_${two(now.getSeconds())}.${micro}`;
+}
+
+/** What `createsched` makes: `createsv -f [-exp <n>h] [-retain <n>h] <prefix>.@y@@m@@d@@H@@M@@S@ <parent>` on `frequency`. */
+export function scheduleSpec(schedule: ScheduleRequest, scheduleName: string, parentArrayName: string): ScheduleSpec {
+  return {
+    scheduleName,
+    frequency: schedule.frequency,
+    snapshotPrefix: schedule.prefix,
+    parentVolume: parentArrayName,
+    ...(schedule.expirationHours === null ? {} : { expirationHours: schedule.expirationHours }),
+    ...(schedule.retentionHours === null ? {} : { retentionHours: schedule.retentionHours }),
+  };
+}
+
+/** The record's `snap_schedule` (upstream's field names). */
+export function snapScheduleOf(spec: ScheduleSpec): SnapSchedule {
+  return {
+    schedule_name: spec.scheduleName,
+    snap_name_prefix: spec.snapshotPrefix,
+    sched_frequency: spec.frequency,
+    sched_snap_exp_hrs: spec.expirationHours ?? null,
+    sched_snap_ret_hrs: spec.retentionHours ?? null,
+  };
+}
+
+/**
+ * Whether the schedule `shown` on the array is one a create of a snapshot of `parentArrayName` may have made,
+ * and none of the parent's snapshots claims: the schedule runs createsv with `prefix` on that parent. Only such a
+ * schedule is removed when a create is rolled back (another one of the same name is not this plugin's to remove).
+ */
+export function isUnclaimedSchedule(
+  shown: { name: string; command: string },
+  made: { prefix: string; parentArrayName: string },
+  parent: Pick<VolumeRecord, 'snapshots'> | undefined,
+): boolean {
+  const words = shown.command.trim().split(/\s+/);
+  const targetsParent = words[0] === 'createsv' && words.at(-1) === made.parentArrayName && words.at(-2)?.startsWith(`${made.prefix}.`) === true;
+  const claimed = parent?.snapshots.some((s) => s.snap_schedule?.schedule_name === shown.name) ?? false;
+  return targetsParent && !claimed;
 }
 
 /** The parent with `entry` added to (or, with `remove`, taken from) its snapshot list. */

@@ -83,7 +83,7 @@ function volumeDetail(record: VolumeRecord, live: LiveDetails): Record<string, u
 }
 
 function snapshotsList(record: VolumeRecord): Record<string, unknown>[] {
-  return record.snapshots.map((s) => ({ Name: s.name, ParentName: s.parent_name }));
+  return record.snapshots.map((s) => ({ Name: s.name, ParentName: s.parent_name, ...(s.snap_schedule === undefined ? {} : { snap_schedule: s.snap_schedule }) }));
 }
 
 const priorities: Record<number, string> = { 1: 'Low', 2: 'Normal', 3: 'High' };
@@ -151,6 +151,7 @@ export function snapshotStatus(record: VolumeRecord): Record<string, unknown> {
       mountConflictDelay: record.mount_conflict_delay,
       snap_cpg: record.snap_cpg,
       backend: record.backend,
+      ...(m?.snap_schedule === undefined ? {} : { snap_schedule: m.snap_schedule }),
       '3par_vol_name': record['3par_vol_name'],
     },
   };

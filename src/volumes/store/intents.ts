@@ -2,7 +2,8 @@
  * Intents: crash safety for the steps that span the array and etcd.
  *
  * Before its first array call, a create writes `/volume-intents/<uuid>` naming everything it may make on the
- * array (the volume, its VV set, its remote copy group membership, the original name of an imported volume).
+ * array (the volume, its VV set, its remote copy group membership, the original name of an imported volume, a
+ * snapshot schedule).
  * The record is written after the last array step, and the intent is deleted after the record. A remove writes
  * an intent before it touches the array and deletes it after the record is gone. So after a crash (kill -9,
  * power loss) at any point:
@@ -47,6 +48,12 @@ const intentSchema = z
     importedFrom: z.object({ name: z.string(), comment: z.string().optional() }).optional(),
     /** A snapshot's parent (Docker name), for the parent's snapshot list. */
     parent: z.string().optional(),
+    /**
+     * A scheduled snapshot's schedule on the array. Create: the schedule it may have made (createsched runs after
+     * the intent), removed on rollback only if it runs createsv with `prefix` on `parentArrayName` and no snapshot
+     * of the parent claims it. Remove: the schedule removed first.
+     */
+    schedule: z.object({ name: z.string(), prefix: z.string(), parentArrayName: z.string() }).optional(),
     v: z.literal(1),
     node: z.string(),
     started: z.string(),

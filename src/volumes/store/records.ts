@@ -42,6 +42,17 @@ export interface SnapshotMetadata {
   fsMode: string | null;
   expiration_hours: number | null;
   retention_hours: number | null;
+  /** A scheduled snapshot's schedule on the array (upstream's fields). */
+  snap_schedule?: SnapSchedule;
+}
+
+/** A snapshot schedule the plugin made on the array: `createsched` running `createsv` on the parent. */
+export interface SnapSchedule {
+  schedule_name: string;
+  snap_name_prefix: string;
+  sched_frequency: string;
+  sched_snap_exp_hrs: number | null;
+  sched_snap_ret_hrs: number | null;
 }
 
 /** Where a mounted volume sits on its node. */
@@ -86,7 +97,7 @@ export interface VolumeRecord {
   snapshots: SnapshotMetadata[];
   /** A snapshot's own settings; null for a volume. */
   snap_metadata: SnapshotMetadata | null;
-  /** Always false here: snapshot schedules are not supported. Kept so upstream's field set maps over. */
+  /** A snapshot whose `snap_metadata.snap_schedule` is a schedule on the array (upstream set it on the snapshot, not the parent). */
   has_schedule: boolean;
   rcg_info: { local_rcg_name: string; remote_rcg_name: string } | null;
   /** `uid:gid`. */

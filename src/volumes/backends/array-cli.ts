@@ -1,0 +1,98 @@
+/**
+ * A backend's SSH CLI (snapshot schedules): its settings from hpe.conf, made on first need and kept for the
+ * backend's life, closed at shutdown. It is apart from the backend's state: an SSH outage fails the schedule
+ * operations of that backend only, never its WSAPI requests.
+ */
+import { createArrayCli, knownHostsFilePath, type ArrayCli, type ArrayCliOptions, type SshTimeouts } from '../../array/index.js';
+import type { BackendConfig, HostConfig } from '../../config/index.js';
+import type { Logger } from '../../log.js';
+import type { RevealedSecrets } from '../../secrets/index.js';
+import { VolumeRequestError } from '../errors.js';
+
+export type ArrayCliFactory = (options: ArrayCliOptions) => ArrayCli;
+
+/**
+ * Where the arrays' SSH host keys are remembered when neither the caller nor hpe.conf (`ssh_hosts_key_file`) names
+ * a file: in the plugin's default state folder. `serve` passes the file of its actual state folder.
+ */
+const DEFAULT_KNOWN_HOSTS_FILE = knownHostsFilePath('/var/lib/hpedockerplugin');
+
+/** What the plugin as a whole sets for every array's SSH connection; each unset one comes from hpe.conf's [DEFAULT]. */
+export interface SshSettings {
+  knownHostsFile?: string;
+  strictHostKeyPolicy?: boolean;
+  timeouts?: Partial<SshTimeouts>;
+  /** Makes the client (tests pass a fake); default createArrayCli. */
+  factory?: ArrayCliFactory;
+}
+
+/** The backend's createArrayCli options, or the hpe.conf options it lacks. */
+export function arrayCliOptionsOf(
+  backend: BackendConfig,
+  secrets: RevealedSecrets | undefined,
+  host: Pick<HostConfig, 'ssh'>,
+  settings: SshSettings,
+  log?: Logger,
+): ArrayCliOptions | { missing: string[] } {
+  const privateKeyPath = backend.sanPrivateKey || undefined;
+  const password = secrets?.san_password || undefined;
+  const passphrase = secrets?.san_private_key_passphrase || undefined;
+  const missing: string[] = [];
+  if (backend.sanIp === '') missing.push('san_ip');
+  if (backend.sanLogin === '') missing.push('san_login');
+  if (privateKeyPath === undefined && password === undefined) missing.push('san_password (or san_private_key)');
+  if (missing.length > 0) return { missing };
+  const port = backend.sanSshPort ?? 22;
+  const connectMs = backend.sshConnTimeoutSec === undefined ? undefined : backend.sshConnTimeoutSec * 1000;
+  const timeouts = { ...(connectMs === undefined ? {} : { connectMs }), ...settings.timeouts };
+  return {
+    arrayLabel: `${backend.sanIp}${port === 22 ? '' : `:${port}`}`,
+    host: backend.sanIp,
+    port,
+    user: backend.sanLogin,
+    ...(password === undefined ? {} : { password }),
+    ...(privateKeyPath === undefined ? {} : { privateKeyPath, ...(passphrase === undefined ? {} : { passphrase }) }),
+    knownHostsFile: settings.knownHostsFile ?? host.ssh?.knownHostsFile ?? DEFAULT_KNOWN_HOSTS_FILE,
+    strictHostKeyPolicy: settings.strictHostKeyPolicy ?? host.ssh?.strictHostKeyPolicy ?? false,
+    timeouts,
+    ...(log === undefined ? {} : { log }),
+  };
+}
+
+/** The error of a schedule operation on a backend whose SSH is not configured. */
+export function noSshError(backend: string, missing: readonly string[]): VolumeRequestError {
+  const options = missing.map((m) => `[${backend}].${m}`).join(', ');
+  return new VolumeRequestError(
+    `snapshot schedules need the array's SSH CLI, and backend '${backend}' has no SSH settings: set ${options} in hpe.conf`,
+    `set ${options} in /etc/hpedockerplugin/hpe.conf (the array's SSH address, user and password or private key), run \`hpedockerplugin check\` and restart the plugin`,
+  );
+}
+
+/** One backend's ArrayCli, made on first use. */
+export class LazyArrayCli {
+  #cli: ArrayCli | undefined;
+
+  constructor(
+    private readonly backend: string,
+    private readonly options: ArrayCliOptions | { missing: string[] },
+    private readonly factory: ArrayCliFactory = createArrayCli,
+  ) {}
+
+  /** The client; throws the no-SSH error when hpe.conf lacks the settings. */
+  get(): ArrayCli {
+    if ('missing' in this.options) throw noSshError(this.backend, this.options.missing);
+    this.#cli ??= this.factory(this.options);
+    return this.#cli;
+  }
+
+  /** How errors name the array: `san_ip[:port]`. */
+  get array(): string {
+    return 'missing' in this.options ? this.backend : this.options.arrayLabel;
+  }
+
+  async close(): Promise<void> {
+    const cli = this.#cli;
+    this.#cli = undefined;
+    await cli?.close().catch(() => undefined);
+  }
+}
