@@ -5,4 +5,5 @@
 export { createEtcdClient, Etcd3Client, type EtcdClient } from './client.js';
 export { toEtcdError } from './errors.js';
 export { checkMembers } from './members.js';
+export { listPrefix, PrefixWatch, type PrefixEntry, type PrefixListing, type PrefixWatchHandlers, type PrefixWatchOptions } from './prefix-watch.js';
 export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
