@@ -31,13 +31,21 @@ import {
   type WsapiFeatures,
   type WsapiOutcome,
 } from '../../array/index.js';
-import type { BackendConfig, HpeConfig, ReplicationDevice } from '../../config/index.js';
+import type { BackendConfig, HpeConfig, ReplicationDevice, SecretValue } from '../../config/index.js';
 import { backoffDelay, systemClock, type Backoff, type Clock } from '../../clock.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { RevealedSecrets } from '../../secrets/index.js';
+import { classifySecret, type RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
-import { backendNotReady, targetNotReady, type ArrayRole, type BackendState, type BackendStatus, type BackendView } from './state.js';
+import {
+  backendNotReady,
+  targetNotReady,
+  type ArrayRole,
+  type BackendState,
+  type BackendStatus,
+  type BackendView,
+  type CredentialStatus,
+} from './state.js';
 
 /** Backoff of the background re-initialisation of a FAILED backend. */
 const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
@@ -115,6 +123,8 @@ interface ArraySpec {
   /** `hpe3par_password` or `replication_device.hpe3par_password`: what the admin checks. */
   userOption: string;
   passwordOption: string;
+  /** The named secret the password is (`$secret{NAME}`): the session follows it in etcd. */
+  secret?: string;
   cpgs: { name: string; option: string }[];
   caCertFile: string | undefined;
 }
@@ -133,6 +143,7 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
       password: secrets?.hpe3par_password,
       userOption: 'hpe3par_username',
       passwordOption: 'hpe3par_password',
+      ...namedSecretOf(backend.password),
       cpgs,
       caCertFile: backend.caCert,
     },
@@ -148,6 +159,7 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
       password: secrets?.['replication_device.hpe3par_password'],
       userOption: 'replication_device.hpe3par_username',
       passwordOption: 'replication_device.hpe3par_password',
+      ...namedSecretOf(r.password),
       cpgs: dedupe([
         ...r.cpgMap.map((m) => ({ name: m.target, option: 'replication_device.cpg_map' })),
         ...r.snapCpgMap.map((m) => ({ name: m.target, option: 'replication_device.snap_cpg_map' })),
@@ -156,6 +168,16 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
     });
   }
   return specs;
+}
+
+/** `{secret: NAME}` for a password written `$secret{NAME}`; a malformed value failed the start-up gate already. */
+function namedSecretOf(password: SecretValue): { secret?: string } {
+  try {
+    const c = classifySecret(password.raw);
+    return c.kind === 'named' ? { secret: c.name } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Each CPG once (hpe3par_snapcpg defaults to hpe3par_cpg), named by the first option that lists it. */
@@ -193,6 +215,17 @@ function reasonOf(err: unknown, spec: ArraySpec, array: string): InitFailure {
   }
   if (err instanceof HpeError) return new InitFailure(err.message, true);
   return new InitFailure(err instanceof Error ? err.message : String(err), true);
+}
+
+/** Why the array refused a rotated password's login (no secret value: the client scrubbed its texts). */
+function refusalOf(err: unknown, spec: ArraySpec): string {
+  if (err instanceof WsapiError && err.code === WsapiCodes.INV_USER_PASS) return `login as "${spec.username}" refused: wrong user or password (WSAPI code 5)`;
+  return describeErr(err);
+}
+
+/** `backend` or `backend replication target <id>`, as log lines name an array of a backend. */
+function describeSide(entry: Entry, side: Side): string {
+  return side.spec.role === 'primary' ? entry.config.name : `${entry.config.name} replication target ${side.spec.targetId}`;
 }
 
 function apiUrlOption(spec: ArraySpec): string {
@@ -285,6 +318,12 @@ interface Side {
   handle?: ArrayHandle;
   firstAttempt: Promise<void>;
   run?: Promise<void>;
+  /** Set when the password is a named secret. */
+  credentials?: CredentialStatus;
+  /** Counts rotations: a rotation that a newer one overtook stops and reports nothing. */
+  rotations: number;
+  /** Ends the init loop's wait: a new password may clear what it waits for. */
+  wake?: AbortController;
 }
 
 interface Entry {
@@ -293,8 +332,12 @@ interface Entry {
   target?: Side;
 }
 
-function sideStatus(side: Side): { state: BackendState; reason?: string } {
-  return { state: side.state, ...(side.reason === undefined ? {} : { reason: side.reason }) };
+function sideStatus(side: Side): { state: BackendState; reason?: string; credentials?: CredentialStatus } {
+  return {
+    state: side.state,
+    ...(side.reason === undefined ? {} : { reason: side.reason }),
+    ...(side.credentials === undefined ? {} : { credentials: { ...side.credentials } }),
+  };
 }
 
 function statusOf(e: Entry): BackendStatus {
@@ -310,7 +353,13 @@ function sidesOf(e: Entry): Side[] {
 }
 
 function newSide(spec: ArraySpec): Side {
-  return { spec, state: 'INITIALIZING', firstAttempt: Promise.resolve() };
+  return {
+    spec,
+    state: 'INITIALIZING',
+    firstAttempt: Promise.resolve(),
+    rotations: 0,
+    ...(spec.secret === undefined ? {} : { credentials: { secret: spec.secret, state: 'current' } }),
+  };
 }
 
 /** Block backends only: the File Persona driver is not served by this plugin. */
@@ -411,6 +460,101 @@ export class Backends {
     return b.target;
   }
 
+  /** The named secrets that arrays' passwords are (`$secret{NAME}`), each once. */
+  secretNames(): string[] {
+    const names = new Set<string>();
+    for (const e of this.#entries.values()) for (const side of sidesOf(e)) if (side.spec.secret !== undefined) names.add(side.spec.secret);
+    return [...names];
+  }
+
+  /**
+   * `version` of the named secret `name` is its current value in etcd: every array session whose password is
+   * `$secret{name}` logs in with it, on a login of its own, while calls keep the session they have. Accepted: calls
+   * move to the new session (a FAILED array is initialised again at once). Refused: the old session is kept and
+   * the status says so. An array that cannot be reached is tried again with backoff until a newer version comes.
+   * Resolves once every session has logged in, been refused, or (unreachable) gone on trying in the background.
+   */
+  async rotateSecret(name: string, version: number, value: string): Promise<void> {
+    const sides = [...this.#entries.values()].flatMap((e) => sidesOf(e).map((side) => ({ e, side })));
+    await Promise.all(sides.filter(({ side }) => side.spec.secret === name).map(({ e, side }) => this.#rotate(e, side, name, version, value)));
+  }
+
+  /**
+   * The current version of the named secret `name` cannot be used (deleted from etcd, does not decrypt): the
+   * sessions keep the value they have, and their status says why.
+   */
+  secretUnusable(name: string, version: number | undefined, reason: string): void {
+    for (const e of this.#entries.values()) {
+      for (const side of sidesOf(e)) {
+        if (side.spec.secret !== name || side.credentials === undefined) continue;
+        side.rotations++;
+        side.credentials = { ...this.#kept(side), secret: name, ...(version === undefined ? {} : { version }), state: 'unreadable', reason };
+        this.#options.logger.warn(
+          { backend: e.config.name, role: side.spec.role, secret: name, version, reason },
+          `backend ${describeSide(e, side)}: $secret{${name}} cannot be used (${reason}); its session keeps the value it has`,
+        );
+      }
+    }
+  }
+
+  /** The version the side's session uses, carried into a new status. */
+  #kept(side: Side): { inUse?: number } {
+    const inUse = side.credentials?.inUse;
+    return inUse === undefined ? {} : { inUse };
+  }
+
+  async #rotate(entry: Entry, side: Side, name: string, version: number, value: string): Promise<void> {
+    const known = side.credentials;
+    if (known?.version === version && known.state !== 'unreadable') return; // a listing again after a broken watch
+    if (value === side.spec.password) {
+      // The value the session already uses: the first read of the record, or a rollback to it.
+      side.rotations++;
+      side.credentials = { secret: name, version, state: 'current', inUse: version };
+      return;
+    }
+    const rotation = ++side.rotations;
+    const which = describeSide(entry, side);
+    const log = { backend: entry.config.name, role: side.spec.role, secret: name, version };
+    side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating' };
+    this.#options.logger.info(log, `backend ${which}: logging in with $secret{${name}} version ${version}`);
+    for (let attempt = 1; ; attempt++) {
+      const client = side.client;
+      if (client === undefined) {
+        // No session yet (its client was never made): the next initialisation logs in with the new value.
+        side.spec.password = value;
+        side.credentials = { secret: name, version, state: 'current', inUse: version };
+        side.wake?.abort();
+        return;
+      }
+      try {
+        await client.rotateCredentials(value);
+        side.spec.password = value;
+        if (rotation !== side.rotations) return;
+        side.credentials = { secret: name, version, state: 'current', inUse: version };
+        this.#options.logger.info(log, `backend ${which}: logged in with $secret{${name}} version ${version}; the previous session is logged out`);
+        side.wake?.abort(); // a FAILED array is initialised again now, on the new session
+        return;
+      } catch (err) {
+        if (rotation !== side.rotations || this.#stop.signal.aborted) return;
+        if (!(err instanceof WsapiConnectionError)) {
+          const reason = refusalOf(err, side.spec);
+          side.credentials = { ...this.#kept(side), secret: name, version, state: 'refused', reason };
+          this.#options.logger.warn(
+            { ...log, reason },
+            `backend ${which}: the array refused $secret{${name}} version ${version} (${reason}); its session keeps the previous value until a value the array accepts is put`,
+          );
+          return;
+        }
+        const delay = backoffDelay(this.#backoff, attempt);
+        const reason = `${reasonOf(err, side.spec, client.array).message}; trying again in ${Math.round(delay / 1000)} s`;
+        side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating', reason };
+        if (attempt === 1) this.#options.logger.warn({ ...log, reason }, `backend ${which}: cannot log in with $secret{${name}} version ${version} yet: ${reason}`);
+        await this.#clock.sleep(delay, this.#stop.signal);
+        if (rotation !== side.rotations || this.#stop.signal.aborted) return;
+      }
+    }
+  }
+
   /**
    * Stops the retries and logs out of every array. Closing a client also ends its connections, so an init
    * attempt waiting on a silent array fails at once instead of holding close() for the WSAPI timeout.
@@ -447,7 +591,7 @@ export class Backends {
   async #initLoop(entry: Entry, side: Side, markFirst: () => void): Promise<void> {
     const name = entry.config.name;
     const role = side.spec.role;
-    const which = role === 'primary' ? name : `${name} replication target ${side.spec.targetId}`;
+    const which = describeSide(entry, side);
     let attempt = 0;
     for (;;) {
       attempt++;
@@ -479,7 +623,9 @@ export class Backends {
         if (changed) this.#options.onStateChange?.(name, 'FAILED', role);
       }
       if (!retry) return;
-      await this.#clock.sleep(delay, this.#stop.signal);
+      const wake = new AbortController();
+      side.wake = wake;
+      await this.#clock.sleep(delay, AbortSignal.any([this.#stop.signal, wake.signal]));
       if (this.#stop.signal.aborted) return;
     }
   }
