@@ -18,6 +18,7 @@ import {
 } from '../secrets/index.js';
 import { obtainSecret, StdinLines } from './input.js';
 import { pluginEnabledError } from './plugin-guard.js';
+import { runSecretCommand, secretOptions, secretUsage } from './secret-commands.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
 const encryptorUsage = `Usage:
@@ -29,19 +30,28 @@ const encryptorUsage = `Usage:
                                                                    from different passphrases are encrypted one --backend at a time
   hpe3parencryptor rotate --backend B [<new passphrase|->]         move a backend to a new passphrase, re-encrypting in place
   hpe3parencryptor migrate [--backend B | --all]                   turn py-3parencryptor (legacy) values into enc:v1 in place
-  hpe3parencryptor status [--json]                                 per backend: key id, and whether each password is plain/encrypted/legacy/placeholder
+  hpe3parencryptor status [--json]                                 per backend: key id, and whether each password is plain/encrypted/legacy/placeholder/named
+${secretUsage}
 
 Options:
   --config PATH            hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --backend B              section of hpe.conf (default: DEFAULT)
   --passphrase-file F      read the passphrase (for rotate: the new one) from file F; "-" is standard input
   --plugin-name N          the managed plugin that must be disabled for -a and -d (default: any plugin serving hpe.sock)
-  --force                  with -d: delete the key even though hpe.conf still holds values encrypted with it
+  --force                  with -d: delete the key even though hpe.conf still holds values encrypted with it;
+                           with secret rm: delete the secret even though hpe.conf uses it
+  --value-file F           secret put: read the value from file F; "-" is standard input
+  --to VERSION             secret rollback: the version whose value becomes current
   -h, --help               this text
 
 Secrets: give "-" to read the passphrase (and then the password) from standard input, one per line;
 with a terminal and no value, both are asked for without echo. A passphrase on the command line
-stays in shell history: prefer "-" or --passphrase-file.`;
+stays in shell history: prefer "-" or --passphrase-file.
+
+Named secrets: a password option may be $secret{NAME}, NAME being 1 to 64 characters of A-Z a-z 0-9 . _ -
+starting with a letter or digit. The value lives once in etcd at /secrets/NAME, encrypted with the cluster
+secrets key (/secrets-key, made from its own passphrase by the first \`secret put\`). \`secret put\` reads the
+passphrase with --passphrase-file (- is standard input, first line) or at a hidden prompt, then the value.`;
 
 const options = {
   a: { type: 'boolean', short: 'a' },
@@ -54,6 +64,7 @@ const options = {
   force: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...secretOptions,
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -174,6 +185,21 @@ async function migrate(ctx: Context): Promise<number> {
   return ExitCodes.ok;
 }
 
+function describeForm(f: BackendSecretStatus['passwords'][number]['form']): string {
+  switch (f.form) {
+    case 'encrypted':
+      return `encrypted (key ${f.kid})`;
+    case 'placeholder':
+      return `placeholder ($${f.source}{${f.ref}})`;
+    case 'named':
+      return `named secret ($secret{${f.name}})`;
+    case 'malformed':
+      return `malformed: ${f.problem}`;
+    default:
+      return f.form;
+  }
+}
+
 function formatStatus(rows: BackendSecretStatus[]): string[] {
   const lines: string[] = [];
   for (const row of rows) {
@@ -188,15 +214,7 @@ function formatStatus(rows: BackendSecretStatus[]): string[] {
             : 'no key';
     lines.push(`[${row.backend}] ${key}`);
     for (const p of row.passwords) {
-      const f = p.form;
-      const form =
-        f.form === 'encrypted'
-          ? `encrypted (key ${f.kid})`
-          : f.form === 'placeholder'
-            ? `placeholder ($${f.source}{${f.ref}})`
-            : f.form === 'malformed'
-              ? `malformed: ${f.problem}`
-              : f.form;
+      const form = describeForm(p.form);
       lines.push(`  ${p.option.padEnd(36)} line ${String(p.line).padEnd(4)} ${form}${p.inheritedFrom ? ` (inherited from ${p.inheritedFrom})` : ''}`);
     }
   }
@@ -231,11 +249,15 @@ export async function runEncryptor(argv: string[], io: Io, env: NodeJS.ProcessEn
     if (values.a) return await addPassword(ctx);
     if (values.d) return await deleteKey(ctx);
     const [command] = positionals;
+    if (command === 'secret') return await runSecretCommand({ args: positionals.slice(1), values, io, stdin, configPath: ctx.configPath });
+    for (const option of Object.keys(secretOptions) as (keyof typeof secretOptions)[]) {
+      if (values[option] !== undefined) throw new UsageError(`--${option} is only for the secret commands`, 'see --help');
+    }
     const run = command === undefined ? undefined : subcommands[command];
     if (run === undefined) {
       throw new UsageError(
         command === undefined ? 'no command given' : `unknown command ${command}`,
-        `use -a, -d, ${Object.keys(subcommands).join(', ')}; see --help`,
+        `use -a, -d, ${Object.keys(subcommands).join(', ')}, secret; see --help`,
       );
     }
     return await run(ctx);

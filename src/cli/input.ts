@@ -31,7 +31,7 @@ export async function readSecretFile(path: string, what: string): Promise<string
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new UsageError(`cannot read the ${what} file ${path}: ${code}`, `check the path given to --passphrase-file and that this user may read it`);
+    throw new UsageError(`cannot read the ${what} file ${path}: ${code}`, `check the path and that this user may read it`);
   }
   const value = text.replace(/\r?\n$/, '');
   if (value === '') throw new UsageError(`the ${what} file ${path} is empty`, `write the ${what} into ${path}`);
@@ -77,7 +77,14 @@ export interface SecretSource {
   what: string;
   /** Ask twice when prompting (a new passphrase). */
   confirm?: boolean;
+  /** Printed when the secret comes from the command line (default: only a passphrase warns). */
+  argumentWarning?: string;
+  /** The fix when no secret was given and there is no terminal to ask on. */
+  missingFix?: string;
 }
+
+const passphraseArgumentWarning =
+  'warning: a passphrase on the command line stays in shell history and shows in `ps`; prefer `-a - <password>` or --passphrase-file';
 
 /**
  * A secret from, in order: the file, standard input (`-`), the command line, or a hidden prompt when a
@@ -89,14 +96,16 @@ export async function obtainSecret(source: SecretSource, stdin: StdinLines, warn
   if (source.argument === '-') return stdin.next(source.what);
   if (source.argument !== undefined) {
     if (source.argument === '') throw new UsageError(`the ${source.what} is empty`, `give a non-empty ${source.what}`);
-    if (source.what === 'passphrase') {
-      warn('warning: a passphrase on the command line stays in shell history and shows in `ps`; prefer `-a - <password>` or --passphrase-file');
-    }
+    const warning = source.argumentWarning ?? (source.what === 'passphrase' ? passphraseArgumentWarning : undefined);
+    if (warning !== undefined) warn(warning);
     return source.argument;
   }
   const terminal = stdin.stream;
   if (!isTerminal(terminal)) {
-    throw new UsageError(`no ${source.what} given`, `give it as \`-\` and send it on standard input${source.what === 'passphrase' ? ', or use --passphrase-file FILE' : ''}`);
+    throw new UsageError(
+      `no ${source.what} given`,
+      source.missingFix ?? `give it as \`-\` and send it on standard input${source.what === 'passphrase' ? ', or use --passphrase-file FILE' : ''}`,
+    );
   }
   const label = source.what[0]!.toUpperCase() + source.what.slice(1);
   const first = await promptHidden(`${label}: `, terminal);

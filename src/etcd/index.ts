@@ -7,3 +7,15 @@ export { toEtcdError } from './errors.js';
 export { checkMembers } from './members.js';
 export { listPrefix, PrefixWatch, type PrefixEntry, type PrefixListing, type PrefixWatchHandlers, type PrefixWatchOptions } from './prefix-watch.js';
 export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
+export {
+  ClusterSecretsKeyPath,
+  NamedSecretsPrefix,
+  readNamedSecretRecords,
+  readClusterKeyRecord,
+  createClusterKeyRecord,
+  readNamedSecret,
+  createNamedSecret,
+  replaceNamedSecret,
+  deleteNamedSecret,
+  type NamedSecretRecords,
+} from './secret-store.js';

@@ -8,10 +8,13 @@ import { describeNodeId, findNodeId } from '../host/index.js';
 import {
   backendSecrets,
   loadKeyLookups,
+  loadNamedSecrets,
   lookupFor,
+  namedSecretReferences,
   revealConfigSecrets,
   secretForm,
   type KeyLookups,
+  type NamedSecrets,
   type RevealedSecrets,
 } from '../secrets/index.js';
 import { plainPasswordWarnings } from './plain-passwords.js';
@@ -179,6 +182,21 @@ function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckR
   }
 }
 
+/** Only when hpe.conf uses `$secret{}`: the cluster key and every named secret, in one request. */
+async function readNamedSecrets(config: HpeConfig, client: EtcdClient, results: CheckResult[]): Promise<NamedSecrets | undefined> {
+  const used = namedSecretReferences(config);
+  if (used.size === 0) return undefined;
+  const named = await loadNamedSecrets(client);
+  const key = named.key.found ? `cluster secrets key ${named.key.record.kid}` : 'no usable cluster secrets key';
+  results.push({
+    check: 'etcd.secrets',
+    status: 'ok',
+    subject: 'etcd named secrets',
+    detail: `${named.secrets.size} read in one request (${key}); hpe.conf uses ${used.size}: ${[...used.keys()].join(', ')}`,
+  });
+  return named;
+}
+
 /** What a failed array means once the plugin runs: the same as `-o help=backends` then shows. */
 function arrayFailure(probe: Awaited<ReturnType<typeof probeBackends>>[number], subject: string): CheckResult {
   const where = `${probe.apiUrl}: ${probe.reason ?? 'unreachable'}`;
@@ -243,14 +261,22 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
     lookups = await loadKeyLookups(client);
     results.push({ check: 'etcd.keys', status: 'ok', subject: 'etcd key records', detail: `${lookups.size} read in one request` });
   } catch (err) {
+    client?.close();
     results.push(fail('etcd.keys', 'etcd key records', err));
     return done();
+  }
+  let named: NamedSecrets | undefined;
+  try {
+    named = await readNamedSecrets(config, client, results);
+  } catch (err) {
+    results.push(fail('etcd.secrets', 'etcd named secrets', err));
+    return done();
   } finally {
-    client?.close();
+    client.close();
   }
   checkKeyRecords(config, lookups, results);
 
-  const { secrets, failures } = await revealConfigSecrets(config, lookups, options.env ?? process.env);
+  const { secrets, failures } = await revealConfigSecrets(config, lookups, options.env ?? process.env, named);
   for (const backend of config.backends) {
     const own = failures.filter((f) => f.location?.section === backend.name);
     if (own.length === 0) {

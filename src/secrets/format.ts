@@ -16,6 +16,9 @@ export const MinPayloadLength = NonceLength + MacLength;
 const KidPattern = /^[0-9a-f]{8}$/;
 const Base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const EnvNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A named secret's name: also its etcd key below `/secrets/`, so no `/`, and nothing that needs quoting. */
+export const SecretNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const SecretNameRule = '1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit';
 
 export type PlaceholderSource = 'env' | 'file';
 
@@ -27,6 +30,7 @@ export interface Placeholder {
 export type ClassifiedSecret =
   | { kind: 'encrypted'; kid: string; payload: Uint8Array }
   | ({ kind: 'placeholder' } & Placeholder)
+  | { kind: 'named'; name: string }
   | { kind: 'plain' };
 
 export function isKid(text: string): boolean {
@@ -116,7 +120,31 @@ function parsePlaceholder(raw: string, source: PlaceholderSource): Placeholder {
 }
 
 /**
- * Tells the three forms of a password apart. Anything that claims to be encrypted or a placeholder
+ * What is wrong with a secret name, as a predicate; undefined when it is valid. Never quotes the name: a
+ * password typed where the name belongs would otherwise be printed.
+ */
+export function secretNameProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (name.length > 64) return `is ${name.length} characters long, more than 64`;
+  if (SecretNamePattern.test(name)) return undefined;
+  if (!/^[A-Za-z0-9]/.test(name)) return 'does not start with a letter or digit';
+  const at = [...name].findIndex((c) => !/[A-Za-z0-9._-]/.test(c));
+  return `has a character other than A-Z a-z 0-9 . _ - at position ${at + 1}`;
+}
+
+const NamedOpening = '$secret{';
+
+function parseNamed(raw: string): { kind: 'named'; name: string } {
+  const fix = `write the whole value as $secret{NAME}, NAME being ${SecretNameRule}; store it with \`hpe3parencryptor secret put NAME\``;
+  if (!raw.endsWith('}')) throw new SecretError(`starts with ${NamedOpening} but is not a whole-value placeholder ending in }`, fix);
+  const name = raw.slice(NamedOpening.length, -1);
+  const problem = secretNameProblem(name);
+  if (problem !== undefined) throw new SecretError(`is a $secret{} placeholder whose name ${problem}`, fix);
+  return { kind: 'named', name };
+}
+
+/**
+ * Tells the four forms of a password apart. Anything that claims to be encrypted or a placeholder
  * and is malformed throws: falling back to plain text would send the text to the array as the
  * password and could lock the account.
  */
@@ -124,5 +152,6 @@ export function classifySecret(raw: string): ClassifiedSecret {
   if (raw.startsWith(EncryptedPrefix)) return parseEncrypted(raw);
   if (raw.startsWith('$env{')) return { kind: 'placeholder', ...parsePlaceholder(raw, 'env') };
   if (raw.startsWith('$file{')) return { kind: 'placeholder', ...parsePlaceholder(raw, 'file') };
+  if (raw.startsWith(NamedOpening)) return parseNamed(raw);
   return { kind: 'plain' };
 }

@@ -86,8 +86,18 @@ function recordFix(backend: string): string {
   );
 }
 
-function parseV1(json: Record<string, unknown>, backend: string): KeyRecordV1 {
-  const where = `etcd key ${keyRecordPath(backend)} (backend ${backend})`;
+/** Where a record sits and what to do when it is damaged, for its error messages. */
+interface RecordPlace {
+  where: string;
+  fix: string;
+}
+
+function backendPlace(backend: string): RecordPlace {
+  return { where: `etcd key ${keyRecordPath(backend)} (backend ${backend})`, fix: recordFix(backend) };
+}
+
+function parseV1(json: Record<string, unknown>, place: RecordPlace): KeyRecordV1 {
+  const { where, fix } = place;
   const { v } = json;
   if (typeof v === 'number' && Number.isInteger(v) && v > KeyRecordVersion) {
     throw new SecretError(
@@ -97,7 +107,7 @@ function parseV1(json: Record<string, unknown>, backend: string): KeyRecordV1 {
   }
   const result = keyRecordV1Schema.safeParse(json);
   if (!result.success) {
-    throw new SecretError(`${where} holds a damaged key record: ${describeIssues(result.error)}`, recordFix(backend));
+    throw new SecretError(`${where} holds a damaged key record: ${describeIssues(result.error)}`, fix);
   }
   const record = result.data;
   // Rebuilt field by field so that fields unknown to this version are not carried along.
@@ -130,7 +140,7 @@ const RecordOpening = /^\s*\{\s*"v"\s*:/;
  */
 export function parseKeyRecord(raw: string, backend: string): StoredKey {
   const json = parseJsonObject(raw);
-  if (json !== undefined && Object.hasOwn(json, 'v')) return { format: 'v1', record: parseV1(json, backend) };
+  if (json !== undefined && Object.hasOwn(json, 'v')) return { format: 'v1', record: parseV1(json, backendPlace(backend)) };
   if (json === undefined && RecordOpening.test(raw)) {
     throw new SecretError(
       `etcd key ${keyRecordPath(backend)} (backend ${backend}) holds a damaged key record: it is not valid JSON (cut short?)`,
@@ -144,6 +154,20 @@ export function parseKeyRecord(raw: string, backend: string): StoredKey {
     );
   }
   return { format: 'legacy', passphrase: raw };
+}
+
+/**
+ * Reads the cluster secrets key record (`/secrets-key`): the format of a backend's record, but never a
+ * legacy passphrase, as py-3parencryptor had no named secrets.
+ */
+export function parseClusterKeyRecord(raw: string, etcdKey: string): KeyRecordV1 {
+  const place = {
+    where: `etcd key ${etcdKey} (the cluster secrets key)`,
+    fix: `restore ${etcdKey} from a backup; or delete it and store every named secret again with \`hpe3parencryptor secret put NAME\` (the first put makes a new key)`,
+  };
+  const json = parseJsonObject(raw);
+  if (json === undefined || !Object.hasOwn(json, 'v')) throw new SecretError(`${place.where} holds a damaged key record: it is not a JSON key record`, place.fix);
+  return parseV1(json, place);
 }
 
 export function serializeKeyRecord(r: KeyRecordV1): string {

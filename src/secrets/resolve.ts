@@ -5,6 +5,7 @@ import { openSecret } from './box.js';
 import { classifySecret } from './format.js';
 import { keyForKid, type StoredKey } from './key-record.js';
 import { decryptLegacy } from './legacy.js';
+import { resolveNamedSecret, type NamedSecrets } from './named.js';
 import { resolvePlaceholder } from './placeholders.js';
 
 /** How a password is written in hpe.conf; what `status` shows instead of the value. */
@@ -12,7 +13,8 @@ export type SecretForm =
   | { form: 'plain' }
   | { form: 'encrypted'; kid: string }
   | { form: 'legacy' }
-  | { form: 'placeholder'; source: 'env' | 'file'; ref: string };
+  | { form: 'placeholder'; source: 'env' | 'file'; ref: string }
+  | { form: 'named'; name: string };
 
 /** A backend's key record as read from etcd, or why it could not be used. */
 export type KeyLookup = { found: true; stored: StoredKey } | { found: false } | { found: false; error: SecretError };
@@ -36,6 +38,7 @@ export function secretForm(raw: string, lookup: KeyLookup | undefined): SecretFo
   const c = classifySecret(raw);
   if (c.kind === 'encrypted') return { form: 'encrypted', kid: c.kid };
   if (c.kind === 'placeholder') return { form: 'placeholder', source: c.source, ref: c.ref };
+  if (c.kind === 'named') return { form: 'named', name: c.name };
   return legacyPassphraseOf(lookup) === undefined ? { form: 'plain' } : { form: 'legacy' };
 }
 
@@ -55,12 +58,20 @@ function ownerOfKid(lookups: KeyLookups, kid: string): string | undefined {
   return undefined;
 }
 
+function revealNamed(name: string, named: NamedSecrets | undefined): string {
+  if (named === undefined) {
+    throw new SecretError(`names secret ${name}, but the named secrets were not read from etcd`, 'report this as a bug of hpedockerplugin');
+  }
+  return resolveNamedSecret(named, name);
+}
+
 async function revealOne(
   config: HpeConfig,
   backend: BackendConfig,
   secret: SecretValue,
   lookups: KeyLookups,
   env: NodeJS.ProcessEnv,
+  named: NamedSecrets | undefined,
 ): Promise<string> {
   const where = location(config, backend, secret);
   const lookup = lookups.get(backend.name);
@@ -74,9 +85,9 @@ async function revealOne(
   }
   const inherited = describeInheritance(secret);
 
-  if (classified.kind === 'placeholder') {
+  if (classified.kind === 'placeholder' || classified.kind === 'named') {
     try {
-      return await resolvePlaceholder(classified, env);
+      return classified.kind === 'named' ? revealNamed(classified.name, named) : await resolvePlaceholder(classified, env);
     } catch (err) {
       if (err instanceof SecretError) throw new SecretError(err.message + inherited, err.fix, where, { cause: err });
       throw err;
@@ -146,19 +157,44 @@ export interface RevealResult {
   failures: SecretError[];
 }
 
+/** Every `$secret{NAME}` written in the config, by name: the `[backend].option` places that use it. */
+export function namedSecretReferences(config: HpeConfig): Map<string, string[]> {
+  const uses = new Map<string, string[]>();
+  for (const backend of config.backends) {
+    for (const secret of backendSecrets(backend)) {
+      if (secret.span === undefined) continue;
+      let classified;
+      try {
+        classified = classifySecret(secret.raw);
+      } catch {
+        continue; // malformed: the secrets check reports it
+      }
+      if (classified.kind !== 'named') continue;
+      uses.set(classified.name, [...(uses.get(classified.name) ?? []), `[${backend.name}].${secret.option}`]);
+    }
+  }
+  return uses;
+}
+
 /**
  * Decrypts or resolves every password of every backend (all four, replication included).
  * Fails closed: a value that says `enc:` is never used as plain text. Every revealed value is
  * registered with the logger so that it is masked in any log line.
  */
-export async function revealConfigSecrets(config: HpeConfig, lookups: KeyLookups, env: NodeJS.ProcessEnv = process.env): Promise<RevealResult> {
+export async function revealConfigSecrets(
+  config: HpeConfig,
+  lookups: KeyLookups,
+  env: NodeJS.ProcessEnv = process.env,
+  /** Needed when the config holds `$secret{}` values: `loadNamedSecrets`, one etcd read. */
+  named?: NamedSecrets,
+): Promise<RevealResult> {
   const perBackend = await Promise.all(
     config.backends.map(async (backend) => {
       const revealed: RevealedSecrets = {};
       const backendFailures: SecretError[] = [];
       for (const secret of backendSecrets(backend)) {
         try {
-          const value = await revealOne(config, backend, secret, lookups, env);
+          const value = await revealOne(config, backend, secret, lookups, env, named);
           registerSecret(value);
           revealed[secret.option] = value;
         } catch (err) {

@@ -1,0 +1,235 @@
+import type { HpeConfig } from '../config/index.js';
+import type { EtcdClient } from '../etcd/index.js';
+import {
+  ClusterSecretsKeyPath,
+  createClusterKeyRecord,
+  createNamedSecret,
+  deleteNamedSecret,
+  readClusterKeyRecord,
+  readNamedSecret,
+  readNamedSecretRecords,
+  replaceNamedSecret,
+} from '../etcd/index.js';
+import { SecretError } from '../errors.js';
+import { createKeyRecord, currentKey, parseClusterKeyRecord, passphraseMatches, serializeKeyRecord } from './key-record.js';
+import { namedSecretPath, parseClusterKey, type ClusterKeyLookup } from './named.js';
+import {
+  currentVersion,
+  MaxSecretVersions,
+  openNamedValue,
+  parseNamedSecretRecord,
+  sealNamedValue,
+  serializeNamedSecretRecord,
+  withNewVersion,
+  type NamedSecretRecordV1,
+  type NamedSecretVersion,
+} from './named-record.js';
+import { namedSecretReferences } from './resolve.js';
+
+/** Guarded writes that lose to another admin re-read and try again; after this many, the command gives up. */
+const WriteAttempts = 5;
+
+function concurrentChange(path: string): SecretError {
+  return new SecretError(`${path} was changed by someone else on each of ${WriteAttempts} attempts; nothing was written`, 'run the command again');
+}
+
+/** Whether `/secrets-key` exists yet: a first `secret put` asks for the new passphrase twice. */
+export async function clusterKeyExists(client: EtcdClient): Promise<boolean> {
+  return (await readClusterKeyRecord(client)) !== undefined;
+}
+
+/**
+ * The cluster secrets key for this passphrase: created on first use, re-derived and compared afterwards, as
+ * a backend's key is by `-a`. A different passphrase is refused.
+ */
+async function obtainClusterKey(client: EtcdClient, passphrase: string, now: Date): Promise<{ kid: string; key: Uint8Array; created: boolean }> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const found = await readClusterKeyRecord(client);
+    if (found === undefined) {
+      const { record, key } = await createKeyRecord(passphrase, now);
+      if (await createClusterKeyRecord(client, serializeKeyRecord(record))) return { kid: record.kid, key, created: true };
+      continue; // another admin created it meanwhile: check our passphrase against theirs
+    }
+    const record = parseClusterKeyRecord(found.raw, ClusterSecretsKeyPath);
+    if (!(await passphraseMatches(record, passphrase))) {
+      throw new SecretError(
+        `the cluster secrets key ${record.kid} at ${ClusterSecretsKeyPath} (created ${record.created}) was made from a different passphrase; nothing was written`,
+        `give the cluster secrets passphrase used when key ${record.kid} was created`,
+      );
+    }
+    return { kid: record.kid, key: currentKey(record), created: false };
+  }
+  throw concurrentChange(ClusterSecretsKeyPath);
+}
+
+async function readRecord(client: EtcdClient, name: string): Promise<{ record: NamedSecretRecordV1; modRevision: string } | undefined> {
+  const found = await readNamedSecret(client, name);
+  if (found === undefined) return undefined;
+  return { record: parseNamedSecretRecord(found.raw, name, namedSecretPath(name)), modRevision: found.modRevision };
+}
+
+/** Appends a version with guarded writes: two admins putting at once both get their version, one after the other. */
+async function appendVersion(
+  client: EtcdClient,
+  name: string,
+  next: (current: NamedSecretRecordV1 | undefined) => Omit<NamedSecretVersion, 'version'>,
+  damagedIsNew: boolean,
+): Promise<NamedSecretRecordV1> {
+  for (let attempt = 0; attempt < WriteAttempts; attempt++) {
+    const found = await readNamedSecret(client, name);
+    let at: { record: NamedSecretRecordV1; modRevision: string } | undefined;
+    if (found !== undefined) {
+      try {
+        at = { record: parseNamedSecretRecord(found.raw, name, namedSecretPath(name)), modRevision: found.modRevision };
+      } catch (err) {
+        // A put replaces a damaged record (its fix says so); a rollback cannot.
+        if (!(err instanceof SecretError && damagedIsNew)) throw err;
+      }
+    }
+    const record = withNewVersion(at?.record, name, next(at?.record));
+    const raw = serializeNamedSecretRecord(record);
+    const written =
+      found === undefined ? await createNamedSecret(client, name, raw) : await replaceNamedSecret(client, name, raw, found.modRevision);
+    if (written) return record;
+  }
+  throw concurrentChange(namedSecretPath(name));
+}
+
+export interface PutResult {
+  version: number;
+  kid: string;
+  createdKey: boolean;
+  dropped: number;
+}
+
+/** `hpe3parencryptor secret put`: stores `value` as the secret's new current version. */
+export async function putNamedSecret(client: EtcdClient, name: string, passphrase: string, value: string, now: Date = new Date()): Promise<PutResult> {
+  const { kid, key, created } = await obtainClusterKey(client, passphrase, now);
+  let before = 0;
+  const record = await appendVersion(
+    client,
+    name,
+    (current) => {
+      before = current?.versions.length ?? 0;
+      return { kid, value: sealNamedValue(key, kid, name, value), created: now.toISOString() };
+    },
+    true,
+  );
+  return { version: currentVersion(record).version, kid, createdKey: created, dropped: before + 1 - record.versions.length };
+}
+
+function noSuchSecret(name: string): SecretError {
+  return new SecretError(`etcd holds no secret ${name} at ${namedSecretPath(name)}`, 'see the names it holds with `hpe3parencryptor secret list`');
+}
+
+/**
+ * `hpe3parencryptor secret rollback`: a new current version holding the value of version `to`. It needs no
+ * passphrase: the value is copied, after checking that it still decrypts under the cluster key.
+ */
+export async function rollbackNamedSecret(client: EtcdClient, name: string, to: number, now: Date = new Date()): Promise<{ version: number; from: number }> {
+  const key = requireKey(parseClusterKey((await readClusterKeyRecord(client))?.raw));
+  const record = await appendVersion(
+    client,
+    name,
+    (current) => {
+      if (current === undefined) throw noSuchSecret(name);
+      const target = current.versions.find((v) => v.version === to);
+      if (target === undefined) {
+        throw new SecretError(
+          `secret ${name} has no version ${to}; it keeps versions ${current.versions.map((v) => v.version).join(', ')} (the last ${MaxSecretVersions} at most)`,
+          `pick one of them: \`hpe3parencryptor secret history ${name}\``,
+        );
+      }
+      if (target.version === currentVersion(current).version) {
+        throw new SecretError(`version ${to} is already the current version of secret ${name}; nothing was written`, `pick an earlier version: \`hpe3parencryptor secret history ${name}\``);
+      }
+      if (target.kid !== key.kid || !openNamedValue(key.bytes, name, target.value).ok) {
+        throw new SecretError(
+          `version ${to} of secret ${name} does not decrypt with the cluster secrets key ${key.kid}${target.kid === key.kid ? ' (it was edited in etcd)' : ` (it was encrypted with key ${target.kid}, since replaced)`}; nothing was written`,
+          `store the value again with \`hpe3parencryptor secret put ${name}\``,
+        );
+      }
+      return { kid: target.kid, value: target.value, created: now.toISOString(), rolledBackFrom: to };
+    },
+    false,
+  );
+  return { version: currentVersion(record).version, from: to };
+}
+
+function requireKey(lookup: ClusterKeyLookup): { kid: string; bytes: Uint8Array } {
+  if (lookup.found) return { kid: lookup.record.kid, bytes: currentKey(lookup.record) };
+  if (lookup.error !== undefined) throw lookup.error;
+  throw new SecretError(
+    `etcd has no cluster secrets key at ${ClusterSecretsKeyPath}, so no stored version can be decrypted; nothing was written`,
+    'store the value again with `hpe3parencryptor secret put NAME` (the first put makes a new key)',
+  );
+}
+
+/** `hpe3parencryptor secret rm`: refused while this host's hpe.conf uses the secret, unless forced. */
+export async function removeNamedSecret(client: EtcdClient, name: string, config: HpeConfig, force: boolean): Promise<void> {
+  const uses = namedSecretReferences(config).get(name) ?? [];
+  if (uses.length > 0 && !force) {
+    throw new SecretError(
+      `${config.file} uses secret ${name} in ${uses.join(', ')}; removing it would keep the plugin from starting. Nothing was deleted`,
+      `write another value there first (e.g. another $secret{}), or pass --force to delete it anyway`,
+    );
+  }
+  if (!(await deleteNamedSecret(client, name))) throw noSuchSecret(name);
+}
+
+/** `hpe3parencryptor secret history`: the record, every kept version (never a value). */
+export async function namedSecretHistory(client: EtcdClient, name: string): Promise<NamedSecretRecordV1> {
+  const at = await readRecord(client, name);
+  if (at === undefined) throw noSuchSecret(name);
+  return at.record;
+}
+
+export interface NamedSecretRow {
+  name: string;
+  /** Absent for a damaged record, which has `problem` instead. */
+  kid?: string;
+  version?: number;
+  created?: string;
+  updated?: string;
+  problem?: string;
+  /** `[backend].option` of this host's hpe.conf that use it. */
+  uses: string[];
+}
+
+export interface NamedSecretsListing {
+  key: { kid: string; created: string } | { problem: string } | null;
+  secrets: NamedSecretRow[];
+  /** Names hpe.conf uses that etcd does not hold. */
+  missing: { name: string; uses: string[] }[];
+}
+
+/** `hpe3parencryptor secret list`: every stored secret and who uses it, in one etcd read. Never a value. */
+export async function listNamedSecrets(client: EtcdClient, config: HpeConfig): Promise<NamedSecretsListing> {
+  const store = await readNamedSecretRecords(client);
+  const references = namedSecretReferences(config);
+  let key: NamedSecretsListing['key'] = null;
+  if (store.key !== undefined) {
+    try {
+      const record = parseClusterKeyRecord(store.key.raw, ClusterSecretsKeyPath);
+      key = { kid: record.kid, created: record.created };
+    } catch (err) {
+      if (!(err instanceof SecretError)) throw err;
+      key = { problem: err.message };
+    }
+  }
+  const secrets: NamedSecretRow[] = [...store.secrets]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, { raw }]) => {
+      const uses = references.get(name) ?? [];
+      try {
+        const record = parseNamedSecretRecord(raw, name, namedSecretPath(name));
+        const current = currentVersion(record);
+        return { name, kid: current.kid, version: current.version, created: record.created, updated: current.created, uses };
+      } catch (err) {
+        if (!(err instanceof SecretError)) throw err;
+        return { name, problem: err.message, uses };
+      }
+    });
+  const missing = [...references].filter(([name]) => !store.secrets.has(name)).map(([name, uses]) => ({ name, uses }));
+  return { key, secrets, missing };
+}
