@@ -183,7 +183,10 @@ describe('rotating an array password for the whole cluster', { concurrency: fals
     const everything = `${transcript.text()}\n${hosts.map((h) => h.output).join('\n')}`;
     const leaked = Object.entries({ passphrase, ...passwords }).filter(([, v]) => everything.includes(v)).map(([k]) => k);
     assert.deepEqual(leaked, []);
-    // The plugins did log the rotations (so the check above looked at lines about them).
-    for (const h of hosts) assert.match(h.output, /logged in with \$secret\{array_pw\} version 2/);
+    // The plugins did log the refusal and the deletion (warnings), so the check above looked at lines about them.
+    for (const h of hosts) {
+      assert.match(h.output, /"secretName":"array_pw","version":3,.*the array refused \$secret\{array_pw\} version 3/);
+      assert.match(h.output, /\$secret\{array_pw\} cannot be used \(the secret was deleted from etcd/);
+    }
   });
 });

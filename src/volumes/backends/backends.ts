@@ -107,6 +107,8 @@ class InitFailure extends Error {
   constructor(
     message: string,
     readonly retry: boolean,
+    /** The array refused the user and password (WSAPI code 5). */
+    readonly loginRefused = false,
   ) {
     super(message);
   }
@@ -209,7 +211,7 @@ function reasonOf(err: unknown, spec: ArraySpec, array: string): InitFailure {
   }
   if (err instanceof WsapiError && err.call.startsWith('POST /credentials')) {
     if (err.code === WsapiCodes.INV_USER_PASS) {
-      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.userOption} and ${where}.${spec.passwordOption}`, true);
+      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.userOption} and ${where}.${spec.passwordOption}`, true, true);
     }
     return new InitFailure(`login to array ${array} as "${spec.username}" failed: HTTP ${err.status}${err.code === undefined ? '' : `, WSAPI code ${err.code}`}${err.desc === '' ? '' : `: ${err.desc}`}`, true);
   }
@@ -490,7 +492,7 @@ export class Backends {
         side.rotations++;
         side.credentials = { ...this.#kept(side), secret: name, ...(version === undefined ? {} : { version }), state: 'unreadable', reason };
         this.#options.logger.warn(
-          { backend: e.config.name, role: side.spec.role, secret: name, version, reason },
+          { backend: e.config.name, role: side.spec.role, secretName: name, version, reason },
           `backend ${describeSide(e, side)}: $secret{${name}} cannot be used (${reason}); its session keeps the value it has`,
         );
       }
@@ -514,7 +516,7 @@ export class Backends {
     }
     const rotation = ++side.rotations;
     const which = describeSide(entry, side);
-    const log = { backend: entry.config.name, role: side.spec.role, secret: name, version };
+    const log = { backend: entry.config.name, role: side.spec.role, secretName: name, version };
     side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating' };
     this.#options.logger.info(log, `backend ${which}: logging in with $secret{${name}} version ${version}`);
     for (let attempt = 1; ; attempt++) {
@@ -649,9 +651,13 @@ interface BackendProbe {
   /** The target's backend_id for a replication target. */
   target?: string;
   apiUrl: string;
+  /** The named secret the password is (`$secret{NAME}`). */
+  secret?: string;
   ok: boolean;
   /** Why it failed (same texts as a FAILED backend). */
   reason?: string;
+  /** The array refused the user and password. */
+  loginRefused?: boolean;
   /** From `GET /api` and `GET /system` when reached. */
   build?: number;
   systemName?: string;
@@ -677,6 +683,7 @@ export async function probeBackends(
         role: spec.role,
         ...(spec.targetId === undefined ? {} : { target: spec.targetId }),
         apiUrl: spec.apiUrl,
+        ...(spec.secret === undefined ? {} : { secret: spec.secret }),
         ok: false,
       };
       let client: WsapiClient | undefined;
@@ -685,7 +692,13 @@ export async function probeBackends(
         const handle = await initArray(client, spec);
         return { ...base, ok: true, build: handle.build, systemName: handle.system.name, model: handle.system.model, verifiesTls: client.verifiesTls };
       } catch (err) {
-        return { ...base, reason: err instanceof InitFailure ? err.message : describeErr(err), ...(client ? { verifiesTls: client.verifiesTls } : {}) };
+        const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
+        return {
+          ...base,
+          reason: failure.message,
+          ...(failure.loginRefused ? { loginRefused: true } : {}),
+          ...(client ? { verifiesTls: client.verifiesTls } : {}),
+        };
       } finally {
         await client?.close();
       }
