@@ -548,7 +548,7 @@ export class Backends {
           return;
         }
         const delay = backoffDelay(this.#backoff, attempt);
-        const reason = `${reasonOf(err, side.spec, client.array).message}; trying again in ${Math.round(delay / 1000)} s`;
+        const reason = `${reasonOf(err, side.spec, client.array).message}; trying again in ${delay < 1000 ? `${delay} ms` : `${Math.round(delay / 1000)} s`}`;
         side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating', reason };
         if (attempt === 1) this.#options.logger.warn({ ...log, reason }, `backend ${which}: cannot log in with $secret{${name}} version ${version} yet: ${reason}`);
         await this.#clock.sleep(delay, this.#stop.signal);
