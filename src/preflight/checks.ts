@@ -233,7 +233,7 @@ function refusedSecret(probe: Awaited<ReturnType<typeof probeBackends>>[number],
     status: 'FAIL',
     subject,
     detail:
-      `${probe.apiUrl}: the array refuses the value of $secret{${secret}}${version} (wrong user or password, WSAPI code 5); ` +
+      `${probe.apiUrl}: login failed: the array refuses the value of $secret{${secret}}${version} (wrong user or password, WSAPI code 5); ` +
       `a running plugin keeps its session of the previous value until that session ends or a value the array accepts is put, ` +
       `and \`docker volume create -o help=backends\` shows which version it uses`,
     fix: `store the array's current password: \`hpe3parencryptor secret put ${secret}\` (on any host: every plugin logs in with it); or correct [${probe.backend}].${option}`,
