@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import type { HpeConfig } from '../config/index.js';
 import { loadConfig, resolveConfigPath } from '../config/index.js';
 import { findEnabledHpePlugins } from '../docker/index.js';
-import { createEtcdClient, type EtcdClient } from '../etcd/index.js';
 import { UsageError } from '../errors.js';
 import {
   backendsToEncrypt,
@@ -19,6 +18,7 @@ import {
 import { obtainSecret, StdinLines } from './input.js';
 import { pluginEnabledError } from './plugin-guard.js';
 import { runSecretCommand, secretOptions, secretUsage } from './secret-commands.js';
+import { withEtcd } from './with-etcd.js';
 import { ExitCodes, reportError, type Io } from './output.js';
 
 const encryptorUsage = `Usage:
@@ -87,15 +87,6 @@ async function requirePluginDisabled(ctx: Context): Promise<void> {
   }
   const [enabled] = probe.enabled;
   if (enabled !== undefined) throw pluginEnabledError(enabled);
-}
-
-async function withEtcd<T>(config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {
-  const client = await createEtcdClient(config.host.etcd);
-  try {
-    return await work(client);
-  } finally {
-    client.close();
-  }
 }
 
 function chosenBackends(ctx: Context, config: HpeConfig): string[] {

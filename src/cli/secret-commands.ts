@@ -1,6 +1,4 @@
-import type { HpeConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
-import { createEtcdClient, type EtcdClient } from '../etcd/index.js';
 import { UsageError } from '../errors.js';
 import { registerSecret } from '../log.js';
 import {
@@ -18,6 +16,7 @@ import {
   type NamedSecretsListing,
 } from '../secrets/index.js';
 import { obtainSecret, type StdinLines } from './input.js';
+import { withEtcd } from './with-etcd.js';
 import { ExitCodes, type Io } from './output.js';
 
 export const secretUsage = `  hpe3parencryptor secret put NAME [<value>|-] [--value-file F] [--passphrase-file F]
@@ -54,15 +53,6 @@ function secretName(ctx: SecretCommandContext, command: string): string {
 
 function noMoreArguments(ctx: SecretCommandContext, command: string, count: number): void {
   if (ctx.args.length > count) throw new UsageError(`secret ${command} takes ${count - 1} argument${count === 2 ? '' : 's'}, more were given`, 'see --help');
-}
-
-async function withEtcd<T>(config: HpeConfig, work: (client: EtcdClient) => Promise<T>): Promise<T> {
-  const client = await createEtcdClient(config.host.etcd);
-  try {
-    return await work(client);
-  } finally {
-    client.close();
-  }
 }
 
 async function put(ctx: SecretCommandContext): Promise<number> {
