@@ -2,7 +2,7 @@
  * Backends.rotateSecret against the WSAPI simulator, for what the end-to-end test (secret-rotation.test.ts) cannot
  * arrange: a rotation whose login is lost in transport is tried again until the array accepts it, and a backend
  * that is FAILED because the array's password changed under it is initialised again as soon as the new value is
- * rotated in (not at its next backoff, a minute away).
+ * rotated in (not at its next backoff, a minute away); versions put in quick succession leave the session on the last.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -94,6 +94,26 @@ test('a backend FAILED because the array password changed is initialised again a
     await waitFor('OK again', () => b.states()[0]?.state === 'OK', { timeoutMs: 5000 });
     assert.ok(Date.now() - t0 < 5000);
     assert.deepEqual(b.states()[0]?.credentials, { secret: 'pw', version: 3, state: 'current', inUse: 3 });
+  } finally {
+    await b.close();
+  }
+});
+
+test('two versions put in quick succession: the session ends on the last one, whatever their logins do', async () => {
+  sim.setPassword('3paradm', 'Pw-Start-71');
+  const b = backendsWith('Pw-Start-71');
+  try {
+    b.start();
+    await b.firstAttempts();
+    sim.setPassword('3paradm', 'Pw-Third-73');
+    const mark = sim.requestLog.length;
+    await Promise.all([b.rotateSecret('pw', 4, 'Pw-Next-72'), b.rotateSecret('pw', 5, 'Pw-Third-73')]);
+    assert.deepEqual(b.states()[0]?.credentials, { secret: 'pw', version: 5, state: 'current', inUse: 5 });
+    // Version 4 was overtaken before it logged in: one login only, with version 5.
+    assert.deepEqual(
+      sim.requestLog.slice(mark).filter((r) => r.path === '/api/v1/credentials').map((r) => r.status),
+      [201],
+    );
   } finally {
     await b.close();
   }

@@ -324,6 +324,10 @@ interface Side {
   credentials?: CredentialStatus;
   /** Counts rotations: a rotation that a newer one overtook stops and reports nothing. */
   rotations: number;
+  /** The last rotation queued; the next one runs after it. */
+  rotation: Promise<void>;
+  /** Aborted when a newer rotation (or an unusable version) overtakes the running one. */
+  superseded?: AbortController;
   /** Ends the init loop's wait: a new password may clear what it waits for. */
   wake?: AbortController;
 }
@@ -360,6 +364,7 @@ function newSide(spec: ArraySpec): Side {
     state: 'INITIALIZING',
     firstAttempt: Promise.resolve(),
     rotations: 0,
+    rotation: Promise.resolve(),
     ...(spec.secret === undefined ? {} : { credentials: { secret: spec.secret, state: 'current' } }),
   };
 }
@@ -489,7 +494,7 @@ export class Backends {
     for (const e of this.#entries.values()) {
       for (const side of sidesOf(e)) {
         if (side.spec.secret !== name || side.credentials === undefined) continue;
-        side.rotations++;
+        this.#supersede(side);
         side.credentials = { ...this.#kept(side), secret: name, ...(version === undefined ? {} : { version }), state: 'unreadable', reason };
         this.#options.logger.warn(
           { backend: e.config.name, role: side.spec.role, secretName: name, version, reason },
@@ -505,16 +510,34 @@ export class Backends {
     return inUse === undefined ? {} : { inUse };
   }
 
-  async #rotate(entry: Entry, side: Side, name: string, version: number, value: string): Promise<void> {
+  /**
+   * Claims the side's next rotation at once (an older one still logging in or waiting stops at its next step) and
+   * runs it after the older one ends: one login at a time per session, so the value a session ends with is the
+   * last one put.
+   */
+  #rotate(entry: Entry, side: Side, name: string, version: number, value: string): Promise<void> {
     const known = side.credentials;
-    if (known?.version === version && known.state !== 'unreadable') return; // a listing again after a broken watch
+    if (known?.version === version && known.state !== 'unreadable') return Promise.resolve(); // listed again after a broken watch
+    const rotation = this.#supersede(side);
+    const run = side.rotation.then(() => this.#rotateNow(entry, side, rotation, name, version, value));
+    side.rotation = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Ends the side's current rotation (at its next step) and numbers the next one. */
+  #supersede(side: Side): { id: number; signal: AbortSignal } {
+    side.superseded?.abort();
+    side.superseded = new AbortController();
+    return { id: ++side.rotations, signal: side.superseded.signal };
+  }
+
+  async #rotateNow(entry: Entry, side: Side, rotation: { id: number; signal: AbortSignal }, name: string, version: number, value: string): Promise<void> {
+    if (rotation.id !== side.rotations) return;
     if (value === side.spec.password) {
       // The value the session already uses: the first read of the record, or a rollback to it.
-      side.rotations++;
       side.credentials = { secret: name, version, state: 'current', inUse: version };
       return;
     }
-    const rotation = ++side.rotations;
     const which = describeSide(entry, side);
     const log = { backend: entry.config.name, role: side.spec.role, secretName: name, version };
     side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating' };
@@ -531,13 +554,13 @@ export class Backends {
       try {
         await client.rotateCredentials(value);
         side.spec.password = value;
-        if (rotation !== side.rotations) return;
+        if (rotation.id !== side.rotations) return;
         side.credentials = { secret: name, version, state: 'current', inUse: version };
         this.#options.logger.info(log, `backend ${which}: logged in with $secret{${name}} version ${version}; the previous session is logged out`);
         side.wake?.abort(); // a FAILED array is initialised again now, on the new session
         return;
       } catch (err) {
-        if (rotation !== side.rotations || this.#stop.signal.aborted) return;
+        if (rotation.id !== side.rotations || this.#stop.signal.aborted) return;
         if (!(err instanceof WsapiConnectionError)) {
           const reason = refusalOf(err, side.spec);
           side.credentials = { ...this.#kept(side), secret: name, version, state: 'refused', reason };
@@ -551,8 +574,8 @@ export class Backends {
         const reason = `${reasonOf(err, side.spec, client.array).message}; trying again in ${delay < 1000 ? `${delay} ms` : `${Math.round(delay / 1000)} s`}`;
         side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating', reason };
         if (attempt === 1) this.#options.logger.warn({ ...log, reason }, `backend ${which}: cannot log in with $secret{${name}} version ${version} yet: ${reason}`);
-        await this.#clock.sleep(delay, this.#stop.signal);
-        if (rotation !== side.rotations || this.#stop.signal.aborted) return;
+        await this.#clock.sleep(delay, AbortSignal.any([this.#stop.signal, rotation.signal]));
+        if (rotation.id !== side.rotations || this.#stop.signal.aborted) return;
       }
     }
   }
@@ -566,7 +589,7 @@ export class Backends {
     const sides = [...this.#entries.values()].flatMap(sidesOf);
     const closeClients = () => Promise.all(sides.map((side) => side.client?.close().catch(() => undefined)));
     await closeClients();
-    await Promise.all(sides.map((side) => side.run?.catch(() => undefined)));
+    await Promise.all(sides.map((side) => Promise.all([side.run?.catch(() => undefined), side.rotation])));
     // A client made while the first round closed (an attempt that was reading its CA file).
     await closeClients();
   }

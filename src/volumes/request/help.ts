@@ -66,7 +66,7 @@ export function formatBackendsTable(backends: readonly BackendStatus[]): string 
 }
 
 /** One line on a password that follows a named secret: which version the session uses, and what a rotation did. */
-export function describeCredentials(c: CredentialStatus): string {
+function describeCredentials(c: CredentialStatus): string {
   const version = c.version === undefined ? '' : ` version ${c.version}`;
   const what = `password $secret{${c.secret}}${version}`;
   const kept = c.inUse === undefined ? 'the value it started with' : `version ${c.inUse}`;
