@@ -120,7 +120,9 @@ export class WsapiSession {
   readonly username: string;
   protected readonly clock: Clock;
 
-  readonly #password: string;
+  #password: string;
+  /** The value a rotation is trying, masked like the current one until the rotation ends. */
+  #nextPassword: string | undefined;
   readonly #apiRoot: string;
   readonly #timeoutMs: number;
   readonly #retry: RetryPolicy;
@@ -194,7 +196,7 @@ export class WsapiSession {
   // ----- transport ------------------------------------------------------------------------------------------
 
   #secrets(): (string | undefined)[] {
-    return [this.#password, this.#sessionKey];
+    return [this.#password, this.#nextPassword, this.#sessionKey];
   }
 
   #mayRetry(method: HttpMethod, f: HttpFailure): boolean {
@@ -279,14 +281,20 @@ export class WsapiSession {
 
   // ----- session --------------------------------------------------------------------------------------------
 
-  async #doLogin(): Promise<string> {
+  /** `POST /credentials` with `password`; the new session key (not yet in use). */
+  async #newSession(password: string): Promise<string> {
     const call = `POST /credentials (login as "${this.username}")`;
-    const payload = JSON.stringify({ user: this.username, password: this.#password });
+    const payload = JSON.stringify({ user: this.username, password });
     const res = await this.#exchange('POST', new URL(`${this.apiUrl}/credentials`), payload, undefined, call);
     if (res.status >= 400) throw this.#error(res, call);
     const body = parseJson(res.text);
     const key = isRecord(body) ? body['key'] : undefined;
     if (typeof key !== 'string' || key === '') throw this.protocolError(call, 'the login answer has no session key', false);
+    return key;
+  }
+
+  async #doLogin(): Promise<string> {
+    const key = await this.#newSession(this.#password);
     this.#sessionKey = key;
     return key;
   }
@@ -304,6 +312,26 @@ export class WsapiSession {
     if (this.#sessionKey === key) this.#sessionKey = undefined;
   }
 
+  /**
+   * Changes the password this session logs in with, for a password rotated while the plugin runs. The new value
+   * logs in on a login of its own while calls keep using the current session; once the array accepts it, calls
+   * move to the new session and the old one is logged out. When the array refuses it (WsapiError, e.g. code 5) or
+   * cannot be reached (WsapiConnectionError), the current session and password stay as they were and the error
+   * is thrown. A refusal here is not reported to the outcome observers: the array still serves the old session.
+   */
+  async rotateCredentials(password: string): Promise<void> {
+    this.#nextPassword = password;
+    try {
+      const key = await this.#newSession(password);
+      const old = this.#sessionKey;
+      this.#password = password;
+      this.#sessionKey = key;
+      if (old !== undefined) await this.#endSession(old, 1).catch(() => undefined); // an unused key expires anyway
+    } finally {
+      this.#nextPassword = undefined;
+    }
+  }
+
   /** Ends the session on the array (`DELETE /credentials/<key>`). An already expired key is not an error. */
   logout(): Promise<void> {
     return this.#logout(this.#retry.attempts);
@@ -313,6 +341,10 @@ export class WsapiSession {
     const key = this.#sessionKey;
     if (key === undefined) return;
     this.#sessionKey = undefined;
+    await this.#endSession(key, attempts);
+  }
+
+  async #endSession(key: string, attempts: number): Promise<void> {
     const call = 'DELETE /credentials/<session key>';
     const res = await this.#exchange('DELETE', new URL(`${this.apiUrl}${wsapiPath`/credentials/${key}`}`), undefined, key, call, attempts);
     if (res.status >= 400 && res.status !== 403 && res.status !== 404) throw this.#error(res, call);

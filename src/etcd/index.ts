@@ -7,6 +7,7 @@ export { toEtcdError } from './errors.js';
 export { prefixRangeEnd } from './gateway.js';
 export { checkMembers } from './members.js';
 export { applyEtcdRoles, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan, type Grant } from './roles.js';
+export { listPrefix, PrefixWatch, type PrefixEntry, type PrefixListing, type PrefixWatchHandlers, type PrefixWatchOptions } from './prefix-watch.js';
 export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
 export {
   ClusterSecretsKeyPath,

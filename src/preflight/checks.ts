@@ -215,7 +215,8 @@ async function readNamedSecrets(config: HpeConfig, client: EtcdClient, results: 
 }
 
 /** What a failed array means once the plugin runs: the same as `-o help=backends` then shows. */
-function arrayFailure(probe: Awaited<ReturnType<typeof probeBackends>>[number], subject: string): CheckResult {
+function arrayFailure(probe: Awaited<ReturnType<typeof probeBackends>>[number], subject: string, named: NamedSecrets | undefined): CheckResult {
+  if (probe.loginRefused && probe.secret !== undefined) return refusedSecret(probe, probe.secret, subject, named);
   const where = `${probe.apiUrl}: ${probe.reason ?? 'unreachable'}`;
   if (probe.role === 'primary') {
     return {
@@ -235,14 +236,35 @@ function arrayFailure(probe: Awaited<ReturnType<typeof probeBackends>>[number], 
   };
 }
 
-async function checkArrays(config: HpeConfig, secrets: Map<string, RevealedSecrets>, results: CheckResult[]): Promise<void> {
+/**
+ * The array refuses the current value of a `$secret{}` password. A running plugin follows the secret: it tried
+ * this value on a login of its own and kept the session of the previous value (live rotation), so the backend
+ * keeps serving until that session ends; say so, and how to recover.
+ */
+function refusedSecret(probe: Awaited<ReturnType<typeof probeBackends>>[number], secret: string, subject: string, named: NamedSecrets | undefined): CheckResult {
+  const entry = named?.secrets.get(secret);
+  const version = entry?.found ? ` version ${entry.record.versions[entry.record.versions.length - 1]!.version}` : '';
+  const option = probe.role === 'primary' ? 'hpe3par_username' : 'replication_device.hpe3par_username';
+  return {
+    check: probe.role === 'primary' ? 'array' : 'array.replication',
+    status: 'FAIL',
+    subject,
+    detail:
+      `${probe.apiUrl}: login failed: the array refuses the value of $secret{${secret}}${version} (wrong user or password, WSAPI code 5); ` +
+      `a running plugin keeps its session of the previous value until that session ends or a value the array accepts is put, ` +
+      `and \`docker volume create -o help=backends\` shows which version it uses`,
+    fix: `store the array's current password: \`hpe3parencryptor secret put ${secret}\` (on any host: every plugin logs in with it); or correct [${probe.backend}].${option}`,
+  };
+}
+
+async function checkArrays(config: HpeConfig, secrets: Map<string, RevealedSecrets>, named: NamedSecrets | undefined, results: CheckResult[]): Promise<void> {
   // A backend whose passwords did not decrypt has already failed above; there is nothing to log in with.
   const usable = { ...config, backends: config.backends.filter((b) => secrets.has(b.name)) };
   for (const probe of await probeBackends(usable, secrets)) {
     const subject = probe.role === 'primary' ? `array [${probe.backend}]` : `array [${probe.backend}] replication target ${probe.target ?? ''}`.trim();
     const check = probe.role === 'primary' ? 'array' : 'array.replication';
     if (!probe.ok) {
-      results.push(arrayFailure(probe, subject));
+      results.push(arrayFailure(probe, subject, named));
       continue;
     }
     const what = `${probe.apiUrl}: reachable, login ok, CPGs exist (${probe.model ?? 'array'} ${probe.systemName ?? ''}, WSAPI build ${probe.build ?? '?'})`;
@@ -308,7 +330,7 @@ export async function runPrerequisiteChecks(options: CheckOptions): Promise<Prer
     for (const f of own) results.push(fail('secrets', `secrets [${backend.name}]`, f));
     results.push(...plainPasswordWarnings(config.file, backend, lookupFor(lookups, backend.name)));
   }
-  if (options.probeArrays) await checkArrays(config, secrets, results);
+  if (options.probeArrays) await checkArrays(config, secrets, named, results);
   const outcome = done();
   return outcome.report.passed ? { ...outcome, ready: { config, secrets } } : outcome;
 }

@@ -149,6 +149,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     systemId: store.state.systemId,
     stop: () => (stopping ??= stop()),
     expireAllSessions: () => sessions.expireAll(),
+    setPassword: (user, password) => {
+      o.users[user] = password;
+    },
     failNext: (method, pathRegex, status, body) => {
       injections.push({ method: method.toUpperCase(), pathRegex, status, ...(body === undefined ? {} : { body }) });
     },

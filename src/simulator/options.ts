@@ -90,7 +90,7 @@ export function resolveOptions(o: SimulatorOptions): ResolvedSimulatorOptions {
     listen: o.listen ?? { ...simulatorDefaults.listen },
     stateDir: o.stateDir,
     tls: o.tls ?? simulatorDefaults.tls,
-    users: o.users ?? { ...simulatorDefaults.users },
+    users: { ...(o.users ?? simulatorDefaults.users) },
     cpgs: o.cpgs ?? [...simulatorDefaults.cpgs],
     systemName: o.systemName ?? simulatorDefaults.systemName,
     sessionTtlMs: o.sessionTtlMs ?? simulatorDefaults.sessionTtlMs,
@@ -124,6 +124,11 @@ export interface RunningSimulator {
   stop(): Promise<void>;
   /** Test hook: every session key becomes invalid (the next call with one gets 403 code 6). */
   expireAllSessions(): void;
+  /**
+   * Test hook, the admin's `setpassword` on an array: `user` logs in with `password` from now on (a new user when
+   * unknown). Sessions already open stay valid until they expire or log out, as on an array.
+   */
+  setPassword(user: string, password: string): void;
   /**
    * Test hook: the next request whose method and URL path (e.g. `/api/v1/volumes/v1`) match is answered with
    * `status` and `body` (default `{code: 1, desc}`) without being processed, or, for `drop`, its connection is

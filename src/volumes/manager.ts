@@ -37,6 +37,7 @@ import {
 } from './flows/mount.js';
 import { NodePresence } from './store/presence.js';
 import { VolumeCache } from './store/volume-cache.js';
+import { SecretFollower } from './backends/secret-follower.js';
 import { reconcileNode, type ReconcileReport } from './flows/reconcile.js';
 
 /** What the repair at start did: the intents and arrays (RepairReport), this node's mount intents, and its kernel. */
@@ -168,6 +169,7 @@ class Manager implements VolumeManager {
   #background: Promise<void> = Promise.resolve();
   readonly #presence: NodePresence;
   readonly #cache: VolumeCache;
+  readonly #secrets: SecretFollower;
   /** In-flight Creates by name and options (create()). */
   readonly #creating = new Map<string, Promise<void>>();
   /** The last List answer made from the cache, and the cache's list it was made from. */
@@ -220,6 +222,8 @@ class Manager implements VolumeManager {
     this.#cache = new VolumeCache(o.etcd, this.#ctx.store, { logger: o.logger });
     this.#cache.start();
     this.#backends.start();
+    this.#secrets = new SecretFollower(o.etcd, this.#backends, { logger: o.logger });
+    this.#secrets.start();
   }
 
   // ----- create ---------------------------------------------------------------------------------------------
@@ -625,6 +629,7 @@ class Manager implements VolumeManager {
   async close(): Promise<void> {
     this.#stop.abort();
     await this.#cache.stop();
+    await this.#secrets.stop();
     await this.#presence.stop();
     await this.#background.catch(() => undefined);
     await this.#locks.close();

@@ -37,6 +37,31 @@ describe('formatBackendsTable (upstream layout of -o help=backends)', () => {
     ]);
   });
 
+  test('a password that is a named secret gets a line under its array: the version in use and what its rotation did', () => {
+    const table = formatBackendsTable([
+      { name: 'DEFAULT', state: 'OK', credentials: { secret: 'array_pw', version: 2, state: 'current', inUse: 2 } },
+      {
+        name: 'b2',
+        state: 'OK',
+        credentials: { secret: 'pw2', version: 5, state: 'refused', inUse: 4, reason: 'login as "3paradm" refused: wrong user or password (WSAPI code 5)' },
+        target: { id: 'remote', state: 'OK', credentials: { secret: 'remote_pw', version: 2, state: 'rotating', reason: 'array 10.0.0.9:8080 refused the connection; trying again in 4 s' } },
+      },
+      { name: 'b3', state: 'FAILED', reason: 'login failed', credentials: { secret: 'gone', state: 'unreadable', inUse: 1, reason: 'the secret was deleted from etcd (/secrets/gone)' } },
+    ]);
+    assert.deepEqual(table.split('\n').slice(4), [
+      `DEFAULT${' '.repeat(38)}  OK`,
+      '    password $secret{array_pw} version 2: logged in with it',
+      `b2${' '.repeat(43)}  OK`,
+      '    password $secret{pw2} version 5: REFUSED by the array: login as "3paradm" refused: wrong user or password (WSAPI code 5); the session of version 4 keeps serving until a value the array accepts is put (`hpe3parencryptor secret put pw2`)',
+      `  replication target remote${' '.repeat(18)}  OK`,
+      '    password $secret{remote_pw} version 2: logging in with it: array 10.0.0.9:8080 refused the connection; trying again in 4 s; the session of the value it started with serves meanwhile',
+      `b3${' '.repeat(43)}  FAILED`,
+      '    login failed',
+      '    password $secret{gone}: NOT USABLE: the secret was deleted from etcd (/secrets/gone); the session of version 1 keeps serving',
+      '',
+    ]);
+  });
+
   test('a replication target gets its own row and reason under its backend', () => {
     const table = formatBackendsTable([
       { name: 'DEFAULT', state: 'OK', target: { id: 'array2', state: 'FAILED', reason: 'array 10.0.0.2:8080 refused the connection' } },

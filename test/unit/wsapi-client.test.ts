@@ -207,6 +207,52 @@ describe('WsapiClient sessions', () => {
   });
 });
 
+describe('WsapiClient password rotation', () => {
+  let sim: RunningSimulator;
+  before(async () => {
+    sim = await simulator();
+  });
+  after(() => sim.stop());
+
+  it('logs in with the new password while calls keep the old session, then logs the old session out', async () => {
+    const { c } = client(sim);
+    await c.getSystem();
+    sim.setPassword('3paradm', 'N3w-Pa55word');
+    const before = sim.requestLog.length;
+    // A call sent while the rotation logs in is served by the session it started with.
+    await Promise.all([c.rotateCredentials('N3w-Pa55word'), c.getCpgs()]);
+    const during = sim.requestLog.slice(before);
+    assert.deepEqual(
+      during.filter((r) => r.path.startsWith('/api/v1/credentials')).map((r) => `${r.method} ${r.path} ${r.status}`),
+      ['POST /api/v1/credentials 201', 'DELETE /api/v1/credentials/<key> 200'],
+    );
+    assert.ok(during.every((r) => r.status < 400), 'no call failed during the rotation');
+    // Later logins (after an expiry) use the new password.
+    sim.expireAllSessions();
+    await c.getSystem();
+    await c.close();
+  });
+
+  it('keeps the old session when the array refuses the new password, and says so without the value', async () => {
+    sim.setPassword('3paradm', password);
+    const { c } = client(sim);
+    await c.getSystem();
+    const outcomes: boolean[] = [];
+    c.onOutcome((o) => outcomes.push(o.ok));
+    const err = await rejectsWith(c.rotateCredentials('N0t-Acc3pted'), WsapiError);
+    assert.equal(err.code, WsapiCodes.INV_USER_PASS);
+    assert.ok(!err.describe().includes('N0t-Acc3pted') && !err.describe().includes(password));
+    const logins0 = logins(sim);
+    await c.getCpgs();
+    assert.equal(logins(sim), logins0, 'the old session still serves');
+    assert.deepEqual(outcomes, [true], 'a refused rotation is not an outage of the array');
+    // ... and the old password too, after an expiry.
+    sim.expireAllSessions();
+    await c.getSystem();
+    await c.close();
+  });
+});
+
 describe('WsapiClient retries', () => {
   let sim: RunningSimulator;
   before(async () => {

@@ -31,14 +31,22 @@ import {
   type WsapiFeatures,
   type WsapiOutcome,
 } from '../../array/index.js';
-import type { BackendConfig, HpeConfig, ReplicationDevice } from '../../config/index.js';
+import type { BackendConfig, HpeConfig, ReplicationDevice, SecretValue } from '../../config/index.js';
 import { backoffDelay, systemClock, type Backoff, type Clock } from '../../clock.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { RevealedSecrets } from '../../secrets/index.js';
+import { classifySecret, type RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
 import { arrayCliOptionsOf, LazyArrayCli, type SshSettings } from './array-cli.js';
-import { backendNotReady, targetNotReady, type ArrayRole, type BackendState, type BackendStatus, type BackendView } from './state.js';
+import {
+  backendNotReady,
+  targetNotReady,
+  type ArrayRole,
+  type BackendState,
+  type BackendStatus,
+  type BackendView,
+  type CredentialStatus,
+} from './state.js';
 
 /** Backoff of the background re-initialisation of a FAILED backend. */
 const defaultBackoff: Backoff = { initialMs: 2000, maxMs: 60_000 };
@@ -102,6 +110,8 @@ class InitFailure extends Error {
   constructor(
     message: string,
     readonly retry: boolean,
+    /** The array refused the user and password (WSAPI code 5). */
+    readonly loginRefused = false,
   ) {
     super(message);
   }
@@ -118,6 +128,8 @@ interface ArraySpec {
   /** `hpe3par_password` or `replication_device.hpe3par_password`: what the admin checks. */
   userOption: string;
   passwordOption: string;
+  /** The named secret the password is (`$secret{NAME}`): the session follows it in etcd. */
+  secret?: string;
   cpgs: { name: string; option: string }[];
   caCertFile: string | undefined;
 }
@@ -136,6 +148,7 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
       password: secrets?.hpe3par_password,
       userOption: 'hpe3par_username',
       passwordOption: 'hpe3par_password',
+      ...namedSecretOf(backend.password),
       cpgs,
       caCertFile: backend.caCert,
     },
@@ -151,6 +164,7 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
       password: secrets?.['replication_device.hpe3par_password'],
       userOption: 'replication_device.hpe3par_username',
       passwordOption: 'replication_device.hpe3par_password',
+      ...namedSecretOf(r.password),
       cpgs: dedupe([
         ...r.cpgMap.map((m) => ({ name: m.target, option: 'replication_device.cpg_map' })),
         ...r.snapCpgMap.map((m) => ({ name: m.target, option: 'replication_device.snap_cpg_map' })),
@@ -159,6 +173,16 @@ function specsOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): 
     });
   }
   return specs;
+}
+
+/** `{secret: NAME}` for a password written `$secret{NAME}`; a malformed value failed the start-up gate already. */
+function namedSecretOf(password: SecretValue): { secret?: string } {
+  try {
+    const c = classifySecret(password.raw);
+    return c.kind === 'named' ? { secret: c.name } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Each CPG once (hpe3par_snapcpg defaults to hpe3par_cpg), named by the first option that lists it. */
@@ -190,12 +214,23 @@ function reasonOf(err: unknown, spec: ArraySpec, array: string): InitFailure {
   }
   if (err instanceof WsapiError && err.call.startsWith('POST /credentials')) {
     if (err.code === WsapiCodes.INV_USER_PASS) {
-      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.userOption} and ${where}.${spec.passwordOption}`, true);
+      return new InitFailure(`login failed: wrong user or password (WSAPI code 5) — check ${where}.${spec.userOption} and ${where}.${spec.passwordOption}`, true, true);
     }
     return new InitFailure(`login to array ${array} as "${spec.username}" failed: HTTP ${err.status}${err.code === undefined ? '' : `, WSAPI code ${err.code}`}${err.desc === '' ? '' : `: ${err.desc}`}`, true);
   }
   if (err instanceof HpeError) return new InitFailure(err.message, true);
   return new InitFailure(err instanceof Error ? err.message : String(err), true);
+}
+
+/** Why the array refused a rotated password's login (no secret value: the client scrubbed its texts). */
+function refusalOf(err: unknown, spec: ArraySpec): string {
+  if (err instanceof WsapiError && err.code === WsapiCodes.INV_USER_PASS) return `login as "${spec.username}" refused: wrong user or password (WSAPI code 5)`;
+  return describeErr(err);
+}
+
+/** `backend` or `backend replication target <id>`, as log lines name an array of a backend. */
+function describeSide(entry: Entry, side: Side): string {
+  return side.spec.role === 'primary' ? entry.config.name : `${entry.config.name} replication target ${side.spec.targetId}`;
 }
 
 function apiUrlOption(spec: ArraySpec): string {
@@ -290,6 +325,16 @@ interface Side {
   handle?: ArrayHandle;
   firstAttempt: Promise<void>;
   run?: Promise<void>;
+  /** Set when the password is a named secret. */
+  credentials?: CredentialStatus;
+  /** Counts rotations: a rotation that a newer one overtook stops and reports nothing. */
+  rotations: number;
+  /** The last rotation queued; the next one runs after it. */
+  rotation: Promise<void>;
+  /** Aborted when a newer rotation (or an unusable version) overtakes the running one. */
+  superseded?: AbortController;
+  /** Ends the init loop's wait: a new password may clear what it waits for. */
+  wake?: AbortController;
 }
 
 interface Entry {
@@ -299,8 +344,12 @@ interface Entry {
   cli: LazyArrayCli;
 }
 
-function sideStatus(side: Side): { state: BackendState; reason?: string } {
-  return { state: side.state, ...(side.reason === undefined ? {} : { reason: side.reason }) };
+function sideStatus(side: Side): { state: BackendState; reason?: string; credentials?: CredentialStatus } {
+  return {
+    state: side.state,
+    ...(side.reason === undefined ? {} : { reason: side.reason }),
+    ...(side.credentials === undefined ? {} : { credentials: { ...side.credentials } }),
+  };
 }
 
 function statusOf(e: Entry): BackendStatus {
@@ -316,7 +365,14 @@ function sidesOf(e: Entry): Side[] {
 }
 
 function newSide(spec: ArraySpec): Side {
-  return { spec, state: 'INITIALIZING', firstAttempt: Promise.resolve() };
+  return {
+    spec,
+    state: 'INITIALIZING',
+    firstAttempt: Promise.resolve(),
+    rotations: 0,
+    rotation: Promise.resolve(),
+    ...(spec.secret === undefined ? {} : { credentials: { secret: spec.secret, state: 'current' } }),
+  };
 }
 
 /** Block backends only: the File Persona driver is not served by this plugin. */
@@ -419,6 +475,119 @@ export class Backends {
     return b.target;
   }
 
+  /** The named secrets that arrays' passwords are (`$secret{NAME}`), each once. */
+  secretNames(): string[] {
+    const names = new Set<string>();
+    for (const e of this.#entries.values()) for (const side of sidesOf(e)) if (side.spec.secret !== undefined) names.add(side.spec.secret);
+    return [...names];
+  }
+
+  /**
+   * `version` of the named secret `name` is its current value in etcd: every array session whose password is
+   * `$secret{name}` logs in with it, on a login of its own, while calls keep the session they have. Accepted: calls
+   * move to the new session (a FAILED array is initialised again at once). Refused: the old session is kept and
+   * the status says so. An array that cannot be reached is tried again with backoff until a newer version comes.
+   * Resolves once every session has logged in, been refused, or (unreachable) gone on trying in the background.
+   */
+  async rotateSecret(name: string, version: number, value: string): Promise<void> {
+    const sides = [...this.#entries.values()].flatMap((e) => sidesOf(e).map((side) => ({ e, side })));
+    await Promise.all(sides.filter(({ side }) => side.spec.secret === name).map(({ e, side }) => this.#rotate(e, side, name, version, value)));
+  }
+
+  /**
+   * The current version of the named secret `name` cannot be used (deleted from etcd, does not decrypt): the
+   * sessions keep the value they have, and their status says why.
+   */
+  secretUnusable(name: string, version: number | undefined, reason: string): void {
+    for (const e of this.#entries.values()) {
+      for (const side of sidesOf(e)) {
+        if (side.spec.secret !== name || side.credentials === undefined) continue;
+        this.#supersede(side);
+        side.credentials = { ...this.#kept(side), secret: name, ...(version === undefined ? {} : { version }), state: 'unreadable', reason };
+        this.#options.logger.warn(
+          { backend: e.config.name, role: side.spec.role, secretName: name, version, reason },
+          `backend ${describeSide(e, side)}: $secret{${name}} cannot be used (${reason}); its session keeps the value it has`,
+        );
+      }
+    }
+  }
+
+  /** The version the side's session uses, carried into a new status. */
+  #kept(side: Side): { inUse?: number } {
+    const inUse = side.credentials?.inUse;
+    return inUse === undefined ? {} : { inUse };
+  }
+
+  /**
+   * Claims the side's next rotation at once (an older one still logging in or waiting stops at its next step) and
+   * runs it after the older one ends: one login at a time per session, so the value a session ends with is the
+   * last one put.
+   */
+  #rotate(entry: Entry, side: Side, name: string, version: number, value: string): Promise<void> {
+    const known = side.credentials;
+    if (known?.version === version && known.state !== 'unreadable') return Promise.resolve(); // listed again after a broken watch
+    const rotation = this.#supersede(side);
+    const run = side.rotation.then(() => this.#rotateNow(entry, side, rotation, name, version, value));
+    side.rotation = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Ends the side's current rotation (at its next step) and numbers the next one. */
+  #supersede(side: Side): { id: number; signal: AbortSignal } {
+    side.superseded?.abort();
+    side.superseded = new AbortController();
+    return { id: ++side.rotations, signal: side.superseded.signal };
+  }
+
+  async #rotateNow(entry: Entry, side: Side, rotation: { id: number; signal: AbortSignal }, name: string, version: number, value: string): Promise<void> {
+    if (rotation.id !== side.rotations) return;
+    if (value === side.spec.password) {
+      // The value the session already uses: the first read of the record, or a rollback to it.
+      side.credentials = { secret: name, version, state: 'current', inUse: version };
+      return;
+    }
+    const which = describeSide(entry, side);
+    const log = { backend: entry.config.name, role: side.spec.role, secretName: name, version };
+    side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating' };
+    this.#options.logger.info(log, `backend ${which}: logging in with $secret{${name}} version ${version}`);
+    for (let attempt = 1; ; attempt++) {
+      const client = side.client;
+      if (client === undefined) {
+        // No session yet (its client was never made): the next initialisation logs in with the new value.
+        side.spec.password = value;
+        side.credentials = { secret: name, version, state: 'current', inUse: version };
+        side.wake?.abort();
+        return;
+      }
+      try {
+        await client.rotateCredentials(value);
+        side.spec.password = value;
+        if (rotation.id !== side.rotations) return;
+        side.credentials = { secret: name, version, state: 'current', inUse: version };
+        this.#options.logger.info(log, `backend ${which}: logged in with $secret{${name}} version ${version}; the previous session is logged out`);
+        side.wake?.abort(); // a FAILED array is initialised again now, on the new session
+        return;
+      } catch (err) {
+        if (rotation.id !== side.rotations || this.#stop.signal.aborted) return;
+        if (!(err instanceof WsapiConnectionError)) {
+          const reason = refusalOf(err, side.spec);
+          side.credentials = { ...this.#kept(side), secret: name, version, state: 'refused', reason };
+          this.#options.logger.warn(
+            { ...log, reason },
+            `backend ${which}: the array refused $secret{${name}} version ${version} (${reason}); its session keeps the previous value until a value the array accepts is put`,
+          );
+          return;
+        }
+        const delay = backoffDelay(this.#backoff, attempt);
+        const reason = `${reasonOf(err, side.spec, client.array).message}; trying again in ${delay < 1000 ? `${delay} ms` : `${Math.round(delay / 1000)} s`}`;
+        side.credentials = { ...this.#kept(side), secret: name, version, state: 'rotating', reason };
+        if (attempt === 1) this.#options.logger.warn({ ...log, reason }, `backend ${which}: cannot log in with $secret{${name}} version ${version} yet: ${reason}`);
+        await this.#clock.sleep(delay, AbortSignal.any([this.#stop.signal, rotation.signal]));
+        if (rotation.id !== side.rotations || this.#stop.signal.aborted) return;
+      }
+    }
+  }
+
   /**
    * Stops the retries, logs out of every array and ends the SSH connections. Closing a client also ends its connections, so an init
    * attempt waiting on a silent array fails at once instead of holding close() for the WSAPI timeout.
@@ -428,7 +597,7 @@ export class Backends {
     const sides = [...this.#entries.values()].flatMap(sidesOf);
     const closeClients = () => Promise.all(sides.map((side) => side.client?.close().catch(() => undefined)));
     await closeClients();
-    await Promise.all(sides.map((side) => side.run?.catch(() => undefined)));
+    await Promise.all(sides.map((side) => Promise.all([side.run?.catch(() => undefined), side.rotation])));
     // A client made while the first round closed (an attempt that was reading its CA file).
     await closeClients();
     await Promise.all([...this.#entries.values()].map((e) => e.cli.close()));
@@ -456,7 +625,7 @@ export class Backends {
   async #initLoop(entry: Entry, side: Side, markFirst: () => void): Promise<void> {
     const name = entry.config.name;
     const role = side.spec.role;
-    const which = role === 'primary' ? name : `${name} replication target ${side.spec.targetId}`;
+    const which = describeSide(entry, side);
     let attempt = 0;
     for (;;) {
       attempt++;
@@ -488,7 +657,9 @@ export class Backends {
         if (changed) this.#options.onStateChange?.(name, 'FAILED', role);
       }
       if (!retry) return;
-      await this.#clock.sleep(delay, this.#stop.signal);
+      const wake = new AbortController();
+      side.wake = wake;
+      await this.#clock.sleep(delay, AbortSignal.any([this.#stop.signal, wake.signal]));
       if (this.#stop.signal.aborted) return;
     }
   }
@@ -512,9 +683,13 @@ interface BackendProbe {
   /** The target's backend_id for a replication target. */
   target?: string;
   apiUrl: string;
+  /** The named secret the password is (`$secret{NAME}`). */
+  secret?: string;
   ok: boolean;
   /** Why it failed (same texts as a FAILED backend). */
   reason?: string;
+  /** The array refused the user and password. */
+  loginRefused?: boolean;
   /** From `GET /api` and `GET /system` when reached. */
   build?: number;
   systemName?: string;
@@ -540,6 +715,7 @@ export async function probeBackends(
         role: spec.role,
         ...(spec.targetId === undefined ? {} : { target: spec.targetId }),
         apiUrl: spec.apiUrl,
+        ...(spec.secret === undefined ? {} : { secret: spec.secret }),
         ok: false,
       };
       let client: WsapiClient | undefined;
@@ -548,7 +724,13 @@ export async function probeBackends(
         const handle = await initArray(client, spec);
         return { ...base, ok: true, build: handle.build, systemName: handle.system.name, model: handle.system.model, verifiesTls: client.verifiesTls };
       } catch (err) {
-        return { ...base, reason: err instanceof InitFailure ? err.message : describeErr(err), ...(client ? { verifiesTls: client.verifiesTls } : {}) };
+        const failure = err instanceof InitFailure ? err : new InitFailure(describeErr(err), true);
+        return {
+          ...base,
+          reason: failure.message,
+          ...(failure.loginRefused ? { loginRefused: true } : {}),
+          ...(client ? { verifiesTls: client.verifiesTls } : {}),
+        };
       } finally {
         await client?.close();
       }

@@ -10,14 +10,37 @@ export type BackendState = 'INITIALIZING' | 'OK' | 'FAILED';
 /** Which array of a backend: its own, or the replication target of its `replication_device`. */
 export type ArrayRole = 'primary' | 'replication target';
 
+/**
+ * Where an array session's password (`hpe3par_password`, or the target's) stands when it is `$secret{NAME}`: the
+ * plugin follows the secret in etcd and logs in again with each new version.
+ *  - current: the session logged in with this version (or the value did not change);
+ *  - rotating: logging in with this version; calls keep the session of the previous value meanwhile;
+ *  - refused: the array refused this version: the session of the previous value is kept;
+ *  - unreadable: this version cannot be used (deleted from etcd, does not decrypt): the previous value is kept.
+ */
+export type CredentialState = 'current' | 'rotating' | 'refused' | 'unreadable';
+
+export interface CredentialStatus {
+  secret: string;
+  /** The version in etcd this state is about; undefined until the plugin has read the secret's record. */
+  version?: number;
+  state: CredentialState;
+  /** The version the session logged in with; undefined for the value read at start, before the record was read. */
+  inUse?: number;
+  /** Why it is refused or unreadable, or why a rotation waits (no secret values). */
+  reason?: string;
+}
+
 export interface BackendStatus {
   name: string;
   /** The state of the backend's own array: requests to the backend need it OK. */
   state: BackendState;
   /** Why a FAILED backend failed (no secret values). */
   reason?: string;
+  /** Set when hpe3par_password is `$secret{NAME}`. */
+  credentials?: CredentialStatus;
   /** The replication target's own state; only replicated operations need it OK. */
-  target?: { id: string; state: BackendState; reason?: string };
+  target?: { id: string; state: BackendState; reason?: string; credentials?: CredentialStatus };
 }
 
 /** What option validation needs to know of a configured block backend. */

@@ -2,7 +2,7 @@
  * `-o help` texts, returned to Docker in `Err` (upstream's way: Docker prints it as the error of the
  * `docker volume create` command, and no volume is made).
  */
-import type { BackendStatus } from '../backends/state.js';
+import type { BackendStatus, CredentialStatus } from '../backends/state.js';
 import { MAX_VOLUME_NAME, maxSnapshotName } from './limits.js';
 import { DEFAULT_MOUNT_CONFLICT_DELAY, DEFAULT_SIZE_GIB, MAX_SCHEDULE_NAME, MAX_SNAPSHOT_HOURS, MAX_SNAPSHOT_PREFIX } from './options.js';
 
@@ -75,14 +75,31 @@ export function formatBackendsTable(backends: readonly BackendStatus[]): string 
   return out;
 }
 
-/** `name<pad to 45>  STATE` (upstream's row), then a FAILED array's reason indented below it. */
-function row(label: string, s: { state: string; reason?: string }): string {
-  let out = `${label.padEnd(45)}  ${s.state}\n`;
-  if (s.state === 'FAILED' && s.reason) {
-    out += s.reason
-      .split('\n')
-      .map((line) => `    ${line}\n`)
-      .join('');
+/** One line on a password that follows a named secret: which version the session uses, and what a rotation did. */
+function describeCredentials(c: CredentialStatus): string {
+  const version = c.version === undefined ? '' : ` version ${c.version}`;
+  const what = `password $secret{${c.secret}}${version}`;
+  const kept = c.inUse === undefined ? 'the value it started with' : `version ${c.inUse}`;
+  const why = c.reason === undefined ? '' : `: ${c.reason}`;
+  switch (c.state) {
+    case 'current':
+      return `${what}: logged in with it`;
+    case 'rotating':
+      return `${what}: logging in with it${why}; the session of ${kept} serves meanwhile`;
+    case 'refused':
+      return `${what}: REFUSED by the array${why}; the session of ${kept} keeps serving until a value the array accepts is put (\`hpe3parencryptor secret put ${c.secret}\`)`;
+    case 'unreadable':
+      return `${what}: NOT USABLE${why}; the session of ${kept} keeps serving`;
   }
+}
+
+/**
+ * `name<pad to 45>  STATE` (upstream's row), then indented below it a FAILED array's reason and, for a password
+ * that is a named secret, its line.
+ */
+function row(label: string, s: { state: string; reason?: string; credentials?: CredentialStatus }): string {
+  let out = `${label.padEnd(45)}  ${s.state}\n`;
+  const below = [...(s.state === 'FAILED' && s.reason ? s.reason.split('\n') : []), ...(s.credentials ? [describeCredentials(s.credentials)] : [])];
+  for (const line of below) out += `    ${line}\n`;
   return out;
 }

@@ -19,7 +19,7 @@
 import type { Watcher } from 'etcd3';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
-import type { EtcdClient } from '../../etcd/index.js';
+import type { EtcdClient, PrefixListing } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
@@ -272,9 +272,9 @@ export class VolumeStore {
    * The name index (`/volume-names/`) as one consistent snapshot, with the revision it was read at: what the
    * volume cache starts from and then watches after (volume-cache.ts).
    */
-  snapshotByName(): Promise<{ entries: { name: string; value: string; modRevision: string }[]; revision: string }> {
+  snapshotByName(): Promise<PrefixListing> {
     return this.snapshot(VOLUME_NAMES_PREFIX).then(({ entries, revision }) => ({
-      entries: entries.map((e) => ({ name: e.key.slice(VOLUME_NAMES_PREFIX.length), value: e.value, modRevision: e.modRevision })),
+      entries: entries.map((e) => ({ key: e.key.slice(VOLUME_NAMES_PREFIX.length), value: e.value, modRevision: e.modRevision })),
       revision,
     }));
   }

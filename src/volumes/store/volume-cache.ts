@@ -12,9 +12,8 @@
  * Entries keep the record's JSON as stored (parsed per Get, ~1 KB each) and List's few fields already parsed, so
  * a List of 10,000 is a walk over a Map; the List answer is kept until the next change.
  */
-import type { Watcher } from 'etcd3';
-import { backoffDelay, systemClock, type Clock } from '../../clock.js';
-import type { EtcdClient } from '../../etcd/index.js';
+import { systemClock, type Clock } from '../../clock.js';
+import { PrefixWatch, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
 import type { Logger } from '../../log.js';
 import { parseListedRecord, parseVolumeRecord, VOLUME_NAMES_PREFIX, type ListedRecord, type NamedVolume, type StoredVolume, type VolumeStore } from './records.js';
 
@@ -26,7 +25,6 @@ interface Entry {
 
 /** How long a read waits for the watch to deliver this process's own last write before it reads etcd instead. */
 const OWN_WRITE_WAIT_MS = 200;
-const RELIST_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
 
 /** A cache read: the answer, or `undefined` when the caller must read etcd. */
 export type Cached<T> = { value: T } | undefined;
@@ -36,24 +34,44 @@ export class VolumeCache {
   /** The highest revision the cache reflects for the name index. */
   #revision = 0n;
   #live = false;
-  #watcher: Watcher | undefined;
   #list: NamedVolume[] | undefined;
   #waiters: { revision: bigint; resolve: () => void }[] = [];
-  readonly #stop = new AbortController();
-  #loop: Promise<void> | undefined;
+  readonly #watch: PrefixWatch;
   readonly #clock: Clock;
 
   constructor(
-    private readonly client: EtcdClient,
+    client: EtcdClient,
     private readonly store: VolumeStore,
     private readonly options: { logger: Pick<Logger, 'info' | 'warn'>; clock?: Clock },
   ) {
     this.#clock = options.clock ?? systemClock;
+    this.#watch = new PrefixWatch(
+      client,
+      VOLUME_NAMES_PREFIX,
+      {
+        listed: (listing) => this.#listed(listing),
+        put: (e) => {
+          this.#set(e.key, e.value, e.modRevision);
+          this.#advance(BigInt(e.modRevision));
+        },
+        delete: (name, modRevision) => {
+          this.#entries.delete(name);
+          this.#list = undefined;
+          this.#advance(BigInt(modRevision));
+        },
+        live: () => (this.#live = true),
+        lost: (why, during) => this.#lost(why, during),
+      },
+      {
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+        list: () => store.snapshotByName(),
+      },
+    );
   }
 
   /** Starts listing and watching in the background (never rejects). */
   start(): void {
-    this.#loop ??= this.#run();
+    this.#watch.start();
   }
 
   get live(): boolean {
@@ -87,10 +105,8 @@ export class VolumeCache {
   }
 
   async stop(): Promise<void> {
-    this.#stop.abort();
     this.#live = false;
-    await this.#watcher?.cancel().catch(() => undefined);
-    await this.#loop;
+    await this.#watch.stop();
     for (const w of this.#waiters.splice(0)) w.resolve();
   }
 
@@ -129,62 +145,17 @@ export class VolumeCache {
     this.#list = undefined;
   }
 
-  /** List, watch; on a broken watch, list again after a backoff. */
-  async #run(): Promise<void> {
-    for (let attempt = 1; !this.#stop.signal.aborted; ) {
-      const broken = new AbortController();
-      try {
-        await this.#listAndWatch(broken);
-        attempt = 1;
-        await new Promise<void>((resolve) => {
-          if (broken.signal.aborted || this.#stop.signal.aborted) return resolve();
-          broken.signal.addEventListener('abort', () => resolve(), { once: true });
-          this.#stop.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-      } catch (err) {
-        this.options.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'volume cache: listing failed; reads go to etcd meanwhile');
-      }
-      this.#live = false;
-      const w = this.#watcher;
-      this.#watcher = undefined;
-      await w?.cancel().catch(() => undefined);
-      if (this.#stop.signal.aborted) return;
-      await this.#clock.sleep(backoffDelay(RELIST_BACKOFF, attempt++), this.#stop.signal);
-    }
-  }
-
-  async #listAndWatch(broken: AbortController): Promise<void> {
-    const snapshot = await this.store.snapshotByName();
+  #listed(listing: PrefixListing): void {
     this.#entries.clear();
     this.#list = undefined;
-    for (const e of snapshot.entries) this.#set(e.name, e.value, e.modRevision);
+    for (const e of listing.entries) this.#set(e.key, e.value, e.modRevision);
     this.#revision = 0n;
-    this.#advance(BigInt(snapshot.revision));
-    const watcher = await this.client.raw
-      .watch()
-      .prefix(VOLUME_NAMES_PREFIX)
-      .startRevision((BigInt(snapshot.revision) + 1n).toString())
-      .create();
-    this.#watcher = watcher;
-    const lost = (why: string) => {
-      if (broken.signal.aborted) return;
-      this.#live = false;
-      this.options.logger.warn({ why }, 'volume cache: the etcd watch broke; reads go to etcd until it is listed again');
-      broken.abort();
-    };
-    watcher.on('put', (kv) => {
-      this.#set(kv.key.toString('utf8').slice(VOLUME_NAMES_PREFIX.length), kv.value.toString('utf8'), kv.mod_revision);
-      this.#advance(BigInt(kv.mod_revision));
-    });
-    watcher.on('delete', (kv) => {
-      this.#entries.delete(kv.key.toString('utf8').slice(VOLUME_NAMES_PREFIX.length));
-      this.#list = undefined;
-      this.#advance(BigInt(kv.mod_revision));
-    });
-    watcher.on('disconnected', () => lost('disconnected'));
-    watcher.on('error', (err) => lost(err.message));
-    watcher.on('end', () => lost('ended'));
-    if (this.#stop.signal.aborted) return;
-    this.#live = true;
+    this.#advance(BigInt(listing.revision));
+  }
+
+  #lost(why: string, during: 'list' | 'watch'): void {
+    this.#live = false;
+    if (during === 'list') this.options.logger.warn({ err: why }, 'volume cache: listing failed; reads go to etcd meanwhile');
+    else this.options.logger.warn({ why }, 'volume cache: the etcd watch broke; reads go to etcd until it is listed again');
   }
 }
