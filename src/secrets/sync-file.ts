@@ -86,12 +86,18 @@ function fixFor(issue: z.core.$ZodIssue): string {
   return 'see the example in the README, section "Sharing secrets across hosts"';
 }
 
-function problemOf(issue: z.core.$ZodIssue): string {
+function valueAt(json: unknown, path: readonly PropertyKey[]): unknown {
+  let at = json;
+  for (const segment of path) at = typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[segment] : undefined;
+  return at;
+}
+
+function problemOf(issue: z.core.$ZodIssue, json: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : '(a key)'));
     return `has the unknown key${keys.length === 1 ? '' : 's'} ${keys.join(', ')}`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is missing';
+  if (issue.path.length > 0 && valueAt(json, issue.path) === undefined) return 'is missing';
   return issue.message;
 }
 
@@ -142,7 +148,7 @@ export function parseSyncFile(text: string, path: string): SyncFile {
   const result = fileSchema.safeParse(json);
   const issues: Issue[] = result.success
     ? []
-    : result.error.issues.map((issue) => ({ path: jsonPath(issue.path, rawNames), problem: problemOf(issue), fix: fixFor(issue) }));
+    : result.error.issues.map((issue) => ({ path: jsonPath(issue.path, rawNames), problem: problemOf(issue, json), fix: fixFor(issue) }));
   const secrets: SyncSecret[] = [];
   if (result.success) {
     const usedBy = new Map<string, string>();
