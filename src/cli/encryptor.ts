@@ -41,8 +41,12 @@ Options:
   --plugin-name N          the managed plugin that must be disabled for -a and -d (default: any plugin serving hpe.sock)
   --force                  with -d: delete the key even though hpe.conf still holds values encrypted with it;
                            with secret rm: delete the secret even though hpe.conf uses it
-  --value-file F           secret put: read the value from file F; "-" is standard input
+  --value-file F           secret put: read the value from file F; "-" is standard input;
+                           secret sync: only "-", the values it must ask for, one a line in the file's order
   --to VERSION             secret rollback: the version whose value becomes current
+  --file F                 secret sync: the sync file (JSON: which secrets exist, which [backend].option uses each)
+  --dry-run                secret sync: print what would change; write nothing, ask for nothing
+  --strict                 secret sync: a use naming a backend or option this hpe.conf lacks is an error, not a note
   -h, --help               this text
 
 Secrets: give "-" to read the passphrase (and then the password) from standard input, one per line;

@@ -16,6 +16,7 @@ import {
   type NamedSecretsListing,
 } from '../secrets/index.js';
 import { obtainSecret, type StdinLines } from './input.js';
+import { syncSecrets } from './secret-sync.js';
 import { withEtcd } from './with-etcd.js';
 import { ExitCodes, type Io } from './output.js';
 
@@ -25,18 +26,34 @@ export const secretUsage = `  hpe3parencryptor secret put NAME [<value>|-] [--va
   hpe3parencryptor secret list [--json]                            named secrets: key id, version, dates, which [backend].option uses each
   hpe3parencryptor secret history NAME [--json]                    a secret's kept versions (the last ${MaxSecretVersions}) and their dates
   hpe3parencryptor secret rollback NAME --to VERSION               make an earlier version's value current again (as a new version)
-  hpe3parencryptor secret rm NAME [--force]                        delete a secret; refused while hpe.conf uses it, unless --force`;
+  hpe3parencryptor secret rm NAME [--force]                        delete a secret; refused while hpe.conf uses it, unless --force
+  hpe3parencryptor secret sync --file F [--dry-run] [--strict] [--json] [--passphrase-file F] [--value-file -]
+                                                                   apply a sync file (which secrets exist, which [backend].option
+                                                                   uses each): create the missing secrets (from hpe.conf's current
+                                                                   value, else asked for), rewrite those options to $secret{NAME}`;
 
 /** The options only `secret` commands read; the encryptor declares them with its own. */
 export const secretOptions = {
   to: { type: 'string' },
+  file: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  strict: { type: 'boolean' },
   'value-file': { type: 'string' },
 } as const;
 
 export interface SecretCommandContext {
   /** The arguments after `secret`. */
   args: string[];
-  values: { json?: boolean; force?: boolean; to?: string; 'value-file'?: string; 'passphrase-file'?: string };
+  values: {
+    json?: boolean;
+    force?: boolean;
+    to?: string;
+    'value-file'?: string;
+    'passphrase-file'?: string;
+    file?: string;
+    'dry-run'?: boolean;
+    strict?: boolean;
+  };
   io: Io;
   env: NodeJS.ProcessEnv;
   stdin: StdinLines;
@@ -166,7 +183,12 @@ async function remove(ctx: SecretCommandContext): Promise<number> {
   return ExitCodes.ok;
 }
 
-const commands: Record<string, (ctx: SecretCommandContext) => Promise<number>> = { put, list, history, rollback, rm: remove };
+async function sync(ctx: SecretCommandContext): Promise<number> {
+  noMoreArguments(ctx, 'sync', 1);
+  return syncSecrets(ctx);
+}
+
+const commands: Record<string, (ctx: SecretCommandContext) => Promise<number>> = { put, list, history, rollback, rm: remove, sync };
 
 /** `hpe3parencryptor secret …`. */
 export async function runSecretCommand(ctx: SecretCommandContext): Promise<number> {
@@ -175,9 +197,17 @@ export async function runSecretCommand(ctx: SecretCommandContext): Promise<numbe
   if (run === undefined) {
     throw new UsageError(command === undefined ? 'secret needs a command' : `unknown command secret ${command}`, `use secret ${Object.keys(commands).join(', ')}; see --help`);
   }
-  const onlyFor: [keyof SecretCommandContext['values'], string][] = [['to', 'rollback'], ['value-file', 'put']];
-  for (const [option, owner] of onlyFor) {
-    if (ctx.values[option] !== undefined && command !== owner) throw new UsageError(`--${option} is only for \`secret ${owner}\``, 'see --help');
+  const onlyFor: [keyof SecretCommandContext['values'], string[]][] = [
+    ['to', ['rollback']],
+    ['value-file', ['put', 'sync']],
+    ['file', ['sync']],
+    ['dry-run', ['sync']],
+    ['strict', ['sync']],
+  ];
+  for (const [option, owners] of onlyFor) {
+    if (ctx.values[option] !== undefined && !owners.includes(command as string)) {
+      throw new UsageError(`--${option} is only for ${owners.map((o) => `\`secret ${o}\``).join(' and ')}`, 'see --help');
+    }
   }
   return run(ctx);
 }

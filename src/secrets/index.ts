@@ -21,6 +21,7 @@ export {
 export {
   backendSecrets,
   namedSecretReferences,
+  revealSecret,
   revealConfigSecrets,
   secretForm,
   type KeyLookup,
@@ -44,6 +45,7 @@ export {
 export { MaxSecretVersions, parseNamedSecretRecord, type NamedSecretRecordV1, type NamedSecretVersion } from './named-record.js';
 export {
   clusterKeyExists,
+  createNamedSecretOnce,
   listNamedSecrets,
   namedSecretHistory,
   putNamedSecret,
@@ -53,3 +55,18 @@ export {
   type NamedSecretsListing,
   type PutResult,
 } from './named-operations.js';
+export { parseSyncFile, SyncFileVersion, type SecretUse, type SyncFile, type SyncSecret } from './sync-file.js';
+export {
+  applySync,
+  loadSyncState,
+  planIsEmpty,
+  planSync,
+  SyncSteps,
+  type PlannedCreate,
+  type PlannedRewrite,
+  type SkippedUse,
+  type SyncOutcome,
+  type SyncPlan,
+  type SyncState,
+  type SyncStep,
+} from './sync.js';

@@ -118,6 +118,23 @@ export async function putNamedSecret(client: EtcdClient, name: string, passphras
   return { version: currentVersion(record).version, kid, createdKey: created, dropped: before + 1 - record.versions.length };
 }
 
+/**
+ * Stores `value` as version 1 of a secret that does not exist yet; one that exists (made meanwhile by another
+ * host) is kept as it is: `created` is then false. `secret sync` never overwrites a value.
+ */
+export async function createNamedSecretOnce(
+  client: EtcdClient,
+  name: string,
+  passphrase: string,
+  value: string,
+  now: Date = new Date(),
+): Promise<{ created: boolean; kid: string; createdKey: boolean }> {
+  const { kid, key, created: createdKey } = await obtainClusterKey(client, passphrase, now);
+  const record = withNewVersion(undefined, name, { kid, value: sealNamedValue(key, kid, name, value), created: now.toISOString() });
+  const created = await createNamedSecret(client, name, serializeNamedSecretRecord(record));
+  return { created, kid, createdKey };
+}
+
 function noSuchSecret(name: string): SecretError {
   return new SecretError(`etcd holds no secret ${name} at ${namedSecretPath(name)}`, 'see the names it holds with `hpe3parencryptor secret list`');
 }

@@ -126,7 +126,7 @@ export async function deleteBackendKey(
 }
 
 /** Applies edits to the config file atomically, unless the file changed since it was read. */
-async function rewriteConfig(config: HpeConfig, edits: SpanEdit[]): Promise<void> {
+export async function rewriteConfig(config: HpeConfig, edits: SpanEdit[]): Promise<void> {
   if (edits.length === 0) return;
   const current = await loadConfig(config.file);
   if (current.text !== config.text) {

@@ -150,6 +150,23 @@ async function revealOne(
   return plain;
 }
 
+/**
+ * The value of one password as the plugin would use it (decrypted, resolved), registered with the logger's
+ * masker. Errors are located SecretErrors.
+ */
+export async function revealSecret(
+  config: HpeConfig,
+  backend: BackendConfig,
+  secret: SecretValue,
+  lookups: KeyLookups,
+  env: NodeJS.ProcessEnv = process.env,
+  named?: NamedSecrets,
+): Promise<string> {
+  const value = await revealOne(config, backend, secret, lookups, env, named);
+  registerSecret(value);
+  return value;
+}
+
 /** Decrypted passwords of one backend, by option. Held in memory only. */
 export type RevealedSecrets = Partial<Record<SecretOption, string>>;
 
@@ -196,8 +213,7 @@ export async function revealConfigSecrets(
       const backendFailures: SecretError[] = [];
       for (const secret of backendSecrets(backend)) {
         try {
-          const value = await revealOne(config, backend, secret, lookups, env, named);
-          registerSecret(value);
+          const value = await revealSecret(config, backend, secret, lookups, env, named);
           revealed[secret.option] = value;
         } catch (err) {
           if (!(err instanceof SecretError)) throw err;

@@ -158,7 +158,7 @@ describe('hpe3parencryptor secret put', () => {
     assert.match(toOnPut.stderr, /--to is only for `secret rollback`/);
     const unknown = await runCli('encryptor', ['secret', 'show', 'x1'], { env, transcript });
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /^Fix: use secret put, list, history, rollback, rm; see --help$/m);
+    assert.match(unknown.stderr, /^Fix: use secret put, list, history, rollback, rm, sync; see --help$/m);
   });
 
   test('concurrent puts never lose a version (guarded writes)', async () => {
