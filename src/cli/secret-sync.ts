@@ -27,6 +27,7 @@ export interface SyncContext {
     'passphrase-file'?: string;
   };
   io: Io;
+  env: NodeJS.ProcessEnv;
   stdin: StdinLines;
   configPath: string;
 }
@@ -123,7 +124,7 @@ export async function syncSecrets(ctx: SyncContext): Promise<number> {
   const file = await readSyncFile(path);
   const config = await loadConfig(ctx.configPath);
   const dryRun = ctx.values['dry-run'] ?? false;
-  return withEtcd(config, async (client) => {
+  return withEtcd(ctx.env, config, async (client) => {
     const plan = await planSync(file, config, await loadSyncState(client), { strict: ctx.values.strict ?? false });
     for (const s of plan.skipped) ctx.io.err(`note: skipped ${s.use} (secret ${s.name}): ${s.why}`);
     let outcome: SyncOutcome | undefined;

@@ -62,7 +62,7 @@ describe('the sync file', () => {
   it('an unknown option is located by JSON path, with the options that exist as the fix', () => {
     const err = secretError(() => parse({ version: 1, secrets: { a1: { uses: ['[DEFAULT].hpe3par_password', '[b2].hpe3par_pasword'] } } }));
     assert.equal(err.message, 'secrets.json: secrets.a1.uses[1] names option hpe3par_pasword, which is not a password option');
-    assert.equal(err.fix, 'use one of hpe3par_password, san_password, replication_device.hpe3par_password, replication_device.san_password');
+    assert.equal(err.fix, 'use one of hpe3par_password, san_password, replication_device.hpe3par_password, replication_device.san_password, san_private_key_passphrase');
   });
 
   it('reports every problem at once, each with its path and fix', () => {
