@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { HostConfig } from '../../src/config/index.js';
-import { createEtcdClient, readAllKeyRecords, type Etcd3Client } from '../../src/etcd/index.js';
+import { createEtcdClient, readAllKeyRecords, readNamedSecretRecords, type Etcd3Client } from '../../src/etcd/index.js';
 import { EtcdError } from '../../src/errors.js';
 import { resolveEtcdPassword } from '../../src/secrets/index.js';
 import type { VolumeManager } from '../../src/volumes/index.js';
@@ -134,8 +134,7 @@ describe('etcd auth by user and password', () => {
     for (const expected of [
       'etcdctl role add hpe-plugin-cluster-a',
       'etcdctl role grant-permission hpe-plugin-cluster-a read /cluster-a/backend/ --prefix=true',
-      'etcdctl role grant-permission hpe-plugin-cluster-a read /cluster-a/secrets/ --prefix=true',
-      'etcdctl role grant-permission hpe-plugin-cluster-a read /cluster-a/secrets-key',
+      'etcdctl role grant-permission hpe-plugin-cluster-a read /cluster-a/secrets --prefix=true',
       'etcdctl role grant-permission hpe-plugin-cluster-a readwrite /cluster-a/volumes/ --prefix=true',
       'etcdctl role grant-permission hpe-plugin-cluster-a readwrite /cluster-a/_locks/ --prefix=true',
       'etcdctl role add hpe-admin-cluster-a',
@@ -179,6 +178,10 @@ describe('etcd auth by user and password', () => {
     await plugin.manager.remove('authed');
     assert.deepEqual(await plugin.manager.list(), []);
     assert.deepEqual([...(await readAllKeyRecords(plugin.client)).keys()], ['DEFAULT'], 'reads the key record the admin wrote');
+    // The named secrets and their key are read (and watched) in one range read of /secrets.
+    await whole.put('/cluster-a/secrets/s1', 'a record');
+    assert.deepEqual([...(await readNamedSecretRecords(plugin.client)).secrets.keys()], ['s1'], 'reads the named secrets in one range');
+    await whole.delete('/cluster-a/secrets/s1');
 
     for (const key of ['/backend/x', '/secrets/x', '/secrets-key']) {
       const { err } = await expectEtcdError(() => plugin.client.putIfAbsent(key, 'forged'), 'permission');
