@@ -252,6 +252,20 @@ ${lines}
     await lazy.close();
     assert.equal(fake.closed, 1);
   });
+
+  test('a rotated san_password ($secret{}) closes the connection; the next operation connects with the new value', async () => {
+    const made: { password?: string; closed: () => number }[] = [];
+    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'old-pw' }, {}, {}), (o) => {
+      const fake = new FakeCli();
+      made.push({ ...(o.password === undefined ? {} : { password: o.password }), closed: () => fake.closed });
+      return fake;
+    });
+    lazy.get();
+    await lazy.rotate('san_password', 'new-pw');
+    assert.equal(made[0]!.closed(), 1, 'the connection of the old value is closed');
+    lazy.get();
+    assert.deepEqual(made.map((m) => m.password), ['old-pw', 'new-pw']);
+  });
 });
 
 test('an intent naming a schedule round-trips; a damaged schedule field is named', () => {

@@ -74,9 +74,20 @@ export class LazyArrayCli {
 
   constructor(
     private readonly backend: string,
-    private readonly options: ArrayCliOptions | { missing: string[] },
+    private options: ArrayCliOptions | { missing: string[] },
     private readonly factory: ArrayCliFactory = createArrayCli,
   ) {}
+
+  /**
+   * A new value of the SSH password or key passphrase (a rotated `$secret{}`): the open connection is closed, and the
+   * next schedule operation connects with the new value. SSH has no session to keep, so a value the array refuses
+   * fails that operation with the array's answer (the WSAPI sessions, which can be kept, are rotated apart).
+   */
+  async rotate(option: 'san_password' | 'san_private_key_passphrase', value: string): Promise<void> {
+    if ('missing' in this.options) return;
+    this.options = option === 'san_password' ? { ...this.options, password: value } : { ...this.options, passphrase: value };
+    await this.close();
+  }
 
   /** The client; throws the no-SSH error when hpe.conf lacks the settings. */
   get(): ArrayCli {

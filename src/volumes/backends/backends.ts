@@ -185,6 +185,16 @@ function namedSecretOf(password: SecretValue): { secret?: string } {
   }
 }
 
+/** The backend's own SSH secrets written `$secret{NAME}` (the SSH CLI of snapshot schedules uses them). */
+function sshSecretsOf(config: BackendConfig): { option: 'san_password' | 'san_private_key_passphrase'; secret: string }[] {
+  const out: { option: 'san_password' | 'san_private_key_passphrase'; secret: string }[] = [];
+  const password = namedSecretOf(config.sanPassword).secret;
+  if (password !== undefined) out.push({ option: 'san_password', secret: password });
+  const passphrase = config.sanPrivateKeyPassphrase === undefined ? undefined : namedSecretOf(config.sanPrivateKeyPassphrase).secret;
+  if (passphrase !== undefined) out.push({ option: 'san_private_key_passphrase', secret: passphrase });
+  return out;
+}
+
 /** Each CPG once (hpe3par_snapcpg defaults to hpe3par_cpg), named by the first option that lists it. */
 function dedupe(cpgs: { name: string; option: string }[]): { name: string; option: string }[] {
   const byName = new Map<string, { name: string; option: string }>();
@@ -479,6 +489,7 @@ export class Backends {
   secretNames(): string[] {
     const names = new Set<string>();
     for (const e of this.#entries.values()) for (const side of sidesOf(e)) if (side.spec.secret !== undefined) names.add(side.spec.secret);
+    for (const e of this.#entries.values()) for (const { secret } of sshSecretsOf(e.config)) names.add(secret);
     return [...names];
   }
 
@@ -491,7 +502,8 @@ export class Backends {
    */
   async rotateSecret(name: string, version: number, value: string): Promise<void> {
     const sides = [...this.#entries.values()].flatMap((e) => sidesOf(e).map((side) => ({ e, side })));
-    await Promise.all(sides.filter(({ side }) => side.spec.secret === name).map(({ e, side }) => this.#rotate(e, side, name, version, value)));
+    const ssh = [...this.#entries.values()].flatMap((e) => sshSecretsOf(e.config).filter((s) => s.secret === name).map((s) => e.cli.rotate(s.option, value)));
+    await Promise.all([...sides.filter(({ side }) => side.spec.secret === name).map(({ e, side }) => this.#rotate(e, side, name, version, value)), ...ssh]);
   }
 
   /**
