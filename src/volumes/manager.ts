@@ -57,7 +57,7 @@ import { notFoundForRemove, removeIntentWithLocks, removeStored } from './flows/
 import { repairPass, type RepairReport } from './flows/repair.js';
 import { createReplicatedVolume } from './flows/replication.js';
 import { createSnapshotVolume, sourceMissing } from './flows/snapshot.js';
-import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, unverifiedView, volumeStatus, type LiveDetails, type VolumeView } from './request/status.js';
+import { devicenameOf, mountpointOf, snapshotSettingsView, snapshotStatus, unverifiedView, volumeStatus, type LiveDetails, type ScheduledSnapshots, type VolumeView } from './request/status.js';
 
 
 function unknownVolume(name: string, op: 'mount' | 'unmount'): VolumeRequestError {
@@ -330,7 +330,7 @@ class Manager implements VolumeManager {
       CreatedAt: record.created,
       Status: status,
     });
-    if (r.is_snap) return view(r, snapshotStatus(r));
+    if (r.is_snap) return view(r, snapshotStatus(r, await this.#scheduledSnapshots(r)));
     const { record, live } = await this.#liveDetails(stored);
     return view(record, volumeStatus(record, live));
   }
@@ -511,6 +511,27 @@ class Manager implements VolumeManager {
    * What the Status needs from the array, over the backend's session, in parallel. Snapshots the array no
    * longer has (expired) leave the record, as upstream synced them.
    */
+  /** For a scheduled snapshot: the snapshots its schedule made that the parent still has (one WSAPI query). */
+  async #scheduledSnapshots(r: VolumeRecord): Promise<ScheduledSnapshots | undefined> {
+    const schedule = r.snap_metadata?.snap_schedule;
+    if (!r.has_schedule || schedule === undefined || r.snap_metadata === null) return undefined;
+    const b = this.#backends.get(r.backend);
+    if (b === undefined) return { error: `backend ${r.backend} is not OK` };
+    try {
+      const children = await b.primary.client.getVolumeSnapshots(arrayVolumeName(r.snap_metadata.parent_id, false));
+      const made = children.filter((v) => v.name.startsWith(`${schedule.snap_name_prefix}.`)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return {
+        snapshots: made.map((v) => ({
+          name: v.name,
+          ...(v.creationTime8601 === undefined ? {} : { created: v.creationTime8601 }),
+          ...(v.expirationTime8601 === undefined ? {} : { expires: v.expirationTime8601 }),
+        })),
+      };
+    } catch (err) {
+      return { error: describeArrayError(err) };
+    }
+  }
+
   async #liveDetails(stored: StoredVolume): Promise<{ record: VolumeRecord; live: LiveDetails }> {
     let r = stored.record;
     const b = this.#backends.get(r.backend);

@@ -142,6 +142,10 @@ describe('scheduled snapshots on the simulator', () => {
     const detail = (await m.get('snap1'))?.Status['snap_detail'] as Record<string, unknown>;
     assert.deepEqual(detail['snap_schedule'], s1Record);
     assert.equal(detail['is_snap'], true);
+    // Get of the scheduled snapshot shows what its schedule made on the array, with their expiry (-exp 2h).
+    const listed = detail['scheduled_snapshots'] as { name: string; created?: string; expires?: string }[];
+    assert.deepEqual(listed.map((s) => s.name), [...made].sort());
+    for (const s of listed) assert.equal(Date.parse(s.expires!) - Date.parse(s.created!), 2 * 3600_000, JSON.stringify(s));
 
     // A scheduled snapshot becomes a Docker volume by import, as with HPE's plugin.
     await m.create('kept1', { importVol: made[0]!, backend: 'sched' });

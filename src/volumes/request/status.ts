@@ -133,7 +133,13 @@ export function volumeStatus(record: VolumeRecord, live: LiveDetails): Record<st
 }
 
 /** Status of a snapshot's own record. */
-export function snapshotStatus(record: VolumeRecord): Record<string, unknown> {
+/**
+ * What the array holds of a schedule's snapshots (upstream showed none: they are not Docker volumes), or why it could
+ * not be read.
+ */
+export type ScheduledSnapshots = { snapshots: { name: string; created?: string; expires?: string }[] } | { error: string };
+
+export function snapshotStatus(record: VolumeRecord, scheduled?: ScheduledSnapshots): Record<string, unknown> {
   const m = record.snap_metadata;
   return {
     snap_detail: {
@@ -152,6 +158,7 @@ export function snapshotStatus(record: VolumeRecord): Record<string, unknown> {
       snap_cpg: record.snap_cpg,
       backend: record.backend,
       ...(m?.snap_schedule === undefined ? {} : { snap_schedule: m.snap_schedule }),
+      ...(scheduled === undefined ? {} : 'error' in scheduled ? { scheduled_snapshots_error: scheduled.error } : { scheduled_snapshots: scheduled.snapshots }),
       '3par_vol_name': record['3par_vol_name'],
     },
   };
