@@ -291,7 +291,7 @@ describe('hpe3parencryptor secret sync', () => {
     const t = await sync(env, ['--file', typo]);
     assert.equal(t.code, 1);
     assert.match(t.stderr, new RegExp(`^ERROR: ${typo.replace(/[.]/g, '\\.')}: secrets\\.array\\.uses\\[1\\] names option replication_device\\.hpe3par_pasword, which is not a password option$`, 'm'));
-    assert.match(t.stderr, /^Fix: use one of hpe3par_password, san_password, replication_device\.hpe3par_password, replication_device\.san_password$/m);
+    assert.match(t.stderr, /^Fix: use one of hpe3par_password, san_password, replication_device\.hpe3par_password, replication_device\.san_password, san_private_key_passphrase$/m);
 
     const strict = await sync(env, ['--file', syncPath, '--strict', '--passphrase-file', '-'], `${passphrase}\n`);
     assert.equal(strict.code, 1);
