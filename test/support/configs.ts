@@ -61,9 +61,11 @@ replication_device = backend_id:remote3par,
 `;
 }
 
-/** One FC backend on one array (a simulator with its default user), for benchmarks. */
-/** One FC backend on one array (the simulator's default user); `iscsi` makes it an iSCSI backend on 127.0.0.1. */
-export function singleArrayConfig(etcdPort: number, apiUrl: string, o: { iscsi?: boolean; password?: string } = {}): string {
+/**
+ * One FC backend on one array (the simulator's default user); `iscsi` makes it an iSCSI backend on 127.0.0.1;
+ * `password` is written as both passwords (a `$secret{NAME}` too); `extra` lines end the section.
+ */
+export function singleArrayConfig(etcdPort: number, apiUrl: string, o: { iscsi?: boolean; password?: string; extra?: string } = {}): string {
   const password = o.password ?? '3pardata';
   return `[DEFAULT]
 host_etcd_ip_address = 127.0.0.1
@@ -75,7 +77,7 @@ hpe3par_password = ${password}
 san_ip = 127.0.0.1
 san_password = ${password}
 hpe3par_cpg = FC_r1
-${o.iscsi ? 'hpe3par_iscsi_ips = 127.0.0.1\n' : ''}`;
+${o.iscsi ? 'hpe3par_iscsi_ips = 127.0.0.1\n' : ''}${o.extra ?? ''}`;
 }
 
 export interface TempDir {
