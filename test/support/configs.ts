@@ -99,3 +99,14 @@ export async function tempDir(prefix = 'hpe-test-'): Promise<TempDir> {
     remove: () => rm(path, { recursive: true, force: true }),
   };
 }
+
+/** An FC backend's options for `[DEFAULT]` (7 lines): what config unit tests put around the option they test. */
+export const fcBackendLines: readonly string[] = [
+  'hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver',
+  'hpe3par_api_url = https://10.50.4.21:8080/api/v1',
+  'hpe3par_username = 3paradm',
+  'hpe3par_password = pw-array',
+  'san_ip = 10.50.4.21',
+  'san_password = pw-ssh',
+  'hpe3par_cpg = FC_r1',
+];

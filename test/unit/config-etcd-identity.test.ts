@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkConfig } from '../../src/config/index.js';
+import { fcBackendLines } from '../support/configs.js';
 
-const fcBlock = [
-  'hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver',
-  'hpe3par_api_url = https://10.50.4.21:8080/api/v1',
-  'hpe3par_username = 3paradm',
-  'hpe3par_password = pw-array',
-  'san_ip = 10.50.4.21',
-  'san_password = pw-ssh',
-  'hpe3par_cpg = FC_r1',
-];
+const fcBlock = fcBackendLines;
 
 /** `[DEFAULT]` on line 1, `extra` from line 2. */
 function check(...extra: string[]) {

@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkConfig, parseConfig } from '../../src/config/index.js';
 import { backendSecrets, describeSecretStatus, revealConfigSecrets } from '../../src/secrets/index.js';
+import { fcBackendLines } from '../support/configs.js';
 
-const block = [
-  'hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver',
-  'hpe3par_api_url = https://10.50.4.21:8080/api/v1',
-  'hpe3par_username = 3paradm',
-  'hpe3par_password = pw-array',
-  'san_ip = 10.50.4.21',
-  'san_password = pw-ssh',
-  'hpe3par_cpg = FC_r1',
-];
+const block = fcBackendLines;
 const conf = (...extra: string[]): string => ['[DEFAULT]', ...block, ...extra, ''].join('\n');
 const errorsOf = (text: string): string[] => checkConfig(text, 'hpe.conf').errors.map((e) => e.message);
 

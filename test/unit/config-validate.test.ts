@@ -7,6 +7,7 @@ import { runWithFilePermissions } from '../support/unprivileged.js';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, ConfigErrors } from '../../src/errors.js';
+import { fcBackendLines } from '../support/configs.js';
 import {
   checkConfig,
   DefaultConfigPath,
@@ -21,15 +22,7 @@ import {
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fullPath = join(root, 'test/fixtures/config/good/full.conf');
 
-const fcBlock = [
-  'hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver',
-  'hpe3par_api_url = https://10.50.4.21:8080/api/v1',
-  'hpe3par_username = 3paradm',
-  'hpe3par_password = pw-array',
-  'san_ip = 10.50.4.21',
-  'san_password = pw-ssh',
-  'hpe3par_cpg = FC_r1',
-];
+const fcBlock = fcBackendLines;
 
 /** `[DEFAULT]` on line 1, the FC options on lines 2-8, then `extra` from line 9. */
 function conf(...extra: string[]): string {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { checkConfig } from '../../src/config/index.js';
 import { ensureNodeId, findNodeId, NodeIdError, type NodeIdPlaces } from '../../src/host/index.js';
+import { fcBackendLines } from '../support/configs.js';
 
 const uuid4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const dirs: string[] = [];
@@ -144,16 +145,7 @@ describe('node id: damaged files and invalid overrides', () => {
 });
 
 describe('node id: [DEFAULT].node_id in hpe.conf', () => {
-  const block = [
-    '[DEFAULT]',
-    'hpedockerplugin_driver = hpedockerplugin.hpe.hpe_3par_fc.HPE3PARFCDriver',
-    'hpe3par_api_url = https://10.50.4.21:8080/api/v1',
-    'hpe3par_username = 3paradm',
-    'hpe3par_password = pw-array',
-    'san_ip = 10.50.4.21',
-    'san_password = pw-ssh',
-    'hpe3par_cpg = FC_r1',
-  ];
+  const block = ['[DEFAULT]', ...fcBackendLines];
   const conf = (...extra: string[]) => [...block, ...extra, ''].join('\n');
 
   it('is read into host.nodeId; absent or empty, it is unset', () => {
