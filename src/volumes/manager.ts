@@ -49,7 +49,7 @@ import { importVolume } from './flows/import.js';
 import { IntentStore } from './store/intents.js';
 import { EtcdLocks, rcgLock, volumeLock, type HeldLocks, type LockTarget } from './store/locks.js';
 import { arrayVolumeName, parseGetName, vvSetName } from './request/naming.js';
-import { parseCreateRequest } from './request/options.js';
+import { parseCreateRequest, type VolumeRequest } from './request/options.js';
 import { targetCpgs, withoutSnapshot } from './request/plan.js';
 import { VolumeStore, type NamedVolume, type StoredVolume, type VolumeRecord } from './store/records.js';
 import { notFoundForRemove, removeIntentWithLocks, removeStored } from './flows/remove.js';
@@ -146,6 +146,9 @@ const DEFAULT_MOUNT_CONFLICT_DELAY_S = 30;
 /** dockerd abandons a Mount after 2 minutes (moby volume/drivers/proxy.go longTimeout): the wait leaves room to attach. */
 const MAX_MOUNT_CONFLICT_WAIT_S = 90;
 
+/** A Create request that makes a volume (every kind but help). */
+type VolumeChange = Exclude<VolumeRequest, { kind: 'help' }>;
+
 type MountStepResult = { mounted: { mountpoint: string; device: string } } | { waitFrom: StoredVolume };
 
 export function createVolumeManager(options: VolumeManagerOptions): VolumeManager {
@@ -241,23 +244,32 @@ class Manager implements VolumeManager {
 
   async #create(name: string, opts: Record<string, string> | undefined): Promise<void> {
     const store = this.#ctx.store;
-    // An existing name answers at once, from the cache when it can (no lock, no etcd round trip).
-    if ((await this.#readByName(name)) !== undefined) return;
-    const req = parseCreateRequest(name, opts, this.#backends.views());
-    if ((req.kind === 'snapshot' || req.kind === 'clone') && !isLockableName(req.source)) throw sourceMissing(req.source);
-    if (req.kind === 'replicated' && !isLockableName(req.replicationGroup)) {
-      throw new VolumeRequestError(`Invalid input received: replicationGroup name '${req.replicationGroup}' is not a valid remote copy group name`, 'use letters, digits, ., _ and - only');
+    // An existing name answers at once, from the cache when it can (no lock, no etcd round trip). The cache's
+    // "absent" is not confirmed in etcd here: the read under the lock confirms it, and a request refused before
+    // the lock confirms it then (an existing name succeeds before any validation).
+    const cached = await this.#cache.getByName(name);
+    if (cached?.value !== undefined) return;
+    if (cached === undefined && (await store.getByName(name)) !== undefined) return;
+    let req: VolumeChange;
+    try {
+      req = this.#acceptedCreate(name, opts);
+    } catch (err) {
+      if (cached !== undefined && (await store.getByName(name)) !== undefined) return;
+      throw err;
     }
     // The flows delete the locks in the record's transaction (one disk sync less per Create).
     const ifAbsent = async (targets: LockTarget[], fn: (locks: HeldLocks) => Promise<void>): Promise<void> =>
-      this.#locks.withLocks(targets, async (_signal, locks) => {
-        // Another request may have made it while this one waited for the lock: Create stays idempotent.
-        if ((await store.getByName(name)) !== undefined) return;
-        await fn(locks);
-      });
+      this.#locks.withLocks(
+        targets,
+        async (_signal, locks) => {
+          // Another request may have made it while this one waited for the lock: Create stays idempotent.
+          const current = locks.read === undefined ? await store.getByName(name) : store.storedFrom(name, locks.read.kv);
+          if (current !== undefined) return;
+          await fn(locks);
+        },
+        { read: store.nameKey(name) },
+      );
     switch (req.kind) {
-      case 'help':
-        throw new VolumeRequestError(req.topic === 'backends' ? formatBackendsTable(this.#backends.states()) : CREATE_HELP, 'no volume was created: this is the help text');
       case 'create':
         return ifAbsent([volumeLock(name)], (locks) => createPlainVolume(this.#ctx, req, locks));
       case 'replicated':
@@ -277,6 +289,19 @@ class Manager implements VolumeManager {
           await createClone(this.#ctx, req, source, locks);
         });
     }
+  }
+
+  /** The parsed Create request, or the error refusing it (the help text is one). */
+  #acceptedCreate(name: string, opts: Record<string, string> | undefined): VolumeChange {
+    const req = parseCreateRequest(name, opts, this.#backends.views());
+    if (req.kind === 'help') {
+      throw new VolumeRequestError(req.topic === 'backends' ? formatBackendsTable(this.#backends.states()) : CREATE_HELP, 'no volume was created: this is the help text');
+    }
+    if ((req.kind === 'snapshot' || req.kind === 'clone') && !isLockableName(req.source)) throw sourceMissing(req.source);
+    if (req.kind === 'replicated' && !isLockableName(req.replicationGroup)) {
+      throw new VolumeRequestError(`Invalid input received: replicationGroup name '${req.replicationGroup}' is not a valid remote copy group name`, 'use letters, digits, ., _ and - only');
+    }
+    return req;
   }
 
   // ----- remove ---------------------------------------------------------------------------------------------

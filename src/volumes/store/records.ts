@@ -234,6 +234,16 @@ export class VolumeStore {
     return this.readOne(volumeNameKey(name), name);
   }
 
+  /** The name index's key of a Docker name: what a lock's transaction reads for `storedFrom` (EtcdLocks' `read`). */
+  nameKey(name: string): string {
+    return volumeNameKey(name);
+  }
+
+  /** The record in a read of `nameKey(name)` made elsewhere (in a lock's transaction), checked as getByName checks it. */
+  storedFrom(name: string, kv: { value: string; modRevision: string } | undefined): StoredVolume | undefined {
+    return kv === undefined ? undefined : storedOf(volumeNameKey(name), kv.value, kv.modRevision);
+  }
+
   /** The record of a uuid (e.g. decoded from an array name): ONE etcd Range request. */
   async getById(id: string): Promise<StoredVolume | undefined> {
     return this.readOne(volumeKey(id), id);
@@ -457,18 +467,21 @@ export class VolumeStore {
     } catch (e) {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
-    if (kv === undefined) return undefined;
-    const parsed = parseVolumeRecord(kv.value.toString('utf8'));
-    if (typeof parsed === 'string') {
-      throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
-    }
-    return { record: parsed, modRevision: kv.mod_revision };
+    return kv === undefined ? undefined : storedOf(key, kv.value.toString('utf8'), kv.mod_revision);
   }
 
   private failure(what: string, e: unknown): HpeError {
     const cause = toEtcdError(e, this.client.endpoint);
     return new VolumeStoreError(`${what}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
   }
+}
+
+function storedOf(key: string, value: string, modRevision: string): StoredVolume {
+  const parsed = parseVolumeRecord(value);
+  if (typeof parsed === 'string') {
+    throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
+  }
+  return { record: parsed, modRevision };
 }
 
 function checkRevision(modRevision: string): void {
