@@ -17,7 +17,6 @@
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
 import type { Watcher } from 'etcd3';
-import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
@@ -25,7 +24,6 @@ import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
-import { parseStored } from './json.js';
 
 const VOLUMES_PREFIX = '/volumes/';
 export const VOLUME_NAMES_PREFIX = '/volume-names/';
@@ -156,29 +154,39 @@ function volumeNameKey(name: string): string {
 // Parsing
 
 /**
- * What every reader of a record relies on. The other fields are kept as written: records of the Python plugin
- * hold other shapes in some of them (`path_info` as a JSON string, `compression` as 'true'), and the readers of
- * those fields allow for that.
+ * What every reader of a record relies on, checked in this order. The other fields are kept as written: records
+ * of the Python plugin hold other shapes in some of them (`path_info` as a JSON string, `compression` as 'true'),
+ * and the readers of those fields allow for that. `snapshots` that is not an array reads as [].
  */
-const volumeRecordSchema = z
-  .looseObject({
-    id: z.string(),
-    display_name: z.string(),
-    '3par_vol_name': z.string(),
-    backend: z.string(),
-    size: z.number(),
-    is_snap: z.boolean(),
-    snapshots: z.array(z.custom<SnapshotMetadata>()).catch([]),
-  })
-  .pipe(z.custom<VolumeRecord & Record<string, unknown>>());
+const requiredFields = [
+  ['id', 'string'],
+  ['display_name', 'string'],
+  ['3par_vol_name', 'string'],
+  ['backend', 'string'],
+  ['size', 'number'],
+  ['is_snap', 'boolean'],
+] as const;
 
-/** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
+/**
+ * The record in `value`, or a description of why it is not one (naming the field and what is wrong). Checked by
+ * hand, not by a schema library: every Get, Path and Mount parses a record, and a schema cost more than the rest
+ * of a Path.
+ */
 export function parseVolumeRecord(value: string): VolumeRecord | string {
-  return parseStored(volumeRecordSchema, value, (issue) => {
-    const field = issue.path[0];
-    if (field === undefined) return 'not a JSON object';
-    return `field ${String(field)} is missing or not a ${issue.code === 'invalid_type' ? issue.expected : 'valid value'}`;
-  });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(value);
+  } catch (e) {
+    return `not JSON (${(e as Error).message})`;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not a JSON object';
+  const fields = doc as Record<string, unknown>;
+  for (const [field, type] of requiredFields) {
+    const v = fields[field];
+    if (typeof v !== type || (type === 'number' && !Number.isFinite(v))) return `field ${field} is missing or not a ${type}`;
+  }
+  const { id, display_name, '3par_vol_name': arrayName, backend, size, is_snap, snapshots, ...rest } = fields;
+  return { id, display_name, '3par_vol_name': arrayName, backend, size, is_snap, snapshots: Array.isArray(snapshots) ? [...snapshots] : [], ...rest } as unknown as VolumeRecord;
 }
 
 /**
