@@ -19,7 +19,7 @@ import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js'
 import type { SshSettings } from './backends/array-cli.js';
 import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
-import { createPlainVolume } from './flows/create.js';
+import { createPlainVolume, planPlainVolumeBeforeLock, type PlainCreatePlan } from './flows/create.js';
 import { VolumeRequestError, VolumeStoreError } from './errors.js';
 import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
@@ -47,7 +47,7 @@ import { systemHostEnv, type HostEnv } from '../host/index.js';
 import { CREATE_HELP, formatBackendsTable } from './request/help.js';
 import { importVolume } from './flows/import.js';
 import { IntentStore } from './store/intents.js';
-import { EtcdLocks, rcgLock, volumeLock, type HeldLocks, type LockTarget } from './store/locks.js';
+import { EtcdLocks, rcgLock, volumeLock, type FirstWrite, type HeldLocks, type LockTarget } from './store/locks.js';
 import { arrayVolumeName, parseGetName, vvSetName } from './request/naming.js';
 import { parseCreateRequest, type VolumeRequest } from './request/options.js';
 import { targetCpgs, withoutSnapshot } from './request/plan.js';
@@ -251,27 +251,35 @@ class Manager implements VolumeManager {
     if (cached?.value !== undefined) return;
     if (cached === undefined && (await store.getByName(name)) !== undefined) return;
     let req: VolumeChange;
+    let plain: PlainCreatePlan | undefined;
     try {
       req = this.#acceptedCreate(name, opts);
+      if (req.kind === 'create') plain = await planPlainVolumeBeforeLock(this.#ctx, req);
     } catch (err) {
       if (cached !== undefined && (await store.getByName(name)) !== undefined) return;
       throw err;
     }
-    // The flows delete the locks in the record's transaction (one disk sync less per Create).
+    // The flows delete the locks in the record's transaction (one disk sync less per Create). A plain Create's
+    // intent goes in the lock's transaction when the lock is free and the name still absent.
+    const firstWrite: FirstWrite | undefined =
+      plain === undefined ? undefined : { ifModRevision: { key: store.nameKey(name), modRevision: '0' }, put: this.#ctx.intents.entry(plain.intent) };
     const ifAbsent = async (targets: LockTarget[], fn: (locks: HeldLocks) => Promise<void>): Promise<void> =>
       this.#locks.withLocks(
         targets,
         async (_signal, locks) => {
+          if (locks.firstWritten) return fn(locks);
           // Another request may have made it while this one waited for the lock: Create stays idempotent.
           const current = locks.read === undefined ? await store.getByName(name) : store.storedFrom(name, locks.read.kv);
           if (current !== undefined) return;
           await fn(locks);
         },
-        { read: store.nameKey(name) },
+        { read: store.nameKey(name), ...(firstWrite === undefined ? {} : { firstWrite }) },
       );
     switch (req.kind) {
       case 'create':
-        return ifAbsent([volumeLock(name)], (locks) => createPlainVolume(this.#ctx, req, locks));
+        return ifAbsent([volumeLock(name)], (locks) =>
+          createPlainVolume(this.#ctx, req, locks, plain === undefined ? undefined : { plan: plain, written: locks.firstWritten }),
+        );
       case 'replicated':
         return ifAbsent([volumeLock(name), rcgLock(req.replicationGroup)], (locks) => createReplicatedVolume(this.#ctx, req, locks));
       case 'import':

@@ -120,6 +120,7 @@ export interface HeldLocks {
  * caller writes it under the locks.
  */
 export interface FirstWrite {
+  /** modRevision '0': the key is absent (etcd compares an absent key's revisions as 0). */
   ifModRevision: { key: string; modRevision: string };
   put: { key: string; value: string };
 }
