@@ -408,10 +408,11 @@ class Manager implements VolumeManager {
     return cached?.value ?? this.#ctx.store.getByName(name);
   }
 
+  /** Needs only the record's mounts: from the cache's List fields when it can (no parse per call), as #readByName reads. */
   async path(name: string): Promise<string> {
-    const stored = await this.#readByName(name);
-    if (stored === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
-    return this.#mountedHere(stored.record) ? mountpointOf(stored.record) : '';
+    const record = (await this.#cache.listedByName(name))?.value ?? (await this.#ctx.store.getByName(name))?.record;
+    if (record === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
+    return this.#mountedHere(record) ? mountpointOf(record) : '';
   }
 
   #mountedHere(r: Pick<VolumeRecord, 'node_mount_info'>): boolean {

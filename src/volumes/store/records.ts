@@ -200,6 +200,11 @@ export function parseListedRecord(value: string): ListedRecord | undefined {
   } catch {
     return undefined;
   }
+  return listedOf(v);
+}
+
+/** List's fields of a parsed document (a whole record or not): undefined without a numeric size. */
+export function listedOf(v: unknown): ListedRecord | undefined {
   if (typeof v !== 'object' || v === null || !('size' in v) || typeof v.size !== 'number') return undefined;
   const mounts = 'node_mount_info' in v && typeof v.node_mount_info === 'object' && v.node_mount_info !== null ? v.node_mount_info : undefined;
   return {
