@@ -5,8 +5,9 @@
  *
  * Costs. Get and Path: ONE etcd read (the name index), plus for Get only what the Status needs from the array
  * over the backend's one session (the CPG domain is cached; snapshots, QoS, VV set and group only when the volume has
- * them). List: one etcd range read of the name index with its records (per 1,000 volumes), no array call. Create: a
- * lock, one read, an intent, the array steps, one transaction for the record, the intent deletion.
+ * them). List: one etcd range read of the name index with its records (per 1,000 volumes), no array call. While the
+ * volume cache is live these reads come from it instead. Create of a plain volume whose lock is free: ONE transaction
+ * (the lock, the name's absence, the intent), the array steps, ONE transaction (the record, the intent and lock deleted).
  */
 import os from 'node:os';
 import { FlashCachePolicies } from '../array/index.js';
