@@ -5,12 +5,25 @@ import { bodyProblem } from './body-errors.js';
 import type { VolumeDriver, VolumeSummary } from './driver.js';
 
 /** The protocol's media type; dockerd accepts plain JSON too, but we answer as the protocol says. */
-const contentType = 'application/vnd.docker.plugins.v1.2+json';
+const contentType = 'application/vnd.docker.plugins.v1.2+json; charset=utf-8';
 
 class RequestError extends Error {}
 
+/** Written with node's own response API: express's send would parse the type, and look for an ETag and freshness. */
+function sendJson(res: Response, status: number, json: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(json) }).end(json);
+}
+
 function send(res: Response, status: number, body: Record<string, unknown>): void {
-  res.status(status).type(contentType).send(JSON.stringify(body));
+  sendJson(res, status, JSON.stringify(body));
+}
+
+/**
+ * The route table's key of a request path: routes match as express's would (case-insensitive, one trailing
+ * slash allowed).
+ */
+function routeKey(path: string): string {
+  return (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
 }
 
 function nameOf(req: Request): string {
@@ -57,18 +70,25 @@ export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): exp
   app.disable('etag');
   app.use(express.json({ type: () => true, strict: false, limit: '1mb' }));
 
+  // One route table, looked up once per request, instead of one router layer per endpoint.
+  const routes = new Map<string, (req: Request, res: Response, next: NextFunction) => void>();
   const route = (path: string, handler: (req: Request) => Promise<Record<string, unknown>>) => {
-    app.post(path, (req, res, next) => {
+    routes.set(routeKey(path), (req, res, next) => {
       const started = process.hrtime.bigint();
       handler(req).then(
         (body) => {
-          logger.debug({ call: path, ms: Number(process.hrtime.bigint() - started) / 1e6, err: body.Err || undefined }, 'request');
+          if (logger.isLevelEnabled('debug')) logger.debug({ call: path, ms: Number(process.hrtime.bigint() - started) / 1e6, err: body.Err || undefined }, 'request');
           send(res, 200, body);
         },
         next,
       );
     });
   };
+  app.use((req, res, next) => {
+    const handle = req.method === 'POST' ? routes.get(routeKey(req.path)) : undefined;
+    if (handle === undefined) return next();
+    handle(req, res, next);
+  });
 
   route('/Plugin.Activate', async () => ({ Implements: ['VolumeDriver'] }));
   route('/VolumeDriver.Capabilities', async () => ({ Capabilities: { Scope: 'global' } }));
@@ -88,10 +108,10 @@ export function createVolumeDriverApp(driver: VolumeDriver, logger: Logger): exp
   });
   // The driver answers the same array while nothing changed: its JSON is made once per change, not per List.
   let listed: { volumes: readonly VolumeSummary[]; json: string } | undefined;
-  app.post('/VolumeDriver.List', (_req, res, next) => {
+  routes.set(routeKey('/VolumeDriver.List'), (_req, res, next) => {
     driver.list().then((volumes) => {
       if (listed?.volumes !== volumes) listed = { volumes, json: JSON.stringify({ Err: '', Volumes: volumes }) };
-      res.status(200).type(contentType).send(listed.json);
+      sendJson(res, 200, listed.json);
     }, next);
   });
   route('/VolumeDriver.Path', async (req) => ({ Err: '', Mountpoint: await driver.path(nameOf(req)) }));

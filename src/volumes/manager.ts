@@ -5,8 +5,9 @@
  *
  * Costs. Get and Path: ONE etcd read (the name index), plus for Get only what the Status needs from the array
  * over the backend's one session (the CPG domain is cached; snapshots, QoS, VV set and group only when the volume has
- * them). List: one etcd range read of the name index with its records (per 1,000 volumes), no array call. Create: a
- * lock, one read, an intent, the array steps, one transaction for the record, the intent deletion.
+ * them). List: one etcd range read of the name index with its records (per 1,000 volumes), no array call. While the
+ * volume cache is live these reads come from it instead. Create of a plain volume whose lock is free: ONE transaction
+ * (the lock, the name's absence, the intent), the array steps, ONE transaction (the record, the intent and lock deleted).
  */
 import os from 'node:os';
 import { FlashCachePolicies } from '../array/index.js';
@@ -19,7 +20,7 @@ import { Backends, cpgDomain, type WsapiSettings } from './backends/backends.js'
 import type { SshSettings } from './backends/array-cli.js';
 import type { BackendStatus } from './backends/state.js';
 import { createClone } from './flows/clone.js';
-import { createPlainVolume } from './flows/create.js';
+import { createPlainVolume, planPlainVolumeBeforeLock, type PlainCreatePlan } from './flows/create.js';
 import { VolumeRequestError, VolumeStoreError } from './errors.js';
 import { describe, describeArrayError } from './flows/failures.js';
 import { DataPath } from './flows/data-path.js';
@@ -48,9 +49,9 @@ import { systemHostEnv, type HostEnv } from '../host/index.js';
 import { CREATE_HELP, formatBackendsTable } from './request/help.js';
 import { importVolume } from './flows/import.js';
 import { IntentStore } from './store/intents.js';
-import { EtcdLocks, rcgLock, volumeLock, type HeldLocks, type LockTarget } from './store/locks.js';
+import { EtcdLocks, rcgLock, volumeLock, type FirstWrite, type HeldLocks, type LockTarget } from './store/locks.js';
 import { arrayVolumeName, parseGetName, vvSetName } from './request/naming.js';
-import { parseCreateRequest } from './request/options.js';
+import { parseCreateRequest, type VolumeRequest } from './request/options.js';
 import { targetCpgs, withoutSnapshot } from './request/plan.js';
 import { VolumeStore, type NamedVolume, type StoredVolume, type VolumeRecord } from './store/records.js';
 import { notFoundForRemove, removeIntentWithLocks, removeStored } from './flows/remove.js';
@@ -146,6 +147,9 @@ const INTENT_SETTLE_FIRST_DELAY_MS = 2000;
 const DEFAULT_MOUNT_CONFLICT_DELAY_S = 30;
 /** dockerd abandons a Mount after 2 minutes (moby volume/drivers/proxy.go longTimeout): the wait leaves room to attach. */
 const MAX_MOUNT_CONFLICT_WAIT_S = 90;
+
+/** A Create request that makes a volume (every kind but help). */
+type VolumeChange = Exclude<VolumeRequest, { kind: 'help' }>;
 
 type MountStepResult = { mounted: { mountpoint: string; device: string } } | { waitFrom: StoredVolume };
 
@@ -245,25 +249,42 @@ class Manager implements VolumeManager {
 
   async #create(name: string, opts: Record<string, string> | undefined): Promise<void> {
     const store = this.#ctx.store;
-    // An existing name answers at once, from the cache when it can (no lock, no etcd round trip).
-    if ((await this.#readByName(name)) !== undefined) return;
-    const req = parseCreateRequest(name, opts, this.#backends.views());
-    if ((req.kind === 'snapshot' || req.kind === 'clone') && !isLockableName(req.source)) throw sourceMissing(req.source);
-    if (req.kind === 'replicated' && !isLockableName(req.replicationGroup)) {
-      throw new VolumeRequestError(`Invalid input received: replicationGroup name '${req.replicationGroup}' is not a valid remote copy group name`, 'use letters, digits, ., _ and - only');
+    // An existing name answers at once, from the cache when it can (no lock, no etcd round trip). The cache's
+    // "absent" is not confirmed in etcd here: the read under the lock confirms it, and a request refused before
+    // the lock confirms it then (an existing name succeeds before any validation).
+    const cached = await this.#cache.getByName(name);
+    if (cached?.value !== undefined) return;
+    if (cached === undefined && (await store.getByName(name)) !== undefined) return;
+    let req: VolumeChange;
+    let plain: PlainCreatePlan | undefined;
+    try {
+      req = this.#acceptedCreate(name, opts);
+      if (req.kind === 'create') plain = await planPlainVolumeBeforeLock(this.#ctx, req);
+    } catch (err) {
+      if (cached !== undefined && (await store.getByName(name)) !== undefined) return;
+      throw err;
     }
-    // The flows delete the locks in the record's transaction (one disk sync less per Create).
+    // The flows delete the locks in the record's transaction (one disk sync less per Create). A plain Create's
+    // intent goes in the lock's transaction when the lock is free and the name still absent.
+    const firstWrite: FirstWrite | undefined =
+      plain === undefined ? undefined : { ifModRevision: { key: store.nameKey(name), modRevision: '0' }, put: this.#ctx.intents.entry(plain.intent) };
     const ifAbsent = async (targets: LockTarget[], fn: (locks: HeldLocks) => Promise<void>): Promise<void> =>
-      this.#locks.withLocks(targets, async (_signal, locks) => {
-        // Another request may have made it while this one waited for the lock: Create stays idempotent.
-        if ((await store.getByName(name)) !== undefined) return;
-        await fn(locks);
-      });
+      this.#locks.withLocks(
+        targets,
+        async (_signal, locks) => {
+          if (locks.firstWritten) return fn(locks);
+          // Another request may have made it while this one waited for the lock: Create stays idempotent.
+          const current = locks.read === undefined ? await store.getByName(name) : store.storedFrom(name, locks.read.kv);
+          if (current !== undefined) return;
+          await fn(locks);
+        },
+        { read: store.nameKey(name), ...(firstWrite === undefined ? {} : { firstWrite }) },
+      );
     switch (req.kind) {
-      case 'help':
-        throw new VolumeRequestError(req.topic === 'backends' ? formatBackendsTable(this.#backends.states()) : CREATE_HELP, 'no volume was created: this is the help text');
       case 'create':
-        return ifAbsent([volumeLock(name)], (locks) => createPlainVolume(this.#ctx, req, locks));
+        return ifAbsent([volumeLock(name)], (locks) =>
+          createPlainVolume(this.#ctx, req, locks, plain === undefined ? undefined : { plan: plain, written: locks.firstWritten }),
+        );
       case 'replicated':
         return ifAbsent([volumeLock(name), rcgLock(req.replicationGroup)], (locks) => createReplicatedVolume(this.#ctx, req, locks));
       case 'import':
@@ -281,6 +302,19 @@ class Manager implements VolumeManager {
           await createClone(this.#ctx, req, source, locks);
         });
     }
+  }
+
+  /** The parsed Create request, or the error refusing it (the help text is one). */
+  #acceptedCreate(name: string, opts: Record<string, string> | undefined): VolumeChange {
+    const req = parseCreateRequest(name, opts, this.#backends.views());
+    if (req.kind === 'help') {
+      throw new VolumeRequestError(req.topic === 'backends' ? formatBackendsTable(this.#backends.states()) : CREATE_HELP, 'no volume was created: this is the help text');
+    }
+    if ((req.kind === 'snapshot' || req.kind === 'clone') && !isLockableName(req.source)) throw sourceMissing(req.source);
+    if (req.kind === 'replicated' && !isLockableName(req.replicationGroup)) {
+      throw new VolumeRequestError(`Invalid input received: replicationGroup name '${req.replicationGroup}' is not a valid remote copy group name`, 'use letters, digits, ., _ and - only');
+    }
+    return req;
   }
 
   // ----- remove ---------------------------------------------------------------------------------------------
@@ -379,10 +413,11 @@ class Manager implements VolumeManager {
     return cached?.value ?? this.#ctx.store.getByName(name);
   }
 
+  /** Needs only the record's mounts: from the cache's List fields when it can (no parse per call), as #readByName reads. */
   async path(name: string): Promise<string> {
-    const stored = await this.#readByName(name);
-    if (stored === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
-    return this.#mountedHere(stored.record) ? mountpointOf(stored.record) : '';
+    const record = (await this.#cache.listedByName(name))?.value ?? (await this.#ctx.store.getByName(name))?.record;
+    if (record === undefined) throw new VolumeRequestError(`No Mount Point: volume ${name} does not exist`, 'check the name with `docker volume ls`');
+    return this.#mountedHere(record) ? mountpointOf(record) : '';
   }
 
   #mountedHere(r: Pick<VolumeRecord, 'node_mount_info'>): boolean {

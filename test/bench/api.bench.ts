@@ -133,7 +133,9 @@ let serve: ChildProcess | undefined;
 try {
   const conf = await dir.file('hpe.conf', singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl));
   socketPath = join(dir.path, 'hpe.sock');
-  serve = spawn(process.execPath, [cliPath.plugin, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')], {
+  // HPE_BENCH_NODE_ARGS: extra node flags for the plugin process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env['HPE_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+  serve = spawn(process.execPath, [...nodeArgs, cliPath.plugin, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -19,6 +19,7 @@ import type { CreateVolumeRequest } from '../request/options.js';
 import { checkFlashCache, checkShape, createVolumeParams, fsOwnerText, newRecord, volumeComment, type VolumeShape } from '../request/plan.js';
 import { deleteArrayVolume, ignoringMissing } from './array-ops.js';
 import type { Undo } from './undo.js';
+import type { VolumeIntent } from '../store/intents.js';
 
 export function createWhat(name: string, backend: string): string {
   return `Failed to create volume ${name} on backend ${backend}`;
@@ -136,7 +137,20 @@ async function setPolicy(client: WsapiClient, set: string, policy: number): Prom
   }
 }
 
-export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeRequest, locks?: HeldLocks): Promise<void> {
+/** What a plain Create decided before its array steps: the backend, the volume's ids and settings, its sets and intent. */
+export interface PlainCreatePlan {
+  b: ReadyBackend;
+  cpg: string;
+  snapCpg: string;
+  shape: VolumeShape;
+  id: string;
+  arrayName: string;
+  sets: SetPlan;
+  intent: VolumeIntent;
+}
+
+/** Checks the request against its backend and plans the volume; reads the array only for a qos-name. */
+async function planPlainVolume(ctx: FlowContext, req: CreateVolumeRequest): Promise<PlainCreatePlan> {
   const b = ctx.backends.require(req.backend);
   const cpg = volumeCpg(b, req.cpg);
   const snapCpg = req.snapCpg ?? b.config.snapCpg[0] ?? cpg;
@@ -145,6 +159,35 @@ export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeReque
   const id = newVolumeId();
   const arrayName = arrayVolumeName(id, false);
   const sets = await planSets(b, id, req.flashCache, req.qosName, true);
+  const intent = newIntent(ctx, {
+    op: 'create',
+    flow: 'volume',
+    id,
+    name: req.name,
+    backend: b.name,
+    arrayName,
+    ...(sets.qosSet === undefined ? {} : { qosSet: sets.qosSet }),
+    ...(sets.ownSet === undefined ? {} : { ownSet: sets.ownSet }),
+  });
+  return { b, cpg, snapCpg, shape, id, arrayName, sets, intent };
+}
+
+/**
+ * The plan of a plain Create made before its lock, so that its intent can be written in the lock's own
+ * transaction (one etcd write and one disk sync less): only when planning reads nothing on the array (no
+ * qos-name), as a Create of a name that turns out to exist must not have touched the array. Everything that can
+ * refuse the request is checked here, before the intent may be written.
+ */
+export async function planPlainVolumeBeforeLock(ctx: FlowContext, req: CreateVolumeRequest): Promise<PlainCreatePlan | undefined> {
+  return req.qosName === null ? planPlainVolume(ctx, req) : undefined;
+}
+
+/**
+ * `planned`: made by planPlainVolumeBeforeLock, with whether its intent was written with the lock
+ * (HeldLocks.firstWritten).
+ */
+export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeRequest, locks?: HeldLocks, planned?: { plan: PlainCreatePlan; written: boolean }): Promise<void> {
+  const { b, cpg, snapCpg, shape, id, arrayName, sets, intent } = planned?.plan ?? (await planPlainVolume(ctx, req));
   const record = newRecord({
     id,
     displayName: req.name,
@@ -163,16 +206,8 @@ export async function createPlainVolume(ctx: FlowContext, req: CreateVolumeReque
   });
   await runCreate(ctx, {
     what: createWhat(req.name, b.name),
-    intent: newIntent(ctx, {
-      op: 'create',
-      flow: 'volume',
-      id,
-      name: req.name,
-      backend: b.name,
-      arrayName,
-      ...(sets.qosSet === undefined ? {} : { qosSet: sets.qosSet }),
-      ...(sets.ownSet === undefined ? {} : { ownSet: sets.ownSet }),
-    }),
+    intent,
+    intentWritten: planned?.written ?? false,
     steps: async (undo) => {
       await createArrayVolume(b, createVolumeParams({ arrayName, cpg, snapCpg, shape, comment: volumeComment(id, req.name) }, b.primary), undo);
       await applySets(b, arrayName, cpg, sets, undo);

@@ -40,6 +40,8 @@ interface CreateFrame {
   /** `Failed to create volume v1 on backend DEFAULT`: the prefix of array / etcd errors. */
   what: string;
   intent: VolumeIntent;
+  /** The intent was already written, in the transaction that took the lock (EtcdLocks' FirstWrite). */
+  intentWritten?: boolean;
   /** The array steps; each pushes its undo. */
   steps(undo: Undo): Promise<void>;
   /**
@@ -57,10 +59,12 @@ interface CreateFrame {
  */
 export async function runCreate(ctx: FlowContext, frame: CreateFrame, locks?: HeldLocks): Promise<void> {
   const log = { volume: frame.intent.name, backend: frame.intent.backend, arrayName: frame.intent.arrayName, flow: frame.intent.flow };
-  try {
-    await ctx.intents.write(frame.intent);
-  } catch (err) {
-    throw failedAsUpstream(frame.what, err);
+  if (frame.intentWritten !== true) {
+    try {
+      await ctx.intents.write(frame.intent);
+    } catch (err) {
+      throw failedAsUpstream(frame.what, err);
+    }
   }
   const undo = new Undo();
   try {

@@ -77,10 +77,17 @@ interface LockOptions {
   clock?: Clock;
 }
 
+/** A key's value read in a lock's transaction: `kv` undefined when the key is absent. */
+export interface ReadWithLock {
+  kv: { value: string; modRevision: string } | undefined;
+}
+
 interface HeldLock {
   readonly target: LockTarget;
   /** Whether the FirstWrite given to its acquisition was written with it. */
   readonly firstWritten: boolean;
+  /** The `read` key as the transaction that took the lock saw it, when that transaction found the lock free. */
+  readonly read: ReadWithLock | undefined;
   /** The etcd key that holds the lock. */
   readonly key: string;
   /** Aborted if the lease is lost (etcd unreachable for longer than the TTL): stop working on the volume. */
@@ -99,6 +106,12 @@ export interface HeldLocks {
   deleted(): void;
   /** Whether `firstWrite` was written with the last lock (it was free at once, the guard held). */
   readonly firstWritten: boolean;
+  /**
+   * withLocks' `read` key as it was when the last lock was taken, if the transaction that queued for it found it
+   * free: every lock was held from then on, so the value is current for whoever writes that key only under them.
+   * Undefined otherwise (the caller reads the key itself).
+   */
+  readonly read: ReadWithLock | undefined;
 }
 
 /**
@@ -107,6 +120,7 @@ export interface HeldLocks {
  * caller writes it under the locks.
  */
 export interface FirstWrite {
+  /** modRevision '0': the key is absent (etcd compares an absent key's revisions as 0). */
   ifModRevision: { key: string; modRevision: string };
   put: { key: string; value: string };
 }
@@ -175,7 +189,7 @@ export class EtcdLocks {
   async withLocks<T>(
     targets: readonly LockTarget[],
     fn: (signal: AbortSignal, locks: HeldLocks) => Promise<T>,
-    opts: { waitMs?: number; firstWrite?: FirstWrite } = {},
+    opts: { waitMs?: number; firstWrite?: FirstWrite; read?: string } = {},
   ): Promise<T> {
     const waitMs = opts.waitMs ?? this.waitMs;
     const deadline = this.clock.now() + waitMs;
@@ -183,21 +197,23 @@ export class EtcdLocks {
     const held: HeldLock[] = [];
     let deletedByWork = false;
     let firstWritten = false;
+    let read: ReadWithLock | undefined;
     try {
       for (const [i, target] of ordered.entries()) {
         const last = i === ordered.length - 1;
-        const lock = await this.acquireBefore(target, deadline, waitMs, last ? opts.firstWrite : undefined);
+        const lock = await this.acquireBefore(target, deadline, waitMs, last ? opts.firstWrite : undefined, last ? opts.read : undefined);
         held.push(lock);
         firstWritten = lock.firstWritten;
+        read = lock.read;
       }
       const signal = AbortSignal.any(held.map((h) => h.signal));
-      return await fn(signal, { signal, keys: held.map((h) => h.key), deleted: () => (deletedByWork = true), firstWritten });
+      return await fn(signal, { signal, keys: held.map((h) => h.key), deleted: () => (deletedByWork = true), firstWritten, read });
     } finally {
       if (!deletedByWork) for (const h of held.reverse()) await h.release();
     }
   }
 
-  private async acquireBefore(target: LockTarget, deadline: number, waitMs: number, firstWrite?: FirstWrite): Promise<HeldLock> {
+  private async acquireBefore(target: LockTarget, deadline: number, waitMs: number, firstWrite?: FirstWrite, read?: string): Promise<HeldLock> {
     const prefix = lockPrefix(target);
     const client = this.client;
     const raw = client.raw;
@@ -218,28 +234,33 @@ export class EtcdLocks {
             .else(raw.get(mine))
             .commit(),
         );
-        if (fast.succeeded || (fast.responses[0]?.response_range?.kvs?.length ?? 0) > 0) return this.held(target, mine, session.signal, true);
+        if (fast.succeeded || (fast.responses[0]?.response_range?.kvs?.length ?? 0) > 0) return this.held(target, mine, session.signal, true, undefined);
       }
       // One transaction queues us and reads the holder: an uncontended lock is one round trip on the session's
       // lease. The key is ours alone, so the condition only fails on a retry after a lost answer: the else branch
-      // then reads our key to learn when it was queued.
+      // then reads our key to learn when it was queued. Both branches read `read` too, used if we hold the lock.
       const holderFirst = () => raw.getAll().prefix(prefix).sort('Create', 'Ascend').limit(1);
+      const alsoRead = () => (read === undefined ? [] : [raw.get(read)]);
       const queued = await client.retryingTransient(() =>
         raw
           .if(mine, 'Create', '==', 0)
-          .then(raw.put(mine).value(JSON.stringify(info)).lease(session.lease.grant()), holderFirst())
-          .else(raw.get(mine), holderFirst())
+          .then(raw.put(mine).value(JSON.stringify(info)).lease(session.lease.grant()), holderFirst(), ...alsoRead())
+          .else(raw.get(mine), holderFirst(), ...alsoRead())
           .commit(),
       );
       const ours = queued.succeeded ? queued.header.revision : queued.responses[0]?.response_range?.kvs?.[0]?.create_revision;
       if (ours === undefined) throw new LockError(`lock on ${describeTarget(target)} was lost: its etcd lease expired while it was queued`, 'retry the request');
       const holder = queued.responses[1]?.response_range?.kvs?.[0];
-      if (holder?.key.toString('utf8') === mine) return this.held(target, mine, session.signal, false);
+      if (holder?.key.toString('utf8') === mine) {
+        const kv = read === undefined ? undefined : queued.responses[2]?.response_range?.kvs?.[0];
+        const seen = read === undefined ? undefined : { kv: kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision } };
+        return this.held(target, mine, session.signal, false, seen);
+      }
       const before = (BigInt(ours) - 1n).toString();
       for (;;) {
         const ahead = await client.retryingTransient(() => raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec());
         const predecessor = ahead.kvs[0];
-        if (predecessor === undefined) return this.held(target, mine, session.signal, false);
+        if (predecessor === undefined) return this.held(target, mine, session.signal, false, undefined);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
         if ((await this.waitForDelete(predecessor.key, next, deadline, session.signal)) === 'timeout') {
           throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.ttlSeconds);
@@ -334,7 +355,7 @@ export class EtcdLocks {
     await this.client.retryingTransient(() => session.lease.revoke()).catch(() => undefined);
   }
 
-  private held(target: LockTarget, key: string, signal: AbortSignal, firstWritten: boolean): HeldLock {
+  private held(target: LockTarget, key: string, signal: AbortSignal, firstWritten: boolean, read: ReadWithLock | undefined): HeldLock {
     let released: Promise<void> | undefined;
     const release = async (): Promise<void> => {
       try {
@@ -352,6 +373,7 @@ export class EtcdLocks {
       key,
       signal,
       firstWritten,
+      read,
       release: () => (released ??= release()),
     };
   }

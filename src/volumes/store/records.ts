@@ -17,7 +17,6 @@
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
 import type { Watcher } from 'etcd3';
-import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { EtcdClient, PrefixListing } from '../../etcd/index.js';
 import { toEtcdError } from '../../etcd/index.js';
@@ -25,7 +24,6 @@ import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
-import { parseStored } from './json.js';
 
 const VOLUMES_PREFIX = '/volumes/';
 export const VOLUME_NAMES_PREFIX = '/volume-names/';
@@ -156,29 +154,39 @@ function volumeNameKey(name: string): string {
 // Parsing
 
 /**
- * What every reader of a record relies on. The other fields are kept as written: records of the Python plugin
- * hold other shapes in some of them (`path_info` as a JSON string, `compression` as 'true'), and the readers of
- * those fields allow for that.
+ * What every reader of a record relies on, checked in this order. The other fields are kept as written: records
+ * of the Python plugin hold other shapes in some of them (`path_info` as a JSON string, `compression` as 'true'),
+ * and the readers of those fields allow for that. `snapshots` that is not an array reads as [].
  */
-const volumeRecordSchema = z
-  .looseObject({
-    id: z.string(),
-    display_name: z.string(),
-    '3par_vol_name': z.string(),
-    backend: z.string(),
-    size: z.number(),
-    is_snap: z.boolean(),
-    snapshots: z.array(z.custom<SnapshotMetadata>()).catch([]),
-  })
-  .pipe(z.custom<VolumeRecord & Record<string, unknown>>());
+const requiredFields = [
+  ['id', 'string'],
+  ['display_name', 'string'],
+  ['3par_vol_name', 'string'],
+  ['backend', 'string'],
+  ['size', 'number'],
+  ['is_snap', 'boolean'],
+] as const;
 
-/** The record in `value`, or a description of why it is not one (naming the field and what is wrong). */
+/**
+ * The record in `value`, or a description of why it is not one (naming the field and what is wrong). Checked by
+ * hand, not by a schema library: every Get, Path and Mount parses a record, and a schema cost more than the rest
+ * of a Path.
+ */
 export function parseVolumeRecord(value: string): VolumeRecord | string {
-  return parseStored(volumeRecordSchema, value, (issue) => {
-    const field = issue.path[0];
-    if (field === undefined) return 'not a JSON object';
-    return `field ${String(field)} is missing or not a ${issue.code === 'invalid_type' ? issue.expected : 'valid value'}`;
-  });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(value);
+  } catch (e) {
+    return `not JSON (${(e as Error).message})`;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not a JSON object';
+  const fields = doc as Record<string, unknown>;
+  for (const [field, type] of requiredFields) {
+    const v = fields[field];
+    if (typeof v !== type || (type === 'number' && !Number.isFinite(v))) return `field ${field} is missing or not a ${type}`;
+  }
+  const { id, display_name, '3par_vol_name': arrayName, backend, size, is_snap, snapshots, ...rest } = fields;
+  return { id, display_name, '3par_vol_name': arrayName, backend, size, is_snap, snapshots: Array.isArray(snapshots) ? [...snapshots] : [], ...rest } as unknown as VolumeRecord;
 }
 
 /**
@@ -192,6 +200,11 @@ export function parseListedRecord(value: string): ListedRecord | undefined {
   } catch {
     return undefined;
   }
+  return listedOf(v);
+}
+
+/** List's fields of a parsed document (a whole record or not): undefined without a numeric size. */
+export function listedOf(v: unknown): ListedRecord | undefined {
   if (typeof v !== 'object' || v === null || !('size' in v) || typeof v.size !== 'number') return undefined;
   const mounts = 'node_mount_info' in v && typeof v.node_mount_info === 'object' && v.node_mount_info !== null ? v.node_mount_info : undefined;
   return {
@@ -232,6 +245,16 @@ export class VolumeStore {
   /** The record of a Docker name: ONE etcd Range request. */
   async getByName(name: string): Promise<StoredVolume | undefined> {
     return this.readOne(volumeNameKey(name), name);
+  }
+
+  /** The name index's key of a Docker name: what a lock's transaction reads for `storedFrom` (EtcdLocks' `read`). */
+  nameKey(name: string): string {
+    return volumeNameKey(name);
+  }
+
+  /** The record in a read of `nameKey(name)` made elsewhere (in a lock's transaction), checked as getByName checks it. */
+  storedFrom(name: string, kv: { value: string; modRevision: string } | undefined): StoredVolume | undefined {
+    return kv === undefined ? undefined : storedOf(volumeNameKey(name), kv.value, kv.modRevision);
   }
 
   /** The record of a uuid (e.g. decoded from an array name): ONE etcd Range request. */
@@ -457,18 +480,21 @@ export class VolumeStore {
     } catch (e) {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
-    if (kv === undefined) return undefined;
-    const parsed = parseVolumeRecord(kv.value.toString('utf8'));
-    if (typeof parsed === 'string') {
-      throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
-    }
-    return { record: parsed, modRevision: kv.mod_revision };
+    return kv === undefined ? undefined : storedOf(key, kv.value.toString('utf8'), kv.mod_revision);
   }
 
   private failure(what: string, e: unknown): HpeError {
     const cause = toEtcdError(e, this.client.endpoint);
     return new VolumeStoreError(`${what}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
   }
+}
+
+function storedOf(key: string, value: string, modRevision: string): StoredVolume {
+  const parsed = parseVolumeRecord(value);
+  if (typeof parsed === 'string') {
+    throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
+  }
+  return { record: parsed, modRevision };
 }
 
 function checkRevision(modRevision: string): void {

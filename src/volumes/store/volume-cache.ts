@@ -15,12 +15,14 @@
 import { systemClock, type Clock } from '../../clock.js';
 import { PrefixWatch, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
 import type { Logger } from '../../log.js';
-import { parseListedRecord, parseVolumeRecord, VOLUME_NAMES_PREFIX, type ListedRecord, type NamedVolume, type StoredVolume, type VolumeStore } from './records.js';
+import { listedOf, parseListedRecord, parseVolumeRecord, VOLUME_NAMES_PREFIX, type ListedRecord, type NamedVolume, type StoredVolume, type VolumeStore } from './records.js';
 
 interface Entry {
   value: string;
   modRevision: string;
   listed: ListedRecord | undefined;
+  /** Whether `value` reads as a whole record (parseVolumeRecord): then `listed` may answer for it. */
+  readable: boolean;
 }
 
 /** How long a read waits for the watch to deliver this process's own last write before it reads etcd instead. */
@@ -90,6 +92,17 @@ export class VolumeCache {
   }
 
   /**
+   * List's fields of a name's record (its mounts: what Path needs), without parsing it again: `{value: undefined}`
+   * when absent; `undefined` when etcd must be read (not current, or the record is unreadable).
+   */
+  async listedByName(name: string): Promise<Cached<ListedRecord | undefined>> {
+    if (!(await this.#current())) return undefined;
+    const e = this.#entries.get(name);
+    if (e === undefined) return { value: undefined };
+    return e.readable ? { value: e.listed } : undefined;
+  }
+
+  /**
    * Whether the name was in the index when the cache last knew it, live or not: while etcd cannot be read, the
    * names it held then (Get answers those as unverified, see request/status.ts unverifiedView).
    */
@@ -141,7 +154,9 @@ export class VolumeCache {
   }
 
   #set(name: string, value: string, modRevision: string): void {
-    this.#entries.set(name, { value, modRevision, listed: parseListedRecord(value) });
+    const record = parseVolumeRecord(value);
+    const readable = typeof record !== 'string';
+    this.#entries.set(name, { value, modRevision, listed: readable ? listedOf(record) : parseListedRecord(value), readable });
     this.#list = undefined;
   }
 
