@@ -102,7 +102,8 @@ try {
 
   console.log(`docker CLI through the hpe managed plugin vs Docker's local driver (dockerd 20.10, ${population} volumes of each, medians of ${rounds})`);
   console.log(`  enable-to-ready: median ${median(readyTimes).toFixed(0)} ms over 5 (target ≤ 1500 ms)`);
-  const targets: Record<string, number> = { create: 2, inspect: 1.3, ls: 1.3, rm: 2 };
+  // Issue 11's targets (the earlier bound was 2 and 1.3).
+  const targets: Record<string, number> = { create: 1.5, inspect: 1.2, ls: 1.2, rm: 1.5 };
   for (const [op, r] of Object.entries(results)) {
     console.log(
       `  docker volume ${op.padEnd(7)} hpe ${r.hpe.toFixed(1).padStart(6)} ms   local ${r.local.toFixed(1).padStart(6)} ms   ratio ${(r.hpe / r.local).toFixed(2)} (target ≤ ${targets[op]})`,
