@@ -14,7 +14,7 @@ import { deleteArrayVolume } from './array-ops.js';
 import { applySets, createArrayVolume, planSets } from './create.js';
 import { VolumeRequestError } from '../errors.js';
 import { VolumeOperationError, describe, failedWith, hasAnyCode } from './failures.js';
-import { newIntent, runCreate, type FlowContext } from './flow.js';
+import { runCreate, volumeCreateIntent, type FlowContext } from './flow.js';
 import { arrayVolumeName, newVolumeId } from '../request/naming.js';
 import type { CloneRequest } from '../request/options.js';
 import { checkShape, createVolumeParams, optionBool, newRecord, offlineCopyParams, onlineCopyParams, volumeComment, type VolumeShape } from '../request/plan.js';
@@ -43,16 +43,7 @@ export async function createClone(ctx: FlowContext, req: CloneRequest, source: S
 
   await runCreate(ctx, {
     what: `Failed to clone volume ${req.source} to ${req.name} on backend ${b.name}`,
-    intent: newIntent(ctx, {
-      op: 'create',
-      flow: 'clone',
-      id,
-      name: req.name,
-      backend: b.name,
-      arrayName,
-      ...(sets.qosSet === undefined ? {} : { qosSet: sets.qosSet }),
-      ...(sets.ownSet === undefined ? {} : { ownSet: sets.ownSet }),
-    }),
+    intent: volumeCreateIntent(ctx, 'clone', { id, name: req.name, backend: b.name, arrayName }, sets),
     steps: async (undo) => {
       if (online) {
         try {

@@ -13,7 +13,7 @@ import { FlashCachePolicies, WsapiCodes, WsapiConnectionError, type CreateVolume
 import { cpgDomain, type ReadyBackend } from '../backends/backends.js';
 import { VolumeRequestError } from '../errors.js';
 import { clientText, failedWith, hasAnyCode } from './failures.js';
-import { newIntent, runCreate, type FlowContext } from './flow.js';
+import { runCreate, volumeCreateIntent, type FlowContext } from './flow.js';
 import { arrayVolumeName, newVolumeId, vvSetName } from '../request/naming.js';
 import type { CreateVolumeRequest } from '../request/options.js';
 import { checkFlashCache, checkShape, createVolumeParams, fsOwnerText, newRecord, volumeComment, type VolumeShape } from '../request/plan.js';
@@ -159,16 +159,7 @@ async function planPlainVolume(ctx: FlowContext, req: CreateVolumeRequest): Prom
   const id = newVolumeId();
   const arrayName = arrayVolumeName(id, false);
   const sets = await planSets(b, id, req.flashCache, req.qosName, true);
-  const intent = newIntent(ctx, {
-    op: 'create',
-    flow: 'volume',
-    id,
-    name: req.name,
-    backend: b.name,
-    arrayName,
-    ...(sets.qosSet === undefined ? {} : { qosSet: sets.qosSet }),
-    ...(sets.ownSet === undefined ? {} : { ownSet: sets.ownSet }),
-  });
+  const intent = volumeCreateIntent(ctx, 'volume', { id, name: req.name, backend: b.name, arrayName }, sets);
   return { b, cpg, snapCpg, shape, id, arrayName, sets, intent };
 }
 

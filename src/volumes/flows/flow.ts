@@ -31,6 +31,22 @@ export function newIntent(ctx: FlowContext, fields: Omit<VolumeIntent, 'v' | 'no
   return { v: 1, ...fields, node: ctx.nodeId, started: ctx.now().toISOString() };
 }
 
+/** The intent of a create that makes one array volume and, with it, maybe its QoS set or its own flash-cache set. */
+export function volumeCreateIntent(
+  ctx: FlowContext,
+  flow: 'volume' | 'clone',
+  volume: { id: string; name: string; backend: string; arrayName: string },
+  sets: { qosSet?: string; ownSet?: string },
+): VolumeIntent {
+  return newIntent(ctx, {
+    op: 'create',
+    flow,
+    ...volume,
+    ...(sets.qosSet === undefined ? {} : { qosSet: sets.qosSet }),
+    ...(sets.ownSet === undefined ? {} : { ownSet: sets.ownSet }),
+  });
+}
+
 /** Errors that already are the one line the user should see. */
 function isFinal(err: unknown): boolean {
   return err instanceof VolumeRequestError || err instanceof VolumeOperationError;
