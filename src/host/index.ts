@@ -18,7 +18,6 @@ export {
   ensureNodeId,
   findNodeId,
   NodeIdEnv,
-  NodeIdSources,
   type NodeId,
   type NodeIdLookup,
   type NodeIdPlaces,
@@ -34,7 +33,7 @@ export {
   type Execute,
   type RunOptions,
 } from './runner.js';
-export { normaliseWwn, presentLun, type LocatedLun } from './scsi.js';
+export { normaliseWwn, presentLun, presentWwns, type LocatedLun } from './scsi.js';
 export { listLoopDevices } from './loop.js';
 export {
   defaultHostTimeouts,

@@ -71,7 +71,7 @@ export async function listLoopDevices(env: HostEnv): Promise<{ device: string; f
 }
 
 /** `losetup --list --raw -O NAME,BACK-FILE` lines: `/dev/loop0 /path/file` (a deleted file ends in ` (deleted)`). */
-export function parseLosetupList(stdout: string): { device: string; file: string }[] {
+function parseLosetupList(stdout: string): { device: string; file: string }[] {
   const out: { device: string; file: string }[] = [];
   for (const line of stdout.split('\n')) {
     const m = /^(\/dev\/loop\d+) (.+)$/.exec(line.trim());

@@ -151,6 +151,24 @@ export async function locateLun(env: HostEnv, wwn: string): Promise<string | und
   return (await findMultipathMap(env, w))?.device ?? (await findByIdLink(env, [`wwn-0x${w}`, `scsi-3${w}`]));
 }
 
+/**
+ * The WWNs (normalised) of every LUN with a SCSI disk, a by-id link or a multipath map on this host now: one read
+ * of each disk's wwid and one listing of by-id, however many volumes the arrays hold. presentLun() finds nothing
+ * for a WWN outside this set.
+ */
+export async function presentWwns(env: HostEnv): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const name of (await readdirOrEmpty(join(env.sysRoot, 'block'))).filter(isScsiDisk)) {
+    const id = await wwidOf(env, name);
+    if (id?.startsWith('naa.')) out.add(id.slice('naa.'.length));
+  }
+  for (const link of await readdirOrEmpty(join(env.devRoot, 'disk', 'by-id'))) {
+    const m = /^(?:wwn-0x|scsi-3|dm-uuid-mpath-3)([0-9a-f]+)$/i.exec(link);
+    if (m !== null) out.add(normaliseWwn(m[1]!));
+  }
+  return out;
+}
+
 /** A LUN present on this host now, as an attachment would name it; undefined if it has no path here. */
 export async function presentLun(env: HostEnv, wwn: string): Promise<LocatedLun | undefined> {
   const w = normaliseWwn(wwn);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { AttachError, presentLun, transportFor, type Connection } from '../../src/host/index.js';
+import { AttachError, normaliseWwn, presentLun, presentWwns, transportFor, type Connection } from '../../src/host/index.js';
 import { InstantClock } from '../support/clock.js';
 import { FakeCommands, FakeHostTree, recorded } from '../support/fake-host.js';
 
@@ -97,11 +97,14 @@ test('a map that stays busy fails after three flush attempts with the fix', asyn
 test('presentLun and locate: a LUN present now (multipath map, else its disk), nothing when it has no path here', async () => {
   const env = tree.env(cmds, new InstantClock());
   assert.equal(await presentLun(env, wwn), undefined);
+  assert.deepEqual([...(await presentWwns(env))], []);
   tree.addScsiDisk('sde', wwn);
   assert.deepEqual(await presentLun(env, wwn.toUpperCase()), { device: `${tree.dev}/sde`, paths: ['sde'] });
+  assert.deepEqual([...(await presentWwns(env))], [normaliseWwn(wwn)], 'the set presentLun draws from, read once');
   tree.addScsiDisk('sdf', wwn);
   tree.addMultipath('dm-5', 'mpathe', wwn, ['sde', 'sdf']);
   assert.deepEqual(await presentLun(env, wwn), { device: `${tree.dev}/dm-5`, multipath: 'mpathe', paths: ['sde', 'sdf'] });
+  assert.deepEqual([...(await presentWwns(env))], [normaliseWwn(wwn)]);
   const fc = transportFor('fc', env);
   assert.equal(await fc.locate({ transport: 'fc', device: '/dev/dm-1', wwn, paths: [] }), `${tree.dev}/dm-5`, 'the map as it is now, not the stored name');
   assert.equal(cmds.calls.length, 0, 'looking runs no command: no rescan, no login');

@@ -21,7 +21,7 @@
  * detached, and this host's VLUNs of them removed. One log line per action.
  */
 import { isSimulator } from '../../array/index.js';
-import { listLoopDevices, presentLun, transportFor, type Attachment } from '../../host/index.js';
+import { listLoopDevices, normaliseWwn, presentLun, presentWwns, transportFor, type Attachment } from '../../host/index.js';
 import { parseArrayName } from '../request/naming.js';
 import { LockTimeoutError } from '../errors.js';
 import { volumeLock, type EtcdLocks } from '../store/locks.js';
@@ -139,11 +139,13 @@ async function attachedHere(ctx: MountContext): Promise<DeviceCandidate[]> {
       out.push({ arrayName: m[1]!, attachment: { transport: 'loop', device, wwn: '', paths: [], file } });
     }
   }
+  let present: Set<string> | undefined;
   for (const name of ctx.backends.names()) {
     const b = ctx.backends.get(name);
     if (b === undefined || isSimulator(b.primary.system)) continue;
+    present ??= await presentWwns(env);
     for (const v of await b.primary.client.queryVolumes()) {
-      if (parseArrayName(v.name) === undefined || !v.wwn) continue;
+      if (parseArrayName(v.name) === undefined || !v.wwn || !present.has(normaliseWwn(v.wwn))) continue;
       const lun = await presentLun(env, v.wwn);
       if (lun === undefined) continue;
       const transport = b.config.driver === 'fc' ? 'fc' : 'iscsi';
