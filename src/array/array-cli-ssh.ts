@@ -113,7 +113,7 @@ export const NoScheduleText = 'No scheduled tasks listed';
  */
 export function parseShowsched(output: string, name: string): SnapSchedule | undefined {
   const lines = output.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.some((l) => l.includes('No scheduled tasks'))) return undefined;
+  if (lines.some((l) => l.includes(NoScheduleText))) return undefined;
   const headerAt = lines.findIndex((l) => /^SchedName,/i.test(l.trim()));
   if (headerAt < 0) return undefined;
   const header = parseCsvRow(lines[headerAt]!).map((h) => h.toLowerCase());
@@ -194,7 +194,6 @@ class SshArrayCli implements ArrayCli {
 
   async getSchedule(name: string): Promise<SnapSchedule | undefined> {
     const output = await this.#run('showsched', showschedLine(name, this.#label));
-    if (output.includes('No scheduled tasks')) return undefined;
     const line = errorLine(output);
     if (line !== undefined) throw this.#failed('showsched', 'Show', line, 'give the SSH user a role that may run showsched (browse or higher)');
     return parseShowsched(output, name);

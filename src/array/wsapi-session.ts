@@ -294,7 +294,14 @@ export class WsapiSession {
   }
 
   async #doLogin(): Promise<string> {
-    const key = await this.#newSession(this.#password);
+    const password = this.#password;
+    const key = await this.#newSession(password);
+    const rotated = this.#sessionKey;
+    if (this.#password !== password && rotated !== undefined) {
+      // A rotation finished while this login with the previous password ran: its session stays, this one ends.
+      await this.#endSession(key, 1).catch(() => undefined);
+      return rotated;
+    }
     this.#sessionKey = key;
     return key;
   }

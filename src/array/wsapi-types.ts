@@ -60,10 +60,6 @@ export const RcgRoles = { PRIMARY: 1, SECONDARY: 2, PRIMARY_REV: 3, SECONDARY_RE
 export const RcgStates = { NEW: 1, STARTING: 2, STARTED: 3, RESTART: 4, STOPPED: 5, BACKUP: 6, FAILSAFE: 7, UNKNOWN: 8 } as const;
 export const RcgActions = { ADMIT_VV: 1, DISMISS_VV: 2, START: 3, STOP: 4, SYNC: 5 } as const;
 /**
- * `POST /remotecopygroups/<g> {action}` (recoverRemoteCopyGroupFromDisaster); python-3parclient's RC_ACTION_*
- * numbers: 6 CHANGE_DIRECTION (reverse / switchover), 7 CHANGE_TO_PRIMARY (failover), 8 recover, 9 restore.
- */
-/**
  * `POST /remotecopygroups/<g> {action}` (recoverRemoteCopyGroupFromDisaster), python-3parclient's RC_ACTION_* numbers:
  * 6 change direction (a failed-over group replicates back: the CLI's recover), 7 change to primary (failover),
  * 8 migrate group (switchover without I/O impact), 10 change to natural direction (restore). 9 (change to secondary)

@@ -244,11 +244,6 @@ export class WsapiVolumeEndpoints extends WsapiSession {
     await this.request('PUT', wsapiPath`/remotecopygroups/${group}`, { action: RcgActions.STOP, ...options });
   }
 
-  /** A disaster-recovery action (RcgRecoveryActions), issued on the array where it applies. */
-  async recoverRemoteCopyGroup(group: string, action: number, options: { targetName?: string; skipStart?: boolean; skipSync?: boolean } = {}): Promise<void> {
-    await this.request('POST', wsapiPath`/remotecopygroups/${group}`, { action, ...options });
-  }
-
   async deleteRemoteCopyGroup(name: string, options: { keepSnap?: boolean } = {}): Promise<void> {
     await this.request('DELETE', wsapiPath`/remotecopygroups/${name}` + `?keepSnap=${options.keepSnap ?? false}`);
   }

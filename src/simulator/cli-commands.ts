@@ -3,6 +3,7 @@
  * `setclienv csvtable 1` switches tables to CSV for the rest of the exec (upstream sends it before each command);
  * `createsched`, `removesched`, `showsched` manage snapshot schedules. Anything else is an invalid command.
  */
+import { NoScheduleText } from '../array/index.js';
 import { splitWords } from './cli-syntax.js';
 import type { Schedules, SimSchedule } from './schedules.js';
 
@@ -62,7 +63,7 @@ function runOne(words: string[], session: CliSession, schedules: Schedules): Cli
     }
     case 'showsched': {
       const list = operands.length === 0 ? schedules.all() : schedules.all().filter((s) => operands.includes(s.name));
-      if (list.length === 0) return { output: 'No scheduled tasks listed\n', code: 0 };
+      if (list.length === 0) return { output: `${NoScheduleText}\n`, code: 0 };
       return { output: showschedTable(schedules, list, session.csv), code: 0 };
     }
     default:
