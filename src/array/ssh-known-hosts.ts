@@ -82,6 +82,25 @@ export function decideHostKey(entries: readonly KnownHostEntry[], name: string, 
   return strict ? { action: 'refuse-unknown' } : { action: 'remember' };
 }
 
+/** The host key algorithms ssh2 offers for each key type a known-hosts line may hold. */
+const AlgorithmsOfKeyType: Readonly<Record<string, readonly string[]>> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+
+/**
+ * The host key algorithms to ask a known host for: those of the key types the file holds for it (as OpenSSH
+ * does), so an array that has an ed25519 key too is not taken for changed when the file, written by upstream's
+ * paramiko say, holds only its RSA key. Undefined for a host the file does not know: every algorithm.
+ */
+export function hostKeyAlgorithmsFor(entries: readonly KnownHostEntry[], name: string): string[] | undefined {
+  const algorithms = [...new Set(entries.filter((e) => hostFieldMatches(e.hosts, name)).flatMap((e) => AlgorithmsOfKeyType[e.keyType] ?? []))];
+  return algorithms.length === 0 ? undefined : algorithms;
+}
+
 /** The line that remembers `key` for `name`. */
 export function knownHostsLine(name: string, key: HostKey): string {
   return `${name} ${key.type} ${key.key}\n`;

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import ssh2 from 'ssh2';
 import type { Logger } from '../log.js';
 import { ArrayCliError, ArrayCliFailures, type ArrayCliFailure } from './array-cli-errors.js';
-import { decideHostKey, hostKeyFingerprint, hostKeyOf, knownHostName, knownHostsLine, parseKnownHosts, type HostKeyDecision } from './ssh-known-hosts.js';
+import { decideHostKey, hostKeyAlgorithmsFor, hostKeyFingerprint, hostKeyOf, knownHostName, knownHostsLine, parseKnownHosts, type HostKeyDecision } from './ssh-known-hosts.js';
 
 export type SshAuth = { password: string } | { privateKeyPath: string; passphrase?: string };
 
@@ -149,18 +149,24 @@ export class SshSession {
     return auth.passphrase === undefined ? { privateKey } : { privateKey, passphrase: auth.passphrase };
   }
 
-  async #checkHostKey(blob: Buffer): Promise<HostKeyDecision> {
+  /** The known-hosts file's text; an absent file is made (empty), so the first key can be remembered. */
+  async #knownHostsText(): Promise<string> {
     const o = this.#o;
-    const name = knownHostName(o.host, o.port);
-    const key = hostKeyOf(blob);
-    let text = '';
     try {
-      text = await readFile(o.knownHostsFile, 'utf8');
+      return await readFile(o.knownHostsFile, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await mkdir(dirname(o.knownHostsFile), { recursive: true, mode: 0o700 });
       await appendFile(o.knownHostsFile, '', { mode: 0o600 });
+      return '';
     }
+  }
+
+  async #checkHostKey(blob: Buffer): Promise<HostKeyDecision> {
+    const o = this.#o;
+    const name = knownHostName(o.host, o.port);
+    const key = hostKeyOf(blob);
+    const text = await this.#knownHostsText();
     const decision = decideHostKey(parseKnownHosts(text), name, key, o.strictHostKeyPolicy);
     if (decision.action === 'remember') {
       await appendFile(o.knownHostsFile, `${text === '' || text.endsWith('\n') ? '' : '\n'}${knownHostsLine(name, key)}`, { mode: 0o600 });
@@ -192,6 +198,7 @@ export class SshSession {
   async #open(): Promise<Connection> {
     const o = this.#o;
     const credentials = await this.#credentials();
+    const serverHostKey = hostKeyAlgorithmsFor(parseKnownHosts(await this.#knownHostsText()), knownHostName(o.host, o.port));
     const client = new ssh2.Client();
     const connection: Connection = { client, closed: false };
     let refusal: ArrayCliError | undefined;
@@ -224,6 +231,7 @@ export class SshSession {
         port: o.port,
         username: o.user,
         ...credentials,
+        ...(serverHostKey === undefined ? {} : { algorithms: { serverHostKey: serverHostKey as ssh2.ServerHostKeyAlgorithm[] } }),
         readyTimeout: this.#timeouts.connectMs,
         tryKeyboard: false,
         hostVerifier: (blob: Buffer, verify: (valid: boolean) => void) => {

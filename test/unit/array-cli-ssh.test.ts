@@ -11,7 +11,7 @@ import {
   withCsvTables,
 } from '../../src/array/array-cli-ssh.js';
 import { ArrayCliError } from '../../src/array/index.js';
-import { decideHostKey, hostFieldMatches, hostKeyOf, knownHostName, knownHostsLine, parseKnownHosts } from '../../src/array/ssh-known-hosts.js';
+import { decideHostKey, hostFieldMatches, hostKeyAlgorithmsFor, hostKeyOf, knownHostName, knownHostsLine, parseKnownHosts } from '../../src/array/ssh-known-hosts.js';
 
 const spec = { scheduleName: 'nightly', frequency: '0 2 * * *', snapshotPrefix: 'snp', parentVolume: 'dcv-abc' };
 
@@ -99,6 +99,13 @@ describe('host key policy (known-hosts file)', () => {
     assert.deepEqual(decideHostKey(entries, '10.0.0.5', other, false), { action: 'refuse-changed', line: 3, knownType: 'ssh-ed25519' });
     assert.deepEqual(decideHostKey(entries, '10.0.0.5', { type: 'ssh-rsa', key: 'AAAAB3' }, false), { action: 'refuse-changed', line: 3, knownType: 'ssh-ed25519' });
     assert.deepEqual(decideHostKey(entries, '[10.0.0.6]:2222', other, true).action, 'refuse-changed');
+  });
+
+  test('a known host is asked only for the key types the file holds for it (an RSA-only file is not taken for a changed key)', () => {
+    const rsaOnly = parseKnownHosts(`10.0.0.8 ssh-rsa AAAAB3NzaC1yc2E\n${knownHostsLine('10.0.0.5', key)}`);
+    assert.deepEqual(hostKeyAlgorithmsFor(rsaOnly, '10.0.0.8'), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    assert.deepEqual(hostKeyAlgorithmsFor(rsaOnly, '10.0.0.5'), [key.type]);
+    assert.equal(hostKeyAlgorithmsFor(rsaOnly, '10.0.0.9'), undefined, 'an unknown host: every algorithm');
   });
 
   test('an unknown host is remembered by default (trust on first use) and refused when strict', () => {
