@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ReadStream } from 'node:tty';
 import { UsageError } from '../errors.js';
 import { HiddenLineEditor, LineOutcomes } from './hidden-line.js';
+import { registerSecret } from '../log.js';
 
 /** Reads all of standard input once; several secrets given as `-` share it, one per line. */
 export class StdinLines {
@@ -88,9 +89,16 @@ const passphraseArgumentWarning =
 
 /**
  * A secret from, in order: the file, standard input (`-`), the command line, or a hidden prompt when a
- * terminal is attached. Nothing else: a missing secret on a non-terminal is a usage error.
+ * terminal is attached. Nothing else: a missing secret on a non-terminal is a usage error. The value is registered
+ * with the log masker before it is returned.
  */
 export async function obtainSecret(source: SecretSource, stdin: StdinLines, warn: (line: string) => void): Promise<string> {
+  const value = await readSecret(source, stdin, warn);
+  registerSecret(value);
+  return value;
+}
+
+async function readSecret(source: SecretSource, stdin: StdinLines, warn: (line: string) => void): Promise<string> {
   if (source.file === '-') return stdin.next(source.what);
   if (source.file !== undefined) return readSecretFile(source.file, source.what);
   if (source.argument === '-') return stdin.next(source.what);

@@ -1,6 +1,5 @@
 import { loadConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import { registerSecret } from '../log.js';
 import {
   clusterKeyExists,
   listNamedSecrets,
@@ -92,7 +91,6 @@ async function put(ctx: SecretCommandContext): Promise<number> {
       ctx.stdin,
       ctx.io.err,
     );
-    registerSecret(passphrase);
     const value = await obtainSecret(
       {
         argument: valueArgument,
@@ -104,7 +102,6 @@ async function put(ctx: SecretCommandContext): Promise<number> {
       ctx.stdin,
       ctx.io.err,
     );
-    registerSecret(value);
     return putNamedSecret(client, name, passphrase, value);
   });
   if (result.createdKey) ctx.io.err(`created the cluster secrets key ${result.kid} at /secrets-key`);

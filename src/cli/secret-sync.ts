@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import { registerSecret } from '../log.js';
 import {
   applySync,
   clusterKeyExists,
@@ -80,7 +79,6 @@ async function obtainInputs(ctx: SyncContext, client: EtcdClient, plan: SyncPlan
     ctx.stdin,
     ctx.io.err,
   );
-  registerSecret(passphrase);
   for (const c of plan.creates) {
     if (c.from !== undefined) continue;
     const value = await obtainSecret(
@@ -92,7 +90,6 @@ async function obtainInputs(ctx: SyncContext, client: EtcdClient, plan: SyncPlan
       ctx.stdin,
       ctx.io.err,
     );
-    registerSecret(value);
     asked.set(c.name, value);
   }
   return { passphrase, asked };
