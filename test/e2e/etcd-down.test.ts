@@ -4,23 +4,19 @@
  * removed or shadowed once etcd is back.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { runCli } from '../support/cli.js';
-import { singleArrayConfig } from '../support/configs.js';
-import { importBusyboxImage, startDockerd, type Dockerd } from '../support/dockerd.js';
-import { startEtcd, type EtcdCluster } from '../support/etcd.js';
-import { buildPluginFolder, hostMountSettings } from '../support/plugin.js';
+import type { Dockerd } from '../support/dockerd.js';
+import { startWorld, stopWorld, type World } from '../support/e2e-world.js';
+import type { EtcdCluster } from '../support/etcd.js';
 
 const plugin = 'hpe';
 const arrayPassword = 'E2e-EtcdDown-Pw-23';
 
+let world: World | undefined;
 let dockerd: Dockerd;
 let etcd: EtcdCluster;
-let sim: RunningSimulator;
 let image: string;
 let confFile: string;
 let stateDir: string;
@@ -48,38 +44,18 @@ async function volumeNames(): Promise<string[]> {
 
 before(
   async () => {
-    [dockerd, etcd] = await Promise.all([startDockerd(), startEtcd({ members: 1 })]);
-    const configDir = await dockerd.scratch('etc-hpedockerplugin');
-    stateDir = await dockerd.scratch('var-lib-hpedockerplugin');
-    const simRoot = await dockerd.scratch('simulators');
-    sim = await startSimulator({
-      listen: { host: '127.0.0.1', port: 0 },
-      stateDir: path.join(simRoot, 'array1'),
-      users: { '3paradm': arrayPassword },
-    });
-    confFile = path.join(configDir, 'hpe.conf');
-    await writeFile(confFile, singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: arrayPassword }), { mode: 0o600 });
-    image = await importBusyboxImage(dockerd);
-    const folder = await buildPluginFolder(dockerd);
-    await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);
-    await dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir, simRoot)]);
-    const enabled = await docker(['plugin', 'enable', plugin]);
-    assert.equal(enabled.code, 0, `${enabled.stderr}\n${await dockerd.logTail(40)}`);
+    world = await startWorld({ plugin, arrayPassword });
+    ({ dockerd, etcd, confFile, stateDir } = world);
+    image = world.image!;
   },
   { timeout: 240_000 },
 );
 
 after(
   async () => {
-    if (etcd !== undefined) await etcd.startMember(0).catch(() => undefined);
-    await sim?.stop();
-    const problems: string[] = [];
-    if (dockerd) {
-      await dockerd.stop();
-      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
-    }
-    await etcd?.stop();
-    assert.deepEqual(problems, [], 'nothing is left behind');
+    if (world === undefined) return;
+    await etcd.startMember(0).catch(() => undefined);
+    await stopWorld(world);
   },
   { timeout: 120_000 },
 );

@@ -5,23 +5,18 @@
  * devices; nothing (loop device, mount, VLUN, host entry) is left afterwards.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WsapiClient } from '../../src/array/index.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { importBusyboxImage, startDockerd, type Dockerd } from '../support/dockerd.js';
-import { singleArrayConfig } from '../support/configs.js';
-import { startEtcd, type EtcdCluster } from '../support/etcd.js';
-import { buildPluginFolder, hostMountSettings } from '../support/plugin.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
+import type { Dockerd } from '../support/dockerd.js';
+import { loopDevicesOf, startWorld, stopWorld, type World } from '../support/e2e-world.js';
 
 const plugin = 'hpe';
 const arrayPassword = 'E2e-Mount-Pw-17';
 
+let world: World | undefined;
 let dockerd: Dockerd;
-let etcd: EtcdCluster;
 let sim: RunningSimulator;
 let simRoot: string;
 let image: string;
@@ -35,49 +30,22 @@ async function run(volume: string, script: string, extra: string[] = []): Promis
   return r.stdout;
 }
 
-function loopDevicesOf(dir: string): string[] {
-  const out = execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(dir));
-}
-
 async function arrayClient(): Promise<WsapiClient> {
   return new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: arrayPassword });
 }
 
 before(
   async () => {
-    [dockerd, etcd] = await Promise.all([startDockerd(), startEtcd({ members: 1 })]);
-    const configDir = await dockerd.scratch('etc-hpedockerplugin');
-    const stateDir = await dockerd.scratch('var-lib-hpedockerplugin');
-    simRoot = await dockerd.scratch('simulators');
-    sim = await startSimulator({
-      listen: { host: '127.0.0.1', port: 0 },
-      stateDir: path.join(simRoot, 'array1'),
-      users: { '3paradm': arrayPassword },
-    });
-    const conf = path.join(configDir, 'hpe.conf');
-    await writeFile(conf, singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: arrayPassword }), { mode: 0o600 });
-    image = await importBusyboxImage(dockerd);
-    const folder = await buildPluginFolder(dockerd);
-    await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);
-    await dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir, simRoot)]);
-    const enabled = await docker(['plugin', 'enable', plugin]);
-    assert.equal(enabled.code, 0, `${enabled.stderr}\n${await dockerd.logTail(40)}`);
+    world = await startWorld({ plugin, arrayPassword });
+    ({ dockerd, sim, simRoot } = world);
+    image = world.image!;
   },
   { timeout: 240_000 },
 );
 
 after(
   async () => {
-    await sim?.stop();
-    const problems: string[] = [];
-    if (dockerd) {
-      await dockerd.stop();
-      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
-      if (simRoot !== undefined) problems.push(...loopDevicesOf(simRoot).map((l) => `loop device ${l}`));
-    }
-    await etcd?.stop();
-    assert.deepEqual(problems, [], 'nothing is left behind');
+    if (world) await stopWorld(world);
   },
   { timeout: 120_000 },
 );

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +14,7 @@ import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { repoRoot, runCli, Transcript } from '../support/cli.js';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
+import { stopWorld } from '../support/e2e-world.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings, type PluginFolder } from '../support/plugin.js';
 
@@ -116,18 +116,7 @@ before(
 after(
   async () => {
     etcdClient?.close();
-    await primary?.stop();
-    await secondary?.stop();
-    const problems: string[] = [];
-    if (dockerd) {
-      await dockerd.stop();
-      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
-    }
-    if (etcd) {
-      await etcd.stop();
-      if (existsSync(etcd.dir)) problems.push(`etcd dir ${etcd.dir} is left`);
-    }
-    assert.deepEqual(problems, [], 'nothing is left behind');
+    await stopWorld({ dockerd, etcd, simulators: [primary, secondary] });
   },
   { timeout: 90_000 },
 );

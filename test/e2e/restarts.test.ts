@@ -14,20 +14,13 @@
  * event until a `docker run -v` of the volume succeeds is printed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WsapiClient } from '../../src/array/index.js';
+import type { WsapiClient } from '../../src/array/index.js';
 import { waitFor } from '../../src/clock.js';
-import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { VolumeStore } from '../../src/volumes/index.js';
-import { singleArrayConfig } from '../support/configs.js';
-import { importBusyboxImage, startDockerd, type Dockerd } from '../support/dockerd.js';
-import { startEtcd, type EtcdCluster } from '../support/etcd.js';
-import { buildPluginFolder, hostMountSettings } from '../support/plugin.js';
+import type { VolumeStore } from '../../src/volumes/index.js';
+import type { Dockerd } from '../support/dockerd.js';
+import { loopDevicesOf, startWorld, stopWorld, type World } from '../support/e2e-world.js';
 
 const plugin = 'hpe';
 const node = 'node-r';
@@ -35,11 +28,9 @@ const arrayPassword = 'E2e-Restarts-Pw-31';
 /** How long a recovery may take before the test calls the volume stuck. */
 const recoveryLimitMs = 60_000;
 
+let world: World | undefined;
 let dockerd: Dockerd;
-let etcd: EtcdCluster;
-let etcdClient: EtcdClient;
 let store: VolumeStore;
-let sim: RunningSimulator;
 let simRoot: string;
 let array: WsapiClient;
 let image: string;
@@ -73,10 +64,6 @@ async function holders(volume: string): Promise<Record<string, string[]>> {
 /** Mount points of hpe volumes in the host's mount namespace. */
 function volumeMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('hpedocker-dcv-')).map((l) => l.split(' ')[4]!);
-}
-
-function loopDevicesOf(dir: string): string[] {
-  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir));
 }
 
 /**
@@ -131,39 +118,18 @@ async function runningContainerWith(volume: string, container: string, data: str
 
 before(
   async () => {
-    [dockerd, etcd] = await Promise.all([startDockerd(), startEtcd({ members: 1 })]);
-    const configDir = await dockerd.scratch('etc-hpedockerplugin');
-    const stateDir = await dockerd.scratch('var-lib-hpedockerplugin');
-    simRoot = await dockerd.scratch('simulators');
-    sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: path.join(simRoot, 'array1'), users: { '3paradm': arrayPassword } });
-    array = new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: arrayPassword });
-    etcdClient = await createEtcdClient({ endpoints: etcd.endpoints });
-    store = new VolumeStore(etcdClient);
-    await writeFile(path.join(configDir, 'hpe.conf'), singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: arrayPassword }), { mode: 0o600 });
-    image = await importBusyboxImage(dockerd);
-    const folder = await buildPluginFolder(dockerd);
-    await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);
-    await dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir, simRoot), `HPE_NODE_ID=${node}`, 'DEBUG=true']);
-    const enabled = await docker(['plugin', 'enable', plugin]);
-    assert.equal(enabled.code, 0, `${enabled.stderr}\n${await dockerd.logTail(40)}`);
+    world = await startWorld({ plugin, arrayPassword, clients: true, settings: [`HPE_NODE_ID=${node}`, 'DEBUG=true'] });
+    ({ dockerd, simRoot } = world);
+    image = world.image!;
+    ({ array, store } = world.clients!);
   },
   { timeout: 240_000 },
 );
 
 after(
   async () => {
-    await array?.close();
-    etcdClient?.close();
-    await sim?.stop();
-    const problems: string[] = [];
-    if (dockerd) {
-      await dockerd.stop();
-      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
-      if (simRoot !== undefined) problems.push(...loopDevicesOf(simRoot).map((l) => `loop device ${l}`));
-    }
-    await etcd?.stop();
     if (figures.length > 0) process.stdout.write(`# restarts, time until the volume was mountable again: ${figures.join('; ')}\n`);
-    assert.deepEqual(problems, [], 'nothing is left behind');
+    if (world) await stopWorld(world);
   },
   { timeout: 120_000 },
 );

@@ -7,18 +7,17 @@
  * so its schedules fire when the test advances the clock.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createArrayCli, type SnapSchedule } from '../../src/array/index.js';
 import { waitFor } from '../../src/clock.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { ManualClock } from '../support/clock.js';
 import { singleArrayConfig } from '../support/configs.js';
-import { startDockerd, type Dockerd } from '../support/dockerd.js';
-import { startEtcd, type EtcdCluster } from '../support/etcd.js';
-import { buildPluginFolder, hostMountSettings } from '../support/plugin.js';
+import type { Dockerd } from '../support/dockerd.js';
+import { startWorld, stopWorld, type World } from '../support/e2e-world.js';
 
 const plugin = 'hpe';
 const minute = 60_000;
@@ -26,8 +25,8 @@ const passphrase = 'E2e-Secrets-Passphrase-70';
 const passwords = { first: 'E2e-Sched-Pw-71', second: 'E2e-Rotated-Pw-72' } as const;
 const transcript = new Transcript();
 
+let world: World | undefined;
 let dockerd: Dockerd;
-let etcd: EtcdCluster;
 let sim: RunningSimulator;
 let clock: ManualClock;
 let confFile: string;
@@ -89,42 +88,28 @@ async function pluginFailure(): Promise<string> {
 
 before(
   async () => {
-    [dockerd, etcd] = await Promise.all([startDockerd(), startEtcd({ members: 1 })]);
-    const configDir = await dockerd.scratch('etc-hpedockerplugin');
-    stateDir = await dockerd.scratch('var-lib-hpedockerplugin');
-    testDir = await dockerd.scratch('test');
     clock = new ManualClock(Date.UTC(2026, 0, 5, 10, 0, 0));
-    sim = await startSimulator({
-      listen: { host: '127.0.0.1', port: 0 },
-      stateDir: await dockerd.scratch('sim'),
-      users: { '3paradm': passwords.first },
-      sshPort: 0,
-      clock,
+    world = await startWorld({
+      plugin,
+      arrayPassword: passwords.first,
+      simulator: { sshPort: 0, clock },
+      hpeConf: (etcdPort, s) => singleArrayConfig(etcdPort, s.apiUrl, { iscsi: true, password: '$secret{array_pw}', extra: `san_login = 3paradm\nsan_ssh_port = ${s.sshPort}\n` }),
+      mountSimulators: false,
+      image: false,
+      // DEBUG: the most the plugin ever logs, for the no-password check at the end.
+      settings: ['DEBUG=true'],
+      enable: false,
     });
-    confFile = path.join(configDir, 'hpe.conf');
-    const sshLines = `san_login = 3paradm\nsan_ssh_port = ${sim.sshPort}\n`;
-    await writeFile(confFile, singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: '$secret{array_pw}', extra: sshLines }), {
-      mode: 0o600,
-    });
+    ({ dockerd, sim, confFile, stateDir } = world);
+    testDir = await dockerd.scratch('test');
     await putSecret(passwords.first);
-    const folder = await buildPluginFolder(dockerd);
-    await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);
-    // DEBUG: the most the plugin ever logs, for the no-password check at the end.
-    await dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir), 'DEBUG=true']);
   },
   { timeout: 180_000 },
 );
 
 after(
   async () => {
-    await sim?.stop();
-    const problems: string[] = [];
-    if (dockerd) {
-      await dockerd.stop();
-      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
-    }
-    await etcd?.stop();
-    assert.deepEqual(problems, [], 'nothing is left behind');
+    if (world) await stopWorld(world);
   },
   { timeout: 90_000 },
 );

@@ -12,27 +12,29 @@
  * A's kernel (a real array cuts A's paths).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WsapiClient } from '../../src/array/index.js';
+import type { WsapiClient } from '../../src/array/index.js';
 import { waitFor } from '../../src/clock.js';
-import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { VolumeStore } from '../../src/volumes/index.js';
+import type { EtcdClient } from '../../src/etcd/index.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
+import type { VolumeStore } from '../../src/volumes/index.js';
 import { cliPath } from '../support/cli.js';
 import { singleArrayConfig } from '../support/configs.js';
-import { importBusyboxImage, startDockerd, type Dockerd } from '../support/dockerd.js';
-import { startEtcd, type EtcdCluster } from '../support/etcd.js';
+import type { Dockerd } from '../support/dockerd.js';
+import { loopDevicesOf, startWorld, stopWorld, type World } from '../support/e2e-world.js';
+import type { EtcdCluster } from '../support/etcd.js';
 import { canUsePdeathsig, SETPRIV } from '../support/lifetime.js';
-import { buildPluginFolder, hostMountSettings, postToPlugin } from '../support/plugin.js';
+import { postToPlugin } from '../support/plugin.js';
 
 const plugin = 'hpe';
 const arrayPassword = 'E2e-Two-Hosts-Pw-23';
 const delaySeconds = 3;
 
+let world: World | undefined;
 let dockerd: Dockerd;
 let etcd: EtcdCluster;
 let etcdClient: EtcdClient;
@@ -82,10 +84,6 @@ function volumeMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('hpedocker-dcv-')).map((l) => l.split(' ')[4]!);
 }
 
-function loopDevicesOf(dir: string): string[] {
-  return execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '--noheadings'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir));
-}
-
 function isMounted(dir: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
 }
@@ -127,21 +125,10 @@ async function startHostB(): Promise<void> {
 
 before(
   async () => {
-    [dockerd, etcd] = await Promise.all([startDockerd(), startEtcd({ members: 1 })]);
-    const configDir = await dockerd.scratch('etc-hpedockerplugin');
-    const stateDir = await dockerd.scratch('var-lib-hpedockerplugin');
-    simRoot = await dockerd.scratch('simulators');
-    sim = await startSimulator({ listen: { host: '127.0.0.1', port: 0 }, stateDir: path.join(simRoot, 'array1'), users: { '3paradm': arrayPassword } });
-    array = new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: arrayPassword });
-    etcdClient = await createEtcdClient({ endpoints: etcd.endpoints });
-    store = new VolumeStore(etcdClient);
-    await writeFile(path.join(configDir, 'hpe.conf'), singleArrayConfig(etcd.endpoints[0]!.port, sim.apiUrl, { iscsi: true, password: arrayPassword }), { mode: 0o600 });
-    image = await importBusyboxImage(dockerd);
-    const folder = await buildPluginFolder(dockerd);
-    await dockerOk(['plugin', 'create', plugin, folder.dir], 120_000);
-    await dockerOk(['plugin', 'set', plugin, ...hostMountSettings(configDir, stateDir, simRoot), 'HPE_NODE_ID=node-a', 'HPE_GATE_WAIT_SECONDS=6']);
-    const enabled = await docker(['plugin', 'enable', plugin]);
-    assert.equal(enabled.code, 0, `${enabled.stderr}\n${await dockerd.logTail(40)}`);
+    world = await startWorld({ plugin, arrayPassword, clients: true, settings: ['HPE_NODE_ID=node-a', 'HPE_GATE_WAIT_SECONDS=6'] });
+    ({ dockerd, etcd, sim, simRoot } = world);
+    ({ array, etcdClient, store } = world.clients!);
+    image = world.image!;
     await startHostB();
   },
   { timeout: 240_000 },
@@ -154,18 +141,8 @@ after(
       hostB.kill('SIGTERM');
       await exited;
     }
-    await array?.close();
-    etcdClient?.close();
-    await sim?.stop();
-    const problems: string[] = [];
-    if (dockerd) {
-      await dockerd.stop();
-      problems.push(...(await dockerd.leftovers()).map((l) => `dockerd: ${l}`));
-      if (simRoot !== undefined) problems.push(...loopDevicesOf(simRoot).map((l) => `loop device ${l}`));
-    }
-    await etcd?.stop();
     if (figures.length > 0) process.stdout.write(`# two hosts, figures: ${figures.join('; ')}\n`);
-    assert.deepEqual(problems, [], 'nothing is left behind');
+    if (world) await stopWorld(world);
   },
   { timeout: 120_000 },
 );
