@@ -103,7 +103,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       // Explicit, because open's mode is reduced by the umask; after chown, which clears setuid/setgid.
       await handle.chmod(modeOf(target, options));
       await handle.writeFile(data);
-      await handle.sync();
+      if (options.flush !== false) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -113,6 +113,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     if (created) await rm(temp, { force: true });
     throw writeFailure(path, err);
   }
+  if (options.flush === false) return;
   await fsyncDirectory(dirname(target.file)).catch((err: unknown) => {
     throw flushFailure(path, dirname(target.file), err);
   });

@@ -7,6 +7,7 @@ import { HpeError } from '../errors.js';
 import { describeNodeId, findNodeId } from '../host/index.js';
 import {
   backendSecrets,
+  currentVersion,
   loadKeyLookups,
   loadNamedSecrets,
   lookupFor,
@@ -243,7 +244,7 @@ function arrayFailure(probe: Awaited<ReturnType<typeof probeBackends>>[number], 
  */
 function refusedSecret(probe: Awaited<ReturnType<typeof probeBackends>>[number], secret: string, subject: string, named: NamedSecrets | undefined): CheckResult {
   const entry = named?.secrets.get(secret);
-  const version = entry?.found ? ` version ${entry.record.versions[entry.record.versions.length - 1]!.version}` : '';
+  const version = entry?.found ? ` version ${currentVersion(entry.record).version}` : '';
   const option = probe.role === 'primary' ? 'hpe3par_username' : 'replication_device.hpe3par_username';
   return {
     check: probe.role === 'primary' ? 'array' : 'array.replication',

@@ -42,7 +42,7 @@ export {
   type NamedSecretEntry,
   type NamedSecrets,
 } from './named.js';
-export { MaxSecretVersions, parseNamedSecretRecord, type NamedSecretRecordV1, type NamedSecretVersion } from './named-record.js';
+export { currentVersion, MaxSecretVersions, parseNamedSecretRecord, type NamedSecretRecordV1, type NamedSecretVersion } from './named-record.js';
 export {
   clusterKeyExists,
   createNamedSecretOnce,

@@ -64,7 +64,9 @@ function locate(config: HpeConfig, use: SecretUse): Located {
   const backend = config.backends.find((b) => b.name === use.backend);
   if (backend === undefined) return { skip: `${config.file} has no [${use.backend}] section` };
   const secret = backendSecrets(backend).find((s) => s.option === use.option);
-  if (secret === undefined) return { skip: `[${use.backend}] has no replication_device` };
+  if (secret === undefined) {
+    return { skip: use.option.startsWith('replication_device.') ? `[${use.backend}] has no replication_device` : `[${use.backend}] has no ${use.option}` };
+  }
   if (secret.span === undefined) return { skip: `it is not written in ${config.file}: it inherits [${use.backend}].${secret.inheritedFrom ?? 'hpe3par_password'}` };
   return { backend, secret: secret as SecretValue & { span: Span } };
 }

@@ -90,6 +90,9 @@ describe('writeFileAtomic', () => {
     writeFileAtomicSync(path, '{"a":3}', { flush: false });
     assert.equal(await readFile(path, 'utf8'), '{"a":3}', 'without fsync: the same atomic replacement');
     assert.deepEqual(await readdir(d), ['state.json']);
+    await writeFileAtomic(path, '{"a":4}', { flush: false });
+    assert.equal(await readFile(path, 'utf8'), '{"a":4}', 'the async writer takes the same option');
+    assert.deepEqual(await readdir(d), ['state.json']);
     assert.throws(() => writeFileAtomicSync(join(d, 'no-such-dir', 'state.json'), 'x'), (err: unknown) => err instanceof FileWriteError && err.code === 'ENOENT');
   });
 

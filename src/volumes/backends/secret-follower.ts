@@ -12,6 +12,7 @@ import { NamedSecretsPrefix, PrefixWatch, readClusterKeyRecord, type EtcdClient,
 import { SecretError } from '../../errors.js';
 import { registerSecret, type Logger } from '../../log.js';
 import {
+  currentVersion,
   namedSecretPath,
   parseClusterKey,
   parseNamedSecretEntry,
@@ -85,7 +86,7 @@ export class SecretFollower {
       this.backends.secretUnusable(name, undefined, entry.error.message);
       return;
     }
-    const current = entry.record.versions[entry.record.versions.length - 1]!;
+    const current = currentVersion(entry.record);
     // The key is read when first needed and again when a version names another one (the key was replaced).
     if (this.#key === undefined || !this.#key.found || this.#key.record.kid !== current.kid) {
       try {
