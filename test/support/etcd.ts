@@ -212,17 +212,20 @@ export async function expectEtcdError(fn: () => Promise<unknown>, reason: EtcdFa
 }
 
 /** Runs `etcdctl` (API v3) against the cluster with its TLS material; resolves to stdout. */
-export async function etcdctl(cluster: EtcdCluster, args: string[]): Promise<string> {
+/** etcdctl against `cluster`; `input` goes to its standard input (a password: never in its arguments). */
+export async function etcdctl(cluster: EtcdCluster, args: string[], input?: string): Promise<string> {
   const tlsArgs = cluster.certs
     ? [`--cacert=${cluster.certs.ca}`, `--cert=${cluster.certs.clientCert}`, `--key=${cluster.certs.clientKey}`]
     : [];
   const bin = existsSync('/usr/bin/etcdctl') ? '/usr/bin/etcdctl' : 'etcdctl';
   try {
-    const { stdout } = await execFileP(
+    const run = execFileP(
       bin,
       [`--endpoints=${cluster.clientUrls.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...tlsArgs, ...args],
       { env: { ...etcdEnv(), ETCDCTL_API: '3' }, timeout: 15_000 },
     );
+    run.child.stdin?.end(input ?? '');
+    const { stdout } = await run;
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -513,7 +516,7 @@ async function startEtcdOnce(opts: StartEtcdOptions): Promise<EtcdCluster> {
  * `--user=root:<password>`.
  */
 export async function enableEtcdAuth(cluster: EtcdCluster, rootPassword: string): Promise<void> {
-  await etcdctl(cluster, ['user', 'add', `root:${rootPassword}`, '--interactive=false']).catch((e: Error) => {
+  await etcdctl(cluster, ['user', 'add', 'root', '--interactive=false'], `${rootPassword}\n`).catch((e: Error) => {
     if (!/already exists/.test(e.message)) throw e;
   });
   await etcdctl(cluster, ['user', 'grant-role', 'root', 'root']);
