@@ -21,7 +21,7 @@ import {
   replaceKeyRecord,
 } from '../../src/etcd/index.js';
 import { freePorts } from '../../src/net.js';
-import { etcdctl, expectEtcdError, generateCerts, issueClientCert, startEtcd, tlsCfg, type EtcdCluster } from '../support/etcd.js';
+import { enableAuthWithPluginRole, expectEtcdError, generateCerts, issueClientCert, startEtcd, tlsCfg, type EtcdCluster } from '../support/etcd.js';
 
 type EtcdCfg = HostConfig['etcd'];
 
@@ -367,17 +367,7 @@ test('TLS failures: no client cert, wrong CA, plain http, unreadable files', asy
 test('TLS with etcd auth: the certificate CN is the user; a denied key gives reason permission', async (t) => {
   const cluster = await startEtcd({ members: 1, tls: true });
   t.after(() => cluster.stop());
-  for (const args of [
-    ['user', 'add', 'root:rootpw', '--interactive=false'],
-    ['user', 'grant-role', 'root', 'root'],
-    ['role', 'add', 'plugin'],
-    ['role', 'grant-permission', 'plugin', '--prefix=true', 'readwrite', '/backend/'],
-    ['user', 'add', 'plugin:pluginpw', '--interactive=false'],
-    ['user', 'grant-role', 'plugin', 'plugin'],
-    ['auth', 'enable'],
-  ]) {
-    await etcdctl(cluster, args);
-  }
+  await enableAuthWithPluginRole(cluster);
   const pluginCert = await issueClientCert(cluster.certs!, 'plugin');
   const client = await createEtcdClient(tlsCfg(cluster, { clientCert: pluginCert.cert, clientKey: pluginCert.key }));
   t.after(() => client.close());

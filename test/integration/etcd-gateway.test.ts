@@ -17,7 +17,7 @@ import type { HostConfig } from '../../src/config/types.js';
 import { checkMembers, createEtcdClient, Etcd3Client, readAllKeyRecords, type EtcdClient } from '../../src/etcd/index.js';
 import { prefixRangeEnd } from '../../src/etcd/gateway.js';
 import { freePort, freePorts } from '../../src/net.js';
-import { etcdctl, expectEtcdError, issueClientCert, startEtcd, tlsCfg } from '../support/etcd.js';
+import { enableAuthWithPluginRole, expectEtcdError, issueClientCert, startEtcd, tlsCfg } from '../support/etcd.js';
 
 type EtcdCfg = HostConfig['etcd'];
 const execFileP = promisify(execFile);
@@ -273,17 +273,7 @@ test('gateway turned off (HTTP 404): reads fall back to gRPC, results unchanged'
 test('etcd with auth enabled: the gateway ignores certificate CNs, so reads and status fall back to gRPC', async (t) => {
   const cluster = await startEtcd({ members: 1, tls: true });
   t.after(() => cluster.stop());
-  for (const args of [
-    ['user', 'add', 'root:rootpw', '--interactive=false'],
-    ['user', 'grant-role', 'root', 'root'],
-    ['role', 'add', 'plugin'],
-    ['role', 'grant-permission', 'plugin', '--prefix=true', 'readwrite', '/backend/'],
-    ['user', 'add', 'plugin:pluginpw', '--interactive=false'],
-    ['user', 'grant-role', 'plugin', 'plugin'],
-    ['auth', 'enable'],
-  ]) {
-    await etcdctl(cluster, args);
-  }
+  await enableAuthWithPluginRole(cluster);
   const cert = await issueClientCert(cluster.certs!, 'plugin');
   const cfg = tlsCfg(cluster, { clientCert: cert.cert, clientKey: cert.key });
   const client = await createEtcdClient(cfg);

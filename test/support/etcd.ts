@@ -522,3 +522,17 @@ export async function enableEtcdAuth(cluster: EtcdCluster, rootPassword: string)
   await etcdctl(cluster, ['user', 'grant-role', 'root', 'root']);
   await etcdctl(cluster, ['auth', 'enable']);
 }
+
+/**
+ * Auth on, with root (password rootpw) and a user and role `plugin` (password pluginpw) that may read and write
+ * `/backend/` only: what the certificate-CN tests need. Passwords go on etcdctl's standard input.
+ */
+export async function enableAuthWithPluginRole(cluster: EtcdCluster): Promise<void> {
+  await etcdctl(cluster, ['user', 'add', 'root', '--interactive=false'], 'rootpw\n');
+  await etcdctl(cluster, ['user', 'grant-role', 'root', 'root']);
+  await etcdctl(cluster, ['role', 'add', 'plugin']);
+  await etcdctl(cluster, ['role', 'grant-permission', 'plugin', '--prefix=true', 'readwrite', '/backend/']);
+  await etcdctl(cluster, ['user', 'add', 'plugin', '--interactive=false'], 'pluginpw\n');
+  await etcdctl(cluster, ['user', 'grant-role', 'plugin', 'plugin']);
+  await etcdctl(cluster, ['auth', 'enable']);
+}
