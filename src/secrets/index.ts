@@ -45,7 +45,7 @@ export {
 export { currentVersion, MaxSecretVersions, parseNamedSecretRecord, type NamedSecretRecordV1, type NamedSecretVersion } from './named-record.js';
 export {
   clusterKeyExists,
-  createNamedSecretOnce,
+  createNamedSecretsOnce,
   listNamedSecrets,
   namedSecretHistory,
   putNamedSecret,

@@ -119,20 +119,24 @@ export async function putNamedSecret(client: EtcdClient, name: string, passphras
 }
 
 /**
- * Stores `value` as version 1 of a secret that does not exist yet; one that exists (made meanwhile by another
- * host) is kept as it is: `created` is then false. `secret sync` never overwrites a value.
+ * Stores each value as version 1 of a secret that does not exist yet; one that exists (made meanwhile by another
+ * host) is kept as it is: its `created` is then false. The cluster key is obtained once for all (one scrypt run).
+ * `secret sync` never overwrites a value. `createdKey` is true on the first entry when the key was made now.
  */
-export async function createNamedSecretOnce(
+export async function createNamedSecretsOnce(
   client: EtcdClient,
-  name: string,
   passphrase: string,
-  value: string,
+  secrets: readonly { name: string; value: string }[],
   now: Date = new Date(),
-): Promise<{ created: boolean; kid: string; createdKey: boolean }> {
+): Promise<{ name: string; created: boolean; kid: string; createdKey: boolean }[]> {
+  if (secrets.length === 0) return [];
   const { kid, key, created: createdKey } = await obtainClusterKey(client, passphrase, now);
-  const record = withNewVersion(undefined, name, { kid, value: sealNamedValue(key, kid, name, value), created: now.toISOString() });
-  const created = await createNamedSecret(client, name, serializeNamedSecretRecord(record));
-  return { created, kid, createdKey };
+  const out: { name: string; created: boolean; kid: string; createdKey: boolean }[] = [];
+  for (const [i, { name, value }] of secrets.entries()) {
+    const record = withNewVersion(undefined, name, { kid, value: sealNamedValue(key, kid, name, value), created: now.toISOString() });
+    out.push({ name, created: await createNamedSecret(client, name, serializeNamedSecretRecord(record)), kid, createdKey: createdKey && i === 0 });
+  }
+  return out;
 }
 
 function noSuchSecret(name: string): SecretError {

@@ -6,7 +6,7 @@ import type { SpanEdit } from './edit.js';
 import { classifySecret } from './format.js';
 import { loadKeyLookups } from './keys.js';
 import { loadNamedSecrets, resolveNamedSecret, type NamedSecrets } from './named.js';
-import { createNamedSecretOnce } from './named-operations.js';
+import { createNamedSecretsOnce } from './named-operations.js';
 import { rewriteConfig } from './operations.js';
 import { backendSecrets, revealSecret, type KeyLookups } from './resolve.js';
 import type { SecretUse, SyncFile, SyncSecret } from './sync-file.js';
@@ -209,13 +209,13 @@ export async function applySync(
   asked: ReadonlyMap<string, string>,
   hooks: { afterStep?: (step: SyncStep) => void | Promise<void> } = {},
 ): Promise<SyncOutcome> {
-  const created: SyncOutcome['created'] = [];
-  for (const c of plan.creates) {
+  const values = plan.creates.map((c) => {
     const value = plan.values.get(c.name) ?? asked.get(c.name);
-    if (value === undefined || passphrase === undefined) throw new SecretError(`no value for secret ${c.name} was given; nothing more was written`, 'report this as a bug of hpedockerplugin');
-    const r = await createNamedSecretOnce(client, c.name, passphrase, value);
-    created.push({ ...c, kid: r.kid, createdKey: r.createdKey, keptExisting: !r.created });
-  }
+    if (value === undefined || passphrase === undefined) throw new SecretError(`no value for secret ${c.name} was given; nothing was written`, 'report this as a bug of hpedockerplugin');
+    return { name: c.name, value };
+  });
+  const made = passphrase === undefined ? [] : await createNamedSecretsOnce(client, passphrase, values);
+  const created: SyncOutcome['created'] = plan.creates.map((c, i) => ({ ...c, kid: made[i]!.kid, createdKey: made[i]!.createdKey, keptExisting: !made[i]!.created }));
   await hooks.afterStep?.('secrets-created');
   const edits: SpanEdit[] = plan.rewrites.map((r) => ({ span: r.span, value: `$secret{${r.name}}` }));
   await rewriteConfig(plan.config, edits);
