@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath, type HpeConfig } from '../config/index.js';
-import { applyEtcdRoles, createEtcdClient, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan } from '../etcd/index.js';
+import { applyEtcdRoles, endpointsLabel, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan } from '../etcd/index.js';
 import { EtcdError, UsageError } from '../errors.js';
-import { resolveEtcdPassword } from '../secrets/index.js';
+import { withEtcd } from './with-etcd.js';
 import { ExitCodes, type Io } from './output.js';
 
 const usage = `Usage:
@@ -35,7 +35,7 @@ function describeCluster(config: HpeConfig, plan: EtcdRolesPlan): string {
 }
 
 function printCommands(io: Io, config: HpeConfig, plan: EtcdRolesPlan): void {
-  const endpoints = config.host.etcd.endpoints.map((e) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`)).join(',');
+  const endpoints = endpointsLabel(config.host.etcd);
   io.out(`# etcd roles for ${describeCluster(config, plan)}`);
   io.out(`# run as etcd's root user (add --cacert/--cert/--key or --user root as for any etcdctl call to this etcd)`);
   io.out(`export ETCDCTL_API=3 ETCDCTL_ENDPOINTS=${endpoints}`);
@@ -46,10 +46,11 @@ function printCommands(io: Io, config: HpeConfig, plan: EtcdRolesPlan): void {
 }
 
 async function apply(io: Io, config: HpeConfig, plan: EtcdRolesPlan, env: NodeJS.ProcessEnv): Promise<void> {
-  const client = await createEtcdClient(config.host.etcd, { password: await resolveEtcdPassword(config, env) });
   try {
-    io.out(`# applying the etcd roles for ${describeCluster(config, plan)} on ${client.endpoint}`);
-    for (const line of await applyEtcdRoles(client, plan)) io.out(line);
+    await withEtcd(env, config, async (client) => {
+      io.out(`# applying the etcd roles for ${describeCluster(config, plan)} on ${client.endpoint}`);
+      for (const line of await applyEtcdRoles(client, plan)) io.out(line);
+    });
   } catch (e) {
     if (e instanceof EtcdError && (e.reason === 'permission' || e.reason === 'auth')) {
       throw new EtcdError(
@@ -61,8 +62,6 @@ async function apply(io: Io, config: HpeConfig, plan: EtcdRolesPlan, env: NodeJS
       );
     }
     throw e;
-  } finally {
-    client.close();
   }
 }
 
