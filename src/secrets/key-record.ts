@@ -208,6 +208,34 @@ export async function passphraseMatches(record: KeyRecordV1, passphrase: string)
   return sameKey(derived, currentKey(record));
 }
 
+/** Where one key record lives, for obtainKey: read it, create it only if absent, and the errors to give. */
+export interface KeyRecordPlace {
+  /** The record there now (undefined: none); throws for one that cannot serve (damaged, legacy). */
+  read(): Promise<KeyRecordV1 | undefined>;
+  /** Writes a new record only if there is none; false when another admin got there first. */
+  create(raw: string): Promise<boolean>;
+  differentPassphrase(record: KeyRecordV1): SecretError;
+  changedMeanwhile(): SecretError;
+}
+
+/**
+ * The key a passphrase gives at `place`: created on first use, re-derived with the record's salt and compared
+ * afterwards (a different passphrase is refused). A record another admin creates meanwhile is checked, not replaced.
+ */
+export async function obtainKey(place: KeyRecordPlace, passphrase: string, now: Date): Promise<{ kid: string; key: Uint8Array; created: boolean }> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const record = await place.read();
+    if (record === undefined) {
+      const made = await createKeyRecord(passphrase, now);
+      if (await place.create(serializeKeyRecord(made.record))) return { kid: made.record.kid, key: made.key, created: true };
+      continue;
+    }
+    if (!(await passphraseMatches(record, passphrase))) throw place.differentPassphrase(record);
+    return { kid: record.kid, key: currentKey(record), created: false };
+  }
+  throw place.changedMeanwhile();
+}
+
 /** The key that decrypts values tagged `kid`: the current one or one retired by an unfinished rotation. */
 export function keyForKid(stored: StoredKey, kid: string): Uint8Array | undefined {
   if (stored.format !== 'v1') return undefined;

@@ -11,7 +11,7 @@ import {
   replaceNamedSecret,
 } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
-import { createKeyRecord, currentKey, parseClusterKeyRecord, passphraseMatches, serializeKeyRecord } from './key-record.js';
+import { currentKey, obtainKey, parseClusterKeyRecord } from './key-record.js';
 import { namedSecretPath, parseClusterKey, type ClusterKeyLookup } from './named.js';
 import {
   currentVersion,
@@ -43,23 +43,23 @@ export async function clusterKeyExists(client: EtcdClient): Promise<boolean> {
  * a backend's key is by `-a`. A different passphrase is refused.
  */
 async function obtainClusterKey(client: EtcdClient, passphrase: string, now: Date): Promise<{ kid: string; key: Uint8Array; created: boolean }> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const found = await readClusterKeyRecord(client);
-    if (found === undefined) {
-      const { record, key } = await createKeyRecord(passphrase, now);
-      if (await createClusterKeyRecord(client, serializeKeyRecord(record))) return { kid: record.kid, key, created: true };
-      continue; // another admin created it meanwhile: check our passphrase against theirs
-    }
-    const record = parseClusterKeyRecord(found.raw, ClusterSecretsKeyPath);
-    if (!(await passphraseMatches(record, passphrase))) {
-      throw new SecretError(
-        `the cluster secrets key ${record.kid} at ${ClusterSecretsKeyPath} (created ${record.created}) was made from a different passphrase; nothing was written`,
-        `give the cluster secrets passphrase used when key ${record.kid} was created`,
-      );
-    }
-    return { kid: record.kid, key: currentKey(record), created: false };
-  }
-  throw concurrentChange(ClusterSecretsKeyPath);
+  return obtainKey(
+    {
+      read: async () => {
+        const found = await readClusterKeyRecord(client);
+        return found === undefined ? undefined : parseClusterKeyRecord(found.raw, ClusterSecretsKeyPath);
+      },
+      create: (raw) => createClusterKeyRecord(client, raw),
+      differentPassphrase: (record) =>
+        new SecretError(
+          `the cluster secrets key ${record.kid} at ${ClusterSecretsKeyPath} (created ${record.created}) was made from a different passphrase; nothing was written`,
+          `give the cluster secrets passphrase used when key ${record.kid} was created`,
+        ),
+      changedMeanwhile: () => concurrentChange(ClusterSecretsKeyPath),
+    },
+    passphrase,
+    now,
+  );
 }
 
 async function readRecord(client: EtcdClient, name: string): Promise<{ record: NamedSecretRecordV1; modRevision: string } | undefined> {

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../files.js';
 import { openSecret, sealSecret } from './box.js';
 import { applySpanEdits, type SpanEdit } from './edit.js';
 import { classifySecret } from './format.js';
-import { createKeyRecord, keyForKid, parseKeyRecord, passphraseMatches, serializeKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
+import { createKeyRecord, currentKey, keyForKid, obtainKey, parseKeyRecord, passphraseMatches, serializeKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
 import { decryptLegacy } from './legacy.js';
 import { backendSecrets, secretForm, type KeyLookups, type SecretForm } from './resolve.js';
 
@@ -38,10 +38,6 @@ function legacyNeedsMigration(backend: string): SecretError {
   );
 }
 
-function decodeKey(record: KeyRecordV1): Uint8Array {
-  return new Uint8Array(Buffer.from(record.key, 'base64'));
-}
-
 /**
  * The backend's key for this passphrase: created on first use, re-derived and compared afterwards.
  * A different passphrase is refused (upstream printed SUCCESSFUL with a value the plugin could never read).
@@ -52,24 +48,24 @@ export async function obtainBackendKey(
   passphrase: string,
   now: Date = new Date(),
 ): Promise<{ kid: string; key: Uint8Array; created: boolean }> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const at = await readStored(client, backend);
-    if (at === undefined) {
-      const { record, key } = await createKeyRecord(passphrase, now);
-      if (await storeNewKeyRecord(client, backend, serializeKeyRecord(record))) return { kid: record.kid, key, created: true };
-      continue; // another node created it meanwhile: check our passphrase against theirs
-    }
-    if (at.stored.format === 'legacy') throw legacyNeedsMigration(backend);
-    const { record } = at.stored;
-    if (!(await passphraseMatches(record, passphrase))) {
-      throw new SecretError(
-        `backend ${backend} already has key ${record.kid} (created ${record.created}), made from a different passphrase; nothing was written`,
-        `give the passphrase used when key ${record.kid} was created, or move the backend to a new passphrase with \`hpe3parencryptor rotate --backend ${backend}\``,
-      );
-    }
-    return { kid: record.kid, key: decodeKey(record), created: false };
-  }
-  throw concurrentChange(backend);
+  return obtainKey(
+    {
+      read: async () => {
+        const at = await readStored(client, backend);
+        if (at?.stored.format === 'legacy') throw legacyNeedsMigration(backend);
+        return at?.stored.record;
+      },
+      create: (raw) => storeNewKeyRecord(client, backend, raw),
+      differentPassphrase: (record) =>
+        new SecretError(
+          `backend ${backend} already has key ${record.kid} (created ${record.created}), made from a different passphrase; nothing was written`,
+          `give the passphrase used when key ${record.kid} was created, or move the backend to a new passphrase with \`hpe3parencryptor rotate --backend ${backend}\``,
+        ),
+      changedMeanwhile: () => concurrentChange(backend),
+    },
+    passphrase,
+    now,
+  );
 }
 
 /** `hpe3parencryptor -a`: the encrypted form of one password. */
@@ -202,7 +198,7 @@ export interface StepHooks {
 /** Re-encrypts every `enc:` value of the backend whose kid is not the current one. */
 function reencryptEdits(backend: BackendConfig, stored: StoredKey & { format: 'v1' }, file: string): SpanEdit[] {
   const current = stored.record;
-  const currentKey = decodeKey(current);
+  const key = currentKey(current);
   const edits: SpanEdit[] = [];
   for (const secret of backendSecrets(backend)) {
     if (secret.span === undefined) continue;
@@ -217,7 +213,7 @@ function reencryptEdits(backend: BackendConfig, stored: StoredKey & { format: 'v
         { file, line: secret.line, section: backend.name, option: secret.option },
       );
     }
-    edits.push({ span: secret.span, value: sealSecret(currentKey, current.kid, plain) });
+    edits.push({ span: secret.span, value: sealSecret(key, current.kid, plain) });
   }
   return edits;
 }
@@ -308,7 +304,7 @@ export async function migrateLegacyBackend(
   }
   const stored = at.stored as StoredKey & { format: 'v1' };
   const legacyPassphrase = stored.record.legacyPassphrase as string;
-  const key = decodeKey(stored.record);
+  const key = currentKey(stored.record);
   const edits: SpanEdit[] = [];
   for (const secret of backendSecrets(section)) {
     if (secret.span === undefined || classifySecret(secret.raw).kind !== 'plain') continue;
