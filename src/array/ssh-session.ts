@@ -110,12 +110,16 @@ export class SshSession {
     });
   }
 
+  /** The next command opens a new connection if `connection` is still the current one. */
+  #forget(connection: Connection): void {
+    if (this.#connection === undefined) return;
+    void this.#connection.then((c) => {
+      if (c === connection) this.#connection = undefined;
+    }, () => undefined);
+  }
+
   #drop(connection: Connection): void {
-    if (this.#connection !== undefined) {
-      void this.#connection.then((c) => {
-        if (c === connection) this.#connection = undefined;
-      }, () => undefined);
-    }
+    this.#forget(connection);
     connection.client.end();
   }
 
@@ -219,11 +223,7 @@ export class SshSession {
       });
       client.on('close', () => {
         connection.closed = true;
-        if (this.#connection !== undefined) {
-          void this.#connection.then((c) => {
-            if (c === connection) this.#connection = undefined;
-          }, () => undefined);
-        }
+        this.#forget(connection);
         if (!ready) reject(refusal ?? this.#error('connect', ArrayCliFailures.unreachable, `the connection to ${o.host}:${o.port} closed during the handshake`, 'check san_ip and san_ssh_port point at the array\'s SSH service'));
       });
       client.connect({
