@@ -9,6 +9,7 @@ import ssh2 from 'ssh2';
 import type { Logger } from '../log.js';
 import { ArrayCliError, ArrayCliFailures, type ArrayCliFailure } from './array-cli-errors.js';
 import { decideHostKey, hostKeyAlgorithmsFor, hostKeyFingerprint, hostKeyOf, knownHostName, knownHostsLine, parseKnownHosts, type HostKeyDecision } from './ssh-known-hosts.js';
+import { maskSecrets } from '../mask.js';
 
 export type SshAuth = { password: string } | { privateKeyPath: string; passphrase?: string };
 
@@ -79,7 +80,10 @@ export class SshSession {
   }
 
   #error(command: string, failure: ArrayCliFailure, message: string, fix: string, cause?: unknown): ArrayCliError {
-    return new ArrayCliError({ array: this.#o.arrayLabel, command, failure, message, fix, cause });
+    // ssh2's and the array's texts are quoted here: scrubbed of the password and passphrase, as the WSAPI's are.
+    const auth = this.#o.auth;
+    const secrets = 'password' in auth ? [auth.password] : [auth.passphrase];
+    return new ArrayCliError({ array: this.#o.arrayLabel, command, failure, message: maskSecrets(message, secrets), fix, cause });
   }
 
   async #runNow(line: string, command: string): Promise<CommandOutput> {
