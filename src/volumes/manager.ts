@@ -323,17 +323,28 @@ class Manager implements VolumeManager {
     return this.#settlingIntents(() => this.#remove(name));
   }
 
-  async #remove(name: string): Promise<void> {
+  /**
+   * `first` comes from the cache while it is live (no etcd read): the intent's write in the lock's transaction
+   * compares the record's revision, so a stale copy costs only a read under the lock. A record that names other
+   * locks than the ones taken (the name removed and made again as another kind meanwhile) is done again from etcd.
+   */
+  async #remove(name: string, fromEtcd = false): Promise<void> {
     const store = this.#ctx.store;
-    const first = await store.getByName(name);
+    const first = fromEtcd ? await store.getByName(name) : await this.#readByName(name);
     if (first === undefined) throw notFoundForRemove(name);
     const early = removeIntentWithLocks(this.#ctx, first);
     const opts = early === undefined ? {} : { firstWrite: early.firstWrite };
-    await this.#locks.withLocks(lockTargetsOf(first.record), async (_signal, locks) => {
+    const held = lockTargetsOf(first.record);
+    let relock = false;
+    await this.#locks.withLocks(held, async (_signal, locks) => {
       // Written with the locks: the record was still `first` then, and the locks keep it so.
       const written = locks.firstWritten ? early?.intent : undefined;
       const current = written !== undefined ? first : await store.getByName(name);
       if (current === undefined) throw notFoundForRemove(name);
+      if (!sameLockTargets(lockTargetsOf(current.record), held)) {
+        relock = true;
+        return;
+      }
       const holders = mountHolders(current.record);
       if (holders.length > 0) {
         throw new VolumeRequestError(
@@ -343,6 +354,7 @@ class Manager implements VolumeManager {
       }
       await removeStored(this.#ctx, current, locks, written);
     }, opts);
+    if (relock) await this.#remove(name, true);
   }
 
   // ----- get, list, path ------------------------------------------------------------------------------------
@@ -704,6 +716,10 @@ function lockTargetsOf(r: VolumeRecord): LockTarget[] {
   if (r.snap_metadata !== null && r.snap_metadata.parent_name) targets.push(volumeLock(r.snap_metadata.parent_name));
   if (r.rcg_info !== null) targets.push(rcgLock(r.rcg_info.local_rcg_name));
   return targets;
+}
+
+function sameLockTargets(a: readonly LockTarget[], b: readonly LockTarget[]): boolean {
+  return a.length === b.length && a.every((t, i) => t.kind === b[i]!.kind && t.name === b[i]!.name);
 }
 
 /**

@@ -66,6 +66,32 @@ test('Get, Path and List answer from the cache: no etcd round trip', async () =>
   assert.ok(calls <= 2, `150 reads cost ${calls} etcd calls`);
 });
 
+test('Remove takes the record from the cache: its etcd requests are the locks with the intent and the record with the locks', async () => {
+  await m.create('rm-cached', { size: '1' });
+  await waitFor('the cache has it', async () => (await m.get('rm-cached')) !== undefined);
+  const before = await etcdCalls();
+  await m.remove('rm-cached');
+  const calls = (await etcdCalls()) - before;
+  assert.equal(calls, 2, `a Remove cost ${calls} etcd calls`);
+  assert.equal(await new VolumeStore(other).getByName('rm-cached'), undefined);
+});
+
+test("a Remove right after another host changed the record removes what etcd holds, not the cache's older copy", async () => {
+  for (let i = 0; i < 5; i++) {
+    const name = `rm-changed${i}`;
+    await m.create(name, { size: '1' });
+    await waitFor('the cache has it', async () => (await m.get(name)) !== undefined);
+    const theirs = new VolumeStore(other);
+    const stored = (await theirs.getByName(name))!;
+    // Another host changes the record (a field Remove keeps in its intent); the Remove follows at once, usually
+    // before the watch has delivered the change.
+    await theirs.update({ ...stored.record, mount_conflict_delay: 7 }, stored.modRevision);
+    await m.remove(name);
+    assert.equal(await theirs.getByName(name), undefined);
+    await assert.rejects(env.primary.admin.getVolume(stored.record['3par_vol_name']), /not found|NON_EXISTENT_VOL|23/i);
+  }
+});
+
 test("this process's own writes are read back at once; another host's change is seen as soon as the watch delivers it", async (t) => {
   await m.create('mine', { size: '1' });
   assert.equal((await m.get('mine'))?.Name, 'mine', 'read-your-writes right after Create');
