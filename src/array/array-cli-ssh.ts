@@ -133,8 +133,8 @@ export interface ArrayCliOptions {
   arrayLabel: string;
   /** `san_ip`. */
   host: string;
-  /** `san_ssh_port`; default 22. */
-  port?: number;
+  /** `san_ssh_port`. */
+  port: number;
   /** `san_login`. */
   user: string;
   /** `san_password`; used when no private key is given. */
@@ -145,8 +145,8 @@ export interface ArrayCliOptions {
   passphrase?: string;
   /** `ssh_hosts_key_file`. */
   knownHostsFile: string;
-  /** `strict_ssh_host_key_policy`; default false (remember an unknown host's key on first connect). */
-  strictHostKeyPolicy?: boolean;
+  /** `strict_ssh_host_key_policy`: true refuses a host the file does not know; false remembers it on first connect. */
+  strictHostKeyPolicy: boolean;
   timeouts?: Partial<SshTimeouts>;
   log?: Logger;
 }
@@ -223,11 +223,11 @@ export function createArrayCli(options: ArrayCliOptions): ArrayCli {
   const session = new SshSession({
     arrayLabel: options.arrayLabel,
     host: options.host,
-    port: options.port ?? 22,
+    port: options.port,
     user: options.user,
     auth,
     knownHostsFile: options.knownHostsFile,
-    strictHostKeyPolicy: options.strictHostKeyPolicy ?? false,
+    strictHostKeyPolicy: options.strictHostKeyPolicy,
     ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
     ...(options.log === undefined ? {} : { log: options.log }),
   });

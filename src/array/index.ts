@@ -64,4 +64,3 @@ export {
   type ArrayCliOptions,
 } from './array-cli-ssh.js';
 export { defaultSshTimeouts, type SshTimeouts } from './ssh-session.js';
-export { knownHostsFilePath } from './ssh-known-hosts.js';

@@ -74,6 +74,7 @@ async function arraySchedule(name: string): Promise<SnapSchedule | undefined> {
     user: '3paradm',
     password: currentPassword,
     knownHostsFile: path.join(testDir, 'known_hosts'),
+    strictHostKeyPolicy: false,
   });
   try {
     return await cli.getSchedule(name);

@@ -37,6 +37,7 @@ function cli(extra: Partial<ArrayCliOptions> = {}): ArrayCli {
     user: '3paradm',
     password,
     knownHostsFile: join(dir, 'known_hosts'),
+    strictHostKeyPolicy: false,
     timeouts: { connectMs: 5_000, commandMs: 5_000 },
     log,
     ...extra,
