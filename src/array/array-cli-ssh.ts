@@ -137,12 +137,8 @@ export interface ArrayCliOptions {
   port: number;
   /** `san_login`. */
   user: string;
-  /** `san_password`; used when no private key is given. */
-  password?: string;
-  /** `san_private_key`: path of the private key file. */
-  privateKeyPath?: string;
-  /** `san_private_key_passphrase`, when the key is encrypted. */
-  passphrase?: string;
+  /** `san_password`, or `san_private_key` (a path) with `san_private_key_passphrase` when the key is encrypted. */
+  auth: SshAuth;
   /** `ssh_hosts_key_file`. */
   knownHostsFile: string;
   /** `strict_ssh_host_key_policy`: true refuses a host the file does not know; false remembers it on first connect. */
@@ -204,28 +200,14 @@ class SshArrayCli implements ArrayCli {
   }
 }
 
-/** The array's SSH CLI: one connection, opened on first use. A private key, when given, is used instead of the password. */
+/** The array's SSH CLI: one connection, opened on first use. */
 export function createArrayCli(options: ArrayCliOptions): ArrayCli {
-  let auth: SshAuth;
-  if (options.privateKeyPath !== undefined) {
-    auth = options.passphrase === undefined ? { privateKeyPath: options.privateKeyPath } : { privateKeyPath: options.privateKeyPath, passphrase: options.passphrase };
-  } else if (options.password !== undefined) {
-    auth = { password: options.password };
-  } else {
-    throw new ArrayCliError({
-      array: options.arrayLabel,
-      command: 'connect',
-      failure: ArrayCliFailures.auth,
-      message: 'no SSH credentials: neither san_password nor san_private_key is set',
-      fix: 'set san_password, or san_private_key (and san_private_key_passphrase if the key is encrypted)',
-    });
-  }
   const session = new SshSession({
     arrayLabel: options.arrayLabel,
     host: options.host,
     port: options.port,
     user: options.user,
-    auth,
+    auth: options.auth,
     knownHostsFile: options.knownHostsFile,
     strictHostKeyPolicy: options.strictHostKeyPolicy,
     ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),

@@ -50,7 +50,7 @@ before(async () => {
   sshPort = await freePort();
   ssh = new TcpProxy({ host: '127.0.0.1', port: sim.sshPort! });
   await ssh.listen(sshPort);
-  cli = createArrayCli({ arrayLabel: 'sim3', host: '127.0.0.1', port: sim.sshPort!, user: '3paradm', password: SAN_PASSWORD, knownHostsFile: join(dir, 'test_known_hosts'), strictHostKeyPolicy: false });
+  cli = createArrayCli({ arrayLabel: 'sim3', host: '127.0.0.1', port: sim.sshPort!, user: '3paradm', auth: { password: SAN_PASSWORD }, knownHostsFile: join(dir, 'test_known_hosts'), strictHostKeyPolicy: false });
   store = new VolumeStore(env.client);
 });
 

@@ -206,8 +206,8 @@ ${lines}
   test('san_ip, san_login, san_password (and san_ssh_port) make the client options', () => {
     const o = arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_login = admin\nsan_password = y\nsan_ssh_port = 2222'), { san_password: 'pw' }, unsetHost, { knownHostsFile: '/tmp/kh' }) as ArrayCliOptions;
     assert.deepEqual(
-      { host: o.host, port: o.port, user: o.user, password: o.password, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, label: o.arrayLabel, timeouts: o.timeouts },
-      { host: '10.0.0.6', port: 2222, user: 'admin', password: 'pw', knownHostsFile: '/tmp/kh', strict: false, label: '10.0.0.6:2222', timeouts: { connectMs: 30_000 } },
+      { host: o.host, port: o.port, user: o.user, auth: o.auth, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, label: o.arrayLabel, timeouts: o.timeouts },
+      { host: '10.0.0.6', port: 2222, user: 'admin', auth: { password: 'pw' }, knownHostsFile: '/tmp/kh', strict: false, label: '10.0.0.6:2222', timeouts: { connectMs: 30_000 } },
     );
   });
 
@@ -215,8 +215,8 @@ ${lines}
     const backend = conf('san_ip = 10.0.0.6\nsan_password = y\nsan_private_key = /etc/hpedockerplugin/id_ed25519\nsan_private_key_passphrase = z\nssh_conn_timeout = 7');
     const o = arrayCliOptionsOf(backend, { san_password: 'pw', san_private_key_passphrase: 'kp' }, { ssh: { knownHostsFile: '/var/kh', strictHostKeyPolicy: true } }, {}) as ArrayCliOptions;
     assert.deepEqual(
-      { key: o.privateKeyPath, passphrase: o.passphrase, label: o.arrayLabel, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, timeouts: o.timeouts },
-      { key: '/etc/hpedockerplugin/id_ed25519', passphrase: 'kp', label: '10.0.0.6', knownHostsFile: '/var/kh', strict: true, timeouts: { connectMs: 7000 } },
+      { auth: o.auth, label: o.arrayLabel, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, timeouts: o.timeouts },
+      { auth: { privateKeyPath: '/etc/hpedockerplugin/id_ed25519', passphrase: 'kp' }, label: '10.0.0.6', knownHostsFile: '/var/kh', strict: true, timeouts: { connectMs: 7000 } },
     );
     const defaults = arrayCliOptionsOf(backend, { san_password: 'pw' }, unsetHost, {}) as ArrayCliOptions;
     assert.equal(defaults.knownHostsFile, '/var/lib/hpedockerplugin/ssh_known_hosts');
@@ -260,7 +260,7 @@ ${lines}
     const made: { password?: string; closed: () => number }[] = [];
     const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'old-pw' }, unsetHost, {}), (o) => {
       const fake = new FakeCli();
-      made.push({ ...(o.password === undefined ? {} : { password: o.password }), closed: () => fake.closed });
+      made.push({ ...('password' in o.auth ? { password: o.auth.password } : {}), closed: () => fake.closed });
       return fake;
     });
     lazy.get();

@@ -3,7 +3,7 @@
  * backend's life, closed at shutdown. It is apart from the backend's state: an SSH outage fails the schedule
  * operations of that backend only, never its WSAPI requests.
  */
-import { createArrayCli, type ArrayCli, type ArrayCliOptions, type SshTimeouts } from '../../array/index.js';
+import { createArrayCli, type ArrayCli, type ArrayCliOptions, type SshAuth, type SshTimeouts } from '../../array/index.js';
 import { DefaultSanSshPort, DefaultStateDir, knownHostsFilePath, type BackendConfig, type HostConfig } from '../../config/index.js';
 import type { Logger } from '../../log.js';
 import type { RevealedSecrets } from '../../secrets/index.js';
@@ -23,7 +23,10 @@ export interface SshSettings {
   factory?: ArrayCliFactory;
 }
 
-/** The backend's createArrayCli options, or the hpe.conf options it lacks. */
+/**
+ * The backend's createArrayCli options, or the hpe.conf options it lacks (the only check of the SSH credentials: the
+ * error names them as `[backend].option`). A private key, when set, is used instead of the password.
+ */
 export function arrayCliOptionsOf(
   backend: BackendConfig,
   secrets: RevealedSecrets | undefined,
@@ -31,27 +34,32 @@ export function arrayCliOptionsOf(
   settings: SshSettings,
   log?: Logger,
 ): ArrayCliOptions | { missing: string[] } {
-  const privateKeyPath = backend.sanPrivateKey || undefined;
-  const password = secrets?.san_password || undefined;
-  const passphrase = secrets?.san_private_key_passphrase || undefined;
+  const auth = sshAuthOf(backend, secrets);
   const missing: string[] = [];
   if (backend.sanIp === '') missing.push('san_ip');
   if (backend.sanLogin === '') missing.push('san_login');
-  if (privateKeyPath === undefined && password === undefined) missing.push('san_password (or san_private_key)');
-  if (missing.length > 0) return { missing };
+  if (auth === undefined) missing.push('san_password (or san_private_key)');
+  if (auth === undefined || missing.length > 0) return { missing };
   const port = backend.sanSshPort;
   return {
     arrayLabel: `${backend.sanIp}${port === DefaultSanSshPort ? '' : `:${port}`}`,
     host: backend.sanIp,
     port,
     user: backend.sanLogin,
-    ...(password === undefined ? {} : { password }),
-    ...(privateKeyPath === undefined ? {} : { privateKeyPath, ...(passphrase === undefined ? {} : { passphrase }) }),
+    auth,
     knownHostsFile: settings.knownHostsFile ?? knownHostsFilePath(DefaultStateDir, host.ssh.knownHostsFile),
     strictHostKeyPolicy: host.ssh.strictHostKeyPolicy,
     timeouts: { connectMs: backend.sshConnTimeoutSec * 1000, ...settings.timeouts },
     ...(log === undefined ? {} : { log }),
   };
+}
+
+function sshAuthOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): SshAuth | undefined {
+  const privateKeyPath = backend.sanPrivateKey || undefined;
+  const password = secrets?.san_password || undefined;
+  const passphrase = secrets?.san_private_key_passphrase || undefined;
+  if (privateKeyPath !== undefined) return passphrase === undefined ? { privateKeyPath } : { privateKeyPath, passphrase };
+  return password === undefined ? undefined : { password };
 }
 
 /** The error of a schedule operation on a backend whose SSH is not configured. */
@@ -80,7 +88,9 @@ export class LazyArrayCli {
    */
   async rotate(option: 'san_password' | 'san_private_key_passphrase', value: string): Promise<void> {
     if ('missing' in this.options) return;
-    this.options = option === 'san_password' ? { ...this.options, password: value } : { ...this.options, passphrase: value };
+    const { auth } = this.options;
+    if (option === 'san_password' && 'password' in auth) this.options = { ...this.options, auth: { password: value } };
+    if (option === 'san_private_key_passphrase' && 'privateKeyPath' in auth) this.options = { ...this.options, auth: { ...auth, passphrase: value } };
     await this.close();
   }
 
