@@ -133,20 +133,16 @@ export interface ArrayCliOptions {
   arrayLabel: string;
   /** `san_ip`. */
   host: string;
-  /** `san_ssh_port`; default 22. */
-  port?: number;
+  /** `san_ssh_port`. */
+  port: number;
   /** `san_login`. */
   user: string;
-  /** `san_password`; used when no private key is given. */
-  password?: string;
-  /** `san_private_key`: path of the private key file. */
-  privateKeyPath?: string;
-  /** `san_private_key_passphrase`, when the key is encrypted. */
-  passphrase?: string;
+  /** `san_password`, or `san_private_key` (a path) with `san_private_key_passphrase` when the key is encrypted. */
+  auth: SshAuth;
   /** `ssh_hosts_key_file`. */
   knownHostsFile: string;
-  /** `strict_ssh_host_key_policy`; default false (remember an unknown host's key on first connect). */
-  strictHostKeyPolicy?: boolean;
+  /** `strict_ssh_host_key_policy`: true refuses a host the file does not know; false remembers it on first connect. */
+  strictHostKeyPolicy: boolean;
   timeouts?: Partial<SshTimeouts>;
   log?: Logger;
 }
@@ -204,30 +200,16 @@ class SshArrayCli implements ArrayCli {
   }
 }
 
-/** The array's SSH CLI: one connection, opened on first use. A private key, when given, is used instead of the password. */
+/** The array's SSH CLI: one connection, opened on first use. */
 export function createArrayCli(options: ArrayCliOptions): ArrayCli {
-  let auth: SshAuth;
-  if (options.privateKeyPath !== undefined) {
-    auth = options.passphrase === undefined ? { privateKeyPath: options.privateKeyPath } : { privateKeyPath: options.privateKeyPath, passphrase: options.passphrase };
-  } else if (options.password !== undefined) {
-    auth = { password: options.password };
-  } else {
-    throw new ArrayCliError({
-      array: options.arrayLabel,
-      command: 'connect',
-      failure: ArrayCliFailures.auth,
-      message: 'no SSH credentials: neither san_password nor san_private_key is set',
-      fix: 'set san_password, or san_private_key (and san_private_key_passphrase if the key is encrypted)',
-    });
-  }
   const session = new SshSession({
     arrayLabel: options.arrayLabel,
     host: options.host,
-    port: options.port ?? 22,
+    port: options.port,
     user: options.user,
-    auth,
+    auth: options.auth,
     knownHostsFile: options.knownHostsFile,
-    strictHostKeyPolicy: options.strictHostKeyPolicy ?? false,
+    strictHostKeyPolicy: options.strictHostKeyPolicy,
     ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
     ...(options.log === undefined ? {} : { log: options.log }),
   });

@@ -63,5 +63,4 @@ export {
   ScheduledSnapshotSuffix,
   type ArrayCliOptions,
 } from './array-cli-ssh.js';
-export { defaultSshTimeouts, type SshTimeouts } from './ssh-session.js';
-export { knownHostsFilePath } from './ssh-known-hosts.js';
+export { defaultSshTimeouts, type SshAuth, type SshTimeouts } from './ssh-session.js';

@@ -117,8 +117,3 @@ export function hostKeyOf(blob: Buffer): HostKey {
 export function hostKeyFingerprint(key: HostKey): string {
   return `SHA256:${createHash('sha256').update(Buffer.from(key.key, 'base64')).digest('base64').replace(/=+$/, '')}`;
 }
-
-/** `ssh_hosts_key_file` when set, else `ssh_known_hosts` in the plugin's state folder (cinder's `$state_path/ssh_known_hosts`). */
-export function knownHostsFilePath(stateDir: string, configured?: string): string {
-  return configured ?? `${stateDir.replace(/\/+$/, '')}/ssh_known_hosts`;
-}

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { resolveConfigPath } from '../config/index.js';
-import { defaultStateDir, formatReport, readLastReport, runPrerequisiteChecks, type LastReport, type PrerequisiteReport } from '../preflight/index.js';
+import { DefaultStateDir, resolveConfigPath } from '../config/index.js';
+import { formatReport, readLastReport, runPrerequisiteChecks, type LastReport, type PrerequisiteReport } from '../preflight/index.js';
 import { ExitCodes, type Io } from './output.js';
 
 export interface CheckCommandOptions {
@@ -36,7 +36,7 @@ function otherNodeId(then: PrerequisiteReport, now: PrerequisiteReport): string[
 /** `hpedockerplugin check`: every prerequisite, arrays included, then the plugin's last start report. */
 export async function runCheck(options: CheckCommandOptions, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const configFile = resolveConfigPath(options.config, env);
-  const stateDir = options.state ?? defaultStateDir;
+  const stateDir = options.state ?? DefaultStateDir;
   const { report } = await runPrerequisiteChecks({ configFile, stateDir, env, probeArrays: true });
   const last = await readLastReport(stateDir);
   if (options.json) {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import { defaultStateDir } from '../preflight/index.js';
+import { DefaultStateDir } from '../config/index.js';
 import { runCheck } from './check.js';
 import { runDemo } from './demo.js';
 import { runEtcdRoles } from './etcd-roles.js';
@@ -26,7 +26,7 @@ const pluginUsage = `Usage:
 Options:
   --config PATH   hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --json          print the report as JSON (no secret values are ever included)
-  --state DIR     the plugin's state folder, whose last start report is shown too (default ${defaultStateDir})
+  --state DIR     the plugin's state folder, whose last start report is shown too (default ${DefaultStateDir})
   --dir D         with demo: its folder
   --stop          with demo: stop it and remove its folder
   -h, --help      this text`;

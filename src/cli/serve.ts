@@ -2,13 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { resolveConfigPath } from '../config/index.js';
+import { DefaultStateDir, knownHostsFilePath, resolveConfigPath } from '../config/index.js';
 import { createEtcdClient } from '../etcd/index.js';
-import { knownHostsFilePath } from '../array/index.js';
 import { HpeError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { createLogger, type Logger } from '../log.js';
-import { defaultStateDir, passGate, type PrerequisiteReport } from '../preflight/index.js';
+import { passGate, type PrerequisiteReport } from '../preflight/index.js';
 import { createVolumeDriverApp, DeferredDriver, defaultSocketPath, listenOnSocket } from '../server/index.js';
 import { describeNodeId, ensureNodeId, NodeIdEnv, systemHostEnv, type NodeId } from '../host/index.js';
 import { resolveEtcdPassword } from '../secrets/index.js';
@@ -31,7 +30,7 @@ reboot in which etcd comes up late. (Within one boot, e.g. a dockerd restart, it
 Options:
   --config PATH   hpe.conf (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --socket PATH   the unix socket (default ${defaultSocketPath})
-  --state DIR     the state folder (default ${defaultStateDir})
+  --state DIR     the state folder (default ${DefaultStateDir})
 This host's node id (the key of its entries in volume records) is, first found: ${NodeIdEnv}, [DEFAULT].node_id
 of hpe.conf, .node_id next to hpe.conf (HPE's plugin kept it there), .node_id in the state folder, which is
 created with a new uuid when none of these exists.
@@ -123,7 +122,7 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
   }, logger);
 
   const configFile = resolveConfigPath(values.config, env);
-  const stateDir = values.state ?? defaultStateDir;
+  const stateDir = values.state ?? DefaultStateDir;
   const socketPath = values.socket ?? defaultSocketPath;
   const waitSeconds = Number(env.HPE_GATE_WAIT_SECONDS ?? 8);
   const gateOptions = {
@@ -173,7 +172,7 @@ export async function runServe(argv: string[], io: Io, env: NodeJS.ProcessEnv = 
   const simulatorRoot = process.env['HPE_SIMULATOR_ROOT'];
   const { HPE_HOST_NAME: hostname, HPE_HOST_ETC: etcRoot } = env;
   const host = systemHostEnv({ ...(simulatorRoot ? { simulatorRoot } : {}), ...(etcRoot ? { etcRoot } : {}) });
-  const ssh = { knownHostsFile: knownHostsFilePath(stateDir, config.host.ssh?.knownHostsFile) };
+  const ssh = { knownHostsFile: knownHostsFilePath(stateDir, config.host.ssh.knownHostsFile) };
   const manager = createVolumeManager({ config, secrets, etcd, logger, host, ssh, nodeId: nodeId.id, ...(hostname ? { hostname } : {}) });
   closers.push(() => manager.close());
   if (deferred === undefined) {

@@ -1,5 +1,6 @@
 /** The config folder's public face: read hpe.conf into typed, located results. */
 export * from './types.js';
+export * from './defaults.js';
 export {
   checkConfig,
   ConfigPathEnv,

@@ -89,13 +89,13 @@ export interface BackendConfig {
   /** CA bundle to verify the array's WSAPI certificate; without it upstream did not verify. */
   caCert?: string;
   /** `san_ssh_port`: the array's SSH port (snapshot schedules run over SSH to `sanIp` as `sanLogin`). 22 when unset. */
-  sanSshPort?: number;
+  sanSshPort: number;
   /** `san_private_key`: absolute path of a private key; when set, SSH logs in with it instead of `san_password`. */
   sanPrivateKey?: string;
   /** `san_private_key_passphrase`: the private key's passphrase, a secret like the passwords. */
   sanPrivateKeyPassphrase?: SecretValue;
   /** `ssh_conn_timeout` in seconds (connect and log in); 30 when unset, as upstream. */
-  sshConnTimeoutSec?: number;
+  sshConnTimeoutSec: number;
   debug: boolean;
   replication?: ReplicationDevice;
   /** Every option as written (raw strings), keyed by option name. */
@@ -139,9 +139,9 @@ export interface HostConfig {
   mountPrefix?: string;
   /** `node_id`: this host's id in mount records, instead of the .node_id file (see host/node-id.ts). */
   nodeId?: string;
-  /** SSH to the arrays (snapshot schedules); absent when [DEFAULT] sets neither option (then the defaults below apply). */
-  ssh?: {
-    /** `ssh_hosts_key_file`; unset means `<state folder>/ssh_known_hosts` (/var/lib/hpedockerplugin/ssh_known_hosts). */
+  /** SSH to the arrays (snapshot schedules). */
+  ssh: {
+    /** `ssh_hosts_key_file`; unset means `<state folder>/ssh_known_hosts` (see knownHostsFilePath), which only the caller knows. */
     knownHostsFile?: string;
     /** `strict_ssh_host_key_policy`: true refuses arrays not in the file; false (default) remembers them on first connect. */
     strictHostKeyPolicy: boolean;

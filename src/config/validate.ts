@@ -14,6 +14,7 @@ import {
   isHostOption,
   KnownOptions,
 } from './options.js';
+import { DefaultSanSshPort, DefaultSshConnTimeoutSec, DefaultStateDir, DefaultStrictHostKeyPolicy, knownHostsFilePath } from './defaults.js';
 import { NodeIdFix, nodeIdValue } from './node-id.js';
 import { parseReplicationDevice } from './replication.js';
 import {
@@ -58,8 +59,6 @@ const DefaultBackend = 'DEFAULT';
 const DefaultEtcd = { host: '0.0.0.0', port: 2379 } as const;
 const DefaultLogLevel = 'WARNING';
 const DefaultSanLogin = 'admin';
-const DefaultSanSshPort = 22;
-const DefaultSshConnTimeoutSec = 30;
 
 /** Lists, whose members may go on over indented lines; any other option is one line. */
 const MultiLineOptions: ReadonlySet<string> = new Set([
@@ -316,19 +315,21 @@ function readBackend(
     iscsiIps,
     iscsiChapEnabled,
     debug,
+    ...ssh,
     options: Object.fromEntries(section.entries.map((e) => [e.key, e.value])),
   };
   if (caCertEntry !== undefined) backend.caCert = caCertEntry.value;
-  Object.assign(backend, ssh);
   if (replication?.device !== undefined) backend.replication = replication.device;
   return { backend, driver, errors: r.errors, warnings };
 }
 
-const SshTimeoutFix = 'write a whole number of seconds, e.g. 30';
+const SshTimeoutFix = `write a whole number of seconds, e.g. ${DefaultSshConnTimeoutSec}`;
+
+type BackendSsh = Pick<BackendConfig, 'sanSshPort' | 'sanPrivateKey' | 'sanPrivateKeyPassphrase' | 'sshConnTimeoutSec'>;
 
 /** The backend's SSH options (the array's CLI, for snapshot schedules). */
-function readSsh(r: SectionReader): Pick<BackendConfig, 'sanSshPort' | 'sanPrivateKey' | 'sanPrivateKeyPassphrase' | 'sshConnTimeoutSec'> {
-  const out: Pick<BackendConfig, 'sanSshPort' | 'sanPrivateKey' | 'sanPrivateKeyPassphrase' | 'sshConnTimeoutSec'> = { sanSshPort: DefaultSanSshPort, sshConnTimeoutSec: DefaultSshConnTimeoutSec };
+function readSsh(r: SectionReader): BackendSsh {
+  const out: BackendSsh = { sanSshPort: DefaultSanSshPort, sshConnTimeoutSec: DefaultSshConnTimeoutSec };
   const portEntry = r.optional('san_ssh_port');
   const port = portEntry === undefined ? undefined : r.parse('san_ssh_port', portEntry, portValue, PortFix);
   if (port !== undefined) out.sanSshPort = port;
@@ -404,7 +405,7 @@ function readEtcdKeyspaceAndUser(r: SectionReader, etcd: HostConfig['etcd']): vo
 
 /** Host options, from [DEFAULT] only (defaults when there is no [DEFAULT]). */
 function readHost(section: IniSection | undefined, file: string): { host: HostConfig; errors: ConfigError[] } {
-  const host: HostConfig = { etcd: { endpoints: [{ ...DefaultEtcd }] }, logging: DefaultLogLevel };
+  const host: HostConfig = { etcd: { endpoints: [{ ...DefaultEtcd }] }, logging: DefaultLogLevel, ssh: { strictHostKeyPolicy: DefaultStrictHostKeyPolicy } };
   if (section === undefined) return { host, errors: [] };
   const r = new SectionReader(section, file);
 
@@ -439,13 +440,11 @@ function readHost(section: IniSection | undefined, file: string): { host: HostCo
   }
 
   for (const option of ['use_multipath', 'enforce_multipath']) r.boolean(option, false);
-  const strictEntry = r.optional('strict_ssh_host_key_policy');
-  const strict = r.boolean('strict_ssh_host_key_policy', false) ?? false;
+  host.ssh.strictHostKeyPolicy = r.boolean('strict_ssh_host_key_policy', DefaultStrictHostKeyPolicy) ?? DefaultStrictHostKeyPolicy;
   const knownHosts = r.optional('ssh_hosts_key_file');
-  if (strictEntry !== undefined || knownHosts !== undefined) host.ssh = { strictHostKeyPolicy: strict };
-  if (knownHosts !== undefined && host.ssh !== undefined) {
+  if (knownHosts !== undefined) {
     if (posix.isAbsolute(knownHosts.value)) host.ssh.knownHostsFile = knownHosts.value;
-    else r.fail('ssh_hosts_key_file', knownHosts, `'${shown(knownHosts.value)}' is not an absolute path`, 'write the full path of the known-hosts file, e.g. /var/lib/hpedockerplugin/ssh_known_hosts');
+    else r.fail('ssh_hosts_key_file', knownHosts, `'${shown(knownHosts.value)}' is not an absolute path`, `write the full path of the known-hosts file, e.g. ${knownHostsFilePath(DefaultStateDir)}`);
   }
   return { host, errors: r.errors };
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { HpeConfig } from '../config/index.js';
-import { checkConfig, readConfigText } from '../config/index.js';
+import { checkConfig, DefaultStateDir, readConfigText } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import { checkMembers, createEtcdClient } from '../etcd/index.js';
 import { HpeError } from '../errors.js';
@@ -28,8 +28,6 @@ export interface PrerequisiteOutcome {
   /** Present only when the report passed: the validated config and every backend's passwords (memory only). */
   ready?: { config: HpeConfig; secrets: Map<string, RevealedSecrets> };
 }
-
-export const defaultStateDir = '/var/lib/hpedockerplugin';
 
 export interface CheckOptions {
   configFile: string;
@@ -102,7 +100,7 @@ async function checkNodeId(config: HpeConfig, options: CheckOptions, results: Ch
     const lookup = await findNodeId({
       configFile: config.file,
       ...(config.host.nodeId === undefined ? {} : { configured: config.host.nodeId }),
-      stateDir: options.stateDir ?? defaultStateDir,
+      stateDir: options.stateDir ?? DefaultStateDir,
       env: options.env ?? process.env,
     });
     const detail = lookup.found ? describeNodeId(lookup) : `none yet; the plugin creates ${lookup.createAt} with a new id at its start`;

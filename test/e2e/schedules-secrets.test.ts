@@ -72,8 +72,9 @@ async function arraySchedule(name: string): Promise<SnapSchedule | undefined> {
     host: '127.0.0.1',
     port: sim.sshPort!,
     user: '3paradm',
-    password: currentPassword,
+    auth: { password: currentPassword },
     knownHostsFile: path.join(testDir, 'known_hosts'),
+    strictHostKeyPolicy: false,
   });
   try {
     return await cli.getSchedule(name);

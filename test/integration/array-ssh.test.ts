@@ -35,8 +35,9 @@ function cli(extra: Partial<ArrayCliOptions> = {}): ArrayCli {
     host: '127.0.0.1',
     port: sim.sshPort!,
     user: '3paradm',
-    password,
+    auth: { password },
     knownHostsFile: join(dir, 'known_hosts'),
+    strictHostKeyPolicy: false,
     timeouts: { connectMs: 5_000, commandMs: 5_000 },
     log,
     ...extra,
@@ -145,17 +146,17 @@ describe('snapshot schedules over SSH (password login)', () => {
 
 describe('logins', () => {
   it('by an encrypted private key and its passphrase', async () => {
-    const c = cli({ password: undefined, privateKeyPath: keyFile, passphrase });
+    const c = cli({ auth: { privateKeyPath: keyFile, passphrase } });
     assert.equal(await c.getSchedule('none'), undefined);
   });
 
   it('a wrong passphrase, a wrong password: clear errors without the secret', async () => {
-    await assert.rejects(cli({ privateKeyPath: keyFile, passphrase: 'wrong-passphrase' }).getSchedule('x'), (err: unknown) => {
+    await assert.rejects(cli({ auth: { privateKeyPath: keyFile, passphrase: 'wrong-passphrase' } }).getSchedule('x'), (err: unknown) => {
       assert.ok(err instanceof ArrayCliError && err.failure === 'private-key' && err.command === 'connect');
       assertNoSecret(err.message + err.fix);
       return true;
     });
-    await assert.rejects(cli({ password: `${password}-not` }).getSchedule('x'), (err: unknown) => {
+    await assert.rejects(cli({ auth: { password: `${password}-not` } }).getSchedule('x'), (err: unknown) => {
       assert.ok(err instanceof ArrayCliError && err.failure === 'auth');
       assert.match(err.message, /refused user 3paradm \(san_password\)/);
       assertNoSecret(err.message + err.fix);

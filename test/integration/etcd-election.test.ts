@@ -11,7 +11,7 @@ import { VolumeExistsError, VolumeStore, arrayVolumeName, newVolumeId, type Volu
 import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
 import { newRecord } from '../../src/volumes/request/plan.js';
 import { startEtcd } from '../support/etcd.js';
-import { startHoldingProxy } from '../support/holding-proxy.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { etcdKeys, managerFor, pluginVolumes, settled, startVolumeEnv } from '../fixtures/volume-env.js';
 
 const REQUEST_TIMEOUT_MS = 500;
@@ -21,7 +21,8 @@ const HOLD_MS = 900;
 test('a write whose answer is lost is retried and recognised as applied', async (t) => {
   const cluster = await startEtcd({ members: 1 });
   t.after(() => cluster.stop());
-  const proxy = await startHoldingProxy(cluster.endpoints[0]!);
+  const proxy = new TcpProxy(cluster.endpoints[0]!);
+  await proxy.listen();
   t.after(() => proxy.close());
   const direct = await createEtcdClient({ endpoints: cluster.endpoints });
   t.after(() => direct.close());

@@ -16,7 +16,7 @@ import { INTENTS_PREFIX, IntentStore, type VolumeIntent } from '../../src/volume
 import type { RepairReport, VolumeManager } from '../../src/volumes/index.js';
 import { newRecord, volumeComment } from '../../src/volumes/request/plan.js';
 import { freePort } from '../../src/net.js';
-import { TcpForwarder } from '../support/tcp-forwarder.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import {
   PRIMARY_PASSWORD,
   buildConfig,
@@ -174,24 +174,24 @@ describe('repair of hand-made crash states', () => {
     const a = env.primary.admin;
     await a.createRemoteCopyGroup({ name: 'cutgrp2', targets: [{ targetName: 'sim2', mode: 1, userCPG: 'SEC_r1' }] });
     await a.addVolumeToRemoteCopyGroup('cutgrp2', arrayName, { targets: [{ targetName: 'sim2', secVolumeName: arrayName }], volumeAutoCreation: true });
-    // The plugin reaches the target through a forwarder that is closed for now (the arrays' own link is up).
+    // The plugin reaches the target through a proxy that is closed for now (the arrays' own link is up).
     const port = await freePort();
-    const forwarder = new TcpForwarder(new URL(env.secondary.sim.apiUrl).port);
-    const viaForwarder = { ...env.secondary, sim: { ...env.secondary.sim, apiUrl: `http://127.0.0.1:${port}/api/v1` } };
-    const m = managerFor({ ...env, secondary: viaForwarder }, {}, { backoff: { initialMs: 50, maxMs: 100 } });
+    const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(env.secondary.sim.apiUrl).port) });
+    const viaProxy = { ...env.secondary, sim: { ...env.secondary.sim, apiUrl: `http://127.0.0.1:${port}/api/v1` } };
+    const m = managerFor({ ...env, secondary: viaProxy }, {}, { backoff: { initialMs: 50, maxMs: 100 } });
     managers.push(m);
     try {
       const report = await m.repair();
       assert.equal(only(report.deferred).reason, 'replication target not OK');
       assert.deepEqual(report.fixed, []);
       assert.deepEqual(await pluginVolumes(env.primary), [arrayName], 'nothing is undone while the target is down');
-      await forwarder.listen(port);
+      await proxy.listen(port);
       await waitFor('the background repair once the target is OK', async () => (await etcdKeys(env.client, INTENTS_PREFIX)).length === 0);
       assert.deepEqual(await pluginVolumes(env.primary), []);
       assert.deepEqual(await pluginVolumes(env.secondary), []);
       assert.deepEqual(await a.getRemoteCopyGroups(), []);
     } finally {
-      await forwarder.close();
+      await proxy.close();
     }
   });
 

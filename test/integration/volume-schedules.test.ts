@@ -16,7 +16,7 @@ import { arrayVolumeName, newVolumeId, VolumeStore, type VolumeManager } from '.
 import { INTENTS_PREFIX, IntentStore } from '../../src/volumes/store/intents.js';
 import { snapshotComment } from '../../src/volumes/request/plan.js';
 import { ManualClock } from '../support/clock.js';
-import { TcpForwarder } from '../support/tcp-forwarder.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { SAN_PASSWORD, buildConfig, clearEtcd, etcdKeys, managerFor, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 const minute = 60_000;
@@ -26,7 +26,7 @@ let clock: ManualClock;
 /** The array with an SSH server (backend `sched`); its SSH port is reached through `ssh`, which the tests close. */
 let sim: RunningSimulator;
 let admin: WsapiClient;
-let ssh: TcpForwarder;
+let ssh: TcpProxy;
 let sshPort: number;
 /** The test's own look at the array's schedules, straight to the simulator's SSH port. */
 let cli: ArrayCli;
@@ -48,9 +48,9 @@ before(async () => {
   });
   admin = new WsapiClient({ apiUrl: sim.apiUrl, username: '3paradm', password: SAN_PASSWORD, retry: { attempts: 1 } });
   sshPort = await freePort();
-  ssh = new TcpForwarder(String(sim.sshPort));
+  ssh = new TcpProxy({ host: '127.0.0.1', port: sim.sshPort! });
   await ssh.listen(sshPort);
-  cli = createArrayCli({ arrayLabel: 'sim3', host: '127.0.0.1', port: sim.sshPort!, user: '3paradm', password: SAN_PASSWORD, knownHostsFile: join(dir, 'test_known_hosts') });
+  cli = createArrayCli({ arrayLabel: 'sim3', host: '127.0.0.1', port: sim.sshPort!, user: '3paradm', auth: { password: SAN_PASSWORD }, knownHostsFile: join(dir, 'test_known_hosts'), strictHostKeyPolicy: false });
   store = new VolumeStore(env.client);
 });
 

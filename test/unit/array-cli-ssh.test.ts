@@ -130,9 +130,3 @@ describe('host key policy (known-hosts file)', () => {
     assert.deepEqual(hostKeyOf(blob), { type: 'ssh-ed25519', key: blob.toString('base64') });
   });
 });
-
-test('the known-hosts file: the option, else ssh_known_hosts in the state folder', async () => {
-  const { knownHostsFilePath } = await import('../../src/array/index.js');
-  assert.equal(knownHostsFilePath('/var/lib/hpedockerplugin'), '/var/lib/hpedockerplugin/ssh_known_hosts');
-  assert.equal(knownHostsFilePath('/var/lib/hpedockerplugin/', '/etc/hpedockerplugin/known_hosts'), '/etc/hpedockerplugin/known_hosts');
-});

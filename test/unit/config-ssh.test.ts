@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkConfig, parseConfig } from '../../src/config/index.js';
+import { checkConfig, knownHostsFilePath, parseConfig } from '../../src/config/index.js';
 import { backendSecrets, describeSecretStatus, revealConfigSecrets } from '../../src/secrets/index.js';
 import { fcBackendLines } from '../support/configs.js';
 
@@ -15,7 +15,7 @@ describe('SSH options in hpe.conf', () => {
     assert.equal(b.sanSshPort, 22);
     assert.equal(b.sshConnTimeoutSec, 30);
     assert.equal(b.sanPrivateKey, undefined);
-    assert.equal(config.host.ssh, undefined, 'absent: the defaults apply');
+    assert.deepEqual(config.host.ssh, { strictHostKeyPolicy: false }, 'no ssh_hosts_key_file: the caller puts it in its state folder');
     assert.equal(config.warnings.length, 0);
   });
 
@@ -32,6 +32,11 @@ describe('SSH options in hpe.conf', () => {
     assert.equal(b.sanPrivateKeyPassphrase?.line, 12);
     assert.deepEqual(config.host.ssh, { strictHostKeyPolicy: true, knownHostsFile: '/etc/hpedockerplugin/known_hosts' });
     assert.deepEqual(backendSecrets(b).map((s) => s.option), ['hpe3par_password', 'san_password', 'san_private_key_passphrase']);
+  });
+
+  it('the known-hosts file: the option, else ssh_known_hosts in the state folder', () => {
+    assert.equal(knownHostsFilePath('/var/lib/hpedockerplugin'), '/var/lib/hpedockerplugin/ssh_known_hosts');
+    assert.equal(knownHostsFilePath('/var/lib/hpedockerplugin/', '/etc/hpedockerplugin/known_hosts'), '/etc/hpedockerplugin/known_hosts');
   });
 
   it('the passphrase is revealed and shown in status like the passwords, never its value', async () => {

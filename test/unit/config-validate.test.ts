@@ -277,9 +277,9 @@ describe('config validate: value shapes', () => {
 describe('config validate: host options', () => {
   const endpoints = (...lines: string[]) => parseConfig(conf(...lines), 'hpe.conf').host.etcd.endpoints;
 
-  it('defaults: etcd 0.0.0.0:2379, logging WARNING', () => {
+  it('defaults: etcd 0.0.0.0:2379, logging WARNING, trust an array\'s SSH key on first use', () => {
     const { host } = parseConfig(conf(), 'hpe.conf');
-    assert.deepEqual(host, { etcd: { endpoints: [{ host: '0.0.0.0', port: 2379 }] }, logging: 'WARNING' });
+    assert.deepEqual(host, { etcd: { endpoints: [{ host: '0.0.0.0', port: 2379 }] }, logging: 'WARNING', ssh: { strictHostKeyPolicy: false } });
   });
 
   it('a single host takes host_etcd_port_number', () => {

@@ -186,7 +186,7 @@ describe('schedule errors: upstream texts first', () => {
 });
 
 describe("the backend's SSH settings", () => {
-  const conf = (lines: string) =>
+  const parse = (lines: string) =>
     parseConfig(
       `[DEFAULT]
 host_etcd_ip_address = 127.0.0.1
@@ -198,13 +198,16 @@ hpe3par_cpg = FC_r1
 ${lines}
 `,
       '/etc/hpedockerplugin/hpe.conf',
-    ).backends[0]!;
+    );
+  const conf = (lines: string) => parse(lines).backends[0]!;
+  /** Host options of an hpe.conf that sets none of the SSH ones: the config's defaults. */
+  const unsetHost = parse('san_ip = 10.0.0.6\nsan_password = y').host;
 
   test('san_ip, san_login, san_password (and san_ssh_port) make the client options', () => {
-    const o = arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_login = admin\nsan_password = y\nsan_ssh_port = 2222'), { san_password: 'pw' }, {}, { knownHostsFile: '/tmp/kh' }) as ArrayCliOptions;
+    const o = arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_login = admin\nsan_password = y\nsan_ssh_port = 2222'), { san_password: 'pw' }, unsetHost, { knownHostsFile: '/tmp/kh' }) as ArrayCliOptions;
     assert.deepEqual(
-      { host: o.host, port: o.port, user: o.user, password: o.password, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, label: o.arrayLabel, timeouts: o.timeouts },
-      { host: '10.0.0.6', port: 2222, user: 'admin', password: 'pw', knownHostsFile: '/tmp/kh', strict: false, label: '10.0.0.6:2222', timeouts: { connectMs: 30_000 } },
+      { host: o.host, port: o.port, user: o.user, auth: o.auth, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, label: o.arrayLabel, timeouts: o.timeouts },
+      { host: '10.0.0.6', port: 2222, user: 'admin', auth: { password: 'pw' }, knownHostsFile: '/tmp/kh', strict: false, label: '10.0.0.6:2222', timeouts: { connectMs: 30_000 } },
     );
   });
 
@@ -212,17 +215,17 @@ ${lines}
     const backend = conf('san_ip = 10.0.0.6\nsan_password = y\nsan_private_key = /etc/hpedockerplugin/id_ed25519\nsan_private_key_passphrase = z\nssh_conn_timeout = 7');
     const o = arrayCliOptionsOf(backend, { san_password: 'pw', san_private_key_passphrase: 'kp' }, { ssh: { knownHostsFile: '/var/kh', strictHostKeyPolicy: true } }, {}) as ArrayCliOptions;
     assert.deepEqual(
-      { key: o.privateKeyPath, passphrase: o.passphrase, label: o.arrayLabel, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, timeouts: o.timeouts },
-      { key: '/etc/hpedockerplugin/id_ed25519', passphrase: 'kp', label: '10.0.0.6', knownHostsFile: '/var/kh', strict: true, timeouts: { connectMs: 7000 } },
+      { auth: o.auth, label: o.arrayLabel, knownHostsFile: o.knownHostsFile, strict: o.strictHostKeyPolicy, timeouts: o.timeouts },
+      { auth: { privateKeyPath: '/etc/hpedockerplugin/id_ed25519', passphrase: 'kp' }, label: '10.0.0.6', knownHostsFile: '/var/kh', strict: true, timeouts: { connectMs: 7000 } },
     );
-    const defaults = arrayCliOptionsOf(backend, { san_password: 'pw' }, {}, {}) as ArrayCliOptions;
+    const defaults = arrayCliOptionsOf(backend, { san_password: 'pw' }, unsetHost, {}) as ArrayCliOptions;
     assert.equal(defaults.knownHostsFile, '/var/lib/hpedockerplugin/ssh_known_hosts');
     assert.equal(defaults.strictHostKeyPolicy, false);
   });
 
   test('no SSH password: refused naming the options to set, before any connection', () => {
     const backend = conf('san_ip = 10.0.0.6\nsan_password = y');
-    const options = arrayCliOptionsOf(backend, {}, {}, {});
+    const options = arrayCliOptionsOf(backend, {}, unsetHost, {});
     assert.deepEqual(options, { missing: ['san_password (or san_private_key)'] });
     let made = 0;
     const lazy = new LazyArrayCli('DEFAULT', options, () => {
@@ -240,7 +243,7 @@ ${lines}
   test('the client is made once, on first use, and closed with the backend', async () => {
     const fake = new FakeCli();
     let made = 0;
-    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'pw' }, {}, {}), () => {
+    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'pw' }, unsetHost, {}), () => {
       made++;
       return fake;
     });
@@ -255,9 +258,9 @@ ${lines}
 
   test('a rotated san_password ($secret{}) closes the connection; the next operation connects with the new value', async () => {
     const made: { password?: string; closed: () => number }[] = [];
-    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'old-pw' }, {}, {}), (o) => {
+    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'old-pw' }, unsetHost, {}), (o) => {
       const fake = new FakeCli();
-      made.push({ ...(o.password === undefined ? {} : { password: o.password }), closed: () => fake.closed });
+      made.push({ ...('password' in o.auth ? { password: o.auth.password } : {}), closed: () => fake.closed });
       return fake;
     });
     lazy.get();

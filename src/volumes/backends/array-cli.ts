@@ -3,30 +3,30 @@
  * backend's life, closed at shutdown. It is apart from the backend's state: an SSH outage fails the schedule
  * operations of that backend only, never its WSAPI requests.
  */
-import { createArrayCli, knownHostsFilePath, type ArrayCli, type ArrayCliOptions, type SshTimeouts } from '../../array/index.js';
-import type { BackendConfig, HostConfig } from '../../config/index.js';
+import { createArrayCli, type ArrayCli, type ArrayCliOptions, type SshAuth, type SshTimeouts } from '../../array/index.js';
+import { DefaultSanSshPort, DefaultStateDir, knownHostsFilePath, type BackendConfig, type HostConfig } from '../../config/index.js';
 import type { Logger } from '../../log.js';
 import type { RevealedSecrets } from '../../secrets/index.js';
 import { VolumeRequestError } from '../errors.js';
 
 export type ArrayCliFactory = (options: ArrayCliOptions) => ArrayCli;
 
-/**
- * Where the arrays' SSH host keys are remembered when neither the caller nor hpe.conf (`ssh_hosts_key_file`) names
- * a file: in the plugin's default state folder. `serve` passes the file of its actual state folder.
- */
-const DEFAULT_KNOWN_HOSTS_FILE = knownHostsFilePath('/var/lib/hpedockerplugin');
-
 /** What the plugin as a whole sets for every array's SSH connection; each unset one comes from hpe.conf's [DEFAULT]. */
 export interface SshSettings {
+  /**
+   * Where the arrays' host keys are remembered; `serve` passes the file of its state folder. Unset: hpe.conf's
+   * `ssh_hosts_key_file`, else the file in the default state folder.
+   */
   knownHostsFile?: string;
-  strictHostKeyPolicy?: boolean;
   timeouts?: Partial<SshTimeouts>;
   /** Makes the client (tests pass a fake); default createArrayCli. */
   factory?: ArrayCliFactory;
 }
 
-/** The backend's createArrayCli options, or the hpe.conf options it lacks. */
+/**
+ * The backend's createArrayCli options, or the hpe.conf options it lacks (the only check of the SSH credentials: the
+ * error names them as `[backend].option`). A private key, when set, is used instead of the password.
+ */
 export function arrayCliOptionsOf(
   backend: BackendConfig,
   secrets: RevealedSecrets | undefined,
@@ -34,29 +34,32 @@ export function arrayCliOptionsOf(
   settings: SshSettings,
   log?: Logger,
 ): ArrayCliOptions | { missing: string[] } {
-  const privateKeyPath = backend.sanPrivateKey || undefined;
-  const password = secrets?.san_password || undefined;
-  const passphrase = secrets?.san_private_key_passphrase || undefined;
+  const auth = sshAuthOf(backend, secrets);
   const missing: string[] = [];
   if (backend.sanIp === '') missing.push('san_ip');
   if (backend.sanLogin === '') missing.push('san_login');
-  if (privateKeyPath === undefined && password === undefined) missing.push('san_password (or san_private_key)');
-  if (missing.length > 0) return { missing };
-  const port = backend.sanSshPort ?? 22;
-  const connectMs = backend.sshConnTimeoutSec === undefined ? undefined : backend.sshConnTimeoutSec * 1000;
-  const timeouts = { ...(connectMs === undefined ? {} : { connectMs }), ...settings.timeouts };
+  if (auth === undefined) missing.push('san_password (or san_private_key)');
+  if (auth === undefined || missing.length > 0) return { missing };
+  const port = backend.sanSshPort;
   return {
-    arrayLabel: `${backend.sanIp}${port === 22 ? '' : `:${port}`}`,
+    arrayLabel: `${backend.sanIp}${port === DefaultSanSshPort ? '' : `:${port}`}`,
     host: backend.sanIp,
     port,
     user: backend.sanLogin,
-    ...(password === undefined ? {} : { password }),
-    ...(privateKeyPath === undefined ? {} : { privateKeyPath, ...(passphrase === undefined ? {} : { passphrase }) }),
-    knownHostsFile: settings.knownHostsFile ?? host.ssh?.knownHostsFile ?? DEFAULT_KNOWN_HOSTS_FILE,
-    strictHostKeyPolicy: settings.strictHostKeyPolicy ?? host.ssh?.strictHostKeyPolicy ?? false,
-    timeouts,
+    auth,
+    knownHostsFile: settings.knownHostsFile ?? knownHostsFilePath(DefaultStateDir, host.ssh.knownHostsFile),
+    strictHostKeyPolicy: host.ssh.strictHostKeyPolicy,
+    timeouts: { connectMs: backend.sshConnTimeoutSec * 1000, ...settings.timeouts },
     ...(log === undefined ? {} : { log }),
   };
+}
+
+function sshAuthOf(backend: BackendConfig, secrets: RevealedSecrets | undefined): SshAuth | undefined {
+  const privateKeyPath = backend.sanPrivateKey || undefined;
+  const password = secrets?.san_password || undefined;
+  const passphrase = secrets?.san_private_key_passphrase || undefined;
+  if (privateKeyPath !== undefined) return passphrase === undefined ? { privateKeyPath } : { privateKeyPath, passphrase };
+  return password === undefined ? undefined : { password };
 }
 
 /** The error of a schedule operation on a backend whose SSH is not configured. */
@@ -85,7 +88,9 @@ export class LazyArrayCli {
    */
   async rotate(option: 'san_password' | 'san_private_key_passphrase', value: string): Promise<void> {
     if ('missing' in this.options) return;
-    this.options = option === 'san_password' ? { ...this.options, password: value } : { ...this.options, passphrase: value };
+    const { auth } = this.options;
+    if (option === 'san_password' && 'password' in auth) this.options = { ...this.options, auth: { password: value } };
+    if (option === 'san_private_key_passphrase' && 'privateKeyPath' in auth) this.options = { ...this.options, auth: { ...auth, passphrase: value } };
     await this.close();
   }
 
