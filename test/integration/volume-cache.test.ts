@@ -109,6 +109,16 @@ test("this process's own writes are read back at once; another host's change is 
   await waitFor('the delete too', async () => (await m.get('theirs')) === undefined, { intervalMs: 1 });
 });
 
+test('no answer is older than one already given: a volume Get found in etcd before the watch delivered it is in the next List', async () => {
+  for (let i = 0; i < 50; i++) {
+    const name = `seen${i}`;
+    await new VolumeStore(other).create(recordFor(name));
+    // The cache has not seen it yet, so Get confirms "absent" in etcd and finds it there.
+    assert.equal((await m.get(name))?.Name, name);
+    assert.ok((await m.list()).some((v) => v.Name === name), `${name}: Get found it, then List did not`);
+  }
+});
+
 test('an etcd restart breaks the watch: reads go to etcd meanwhile, then the cache lists again and resumes', async () => {
   await m.create('before-restart', { size: '1' });
   await env.etcd.stopMember(0);

@@ -232,7 +232,7 @@ interface VolumeChanges {
 }
 
 export class VolumeStore {
-  #lastWrite = 0n;
+  #lastKnown = 0n;
 
   constructor(private readonly client: EtcdClient) {}
 
@@ -288,7 +288,12 @@ export class VolumeStore {
 
   /** Every key under `prefix` with its value, in pages of one consistent snapshot. */
   private async readPrefix(prefix: string): Promise<{ key: string; value: string; modRevision: string }[]> {
-    return (await this.snapshot(prefix)).entries;
+    const { entries } = await this.snapshot(prefix);
+    // Revisions are decimal strings: the longer, else the greater, is the later.
+    let latest = '0';
+    for (const { modRevision: r } of entries) if (r.length > latest.length || (r.length === latest.length && r > latest)) latest = r;
+    this.#knows(latest);
+    return entries;
   }
 
   /**
@@ -302,14 +307,18 @@ export class VolumeStore {
     }));
   }
 
-  /** The highest revision this store's own writes made (0 before any): read-your-writes for the volume cache. */
-  get lastWriteRevision(): bigint {
-    return this.#lastWrite;
+  /**
+   * The highest revision of a record this store wrote or read from etcd (0 before any). The volume cache answers
+   * only once it has reached it: read-your-writes, and no answer older than one this process already gave from etcd
+   * (a Get that read etcd while the watch was behind, then a List from the cache).
+   */
+  get lastKnownRevision(): bigint {
+    return this.#lastKnown;
   }
 
-  #wrote(revision: string): string {
+  #knows(revision: string): string {
     const r = BigInt(revision);
-    if (r > this.#lastWrite) this.#lastWrite = r;
+    if (r > this.#lastKnown) this.#lastKnown = r;
     return revision;
   }
 
@@ -449,12 +458,12 @@ export class VolumeStore {
     } catch (e) {
       throw this.failure(`ETCD data ${verb} failed: ${label}`, e);
     }
-    if (res.succeeded) return this.#wrote(res.header.revision);
+    if (res.succeeded) return this.#knows(res.header.revision);
 
     // After a lost answer the guard fails on our own write: every compared key holds what we wrote, or is gone.
     const read = compares.map((c, i) => res.responses[i]?.response_range?.kvs?.[0]);
     if (retried && compares.every((c, i) => (written.has(c.key) ? read[i]?.value.toString('utf8') === written.get(c.key) : read[i] === undefined))) {
-      return this.#wrote(read.find((kv) => kv !== undefined)?.mod_revision ?? res.header.revision);
+      return this.#knows(read.find((kv) => kv !== undefined)?.mod_revision ?? res.header.revision);
     }
 
     // Name the first failed condition from the values read in the else branch.
@@ -480,7 +489,10 @@ export class VolumeStore {
     } catch (e) {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
-    return kv === undefined ? undefined : storedOf(key, kv.value.toString('utf8'), kv.mod_revision);
+    if (kv === undefined) return undefined;
+    // Its revision is the name index's too (one transaction writes both copies).
+    this.#knows(kv.mod_revision);
+    return storedOf(key, kv.value.toString('utf8'), kv.mod_revision);
   }
 
   private failure(what: string, e: unknown): HpeError {

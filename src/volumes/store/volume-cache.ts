@@ -3,8 +3,9 @@
  * the name index (`/volume-names/`) is read once as a snapshot at a revision, then one etcd watch from the next
  * revision keeps it current (every host's writes arrive as they are committed).
  *
- * It answers only while it is live and not behind this process's own writes (read-your-writes: it waits briefly
- * until the watch has delivered the store's last write, else the caller reads etcd). A broken watch (etcd
+ * It answers only while it is live and not behind this process's own writes and reads of etcd (read-your-writes,
+ * and no answer older than one already given: it waits briefly until the watch has delivered the latest record the
+ * store wrote or read, else the caller reads etcd). A broken watch (etcd
  * restarted or unreachable, a compaction past the watch's revision) makes it not live at once: callers read etcd
  * as without a cache, and it lists again (with backoff) and watches from there. Locked sections never read it:
  * their compare-and-swap writes need the record as etcd has it now.
@@ -25,7 +26,7 @@ interface Entry {
   readable: boolean;
 }
 
-/** How long a read waits for the watch to deliver this process's own last write before it reads etcd instead. */
+/** How long a read waits for the watch to deliver what this process last wrote or read before it reads etcd instead. */
 const OWN_WRITE_WAIT_MS = 200;
 
 /** A cache read: the answer, or `undefined` when the caller must read etcd. */
@@ -123,10 +124,10 @@ export class VolumeCache {
     for (const w of this.#waiters.splice(0)) w.resolve();
   }
 
-  /** Live and not behind this process's own last write (waiting briefly for the watch to deliver it). */
+  /** Live and not behind the records this process wrote or read (waiting briefly for the watch to deliver them). */
   async #current(): Promise<boolean> {
     if (!this.#live) return false;
-    const own = this.store.lastWriteRevision;
+    const own = this.store.lastKnownRevision;
     if (this.#revision >= own) return true;
     await new Promise<void>((resolve) => {
       const waiter = { revision: own, resolve };
