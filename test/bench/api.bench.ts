@@ -201,11 +201,15 @@ try {
     try {
       for (const endpoint of ['Get', 'Path'] as const) {
         for (const c of clients) {
+          const cpuBefore = await cpuMs(serve.pid!);
           const lat = await load(c, requestsPerLevel, (i) => ok(`/VolumeDriver.${endpoint}`, { Name: `vol${(i * 7919) % size}` }));
+          const perRequest = ((await cpuMs(serve.pid!)).plugin - cpuBefore.plugin) / requestsPerLevel;
           const ref = await load(c, requestsPerLevel, (i) => call(`/VolumeDriver.${endpoint}`, { Name: `vol${(i * 7919) % size}` }, floorPath));
           const [p50, p99, f50, f99] = [quantile(lat, 0.5), quantile(lat, 0.99), quantile(ref, 0.5), quantile(ref, 0.99)];
+          // Little's law: c clients that each wait for their answer before the next request keep c requests in a
+          // one-threaded server, so each waits about c × its CPU time however the server is written.
           console.log(
-            `  ${endpoint.padEnd(4)} ${String(c).padStart(2)} clients: p50 ${fmt(p50)} ms  p99 ${fmt(p99)} ms  | bare node:http floor p50 ${fmt(f50)} ms  p99 ${fmt(f99)} ms  (${(p50 / f50).toFixed(2)}× / ${(p99 / f99).toFixed(2)}×)`,
+            `  ${endpoint.padEnd(4)} ${String(c).padStart(2)} clients: p50 ${fmt(p50)} ms  p99 ${fmt(p99)} ms  | bare node:http floor p50 ${fmt(f50)} ms  p99 ${fmt(f99)} ms  (${(p50 / f50).toFixed(2)}× / ${(p99 / f99).toFixed(2)}×)  | plugin CPU ${(perRequest * 1000).toFixed(0)} µs a request: ${c} × that = ${fmt(c * perRequest)} ms`,
           );
         }
       }
