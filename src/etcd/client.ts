@@ -10,7 +10,7 @@ import { endpointsLabel, formatEndpoint, SILENT_HOST_SKIP_MS, type EtcdConfig } 
 import { etcdError, explainAccessFailure, HostFailure, isTransientFailure, toEtcdError, type EtcdAccess, type EtcdIdentity } from './errors.js';
 import { EtcdGateway, GatewayUnusable, prefixRangeEnd, type GatewayStatus } from './gateway.js';
 import { createEtcd3, type GrpcSettings } from './grpc-policies.js';
-import { isAdminOnlyKey } from './keyspace.js';
+import { isAdminOnlyKey, prefixedKey } from './keyspace.js';
 import { loadEtcdTls, type EtcdTlsMaterial } from './tls.js';
 
 export interface EtcdClientOptions {
@@ -187,9 +187,8 @@ export class Etcd3Client implements EtcdClient {
     }
   }
 
-  /** The key as etcd holds it (for messages). */
   private etcdKey(key: string): string {
-    return this.prefix + key;
+    return prefixedKey(this.prefix, key);
   }
 
   /** A read through the gateway; through gRPC when the gateway cannot serve this cluster (from then on). */

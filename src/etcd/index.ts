@@ -9,10 +9,12 @@ export { endpointsLabel } from './endpoints.js';
 export { checkMembers } from './members.js';
 export { applyEtcdRoles, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan, type Grant } from './roles.js';
 export { listPrefix, PrefixWatch, type PrefixEntry, type PrefixListing, type PrefixWatchHandlers, type PrefixWatchOptions } from './prefix-watch.js';
-export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
+export { prefixedKey } from './keyspace.js';
+export { keyRecordKey, readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
 export {
   ClusterSecretsKeyPath,
   NamedSecretsPrefix,
+  namedSecretKey,
   readNamedSecretRecords,
   readClusterKeyRecord,
   createClusterKeyRecord,

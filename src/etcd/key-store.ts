@@ -15,8 +15,8 @@ interface StoredKeyRecord {
   modRevision: string;
 }
 
-/** The etcd key of a backend's record. */
-function keyRecordKey(backend: string): string {
+/** The key of a backend's record (without host_etcd_prefix: `prefixedKey` adds it for messages). */
+export function keyRecordKey(backend: string): string {
   if (backend.length === 0) throw new TypeError('backend name must not be empty');
   return KEY_RECORD_PREFIX + backend;
 }

@@ -1,6 +1,14 @@
 /** The keys of a plugin cluster (below host_etcd_prefix) and whose they are: what the two etcd roles grant. */
 
 /**
+ * A key as etcd holds it, host_etcd_prefix included (`/cluster-a` + `/backend/B1`): what every message that names
+ * a key shows, so the admin can find it with etcdctl.
+ */
+export function prefixedKey(prefix: string | undefined, key: string): string {
+  return (prefix ?? '') + key;
+}
+
+/**
  * What the plugin only reads: key records (`/backend/`, written by hpe3parencryptor), the cluster secrets key
  * record and the named secrets (written by the admin's commands).
  */

@@ -23,7 +23,8 @@ export interface NamedSecretRecords {
   secrets: Map<string, StoredRecord>;
 }
 
-function secretKey(name: string): string {
+/** The key of a named secret's record (without host_etcd_prefix: `prefixedKey` adds it for messages). */
+export function namedSecretKey(name: string): string {
   if (name.length === 0) throw new TypeError('secret name must not be empty');
   return NamedSecretsPrefix + name;
 }
@@ -53,21 +54,21 @@ export function createClusterKeyRecord(client: EtcdClient, raw: string): Promise
 }
 
 export async function readNamedSecret(client: EtcdClient, name: string): Promise<StoredRecord | undefined> {
-  const rec = await client.get(secretKey(name));
+  const rec = await client.get(namedSecretKey(name));
   return rec === undefined ? undefined : { raw: rec.value, modRevision: rec.modRevision };
 }
 
 /** Creates the secret's record only if it has none; `false` if one exists (possibly created meanwhile). */
 export function createNamedSecret(client: EtcdClient, name: string, raw: string): Promise<boolean> {
-  return client.putIfAbsent(secretKey(name), raw);
+  return client.putIfAbsent(namedSecretKey(name), raw);
 }
 
 /** Replaces the record only if it is still at `modRevision`; `false` if it changed or was deleted meanwhile. */
 export function replaceNamedSecret(client: EtcdClient, name: string, raw: string, modRevision: string): Promise<boolean> {
-  return client.putIfUnchanged(secretKey(name), raw, modRevision);
+  return client.putIfUnchanged(namedSecretKey(name), raw, modRevision);
 }
 
 /** Deletes the record; `true` if it deleted one. With `modRevision`, only if still at that revision. */
 export function deleteNamedSecret(client: EtcdClient, name: string, modRevision?: string): Promise<boolean> {
-  return client.delete(secretKey(name), modRevision);
+  return client.delete(namedSecretKey(name), modRevision);
 }

@@ -88,6 +88,9 @@ describe('host_etcd_prefix, auth off', () => {
     const r = await runCli('encryptor', ['-a', '-', '-'], { env: encA.env, stdin: `${passphrase}\n${testPasswords.defaultArray}\n`, transcript });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /at \/cluster-a\/backend\/DEFAULT/);
+    const noKey = await runCli('encryptor', ['rotate', '--backend', '3par2', '--passphrase-file', '-'], { env: encA.env, stdin: `${passphrase}\n`, transcript });
+    assert.equal(noKey.code, 1, noKey.stderr);
+    assert.match(noKey.stderr, /backend 3par2 has no key at \/cluster-a\/backend\/3par2, so there is nothing to rotate/, 'messages name the key with the prefix');
     assert.ok(await whole.get('/cluster-a/backend/DEFAULT'), 'the key record is under the prefix');
     assert.equal(await whole.get('/backend/DEFAULT'), undefined, 'nothing at upstream\'s path');
     assert.deepEqual([...(await readAllKeyRecords(a.client)).keys()], ['DEFAULT']);

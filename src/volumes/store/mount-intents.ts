@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
-import { toEtcdError } from '../../etcd/index.js';
+import { prefixedKey, toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { parseStored } from './json.js';
 
@@ -97,7 +97,7 @@ export class MountIntentStore {
     const out: { intents: MountIntent[]; unreadable: { key: string; problem: string }[] } = { intents: [], unreadable: [] };
     for (const [id, rec] of all) {
       const parsed = parseMountIntent(rec.value);
-      if (typeof parsed === 'string') out.unreadable.push({ key: prefix + id, problem: parsed });
+      if (typeof parsed === 'string') out.unreadable.push({ key: prefixedKey(this.etcd.prefix, prefix + id), problem: parsed });
       else out.intents.push(parsed);
     }
     return out;

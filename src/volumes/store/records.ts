@@ -19,7 +19,7 @@
 import type { Watcher } from 'etcd3';
 import type { Clock } from '../../clock.js';
 import type { EtcdClient, PrefixListing } from '../../etcd/index.js';
-import { toEtcdError } from '../../etcd/index.js';
+import { prefixedKey, toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
@@ -124,6 +124,7 @@ export interface StoredVolume {
 
 /** A record under /volumes/ that could not be read as a volume (listed apart, so one bad entry breaks nothing). */
 interface UnreadableRecord {
+  /** As etcd holds it (host_etcd_prefix included), for the admin's etcdctl. */
   key: string;
   problem: string;
 }
@@ -254,7 +255,7 @@ export class VolumeStore {
 
   /** The record in a read of `nameKey(name)` made elsewhere (in a lock's transaction), checked as getByName checks it. */
   storedFrom(name: string, kv: { value: string; modRevision: string } | undefined): StoredVolume | undefined {
-    return kv === undefined ? undefined : storedOf(volumeNameKey(name), kv.value, kv.modRevision);
+    return kv === undefined ? undefined : storedOf(prefixedKey(this.client.prefix, volumeNameKey(name)), kv.value, kv.modRevision);
   }
 
   /** The record of a uuid (e.g. decoded from an array name): ONE etcd Range request. */
@@ -280,7 +281,7 @@ export class VolumeStore {
     const out: VolumeList = { volumes: [], unreadable: [] };
     for (const { key, value, modRevision } of await this.readPrefix(VOLUMES_PREFIX)) {
       const parsed = parseVolumeRecord(value);
-      if (typeof parsed === 'string') out.unreadable.push({ key, problem: parsed });
+      if (typeof parsed === 'string') out.unreadable.push({ key: prefixedKey(this.client.prefix, key), problem: parsed });
       else out.volumes.push({ record: parsed, modRevision });
     }
     return out;
@@ -480,7 +481,7 @@ export class VolumeStore {
     } catch (e) {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
-    return kv === undefined ? undefined : storedOf(key, kv.value.toString('utf8'), kv.mod_revision);
+    return kv === undefined ? undefined : storedOf(prefixedKey(this.client.prefix, key), kv.value.toString('utf8'), kv.mod_revision);
   }
 
   private failure(what: string, e: unknown): HpeError {
@@ -489,10 +490,11 @@ export class VolumeStore {
   }
 }
 
-function storedOf(key: string, value: string, modRevision: string): StoredVolume {
+/** `etcdKey`: where the value was read, as etcd holds it (for the message). */
+function storedOf(etcdKey: string, value: string, modRevision: string): StoredVolume {
   const parsed = parseVolumeRecord(value);
   if (typeof parsed === 'string') {
-    throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
+    throw new VolumeStoreError(`volume record ${etcdKey} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${etcdKey}\`; remove or repair it`);
   }
   return { record: parsed, modRevision };
 }
