@@ -67,6 +67,12 @@ export interface EtcdClient {
    */
   retryingTransient<T>(op: (attempt: number) => Promise<T>): Promise<T>;
   /**
+   * Runs `op` (reads on `raw` of `range.key`, or of every key under it with `prefix`) as the client's own reads
+   * run: retried like `retryingTransient`, a failure mapped to an `EtcdError`, an auth or permission failure said
+   * again with who the client is, the key refused and the fix.
+   */
+  readingRaw<T>(range: { key: string; prefix: boolean }, op: (attempt: number) => Promise<T>): Promise<T>;
+  /**
    * The underlying etcd3 client, for later modules (leases, locks), within host_etcd_prefix (an etcd3 namespace).
    * It has this module's timeouts, retry policy and credentials; map its errors with
    * `toEtcdError(err, client.endpoint)`. Created, and etcd3 loaded, on first access.
@@ -191,6 +197,14 @@ export class Etcd3Client implements EtcdClient {
     return prefixedKey(this.prefix, key);
   }
 
+  private reading(key: string, prefix: boolean): EtcdAccess {
+    return { key: prefix ? `${this.etcdKey(key)}*` : this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) };
+  }
+
+  readingRaw<T>(range: { key: string; prefix: boolean }, op: (attempt: number) => Promise<T>): Promise<T> {
+    return this.run(op, this.reading(range.key, range.prefix));
+  }
+
   /** A read through the gateway; through gRPC when the gateway cannot serve this cluster (from then on). */
   private async read<T>(viaGateway: (g: EtcdGateway) => Promise<T>, viaGrpc: () => Promise<T>, access?: EtcdAccess): Promise<T> {
     const gateway = this.gateway;
@@ -228,7 +242,7 @@ export class Etcd3Client implements EtcdClient {
           prefix.length,
         );
       },
-      { key: `${full}*`, write: false, adminOnly: isAdminOnlyKey(prefix) },
+      this.reading(prefix, true),
     );
   }
 
@@ -243,7 +257,7 @@ export class Etcd3Client implements EtcdClient {
         const kv = res.kvs[0];
         return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
       },
-      { key: this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) },
+      this.reading(key, false),
     );
   }
 
