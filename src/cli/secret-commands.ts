@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import { ClusterSecretsKeyPath, namedSecretKey, prefixedKey } from '../etcd/index.js';
+import { CLUSTER_SECRETS_KEY, namedSecretKey, prefixedKey } from '../etcd/index.js';
 import {
   clusterKeyExists,
   listNamedSecrets,
@@ -104,7 +104,7 @@ async function put(ctx: SecretCommandContext): Promise<number> {
     );
     return putNamedSecret(client, name, passphrase, value);
   });
-  if (result.createdKey) ctx.io.err(`created the cluster secrets key ${result.kid} at ${prefixedKey(config.host.etcd.prefix, ClusterSecretsKeyPath)}`);
+  if (result.createdKey) ctx.io.err(`created the cluster secrets key ${result.kid} at ${prefixedKey(config.host.etcd.prefix, CLUSTER_SECRETS_KEY)}`);
   if (result.dropped > 0) ctx.io.err(`dropped the oldest version: a secret keeps its last ${MaxSecretVersions} versions`);
   ctx.io.out(`stored secret ${name} version ${result.version} (key ${result.kid}) at ${prefixedKey(config.host.etcd.prefix, namedSecretKey(name))}; use it in hpe.conf as $secret{${name}}`);
   return ExitCodes.ok;

@@ -1,7 +1,7 @@
 import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import {
-  ClusterSecretsKeyPath,
+  CLUSTER_SECRETS_KEY,
   createClusterKeyRecord,
   createNamedSecret,
   deleteNamedSecret,
@@ -31,7 +31,7 @@ import { namedSecretReferences } from './resolve.js';
 /** A named secret's record as etcd holds it, for messages. */
 const secretAt = (client: EtcdClient, name: string) => prefixedKey(client.prefix, namedSecretKey(name));
 /** The cluster secrets key record as etcd holds it, for messages. */
-const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, ClusterSecretsKeyPath);
+const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, CLUSTER_SECRETS_KEY);
 
 /** Guarded writes that lose to another admin re-read and try again; after this many, the command gives up. */
 const WriteAttempts = 5;

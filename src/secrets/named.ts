@@ -1,5 +1,5 @@
 import type { EtcdClient } from '../etcd/index.js';
-import { ClusterSecretsKeyPath, namedSecretKey, prefixedKey, readNamedSecretRecords } from '../etcd/index.js';
+import { CLUSTER_SECRETS_KEY, namedSecretKey, prefixedKey, readNamedSecretRecords } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
 import { currentKey, parseClusterKeyRecord, type KeyRecordV1 } from './key-record.js';
 import { currentVersion, openNamedValue, parseNamedSecretRecord, type NamedSecretRecordV1 } from './named-record.js';
@@ -22,7 +22,7 @@ export interface NamedSecrets {
 export function parseClusterKey(raw: string | undefined, prefix: string): ClusterKeyLookup {
   if (raw === undefined) return { found: false };
   try {
-    return { found: true, record: parseClusterKeyRecord(raw, prefixedKey(prefix, ClusterSecretsKeyPath)) };
+    return { found: true, record: parseClusterKeyRecord(raw, prefixedKey(prefix, CLUSTER_SECRETS_KEY)) };
   } catch (err) {
     if (!(err instanceof SecretError)) throw err;
     return { found: false, error: err };
@@ -82,7 +82,7 @@ export function resolveNamedSecret(store: NamedSecrets, name: string): string {
     const { error } = store.key;
     if (error !== undefined) throw new SecretError(`names secret ${name}, but ${error.message}`, error.fix, undefined, { cause: error });
     throw new SecretError(
-      `names secret ${name}, but etcd has no cluster secrets key at ${prefixedKey(store.prefix, ClusterSecretsKeyPath)}: it was deleted, so no named secret can be decrypted`,
+      `names secret ${name}, but etcd has no cluster secrets key at ${prefixedKey(store.prefix, CLUSTER_SECRETS_KEY)}: it was deleted, so no named secret can be decrypted`,
       `${putAgain(name)}: the first put makes a new cluster secrets key`,
     );
   }
@@ -90,7 +90,7 @@ export function resolveNamedSecret(store: NamedSecrets, name: string): string {
   const current = currentVersion(entry.record);
   if (current.kid !== keyRecord.kid) {
     throw new SecretError(
-      `names secret ${name}, whose version ${current.version} is encrypted with key ${current.kid}, but the cluster secrets key at ${prefixedKey(store.prefix, ClusterSecretsKeyPath)} is ${keyRecord.kid}: the key was replaced`,
+      `names secret ${name}, whose version ${current.version} is encrypted with key ${current.kid}, but the cluster secrets key at ${prefixedKey(store.prefix, CLUSTER_SECRETS_KEY)} is ${keyRecord.kid}: the key was replaced`,
       putAgain(name),
     );
   }

@@ -8,7 +8,7 @@
  * backend's status; never the value.
  */
 import type { Clock } from '../../clock.js';
-import { namedSecretKey, NamedSecretsPrefix, prefixedKey, PrefixWatch, readClusterKeyRecord, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
+import { namedSecretKey, NAMED_SECRETS_PREFIX, prefixedKey, PrefixWatch, readClusterKeyRecord, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
 import { SecretError } from '../../errors.js';
 import { registerSecret, type Logger } from '../../log.js';
 import {
@@ -39,7 +39,7 @@ export class SecretFollower {
     if (this.#names.size === 0) return;
     this.#watch = new PrefixWatch(
       client,
-      NamedSecretsPrefix,
+      NAMED_SECRETS_PREFIX,
       {
         listed: (listing) => this.#listed(listing),
         put: (e) => this.#changed(e.key, e.value),
@@ -48,7 +48,7 @@ export class SecretFollower {
         lost: (why, during) =>
           options.logger.warn(
             { why, during },
-            `named secrets: the etcd watch of ${prefixedKey(client.prefix, NamedSecretsPrefix)} broke; rotations wait until it is listed again`,
+            `named secrets: the etcd watch of ${prefixedKey(client.prefix, NAMED_SECRETS_PREFIX)} broke; rotations wait until it is listed again`,
           ),
       },
       options.clock === undefined ? {} : { clock: options.clock },

@@ -16,12 +16,11 @@
  */
 import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
-import { prefixedKey, toEtcdError } from '../../etcd/index.js';
+import { INTENTS_PREFIX, prefixedKey, toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import { parseStored, type SchemaIssue } from './json.js';
 
-export const INTENTS_PREFIX = '/volume-intents/';
 
 const IntentFlows = ['volume', 'replicated', 'snapshot', 'clone', 'import'] as const;
 

@@ -26,12 +26,11 @@ import os from 'node:os';
 import { EtcdLeaseInvalidError, type ICompare, type Lease, type Watcher } from 'etcd3';
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
-import { prefixRangeEnd, toEtcdError } from '../../etcd/index.js';
+import { LOCKS_PREFIX, prefixRangeEnd, toEtcdError } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
 
-const LOCKS_PREFIX = '/_locks/';
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
 const DEFAULT_LOCK_TTL_SECONDS = 15;
 

@@ -15,11 +15,10 @@
  */
 import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
-import { prefixedKey, toEtcdError } from '../../etcd/index.js';
+import { MOUNT_INTENTS_PREFIX, prefixedKey, toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { parseStored } from './json.js';
 
-const MOUNT_INTENTS_PREFIX = '/volume-mount-intents/';
 
 const attachmentSchema = z.object({
   transport: z.enum(['iscsi', 'fc', 'loop']),

@@ -19,14 +19,12 @@
 import type { Watcher } from 'etcd3';
 import type { Clock } from '../../clock.js';
 import type { EtcdClient, PrefixListing } from '../../etcd/index.js';
-import { prefixedKey, toEtcdError } from '../../etcd/index.js';
+import { prefixedKey, toEtcdError, VOLUME_NAMES_PREFIX, VOLUMES_PREFIX } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
 
-const VOLUMES_PREFIX = '/volumes/';
-export const VOLUME_NAMES_PREFIX = '/volume-names/';
 /** Records per Range response when listing; more are read in further pages. */
 const LIST_PAGE_SIZE = 1000;
 
