@@ -8,6 +8,7 @@ export { prefixRangeEnd } from './gateway.js';
 export { endpointsLabel } from './endpoints.js';
 export { checkMembers } from './members.js';
 export { applyEtcdRoles, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan, type Grant } from './roles.js';
+export { waitForKeyEvent, type KeyEvent, type KeyWatch } from './key-watch.js';
 export { listPrefix, PrefixWatch, type PrefixEntry, type PrefixListing, type PrefixWatchHandlers, type PrefixWatchOptions } from './prefix-watch.js';
 export {
   prefixedKey,

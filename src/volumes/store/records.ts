@@ -16,10 +16,9 @@
  *
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
-import type { Watcher } from 'etcd3';
 import type { Clock } from '../../clock.js';
 import type { EtcdClient, PrefixListing } from '../../etcd/index.js';
-import { prefixedKey, toEtcdError, VOLUME_NAMES_PREFIX, VOLUMES_PREFIX } from '../../etcd/index.js';
+import { prefixedKey, toEtcdError, VOLUME_NAMES_PREFIX, VOLUMES_PREFIX, waitForKeyEvent } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
@@ -339,40 +338,12 @@ export class VolumeStore {
 
   /**
    * Resolves once the record of `id` changes after `modRevision` (an etcd watch, no polling), or at `until`
-   * (epoch ms, on `clock`), whichever is first. A watch that cannot be opened ends the wait early: the caller reads
-   * the record again either way.
+   * (epoch ms, on `clock`), whichever is first. A watch that cannot be opened, or fails, ends the wait early: the
+   * caller reads the record again either way.
    */
   async waitForChange(id: string, modRevision: string, until: number, clock: Clock): Promise<void> {
-    const stop = new AbortController();
     const from = (BigInt(modRevision) + 1n).toString();
-    let watcher: Watcher | undefined;
-    try {
-      await Promise.race([
-        clock.sleep(Math.max(0, until - clock.now()), stop.signal),
-        new Promise<void>((resolve) => {
-          this.client.raw
-            .watch()
-            .key(volumeKey(id))
-            .startRevision(from)
-            .create()
-            .then(
-              (w) => {
-                watcher = w;
-                if (stop.signal.aborted) {
-                  void w.cancel().catch(() => undefined);
-                  return resolve();
-                }
-                w.on('data', () => resolve());
-                w.on('error', () => resolve());
-              },
-              () => resolve(),
-            );
-        }),
-      ]);
-    } finally {
-      stop.abort();
-      await watcher?.cancel().catch(() => undefined);
-    }
+    await waitForKeyEvent(this.client, volumeKey(id), { from, events: ['put', 'delete'], deadline: until, clock }).catch(() => undefined);
   }
 
   /** Saves a new record; `VolumeExistsError` if its name (or uuid) is taken — exactly one of racing creates wins. */
