@@ -3,6 +3,7 @@ import type { HpeConfig } from '../config/index.js';
 import { loadConfig, resolveConfigPath } from '../config/index.js';
 import { findEnabledHpePlugins } from '../docker/index.js';
 import { UsageError } from '../errors.js';
+import { keyRecordKey, prefixedKey } from '../etcd/index.js';
 import {
   backendsToEncrypt,
   checkBackendName,
@@ -118,7 +119,7 @@ async function addPassword(ctx: Context): Promise<number> {
   const passphrase = await obtainSecret({ argument: passArg, file: ctx.values['passphrase-file'], what: 'passphrase' }, ctx.stdin, ctx.io.err);
   const password = await obtainSecret({ argument: pwArg, what: 'password' }, ctx.stdin, ctx.io.err);
   const { value, kid, createdKey } = await withEtcd(ctx.env, config, (client) => encryptPassword(client, backend, passphrase, password));
-  if (createdKey) ctx.io.err(`created key ${kid} for backend ${backend} at ${config.host.etcd.prefix ?? ''}/backend/${backend}`);
+  if (createdKey) ctx.io.err(`created key ${kid} for backend ${backend} at ${prefixedKey(config.host.etcd.prefix, keyRecordKey(backend))}`);
   ctx.io.out(`SUCCESSFUL: Encrypted password: ${value}`);
   return ExitCodes.ok;
 }

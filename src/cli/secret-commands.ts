@@ -1,11 +1,11 @@
 import { loadConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
+import { CLUSTER_SECRETS_KEY, namedSecretKey, prefixedKey } from '../etcd/index.js';
 import {
   clusterKeyExists,
   listNamedSecrets,
   MaxSecretVersions,
   namedSecretHistory,
-  namedSecretPath,
   putNamedSecret,
   removeNamedSecret,
   rollbackNamedSecret,
@@ -104,9 +104,9 @@ async function put(ctx: SecretCommandContext): Promise<number> {
     );
     return putNamedSecret(client, name, passphrase, value);
   });
-  if (result.createdKey) ctx.io.err(`created the cluster secrets key ${result.kid} at /secrets-key`);
+  if (result.createdKey) ctx.io.err(`created the cluster secrets key ${result.kid} at ${prefixedKey(config.host.etcd.prefix, CLUSTER_SECRETS_KEY)}`);
   if (result.dropped > 0) ctx.io.err(`dropped the oldest version: a secret keeps its last ${MaxSecretVersions} versions`);
-  ctx.io.out(`stored secret ${name} version ${result.version} (key ${result.kid}) at ${namedSecretPath(name)}; use it in hpe.conf as $secret{${name}}`);
+  ctx.io.out(`stored secret ${name} version ${result.version} (key ${result.kid}) at ${prefixedKey(config.host.etcd.prefix, namedSecretKey(name))}; use it in hpe.conf as $secret{${name}}`);
   return ExitCodes.ok;
 }
 
@@ -176,7 +176,7 @@ async function remove(ctx: SecretCommandContext): Promise<number> {
   noMoreArguments(ctx, 'rm', 2);
   const config = await loadConfig(ctx.configPath);
   await withEtcd(ctx.env, config, (client) => removeNamedSecret(client, name, config, ctx.values.force ?? false));
-  ctx.io.out(`deleted secret ${name} (${namedSecretPath(name)})`);
+  ctx.io.out(`deleted secret ${name} (${prefixedKey(config.host.etcd.prefix, namedSecretKey(name))})`);
   return ExitCodes.ok;
 }
 

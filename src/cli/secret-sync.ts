@@ -12,6 +12,7 @@ import {
   type SyncPlan,
 } from '../secrets/index.js';
 import type { EtcdClient } from '../etcd/index.js';
+import { CLUSTER_SECRETS_KEY, prefixedKey } from '../etcd/index.js';
 import { obtainSecret, type StdinLines } from './input.js';
 import { withEtcd } from './with-etcd.js';
 import { ExitCodes, type Io } from './output.js';
@@ -128,7 +129,7 @@ export async function syncSecrets(ctx: SyncContext): Promise<number> {
     if (!dryRun && !planIsEmpty(plan)) {
       const { passphrase, asked } = await obtainInputs(ctx, client, plan);
       outcome = await applySync(client, plan, passphrase, asked);
-      if (outcome.created.some((c) => c.createdKey)) ctx.io.err(`created the cluster secrets key ${outcome.created.find((c) => c.createdKey)?.kid} at /secrets-key`);
+      if (outcome.created.some((c) => c.createdKey)) ctx.io.err(`created the cluster secrets key ${outcome.created.find((c) => c.createdKey)?.kid} at ${prefixedKey(client.prefix, CLUSTER_SECRETS_KEY)}`);
     }
     if (ctx.values.json) ctx.io.out(json(ctx, plan, outcome));
     else if (planIsEmpty(plan)) ctx.io.out('nothing to change');

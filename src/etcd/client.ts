@@ -10,7 +10,7 @@ import { endpointsLabel, formatEndpoint, SILENT_HOST_SKIP_MS, type EtcdConfig } 
 import { etcdError, explainAccessFailure, HostFailure, isTransientFailure, toEtcdError, type EtcdAccess, type EtcdIdentity } from './errors.js';
 import { EtcdGateway, GatewayUnusable, prefixRangeEnd, type GatewayStatus } from './gateway.js';
 import { createEtcd3, type GrpcSettings } from './grpc-policies.js';
-import { isAdminOnlyKey } from './keyspace.js';
+import { isAdminOnlyKey, prefixedKey } from './keyspace.js';
 import { loadEtcdTls, type EtcdTlsMaterial } from './tls.js';
 
 export interface EtcdClientOptions {
@@ -66,6 +66,12 @@ export interface EtcdClient {
    * applied without its answer arriving: a guarded write must then accept finding its own value.
    */
   retryingTransient<T>(op: (attempt: number) => Promise<T>): Promise<T>;
+  /**
+   * Runs `op` (reads on `raw` of `range.key`, or of every key under it with `prefix`) as the client's own reads
+   * run: retried like `retryingTransient`, a failure mapped to an `EtcdError`, an auth or permission failure said
+   * again with who the client is, the key refused and the fix.
+   */
+  readingRaw<T>(range: { key: string; prefix: boolean }, op: (attempt: number) => Promise<T>): Promise<T>;
   /**
    * The underlying etcd3 client, for later modules (leases, locks), within host_etcd_prefix (an etcd3 namespace).
    * It has this module's timeouts, retry policy and credentials; map its errors with
@@ -187,9 +193,16 @@ export class Etcd3Client implements EtcdClient {
     }
   }
 
-  /** The key as etcd holds it (for messages). */
   private etcdKey(key: string): string {
-    return this.prefix + key;
+    return prefixedKey(this.prefix, key);
+  }
+
+  private reading(key: string, prefix: boolean): EtcdAccess {
+    return { key: prefix ? `${this.etcdKey(key)}*` : this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) };
+  }
+
+  readingRaw<T>(range: { key: string; prefix: boolean }, op: (attempt: number) => Promise<T>): Promise<T> {
+    return this.run(op, this.reading(range.key, range.prefix));
   }
 
   /** A read through the gateway; through gRPC when the gateway cannot serve this cluster (from then on). */
@@ -229,7 +242,7 @@ export class Etcd3Client implements EtcdClient {
           prefix.length,
         );
       },
-      { key: `${full}*`, write: false, adminOnly: isAdminOnlyKey(prefix) },
+      this.reading(prefix, true),
     );
   }
 
@@ -244,7 +257,7 @@ export class Etcd3Client implements EtcdClient {
         const kv = res.kvs[0];
         return kv === undefined ? undefined : { value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
       },
-      { key: this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) },
+      this.reading(key, false),
     );
   }
 

@@ -8,11 +8,24 @@ export { prefixRangeEnd } from './gateway.js';
 export { endpointsLabel } from './endpoints.js';
 export { checkMembers } from './members.js';
 export { applyEtcdRoles, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan, type Grant } from './roles.js';
+export { waitForKeyEvent, type KeyEvent, type KeyWatch } from './key-watch.js';
 export { listPrefix, PrefixWatch, type PrefixEntry, type PrefixListing, type PrefixWatchHandlers, type PrefixWatchOptions } from './prefix-watch.js';
-export { readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
 export {
-  ClusterSecretsKeyPath,
-  NamedSecretsPrefix,
+  prefixedKey,
+  KEY_RECORDS_PREFIX,
+  SECRETS_PREFIX,
+  NAMED_SECRETS_PREFIX,
+  CLUSTER_SECRETS_KEY,
+  VOLUMES_PREFIX,
+  VOLUME_NAMES_PREFIX,
+  INTENTS_PREFIX,
+  MOUNT_INTENTS_PREFIX,
+  LOCKS_PREFIX,
+  NODES_PREFIX,
+} from './keyspace.js';
+export { keyRecordKey, readAllKeyRecords, readKeyRecord, createKeyRecord, replaceKeyRecord, deleteKeyRecord } from './key-store.js';
+export {
+  namedSecretKey,
   readNamedSecretRecords,
   readClusterKeyRecord,
   createClusterKeyRecord,

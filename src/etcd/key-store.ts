@@ -7,23 +7,22 @@
  * re-reads and decides); they never overwrite. Transport failures reject with `EtcdError`.
  */
 import type { EtcdClient } from './client.js';
-
-const KEY_RECORD_PREFIX = '/backend/';
+import { KEY_RECORDS_PREFIX } from './keyspace.js';
 
 interface StoredKeyRecord {
   raw: string;
   modRevision: string;
 }
 
-/** The etcd key of a backend's record. */
-function keyRecordKey(backend: string): string {
+/** The key of a backend's record (without host_etcd_prefix: `prefixedKey` adds it for messages). */
+export function keyRecordKey(backend: string): string {
   if (backend.length === 0) throw new TypeError('backend name must not be empty');
-  return KEY_RECORD_PREFIX + backend;
+  return KEY_RECORDS_PREFIX + backend;
 }
 
 /** Every backend's record in ONE prefix read of `/backend/`: backend name → record. */
 export async function readAllKeyRecords(client: EtcdClient): Promise<Map<string, StoredKeyRecord>> {
-  const all = await client.getPrefix(KEY_RECORD_PREFIX);
+  const all = await client.getPrefix(KEY_RECORDS_PREFIX);
   const out = new Map<string, StoredKeyRecord>();
   for (const [backend, rec] of all) {
     if (backend.length > 0) out.set(backend, { raw: rec.value, modRevision: rec.modRevision });

@@ -7,7 +7,6 @@
 import type { Watcher } from 'etcd3';
 import { backoffDelay, systemClock, type Backoff, type Clock } from '../clock.js';
 import type { EtcdClient } from './client.js';
-import { toEtcdError } from './errors.js';
 
 export interface PrefixEntry {
   /** The key without the prefix. */
@@ -45,15 +44,11 @@ const defaultBackoff: Backoff = { initialMs: 500, maxMs: 30_000 };
 
 /** One range read of a small prefix, with its revision. */
 export async function listPrefix(client: EtcdClient, prefix: string): Promise<PrefixListing> {
-  try {
-    const res = await client.retryingTransient(() => client.raw.getAll().prefix(prefix).exec());
-    return {
-      revision: res.header.revision,
-      entries: res.kvs.map((kv) => ({ key: kv.key.toString('utf8').slice(prefix.length), value: kv.value.toString('utf8'), modRevision: kv.mod_revision })),
-    };
-  } catch (err) {
-    throw toEtcdError(err, client.endpoint);
-  }
+  const res = await client.readingRaw({ key: prefix, prefix: true }, () => client.raw.getAll().prefix(prefix).exec());
+  return {
+    revision: res.header.revision,
+    entries: res.kvs.map((kv) => ({ key: kv.key.toString('utf8').slice(prefix.length), value: kv.value.toString('utf8'), modRevision: kv.mod_revision })),
+  };
 }
 
 export class PrefixWatch {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { Etcd3Client } from './client.js';
 import { prefixRangeEnd } from './gateway.js';
-import { PluginReads, PluginWrites } from './keyspace.js';
+import { PluginReads, PluginWrites, prefixedKey } from './keyspace.js';
 
 export type Access = 'read' | 'readwrite';
 
@@ -46,8 +46,8 @@ export function planEtcdRoles(prefix: string, users: { plugin?: string | undefin
       role: pluginRole,
       user: users.plugin ?? pluginRole,
       grants: [
-        ...PluginReads.map((g) => ({ key: prefix + g.key, prefix: g.prefix, access: 'read' as const })),
-        ...PluginWrites.map((key) => ({ key: prefix + key, prefix: true, access: 'readwrite' as const })),
+        ...PluginReads.map((g) => ({ key: prefixedKey(prefix, g.key), prefix: g.prefix, access: 'read' as const })),
+        ...PluginWrites.map((key) => ({ key: prefixedKey(prefix, key), prefix: true, access: 'readwrite' as const })),
       ],
     },
     admin: { role: adminRole, user: users.admin ?? adminRole, grants: [{ key: `${prefix}/`, prefix: true, access: 'readwrite' }] },

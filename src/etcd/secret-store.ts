@@ -4,14 +4,7 @@
  * Same conflict convention as key-store.ts: guarded writes return `false` when someone else wrote first.
  */
 import type { EtcdClient } from './client.js';
-
-/** The cluster secrets key record. Outside `/secrets/`, so a watch of that prefix sees only secrets. */
-export const ClusterSecretsKeyPath = '/secrets-key';
-/** One key per named secret below this prefix, so a watch of it sees each secret change alone. */
-export const NamedSecretsPrefix = '/secrets/';
-
-/** `/secrets-key` and `/secrets/…` share the text `/secrets`: one prefix read answers both. */
-const SharedPrefix = '/secrets';
+import { CLUSTER_SECRETS_KEY, NAMED_SECRETS_PREFIX, SECRETS_PREFIX } from './keyspace.js';
 
 interface StoredRecord {
   raw: string;
@@ -23,16 +16,17 @@ export interface NamedSecretRecords {
   secrets: Map<string, StoredRecord>;
 }
 
-function secretKey(name: string): string {
+/** The key of a named secret's record (without host_etcd_prefix: `prefixedKey` adds it for messages). */
+export function namedSecretKey(name: string): string {
   if (name.length === 0) throw new TypeError('secret name must not be empty');
-  return NamedSecretsPrefix + name;
+  return NAMED_SECRETS_PREFIX + name;
 }
 
 /** The cluster key record and every named secret in ONE prefix read. */
 export async function readNamedSecretRecords(client: EtcdClient): Promise<NamedSecretRecords> {
-  const all = await client.getPrefix(SharedPrefix);
-  const keySuffix = ClusterSecretsKeyPath.slice(SharedPrefix.length);
-  const nameStart = NamedSecretsPrefix.length - SharedPrefix.length;
+  const all = await client.getPrefix(SECRETS_PREFIX);
+  const keySuffix = CLUSTER_SECRETS_KEY.slice(SECRETS_PREFIX.length);
+  const nameStart = NAMED_SECRETS_PREFIX.length - SECRETS_PREFIX.length;
   let key: StoredRecord | undefined;
   const secrets = new Map<string, StoredRecord>();
   for (const [suffix, rec] of all) {
@@ -44,30 +38,30 @@ export async function readNamedSecretRecords(client: EtcdClient): Promise<NamedS
 }
 
 export async function readClusterKeyRecord(client: EtcdClient): Promise<StoredRecord | undefined> {
-  const rec = await client.get(ClusterSecretsKeyPath);
+  const rec = await client.get(CLUSTER_SECRETS_KEY);
   return rec === undefined ? undefined : { raw: rec.value, modRevision: rec.modRevision };
 }
 
 export function createClusterKeyRecord(client: EtcdClient, raw: string): Promise<boolean> {
-  return client.putIfAbsent(ClusterSecretsKeyPath, raw);
+  return client.putIfAbsent(CLUSTER_SECRETS_KEY, raw);
 }
 
 export async function readNamedSecret(client: EtcdClient, name: string): Promise<StoredRecord | undefined> {
-  const rec = await client.get(secretKey(name));
+  const rec = await client.get(namedSecretKey(name));
   return rec === undefined ? undefined : { raw: rec.value, modRevision: rec.modRevision };
 }
 
 /** Creates the secret's record only if it has none; `false` if one exists (possibly created meanwhile). */
 export function createNamedSecret(client: EtcdClient, name: string, raw: string): Promise<boolean> {
-  return client.putIfAbsent(secretKey(name), raw);
+  return client.putIfAbsent(namedSecretKey(name), raw);
 }
 
 /** Replaces the record only if it is still at `modRevision`; `false` if it changed or was deleted meanwhile. */
 export function replaceNamedSecret(client: EtcdClient, name: string, raw: string, modRevision: string): Promise<boolean> {
-  return client.putIfUnchanged(secretKey(name), raw, modRevision);
+  return client.putIfUnchanged(namedSecretKey(name), raw, modRevision);
 }
 
 /** Deletes the record; `true` if it deleted one. With `modRevision`, only if still at that revision. */
 export function deleteNamedSecret(client: EtcdClient, name: string, modRevision?: string): Promise<boolean> {
-  return client.delete(secretKey(name), modRevision);
+  return client.delete(namedSecretKey(name), modRevision);
 }

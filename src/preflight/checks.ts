@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { HpeConfig } from '../config/index.js';
 import { checkConfig, DefaultStateDir, readConfigText } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
-import { checkMembers, createEtcdClient } from '../etcd/index.js';
+import { checkMembers, createEtcdClient, keyRecordKey, prefixedKey } from '../etcd/index.js';
 import { HpeError } from '../errors.js';
 import { describeNodeId, findNodeId } from '../host/index.js';
 import {
@@ -146,7 +146,7 @@ function checkKeyRecords(config: HpeConfig, lookups: KeyLookups, results: CheckR
   for (const backend of config.backends) {
     const lookup = lookupFor(lookups, backend.name);
     const subject = `key [${backend.name}]`;
-    const etcdKey = `${config.host.etcd.prefix ?? ''}/backend/${backend.name}`;
+    const etcdKey = prefixedKey(config.host.etcd.prefix, keyRecordKey(backend.name));
     if (lookup.found) {
       const { stored } = lookup;
       if (stored.format === 'legacy') {

@@ -32,7 +32,6 @@ export {
 } from './resolve.js';
 export {
   loadNamedSecrets,
-  namedSecretPath,
   namedSecretsFrom,
   parseClusterKey,
   parseNamedSecretEntry,

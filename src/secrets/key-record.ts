@@ -28,11 +28,6 @@ export type StoredKey = { format: 'v1'; record: KeyRecordV1 } | { format: 'legac
 
 const KeyRecordVersion = 1;
 
-/** The etcd key upstream used for a backend's passphrase; we keep it so `-d` and old tools agree. */
-export function keyRecordPath(backend: string): string {
-  return `/backend/${backend}`;
-}
-
 function isDerivedKey(text: string): boolean {
   return decodeBase64Strict(text)?.length === DerivedKeyLength;
 }
@@ -79,9 +74,9 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-function recordFix(backend: string): string {
+function recordFix(backend: string, etcdKey: string): string {
   return (
-    `restore ${keyRecordPath(backend)} from a backup, or delete it with \`hpe3parencryptor -d --backend ${backend}\` ` +
+    `restore ${etcdKey} from a backup, or delete it with \`hpe3parencryptor -d --backend ${backend}\` ` +
     `and encrypt the passwords again with \`hpe3parencryptor -a\``
   );
 }
@@ -92,8 +87,8 @@ interface RecordPlace {
   fix: string;
 }
 
-function backendPlace(backend: string): RecordPlace {
-  return { where: `etcd key ${keyRecordPath(backend)} (backend ${backend})`, fix: recordFix(backend) };
+function backendPlace(backend: string, etcdKey: string): RecordPlace {
+  return { where: `etcd key ${etcdKey} (backend ${backend})`, fix: recordFix(backend, etcdKey) };
 }
 
 function parseV1(json: Record<string, unknown>, place: RecordPlace): KeyRecordV1 {
@@ -135,22 +130,22 @@ function parseJsonObject(raw: string): Record<string, unknown> | undefined {
 const RecordOpening = /^\s*\{\s*"v"\s*:/;
 
 /**
- * Reads the value at `/backend/<backend>`. Upstream stored the passphrase there raw, as typed, so
- * anything that is not one of our JSON records is a legacy passphrase.
+ * Reads the value at `/backend/<backend>` (`etcdKey`: that key as etcd holds it, for messages). Upstream stored
+ * the passphrase there raw, as typed, so anything that is not one of our JSON records is a legacy passphrase.
  */
-export function parseKeyRecord(raw: string, backend: string): StoredKey {
+export function parseKeyRecord(raw: string, backend: string, etcdKey: string): StoredKey {
   const json = parseJsonObject(raw);
-  if (json !== undefined && Object.hasOwn(json, 'v')) return { format: 'v1', record: parseV1(json, backendPlace(backend)) };
+  if (json !== undefined && Object.hasOwn(json, 'v')) return { format: 'v1', record: parseV1(json, backendPlace(backend, etcdKey)) };
   if (json === undefined && RecordOpening.test(raw)) {
     throw new SecretError(
-      `etcd key ${keyRecordPath(backend)} (backend ${backend}) holds a damaged key record: it is not valid JSON (cut short?)`,
-      recordFix(backend),
+      `etcd key ${etcdKey} (backend ${backend}) holds a damaged key record: it is not valid JSON (cut short?)`,
+      recordFix(backend, etcdKey),
     );
   }
   if (raw === '') {
     throw new SecretError(
-      `etcd key ${keyRecordPath(backend)} (backend ${backend}) is empty: neither a key record nor a passphrase`,
-      recordFix(backend),
+      `etcd key ${etcdKey} (backend ${backend}) is empty: neither a key record nor a passphrase`,
+      recordFix(backend, etcdKey),
     );
   }
   return { format: 'legacy', passphrase: raw };

@@ -1,5 +1,5 @@
 import type { EtcdClient } from '../etcd/index.js';
-import { readAllKeyRecords } from '../etcd/index.js';
+import { keyRecordKey, prefixedKey, readAllKeyRecords } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
 import { parseKeyRecord } from './key-record.js';
 import type { KeyLookup } from './resolve.js';
@@ -10,7 +10,7 @@ export async function loadKeyLookups(client: EtcdClient): Promise<Map<string, Ke
   const lookups = new Map<string, KeyLookup>();
   for (const [backend, { raw }] of records) {
     try {
-      lookups.set(backend, { found: true, stored: parseKeyRecord(raw, backend) });
+      lookups.set(backend, { found: true, stored: parseKeyRecord(raw, backend, prefixedKey(client.prefix, keyRecordKey(backend))) });
     } catch (err) {
       if (!(err instanceof SecretError)) throw err;
       lookups.set(backend, { found: false, error: err });

@@ -1,10 +1,12 @@
 import type { HpeConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
 import {
-  ClusterSecretsKeyPath,
+  CLUSTER_SECRETS_KEY,
   createClusterKeyRecord,
   createNamedSecret,
   deleteNamedSecret,
+  namedSecretKey,
+  prefixedKey,
   readClusterKeyRecord,
   readNamedSecret,
   readNamedSecretRecords,
@@ -12,7 +14,7 @@ import {
 } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
 import { currentKey, obtainKey, parseClusterKeyRecord } from './key-record.js';
-import { namedSecretPath, parseClusterKey, type ClusterKeyLookup } from './named.js';
+import { parseClusterKey, type ClusterKeyLookup } from './named.js';
 import {
   currentVersion,
   MaxSecretVersions,
@@ -25,6 +27,11 @@ import {
   type NamedSecretVersion,
 } from './named-record.js';
 import { namedSecretReferences } from './resolve.js';
+
+/** A named secret's record as etcd holds it, for messages. */
+const secretAt = (client: EtcdClient, name: string) => prefixedKey(client.prefix, namedSecretKey(name));
+/** The cluster secrets key record as etcd holds it, for messages. */
+const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, CLUSTER_SECRETS_KEY);
 
 /** Guarded writes that lose to another admin re-read and try again; after this many, the command gives up. */
 const WriteAttempts = 5;
@@ -47,15 +54,15 @@ async function obtainClusterKey(client: EtcdClient, passphrase: string, now: Dat
     {
       read: async () => {
         const found = await readClusterKeyRecord(client);
-        return found === undefined ? undefined : parseClusterKeyRecord(found.raw, ClusterSecretsKeyPath);
+        return found === undefined ? undefined : parseClusterKeyRecord(found.raw, clusterKeyAt(client));
       },
       create: (raw) => createClusterKeyRecord(client, raw),
       differentPassphrase: (record) =>
         new SecretError(
-          `the cluster secrets key ${record.kid} at ${ClusterSecretsKeyPath} (created ${record.created}) was made from a different passphrase; nothing was written`,
+          `the cluster secrets key ${record.kid} at ${clusterKeyAt(client)} (created ${record.created}) was made from a different passphrase; nothing was written`,
           `give the cluster secrets passphrase used when key ${record.kid} was created`,
         ),
-      changedMeanwhile: () => concurrentChange(ClusterSecretsKeyPath),
+      changedMeanwhile: () => concurrentChange(clusterKeyAt(client)),
     },
     passphrase,
     now,
@@ -65,7 +72,7 @@ async function obtainClusterKey(client: EtcdClient, passphrase: string, now: Dat
 async function readRecord(client: EtcdClient, name: string): Promise<{ record: NamedSecretRecordV1; modRevision: string } | undefined> {
   const found = await readNamedSecret(client, name);
   if (found === undefined) return undefined;
-  return { record: parseNamedSecretRecord(found.raw, name, namedSecretPath(name)), modRevision: found.modRevision };
+  return { record: parseNamedSecretRecord(found.raw, name, secretAt(client, name)), modRevision: found.modRevision };
 }
 
 /** Appends a version with guarded writes: two admins putting at once both get their version, one after the other. */
@@ -80,7 +87,7 @@ async function appendVersion(
     let at: { record: NamedSecretRecordV1; modRevision: string } | undefined;
     if (found !== undefined) {
       try {
-        at = { record: parseNamedSecretRecord(found.raw, name, namedSecretPath(name)), modRevision: found.modRevision };
+        at = { record: parseNamedSecretRecord(found.raw, name, secretAt(client, name)), modRevision: found.modRevision };
       } catch (err) {
         // A put replaces a damaged record (its fix says so); a rollback cannot.
         if (!(err instanceof SecretError && damagedIsNew)) throw err;
@@ -92,7 +99,7 @@ async function appendVersion(
       found === undefined ? await createNamedSecret(client, name, raw) : await replaceNamedSecret(client, name, raw, found.modRevision);
     if (written) return record;
   }
-  throw concurrentChange(namedSecretPath(name));
+  throw concurrentChange(secretAt(client, name));
 }
 
 export interface PutResult {
@@ -139,8 +146,8 @@ export async function createNamedSecretsOnce(
   return out;
 }
 
-function noSuchSecret(name: string): SecretError {
-  return new SecretError(`etcd holds no secret ${name} at ${namedSecretPath(name)}`, 'see the names it holds with `hpe3parencryptor secret list`');
+function noSuchSecret(client: EtcdClient, name: string): SecretError {
+  return new SecretError(`etcd holds no secret ${name} at ${secretAt(client, name)}`, 'see the names it holds with `hpe3parencryptor secret list`');
 }
 
 /**
@@ -148,12 +155,12 @@ function noSuchSecret(name: string): SecretError {
  * passphrase: the value is copied, after checking that it still decrypts under the cluster key.
  */
 export async function rollbackNamedSecret(client: EtcdClient, name: string, to: number, now: Date = new Date()): Promise<{ version: number; from: number }> {
-  const key = requireKey(parseClusterKey((await readClusterKeyRecord(client))?.raw));
+  const key = requireKey(client, parseClusterKey((await readClusterKeyRecord(client))?.raw, client.prefix));
   const record = await appendVersion(
     client,
     name,
     (current) => {
-      if (current === undefined) throw noSuchSecret(name);
+      if (current === undefined) throw noSuchSecret(client, name);
       const target = current.versions.find((v) => v.version === to);
       if (target === undefined) {
         throw new SecretError(
@@ -177,11 +184,11 @@ export async function rollbackNamedSecret(client: EtcdClient, name: string, to: 
   return { version: currentVersion(record).version, from: to };
 }
 
-function requireKey(lookup: ClusterKeyLookup): { kid: string; bytes: Uint8Array } {
+function requireKey(client: EtcdClient, lookup: ClusterKeyLookup): { kid: string; bytes: Uint8Array } {
   if (lookup.found) return { kid: lookup.record.kid, bytes: currentKey(lookup.record) };
   if (lookup.error !== undefined) throw lookup.error;
   throw new SecretError(
-    `etcd has no cluster secrets key at ${ClusterSecretsKeyPath}, so no stored version can be decrypted; nothing was written`,
+    `etcd has no cluster secrets key at ${clusterKeyAt(client)}, so no stored version can be decrypted; nothing was written`,
     'store the value again with `hpe3parencryptor secret put NAME` (the first put makes a new key)',
   );
 }
@@ -195,13 +202,13 @@ export async function removeNamedSecret(client: EtcdClient, name: string, config
       `write another value there first (e.g. another $secret{}), or pass --force to delete it anyway`,
     );
   }
-  if (!(await deleteNamedSecret(client, name))) throw noSuchSecret(name);
+  if (!(await deleteNamedSecret(client, name))) throw noSuchSecret(client, name);
 }
 
 /** `hpe3parencryptor secret history`: the record, every kept version (never a value). */
 export async function namedSecretHistory(client: EtcdClient, name: string): Promise<NamedSecretRecordV1> {
   const at = await readRecord(client, name);
-  if (at === undefined) throw noSuchSecret(name);
+  if (at === undefined) throw noSuchSecret(client, name);
   return at.record;
 }
 
@@ -231,7 +238,7 @@ export async function listNamedSecrets(client: EtcdClient, config: HpeConfig): P
   let key: NamedSecretsListing['key'] = null;
   if (store.key !== undefined) {
     try {
-      const record = parseClusterKeyRecord(store.key.raw, ClusterSecretsKeyPath);
+      const record = parseClusterKeyRecord(store.key.raw, clusterKeyAt(client));
       key = { kid: record.kid, created: record.created };
     } catch (err) {
       if (!(err instanceof SecretError)) throw err;
@@ -243,7 +250,7 @@ export async function listNamedSecrets(client: EtcdClient, config: HpeConfig): P
     .map(([name, { raw }]) => {
       const uses = references.get(name) ?? [];
       try {
-        const record = parseNamedSecretRecord(raw, name, namedSecretPath(name));
+        const record = parseNamedSecretRecord(raw, name, secretAt(client, name));
         const current = currentVersion(record);
         return { name, kid: current.kid, version: current.version, created: record.created, updated: current.created, uses };
       } catch (err) {

@@ -1,5 +1,5 @@
 import type { EtcdClient } from '../etcd/index.js';
-import { ClusterSecretsKeyPath, NamedSecretsPrefix, readNamedSecretRecords } from '../etcd/index.js';
+import { CLUSTER_SECRETS_KEY, namedSecretKey, prefixedKey, readNamedSecretRecords } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
 import { currentKey, parseClusterKeyRecord, type KeyRecordV1 } from './key-record.js';
 import { currentVersion, openNamedValue, parseNamedSecretRecord, type NamedSecretRecordV1 } from './named-record.js';
@@ -12,52 +12,52 @@ export type NamedSecretEntry = { found: true; record: NamedSecretRecordV1 } | { 
 
 /** Everything needed to resolve `$secret{}` values, from one etcd read; immutable. */
 export interface NamedSecrets {
+  /** host_etcd_prefix of the etcd read, for the keys messages name. */
+  prefix: string;
   key: ClusterKeyLookup;
   secrets: ReadonlyMap<string, NamedSecretEntry>;
 }
 
-export function namedSecretPath(name: string): string {
-  return NamedSecretsPrefix + name;
-}
-
-export function parseClusterKey(raw: string | undefined): ClusterKeyLookup {
+/** `raw` read from `prefix` + `/secrets-key` (undefined: absent). */
+export function parseClusterKey(raw: string | undefined, prefix: string): ClusterKeyLookup {
   if (raw === undefined) return { found: false };
   try {
-    return { found: true, record: parseClusterKeyRecord(raw, ClusterSecretsKeyPath) };
+    return { found: true, record: parseClusterKeyRecord(raw, prefixedKey(prefix, CLUSTER_SECRETS_KEY)) };
   } catch (err) {
     if (!(err instanceof SecretError)) throw err;
     return { found: false, error: err };
   }
 }
 
-export function parseNamedSecretEntry(name: string, raw: string): NamedSecretEntry {
+/** `raw` read from `prefix` + `/secrets/<name>`. */
+export function parseNamedSecretEntry(name: string, raw: string, prefix: string): NamedSecretEntry {
   try {
-    return { found: true, record: parseNamedSecretRecord(raw, name, namedSecretPath(name)) };
+    return { found: true, record: parseNamedSecretRecord(raw, name, prefixedKey(prefix, namedSecretKey(name))) };
   } catch (err) {
     if (!(err instanceof SecretError)) throw err;
     return { found: false, error: err };
   }
 }
 
-/** Builds the store from raw etcd values (the key record's, and each secret's by name). */
-export function namedSecretsFrom(keyRaw: string | undefined, secretsRaw: ReadonlyMap<string, string>): NamedSecrets {
+/** Builds the store from raw etcd values (the key record's, and each secret's by name) read under `prefix`. */
+export function namedSecretsFrom(keyRaw: string | undefined, secretsRaw: ReadonlyMap<string, string>, prefix: string): NamedSecrets {
   const secrets = new Map<string, NamedSecretEntry>();
-  for (const [name, raw] of secretsRaw) secrets.set(name, parseNamedSecretEntry(name, raw));
-  return { key: parseClusterKey(keyRaw), secrets };
+  for (const [name, raw] of secretsRaw) secrets.set(name, parseNamedSecretEntry(name, raw, prefix));
+  return { prefix, key: parseClusterKey(keyRaw, prefix), secrets };
 }
 
 /** The store with one secret's record replaced (`raw`) or removed (undefined): what a watch of `/secrets/` feeds. */
 export function withNamedSecret(store: NamedSecrets, name: string, raw: string | undefined): NamedSecrets {
   const secrets = new Map(store.secrets);
   if (raw === undefined) secrets.delete(name);
-  else secrets.set(name, parseNamedSecretEntry(name, raw));
-  return { key: store.key, secrets };
+  else secrets.set(name, parseNamedSecretEntry(name, raw, store.prefix));
+  return { prefix: store.prefix, key: store.key, secrets };
 }
 
 /** The cluster key and every named secret in one etcd round trip. */
 export async function loadNamedSecrets(client: EtcdClient): Promise<NamedSecrets> {
   const records = await readNamedSecretRecords(client);
-  return namedSecretsFrom(records.key?.raw, new Map([...records.secrets].map(([name, r]) => [name, r.raw])));
+  return namedSecretsFrom(records.key?.raw, new Map([...records.secrets].map(([name, r]) => [name, r.raw])), client.prefix);
 }
 
 function putAgain(name: string): string {
@@ -69,7 +69,7 @@ function putAgain(name: string): string {
  * so callers prefix `file:line: [backend].option`; they never hold a value.
  */
 export function resolveNamedSecret(store: NamedSecrets, name: string): string {
-  const path = namedSecretPath(name);
+  const path = prefixedKey(store.prefix, namedSecretKey(name));
   const entry = store.secrets.get(name);
   if (entry === undefined) {
     throw new SecretError(
@@ -82,7 +82,7 @@ export function resolveNamedSecret(store: NamedSecrets, name: string): string {
     const { error } = store.key;
     if (error !== undefined) throw new SecretError(`names secret ${name}, but ${error.message}`, error.fix, undefined, { cause: error });
     throw new SecretError(
-      `names secret ${name}, but etcd has no cluster secrets key at ${ClusterSecretsKeyPath}: it was deleted, so no named secret can be decrypted`,
+      `names secret ${name}, but etcd has no cluster secrets key at ${prefixedKey(store.prefix, CLUSTER_SECRETS_KEY)}: it was deleted, so no named secret can be decrypted`,
       `${putAgain(name)}: the first put makes a new cluster secrets key`,
     );
   }
@@ -90,7 +90,7 @@ export function resolveNamedSecret(store: NamedSecrets, name: string): string {
   const current = currentVersion(entry.record);
   if (current.kid !== keyRecord.kid) {
     throw new SecretError(
-      `names secret ${name}, whose version ${current.version} is encrypted with key ${current.kid}, but the cluster secrets key at ${ClusterSecretsKeyPath} is ${keyRecord.kid}: the key was replaced`,
+      `names secret ${name}, whose version ${current.version} is encrypted with key ${current.kid}, but the cluster secrets key at ${prefixedKey(store.prefix, CLUSTER_SECRETS_KEY)} is ${keyRecord.kid}: the key was replaced`,
       putAgain(name),
     );
   }

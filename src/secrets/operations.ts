@@ -1,7 +1,7 @@
 import type { BackendConfig, HpeConfig, SecretOption } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import type { EtcdClient } from '../etcd/index.js';
-import { createKeyRecord as storeNewKeyRecord, deleteKeyRecord, readKeyRecord, replaceKeyRecord } from '../etcd/index.js';
+import { createKeyRecord as storeNewKeyRecord, deleteKeyRecord, keyRecordKey, prefixedKey, readKeyRecord, replaceKeyRecord } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { openSecret, sealSecret } from './box.js';
@@ -16,24 +16,25 @@ interface StoredAt {
   modRevision: string;
 }
 
-const etcdKeyOf = (backend: string) => `/backend/${backend}`;
+/** The backend's key record as etcd holds it, for messages. */
+const etcdKeyOf = (client: EtcdClient, backend: string) => prefixedKey(client.prefix, keyRecordKey(backend));
 
 async function readStored(client: EtcdClient, backend: string): Promise<StoredAt | undefined> {
   const found = await readKeyRecord(client, backend);
   if (found === undefined) return undefined;
-  return { stored: parseKeyRecord(found.raw, backend), modRevision: found.modRevision };
+  return { stored: parseKeyRecord(found.raw, backend, etcdKeyOf(client, backend)), modRevision: found.modRevision };
 }
 
-function concurrentChange(backend: string): SecretError {
+function concurrentChange(client: EtcdClient, backend: string): SecretError {
   return new SecretError(
-    `the key record ${etcdKeyOf(backend)} was changed by someone else while this command ran; nothing more was written`,
+    `the key record ${etcdKeyOf(client, backend)} was changed by someone else while this command ran; nothing more was written`,
     'run the command again once the other change is done',
   );
 }
 
-function legacyNeedsMigration(backend: string): SecretError {
+function legacyNeedsMigration(client: EtcdClient, backend: string): SecretError {
   return new SecretError(
-    `backend ${backend} still has a legacy py-3parencryptor passphrase at ${etcdKeyOf(backend)}; nothing was written`,
+    `backend ${backend} still has a legacy py-3parencryptor passphrase at ${etcdKeyOf(client, backend)}; nothing was written`,
     `convert it first with \`hpe3parencryptor migrate --backend ${backend}\``,
   );
 }
@@ -52,7 +53,7 @@ export async function obtainBackendKey(
     {
       read: async () => {
         const at = await readStored(client, backend);
-        if (at?.stored.format === 'legacy') throw legacyNeedsMigration(backend);
+        if (at?.stored.format === 'legacy') throw legacyNeedsMigration(client, backend);
         return at?.stored.record;
       },
       create: (raw) => storeNewKeyRecord(client, backend, raw),
@@ -61,7 +62,7 @@ export async function obtainBackendKey(
           `backend ${backend} already has key ${record.kid} (created ${record.created}), made from a different passphrase; nothing was written`,
           `give the passphrase used when key ${record.kid} was created, or move the backend to a new passphrase with \`hpe3parencryptor rotate --backend ${backend}\``,
         ),
-      changedMeanwhile: () => concurrentChange(backend),
+      changedMeanwhile: () => concurrentChange(client, backend),
     },
     passphrase,
     now,
@@ -219,7 +220,7 @@ function reencryptEdits(backend: BackendConfig, stored: StoredKey & { format: 'v
 }
 
 async function replaceRecord(client: EtcdClient, backend: string, record: KeyRecordV1, modRevision: string): Promise<void> {
-  if (!(await replaceKeyRecord(client, backend, serializeKeyRecord(record), modRevision))) throw concurrentChange(backend);
+  if (!(await replaceKeyRecord(client, backend, serializeKeyRecord(record), modRevision))) throw concurrentChange(client, backend);
 }
 
 /**
@@ -240,11 +241,11 @@ export async function rotateBackendKey(
   let at = await readStored(client, backend);
   if (at === undefined) {
     throw new SecretError(
-      `backend ${backend} has no key at ${etcdKeyOf(backend)}, so there is nothing to rotate`,
+      `backend ${backend} has no key at ${etcdKeyOf(client, backend)}, so there is nothing to rotate`,
       `create one with \`hpe3parencryptor encrypt-config --backend ${backend}\``,
     );
   }
-  if (at.stored.format === 'legacy' || at.stored.record.legacyPassphrase !== undefined) throw legacyNeedsMigration(backend);
+  if (at.stored.format === 'legacy' || at.stored.record.legacyPassphrase !== undefined) throw legacyNeedsMigration(client, backend);
   let record = at.stored.record;
   let oldKid: string | undefined;
   const resuming = (record.retired ?? []).length > 0;
@@ -265,7 +266,7 @@ export async function rotateBackendKey(
     await replaceRecord(client, backend, record, at.modRevision);
     await hooks.afterStep?.('key-staged');
     at = await readStored(client, backend);
-    if (at === undefined || at.stored.format !== 'v1') throw concurrentChange(backend);
+    if (at === undefined || at.stored.format !== 'v1') throw concurrentChange(client, backend);
   }
   const stored = at.stored as StoredKey & { format: 'v1' };
   const edits = reencryptEdits(section, stored, config.file);
@@ -300,7 +301,7 @@ export async function migrateLegacyBackend(
     await replaceRecord(client, backend, staged, at.modRevision);
     await hooks.afterStep?.('key-staged');
     at = await readStored(client, backend);
-    if (at === undefined || at.stored.format !== 'v1') throw concurrentChange(backend);
+    if (at === undefined || at.stored.format !== 'v1') throw concurrentChange(client, backend);
   }
   const stored = at.stored as StoredKey & { format: 'v1' };
   const legacyPassphrase = stored.record.legacyPassphrase as string;
@@ -311,7 +312,7 @@ export async function migrateLegacyBackend(
     const plain = decryptLegacy(legacyPassphrase, secret.raw);
     if (plain === null) {
       throw new SecretError(
-        `is not a legacy encrypted value for the passphrase at ${etcdKeyOf(backend)}; the migration stopped with the file unchanged`,
+        `is not a legacy encrypted value for the passphrase at ${etcdKeyOf(client, backend)}; the migration stopped with the file unchanged`,
         `replace it with a value from \`hpe3parencryptor -a - - --backend ${backend}\`, then run the migration again`,
         { file: config.file, line: secret.line, section: backend, option: secret.option },
       );

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { HostConfig } from '../../src/config/index.js';
-import { createEtcdClient, readAllKeyRecords, readNamedSecretRecords, type Etcd3Client } from '../../src/etcd/index.js';
+import { createEtcdClient, listPrefix, readAllKeyRecords, readNamedSecretRecords, type Etcd3Client } from '../../src/etcd/index.js';
 import { EtcdError } from '../../src/errors.js';
 import { resolveEtcdPassword } from '../../src/secrets/index.js';
 import type { VolumeManager } from '../../src/volumes/index.js';
@@ -88,6 +88,9 @@ describe('host_etcd_prefix, auth off', () => {
     const r = await runCli('encryptor', ['-a', '-', '-'], { env: encA.env, stdin: `${passphrase}\n${testPasswords.defaultArray}\n`, transcript });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /at \/cluster-a\/backend\/DEFAULT/);
+    const noKey = await runCli('encryptor', ['rotate', '--backend', '3par2', '--passphrase-file', '-'], { env: encA.env, stdin: `${passphrase}\n`, transcript });
+    assert.equal(noKey.code, 1, noKey.stderr);
+    assert.match(noKey.stderr, /backend 3par2 has no key at \/cluster-a\/backend\/3par2, so there is nothing to rotate/, 'messages name the key with the prefix');
     assert.ok(await whole.get('/cluster-a/backend/DEFAULT'), 'the key record is under the prefix');
     assert.equal(await whole.get('/backend/DEFAULT'), undefined, 'nothing at upstream\'s path');
     assert.deepEqual([...(await readAllKeyRecords(a.client)).keys()], ['DEFAULT']);
@@ -191,6 +194,11 @@ describe('etcd auth by user and password', () => {
       assert.equal(err.retryable, false);
     }
     assert.equal(await whole.get('/cluster-a/backend/x'), undefined);
+
+    // A listing (what a prefix watch starts with) is explained as a read is.
+    const { err: listed } = await expectEtcdError(() => listPrefix(plugin.client, '/elsewhere/'), 'permission');
+    assert.match(listed.message, /etcd user hpe-plugin-cluster-a \(host_etcd_user\) may not do reading \/cluster-a\/elsewhere\/\*/);
+    assert.match(listed.fix, /the role of etcd user hpe-plugin-cluster-a \(host_etcd_user\) lacks a grant for this key: compare it with `hpedockerplugin etcd-roles`/);
   });
 
   test('the encryptor with the admin\'s identity writes a key record; with the plugin\'s it is refused', async () => {

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
+import { createEtcdClient, INTENTS_PREFIX, type EtcdClient } from '../../src/etcd/index.js';
 import { EtcdError } from '../../src/errors.js';
 import { VolumeExistsError, VolumeStore, arrayVolumeName, newVolumeId, type VolumeManager } from '../../src/volumes/index.js';
-import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
 import { newRecord } from '../../src/volumes/request/plan.js';
 import { startEtcd } from '../support/etcd.js';
 import { TcpProxy } from '../support/tcp-proxy.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { waitFor } from '../../src/clock.js';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ProvisioningTypes, type WsapiClient } from '../../src/array/index.js';
-import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
+import { INTENTS_PREFIX } from '../../src/etcd/index.js';
 import type { VolumeManager } from '../../src/volumes/manager.js';
 import { arrayVolumeName, CREATE_HELP, EtcdLocks, volumeLock, VolumeStore } from '../../src/volumes/index.js';
 import {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { RcgModes, RcgStates } from '../../src/array/index.js';
 import { VolumeStore } from '../../src/volumes/index.js';
-import { INTENTS_PREFIX } from '../../src/volumes/store/intents.js';
+import { INTENTS_PREFIX } from '../../src/etcd/index.js';
 import type { VolumeManager } from '../../src/volumes/manager.js';
 import { systemClock as realClock, waitFor, type Clock } from '../../src/clock.js';
 import { freePort } from '../../src/net.js';

@@ -13,7 +13,8 @@ import { createArrayCli, WsapiClient, type ArrayCli } from '../../src/array/inde
 import { freePort } from '../../src/net.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { arrayVolumeName, newVolumeId, VolumeStore, type VolumeManager } from '../../src/volumes/index.js';
-import { INTENTS_PREFIX, IntentStore } from '../../src/volumes/store/intents.js';
+import { INTENTS_PREFIX } from '../../src/etcd/index.js';
+import { IntentStore } from '../../src/volumes/store/intents.js';
 import { snapshotComment } from '../../src/volumes/request/plan.js';
 import { ManualClock } from '../support/clock.js';
 import { TcpProxy } from '../support/tcp-proxy.js';

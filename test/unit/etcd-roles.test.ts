@@ -62,6 +62,15 @@ describe('planEtcdRoles', () => {
       );
     }
   });
+  it('each key prefix is written once, in src/etcd/keyspace.ts (the stores import it from there)', () => {
+    const keyspace = join(srcDir, 'etcd', 'keyspace.ts');
+    const granted = planEtcdRoles('').plugin.grants.map((g) => g.key);
+    for (const file of sources(srcDir)) {
+      if (file === keyspace) continue;
+      const text = readFileSync(file, 'utf8');
+      for (const key of granted) assert.ok(!text.includes(`'${key}'`), `${file} writes '${key}' again: import it from src/etcd instead`);
+    }
+  });
 });
 
 describe('etcdctlCommands', () => {

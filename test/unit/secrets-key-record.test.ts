@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SecretError } from '../../src/errors.js';
+import { keyRecordKey, prefixedKey } from '../../src/etcd/index.js';
 import { openSecret, sealSecret } from '../../src/secrets/box.js';
 import { classifySecret } from '../../src/secrets/format.js';
 import {
   createKeyRecord,
   currentKey,
   keyForKid,
-  keyRecordPath,
   newKid,
   parseKeyRecord,
   passphraseMatches,
@@ -31,9 +31,9 @@ function sampleRecord(): KeyRecordV1 {
   };
 }
 
-function parseError(raw: string, backend = 'B1'): SecretError {
+function parseError(raw: string, backend = 'B1', prefix = ''): SecretError {
   try {
-    parseKeyRecord(raw, backend);
+    parseKeyRecord(raw, backend, prefixedKey(prefix, keyRecordKey(backend)));
   } catch (err) {
     assert.ok(err instanceof SecretError);
     return err;
@@ -63,7 +63,7 @@ describe('createKeyRecord / passphraseMatches', () => {
     assert.deepEqual(currentKey(record), key);
     const text = serializeKeyRecord(record);
     assert.ok(!text.includes('my passphrase'));
-    const stored = parseKeyRecord(text, 'DEFAULT');
+    const stored = parseKeyRecord(text, 'DEFAULT', keyRecordKey('DEFAULT'));
     assert.deepEqual(stored, { format: 'v1', record });
     const sealed = sealSecret(key, record.kid, 'array-password');
     const c = classifySecret(sealed);
@@ -113,7 +113,7 @@ describe('keyForKid', () => {
 describe('parseKeyRecord', () => {
   it('reads a raw upstream passphrase as legacy', () => {
     for (const raw of ['@123#', 'my pass phrase', ' padded ', '{not json', '"quoted"', '123', '[1,2]', 'null', '{}', '{"kid":"x"}']) {
-      assert.deepEqual(parseKeyRecord(raw, 'B1'), { format: 'legacy', passphrase: raw }, raw);
+      assert.deepEqual(parseKeyRecord(raw, 'B1', keyRecordKey('B1')), { format: 'legacy', passphrase: raw }, raw);
     }
   });
 
@@ -123,12 +123,12 @@ describe('parseKeyRecord', () => {
       retired: [{ kid: '00000001', key: randomBytes(32).toString('base64') }],
       legacyPassphrase: '@123#',
     };
-    assert.deepEqual(parseKeyRecord(serializeKeyRecord(record), 'B1'), { format: 'v1', record });
+    assert.deepEqual(parseKeyRecord(serializeKeyRecord(record), 'B1', keyRecordKey('B1')), { format: 'v1', record });
   });
 
   it('drops fields this version does not know', () => {
     const record = sampleRecord();
-    const parsed = parseKeyRecord(JSON.stringify({ ...record, note: 'x', kdf: { ...record.kdf, extra: 1 } }), 'B1');
+    const parsed = parseKeyRecord(JSON.stringify({ ...record, note: 'x', kdf: { ...record.kdf, extra: 1 } }), 'B1', keyRecordKey('B1'));
     assert.deepEqual(parsed, { format: 'v1', record });
   });
 
@@ -176,7 +176,10 @@ describe('parseKeyRecord', () => {
     assert.match(parseError('', 'DEFAULT').message, /\/backend\/DEFAULT \(backend DEFAULT\) is empty/);
   });
 
-  it('names the etcd key upstream used', () => {
-    assert.equal(keyRecordPath('DEFAULT'), '/backend/DEFAULT');
+  it('names the etcd key upstream used, under host_etcd_prefix when one is set', () => {
+    assert.equal(keyRecordKey('DEFAULT'), '/backend/DEFAULT');
+    const err = parseError('', 'DEFAULT', '/cluster-a');
+    assert.match(err.message, /^etcd key \/cluster-a\/backend\/DEFAULT \(backend DEFAULT\) is empty/);
+    assert.match(err.fix, /restore \/cluster-a\/backend\/DEFAULT from a backup/);
   });
 });

@@ -39,8 +39,8 @@ function secretRecord(key: KeyRecordV1, name: string, ...values: string[]): Name
   return record!;
 }
 
-function store(key: KeyRecordV1 | undefined, records: Record<string, string>): NamedSecrets {
-  return namedSecretsFrom(key === undefined ? undefined : serializeKeyRecord(key), new Map(Object.entries(records)));
+function store(key: KeyRecordV1 | undefined, records: Record<string, string>, prefix = ''): NamedSecrets {
+  return namedSecretsFrom(key === undefined ? undefined : serializeKeyRecord(key), new Map(Object.entries(records)), prefix);
 }
 
 function secretError(fn: () => unknown): SecretError {
@@ -159,8 +159,19 @@ describe('resolveNamedSecret', () => {
     const swapped = secretError(() => resolveNamedSecret(store(key, { pw: JSON.stringify({ ...copied, name: 'pw' }) }), 'pw'));
     assert.match(swapped.message, /belongs to another secret: it was copied from another record in etcd/);
 
-    const damagedKey = secretError(() => resolveNamedSecret(namedSecretsFrom('not json', new Map([['pw', raw('pw', 'v')]])), 'pw'));
+    const damagedKey = secretError(() => resolveNamedSecret(namedSecretsFrom('not json', new Map([['pw', raw('pw', 'v')]]), ''), 'pw'));
     assert.match(damagedKey.message, /^names secret pw, but etcd key \/secrets-key \(the cluster secrets key\) holds a damaged key record/);
+  });
+
+  it('names the keys as etcd holds them, under host_etcd_prefix', () => {
+    const unknown = secretError(() => resolveNamedSecret(store(key, {}, '/cluster-a'), 'pw'));
+    assert.match(unknown.message, /which etcd does not hold at \/cluster-a\/secrets\/pw:/);
+    const noKey = secretError(() => resolveNamedSecret(store(undefined, { pw: raw('pw', 'v') }, '/cluster-a'), 'pw'));
+    assert.match(noKey.message, /etcd has no cluster secrets key at \/cluster-a\/secrets-key:/);
+    const damaged = secretError(() => resolveNamedSecret(store(key, { pw: 'not json' }, '/cluster-a'), 'pw'));
+    assert.match(damaged.message, /etcd key \/cluster-a\/secrets\/pw \(secret pw\) holds a damaged record/);
+    const replaced = withNamedSecret(store(key, {}, '/cluster-a'), 'pw', 'not json');
+    assert.match(secretError(() => resolveNamedSecret(replaced, 'pw')).message, /etcd key \/cluster-a\/secrets\/pw/);
   });
 
   it('withNamedSecret replaces or removes one record (what a watch of /secrets/ feeds)', () => {

@@ -131,7 +131,7 @@ function state(values: Record<string, string> = {}): SyncState {
     const record = withNewVersion(undefined, name, { kid: key.kid, value: sealNamedValue(currentKey(key), key.kid, name, value), created: now.toISOString() });
     return [name, serializeNamedSecretRecord(record)] as const;
   });
-  return { named: namedSecretsFrom(serializeKeyRecord(key), new Map(records)), lookups: new Map() };
+  return { named: namedSecretsFrom(serializeKeyRecord(key), new Map(records), ''), lookups: new Map() };
 }
 
 const config = (text = twoBackendConfig('127.0.0.1', 2379)) => parseConfig(text, '/etc/hpe.conf');
@@ -198,7 +198,7 @@ describe('planning a sync', () => {
 
   it('an existing secret that cannot be used is refused; a second plan of an applied sync is empty', async () => {
     const broken = state();
-    const named = namedSecretsFrom(undefined, new Map([['s', serializeNamedSecretRecord(withNewVersion(undefined, 's', { kid: key.kid, value: sealNamedValue(currentKey(key), key.kid, 's', 'v'), created: now.toISOString() }))]]));
+    const named = namedSecretsFrom(undefined, new Map([['s', serializeNamedSecretRecord(withNewVersion(undefined, 's', { kid: key.kid, value: sealNamedValue(currentKey(key), key.kid, 's', 'v'), created: now.toISOString() }))]]), '');
     const file = parse({ version: 1, secrets: { s: { uses: ['[DEFAULT].hpe3par_password'] } } });
     const err = await rejected(planSync(file, config(), { ...broken, named }));
     assert.match(err.message, /^secret s is in etcd but cannot be used \(an option that names secret s, but etcd has no cluster secrets key at \/secrets-key/);

@@ -8,12 +8,11 @@
  * backend's status; never the value.
  */
 import type { Clock } from '../../clock.js';
-import { NamedSecretsPrefix, PrefixWatch, readClusterKeyRecord, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
+import { namedSecretKey, NAMED_SECRETS_PREFIX, prefixedKey, PrefixWatch, readClusterKeyRecord, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
 import { SecretError } from '../../errors.js';
 import { registerSecret, type Logger } from '../../log.js';
 import {
   currentVersion,
-  namedSecretPath,
   parseClusterKey,
   parseNamedSecretEntry,
   resolveNamedSecret,
@@ -40,14 +39,17 @@ export class SecretFollower {
     if (this.#names.size === 0) return;
     this.#watch = new PrefixWatch(
       client,
-      NamedSecretsPrefix,
+      NAMED_SECRETS_PREFIX,
       {
         listed: (listing) => this.#listed(listing),
         put: (e) => this.#changed(e.key, e.value),
         delete: (name) => this.#changed(name, undefined),
         live: () => undefined,
         lost: (why, during) =>
-          options.logger.warn({ why, during }, 'named secrets: the etcd watch of /secrets/ broke; rotations wait until it is listed again'),
+          options.logger.warn(
+            { why, during },
+            `named secrets: the etcd watch of ${prefixedKey(client.prefix, NAMED_SECRETS_PREFIX)} broke; rotations wait until it is listed again`,
+          ),
       },
       options.clock === undefined ? {} : { clock: options.clock },
     );
@@ -72,14 +74,14 @@ export class SecretFollower {
   #changed(name: string, raw: string | undefined): void {
     if (!this.#names.has(name)) return;
     if (raw === undefined) this.#records.delete(name);
-    else this.#records.set(name, parseNamedSecretEntry(name, raw));
+    else this.#records.set(name, parseNamedSecretEntry(name, raw, this.client.prefix));
     this.#queue = this.#queue.then(() => this.#apply(name)).catch(() => undefined);
   }
 
   async #apply(name: string): Promise<void> {
     const entry = this.#records.get(name);
     if (entry === undefined) {
-      this.backends.secretUnusable(name, undefined, `the secret was deleted from etcd (${namedSecretPath(name)})`);
+      this.backends.secretUnusable(name, undefined, `the secret was deleted from etcd (${prefixedKey(this.client.prefix, namedSecretKey(name))})`);
       return;
     }
     if (!entry.found) {
@@ -90,7 +92,7 @@ export class SecretFollower {
     // The key is read when first needed and again when a version names another one (the key was replaced).
     if (this.#key === undefined || !this.#key.found || this.#key.record.kid !== current.kid) {
       try {
-        this.#key = parseClusterKey((await readClusterKeyRecord(this.client))?.raw);
+        this.#key = parseClusterKey((await readClusterKeyRecord(this.client))?.raw, this.client.prefix);
       } catch (err) {
         this.backends.secretUnusable(name, current.version, `the cluster secrets key could not be read: ${err instanceof Error ? err.message : String(err)}`);
         return;
@@ -98,7 +100,7 @@ export class SecretFollower {
     }
     let value: string;
     try {
-      value = resolveNamedSecret({ key: this.#key, secrets: new Map([[name, entry]]) }, name);
+      value = resolveNamedSecret({ prefix: this.client.prefix, key: this.#key, secrets: new Map([[name, entry]]) }, name);
     } catch (err) {
       if (!(err instanceof SecretError)) throw err;
       this.backends.secretUnusable(name, current.version, `hpe.conf ${err.message}`);

@@ -16,12 +16,11 @@
  */
 import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
-import { toEtcdError } from '../../etcd/index.js';
+import { INTENTS_PREFIX, prefixedKey, toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import { parseStored, type SchemaIssue } from './json.js';
 
-export const INTENTS_PREFIX = '/volume-intents/';
 
 const IntentFlows = ['volume', 'replicated', 'snapshot', 'clone', 'import'] as const;
 
@@ -79,6 +78,7 @@ function describeIssue(issue: SchemaIssue): string {
 
 interface IntentList {
   intents: VolumeIntent[];
+  /** `key` as etcd holds it (host_etcd_prefix included), for the admin's etcdctl. */
   unreadable: { key: string; problem: string }[];
 }
 
@@ -119,7 +119,7 @@ export class IntentStore {
     const out: IntentList = { intents: [], unreadable: [] };
     for (const [id, rec] of all) {
       const parsed = parseIntent(rec.value);
-      if (typeof parsed === 'string') out.unreadable.push({ key: intentKey(id), problem: parsed });
+      if (typeof parsed === 'string') out.unreadable.push({ key: prefixedKey(this.etcd.prefix, intentKey(id)), problem: parsed });
       else out.intents.push(parsed);
     }
     return out;

@@ -23,15 +23,14 @@
  * request shared the lock `{volname}`) fails loudly instead of serialising everything.
  */
 import os from 'node:os';
-import { EtcdLeaseInvalidError, type ICompare, type Lease, type Watcher } from 'etcd3';
+import { EtcdLeaseInvalidError, type ICompare, type Lease } from 'etcd3';
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
-import { prefixRangeEnd, toEtcdError } from '../../etcd/index.js';
+import { LOCKS_PREFIX, prefixRangeEnd, toEtcdError, waitForKeyEvent } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
 
-const LOCKS_PREFIX = '/_locks/';
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
 const DEFAULT_LOCK_TTL_SECONDS = 15;
 
@@ -262,7 +261,7 @@ export class EtcdLocks {
         const predecessor = ahead.kvs[0];
         if (predecessor === undefined) return this.held(target, mine, session.signal, false, undefined);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
-        if ((await this.waitForDelete(predecessor.key, next, deadline, session.signal)) === 'timeout') {
+        if ((await waitForKeyEvent(this.client, predecessor.key, { from: next, events: ['delete'], deadline, clock: this.clock, signal: session.signal })) === 'timeout') {
           throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.ttlSeconds);
         }
       }
@@ -376,43 +375,6 @@ export class EtcdLocks {
       read,
       release: () => (released ??= release()),
     };
-  }
-
-  /** Resolves when `key` is deleted at or after revision `from`, or with 'timeout' at `deadline`. */
-  private waitForDelete(key: Buffer, from: string, deadline: number, lost: AbortSignal): Promise<'deleted' | 'timeout'> {
-    return new Promise((resolve, reject) => {
-      let watcher: Watcher | undefined;
-      let done = false;
-      const timer = new AbortController();
-      const finish = (settle: () => void) => {
-        if (done) return;
-        done = true;
-        timer.abort();
-        lost.removeEventListener('abort', onLost);
-        watcher?.cancel().catch(() => undefined);
-        settle();
-      };
-      const onLost = () => finish(() => reject(lost.reason));
-      void this.clock.sleep(deadline - this.clock.now(), timer.signal).then(() => finish(() => resolve('timeout')));
-      lost.addEventListener('abort', onLost);
-      this.client.raw
-        .watch()
-        .key(key)
-        .startRevision(from)
-        .create()
-        .then(
-          (w) => {
-            if (done) {
-              w.cancel().catch(() => undefined);
-              return;
-            }
-            watcher = w;
-            w.on('delete', () => finish(() => resolve('deleted')));
-            w.on('error', (err) => finish(() => reject(err)));
-          },
-          (err: unknown) => finish(() => reject(err)),
-        );
-    });
   }
 
   /** The current holder's owner and start, for the timeout message; undefined if it cannot be read. */

@@ -15,11 +15,10 @@
  */
 import { z } from 'zod';
 import type { EtcdClient } from '../../etcd/index.js';
-import { toEtcdError } from '../../etcd/index.js';
+import { MOUNT_INTENTS_PREFIX, prefixedKey, toEtcdError } from '../../etcd/index.js';
 import { VolumeStoreError } from '../errors.js';
 import { parseStored } from './json.js';
 
-const MOUNT_INTENTS_PREFIX = '/volume-mount-intents/';
 
 const attachmentSchema = z.object({
   transport: z.enum(['iscsi', 'fc', 'loop']),
@@ -97,7 +96,7 @@ export class MountIntentStore {
     const out: { intents: MountIntent[]; unreadable: { key: string; problem: string }[] } = { intents: [], unreadable: [] };
     for (const [id, rec] of all) {
       const parsed = parseMountIntent(rec.value);
-      if (typeof parsed === 'string') out.unreadable.push({ key: prefix + id, problem: parsed });
+      if (typeof parsed === 'string') out.unreadable.push({ key: prefixedKey(this.etcd.prefix, prefix + id), problem: parsed });
       else out.intents.push(parsed);
     }
     return out;

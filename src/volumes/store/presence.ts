@@ -8,10 +8,10 @@
  */
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
+import { NODES_PREFIX } from '../../etcd/index.js';
 import type { Logger } from '../../log.js';
 import type { Lease } from 'etcd3';
 
-const NODES_PREFIX = '/nodes/';
 export const DEFAULT_PRESENCE_TTL_SECONDS = 10;
 
 export function nodeKey(node: string): string {

@@ -16,17 +16,14 @@
  *
  * Upstream kept `path_info` as a JSON string inside the JSON; here it is a plain object.
  */
-import type { Watcher } from 'etcd3';
 import type { Clock } from '../../clock.js';
 import type { EtcdClient, PrefixListing } from '../../etcd/index.js';
-import { toEtcdError } from '../../etcd/index.js';
+import { prefixedKey, toEtcdError, VOLUME_NAMES_PREFIX, VOLUMES_PREFIX, waitForKeyEvent } from '../../etcd/index.js';
 import { HpeError } from '../../errors.js';
 import { VolumeExistsError, VolumeRecordConflictError, VolumeStoreError } from '../errors.js';
 import { isUuid } from '../request/naming.js';
 import type { Provisioning } from '../request/options.js';
 
-const VOLUMES_PREFIX = '/volumes/';
-export const VOLUME_NAMES_PREFIX = '/volume-names/';
 /** Records per Range response when listing; more are read in further pages. */
 const LIST_PAGE_SIZE = 1000;
 
@@ -124,6 +121,7 @@ export interface StoredVolume {
 
 /** A record under /volumes/ that could not be read as a volume (listed apart, so one bad entry breaks nothing). */
 interface UnreadableRecord {
+  /** As etcd holds it (host_etcd_prefix included), for the admin's etcdctl. */
   key: string;
   problem: string;
 }
@@ -254,7 +252,7 @@ export class VolumeStore {
 
   /** The record in a read of `nameKey(name)` made elsewhere (in a lock's transaction), checked as getByName checks it. */
   storedFrom(name: string, kv: { value: string; modRevision: string } | undefined): StoredVolume | undefined {
-    return kv === undefined ? undefined : storedOf(volumeNameKey(name), kv.value, kv.modRevision);
+    return kv === undefined ? undefined : storedOf(prefixedKey(this.client.prefix, volumeNameKey(name)), kv.value, kv.modRevision);
   }
 
   /** The record of a uuid (e.g. decoded from an array name): ONE etcd Range request. */
@@ -280,7 +278,7 @@ export class VolumeStore {
     const out: VolumeList = { volumes: [], unreadable: [] };
     for (const { key, value, modRevision } of await this.readPrefix(VOLUMES_PREFIX)) {
       const parsed = parseVolumeRecord(value);
-      if (typeof parsed === 'string') out.unreadable.push({ key, problem: parsed });
+      if (typeof parsed === 'string') out.unreadable.push({ key: prefixedKey(this.client.prefix, key), problem: parsed });
       else out.volumes.push({ record: parsed, modRevision });
     }
     return out;
@@ -349,40 +347,12 @@ export class VolumeStore {
 
   /**
    * Resolves once the record of `id` changes after `modRevision` (an etcd watch, no polling), or at `until`
-   * (epoch ms, on `clock`), whichever is first. A watch that cannot be opened ends the wait early: the caller reads
-   * the record again either way.
+   * (epoch ms, on `clock`), whichever is first. A watch that cannot be opened, or fails, ends the wait early: the
+   * caller reads the record again either way.
    */
   async waitForChange(id: string, modRevision: string, until: number, clock: Clock): Promise<void> {
-    const stop = new AbortController();
     const from = (BigInt(modRevision) + 1n).toString();
-    let watcher: Watcher | undefined;
-    try {
-      await Promise.race([
-        clock.sleep(Math.max(0, until - clock.now()), stop.signal),
-        new Promise<void>((resolve) => {
-          this.client.raw
-            .watch()
-            .key(volumeKey(id))
-            .startRevision(from)
-            .create()
-            .then(
-              (w) => {
-                watcher = w;
-                if (stop.signal.aborted) {
-                  void w.cancel().catch(() => undefined);
-                  return resolve();
-                }
-                w.on('data', () => resolve());
-                w.on('error', () => resolve());
-              },
-              () => resolve(),
-            );
-        }),
-      ]);
-    } finally {
-      stop.abort();
-      await watcher?.cancel().catch(() => undefined);
-    }
+    await waitForKeyEvent(this.client, volumeKey(id), { from, events: ['put', 'delete'], deadline: until, clock }).catch(() => undefined);
   }
 
   /** Saves a new record; `VolumeExistsError` if its name (or uuid) is taken — exactly one of racing creates wins. */
@@ -492,7 +462,7 @@ export class VolumeStore {
     if (kv === undefined) return undefined;
     // Its revision is the name index's too (one transaction writes both copies).
     this.#knows(kv.mod_revision);
-    return storedOf(key, kv.value.toString('utf8'), kv.mod_revision);
+    return storedOf(prefixedKey(this.client.prefix, key), kv.value.toString('utf8'), kv.mod_revision);
   }
 
   private failure(what: string, e: unknown): HpeError {
@@ -501,10 +471,11 @@ export class VolumeStore {
   }
 }
 
-function storedOf(key: string, value: string, modRevision: string): StoredVolume {
+/** `etcdKey`: where the value was read, as etcd holds it (for the message). */
+function storedOf(etcdKey: string, value: string, modRevision: string): StoredVolume {
   const parsed = parseVolumeRecord(value);
   if (typeof parsed === 'string') {
-    throw new VolumeStoreError(`volume record ${key} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${key}\`; remove or repair it`);
+    throw new VolumeStoreError(`volume record ${etcdKey} in etcd is unreadable: ${parsed}`, `inspect it with \`etcdctl get ${etcdKey}\`; remove or repair it`);
   }
   return { record: parsed, modRevision };
 }

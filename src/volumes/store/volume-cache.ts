@@ -14,9 +14,9 @@
  * a List of 10,000 is a walk over a Map; the List answer is kept until the next change.
  */
 import { systemClock, type Clock } from '../../clock.js';
-import { PrefixWatch, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
+import { PrefixWatch, VOLUME_NAMES_PREFIX, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
 import type { Logger } from '../../log.js';
-import { listedOf, parseListedRecord, parseVolumeRecord, VOLUME_NAMES_PREFIX, type ListedRecord, type NamedVolume, type StoredVolume, type VolumeStore } from './records.js';
+import { listedOf, parseListedRecord, parseVolumeRecord, type ListedRecord, type NamedVolume, type StoredVolume, type VolumeStore } from './records.js';
 
 interface Entry {
   value: string;
