@@ -11,18 +11,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import type { VolumeManager } from '../../src/volumes/manager.js';
+import type { VolumeManager, VolumeManagerOptions } from '../../src/volumes/manager.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
 import { hostManager, isMounted as mounted, mountsUnder as mountsUnderRoot, releaseHostSide, simLoops as loopsOf, vlunHosts as vlunHostsOn } from '../fixtures/test-hosts.js';
 import { clearArray, clearEtcd, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+import { countingListings } from '../support/etcd.js';
 
 let env: VolumeEnv;
 let root: string;
 let store: VolumeStore;
 const managers: VolumeManager[] = [];
 
-async function plugin(node = 'node-a'): Promise<VolumeManager> {
-  const m = await hostManager(env, root, { node, hostname: `host-${node}` });
+async function plugin(node = 'node-a', overrides: Partial<VolumeManagerOptions> = {}): Promise<VolumeManager> {
+  const m = await hostManager(env, root, { node, hostname: `host-${node}` }, { noReplication: true }, overrides);
   managers.push(m);
   return m;
 }
@@ -187,4 +188,23 @@ test('a device of a plugin volume that no record holds is detached at start, and
   const again = await m2.mount('r5', 'c2');
   assert.ok(mounted(again.Mountpoint), 'mountable again');
   await m2.unmount('r5', 'c2');
+});
+
+test('the repair at start lists the volume records once, for the reconcile and the array scan', async () => {
+  const m = await plugin();
+  await m.create('r6', { size: '1' });
+  const { Mountpoint } = await m.mount('r6', 'c1');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]);
+  const stray = join(root, 'node-a-dcv-stray');
+  mkdirSync(stray, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', stray]);
+
+  const counted = countingListings(env.client, '/volumes/');
+  const m2 = await plugin('node-a', { etcd: counted.client });
+  const before = counted.listings();
+  const report = await m2.repair();
+  assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r6', 'released'], [stray, 'unmounted']], 'the reconcile saw the records');
+  assert.equal(report.scanned.records, 1, 'and so did the array scan');
+  assert.equal(counted.listings() - before, 1, 'one listing of /volumes/');
 });

@@ -43,13 +43,14 @@ export interface ReconcileOptions {
   lockWaitMs: number;
   /** The first start in a new boot of this host (serve knows it from the boot id). */
   newBoot: boolean;
+  /** Every record, listed once by the caller (the repair at start passes the same list on to the array scan). */
+  volumes: readonly StoredVolume[];
 }
 
 export async function reconcileNode(ctx: MountContext, options: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { actions: [], left: [] };
   const node = ctx.nodeId;
-  const { volumes } = await ctx.store.list();
-  const relevant = volumes.filter(({ record: r }) => r.node_mount_info?.[node] !== undefined || (r.old_path_info ?? []).some(([n]) => n === node));
+  const relevant = options.volumes.filter(({ record: r }) => r.node_mount_info?.[node] !== undefined || (r.old_path_info ?? []).some(([n]) => n === node));
   for (const { record } of relevant) {
     try {
       await options.locks.withLocks(
@@ -67,7 +68,7 @@ export async function reconcileNode(ctx: MountContext, options: ReconcileOptions
       ctx.logger.warn({ volume: record.display_name, reason }, 'reconcile at start left the volume as it was');
     }
   }
-  await unmountOrphans(ctx, report);
+  await unmountOrphans(ctx, options.volumes, report);
   await detachOrphans(ctx, options, report);
   return report;
 }
@@ -104,16 +105,18 @@ async function reconcileHeld(ctx: MountContext, stored: StoredVolume, options: R
   act('released', device === undefined ? 'its device is gone from this host (reboot?); no container here can use it' : `first start of a new boot: the containers of the last boot are gone (${device} detached)`);
 }
 
-async function unmountOrphans(ctx: MountContext, report: ReconcileReport): Promise<void> {
+async function unmountOrphans(ctx: MountContext, volumes: readonly StoredVolume[], report: ReconcileReport): Promise<void> {
   const prefix = ctx.data.mountPrefix;
   const orphans = (await ctx.data.fs.listMounts()).filter((m) => m.mountPoint.startsWith(prefix));
   if (orphans.length === 0) return;
-  // Read after the mounts: a Mount that finished meanwhile has its record by now.
-  const { volumes } = await ctx.store.list();
-  const held = new Set(volumes.filter(({ record: r }) => r.node_mount_info?.[ctx.nodeId] !== undefined).map(({ record: r }) => r.path_info?.mount_dir ?? ctx.data.mountDirOf(r)));
+  const heldAt = (r: VolumeRecord | undefined): string | undefined => (r?.node_mount_info?.[ctx.nodeId] === undefined ? undefined : (r.path_info?.mount_dir ?? ctx.data.mountDirOf(r)));
+  const held = new Set(volumes.map(({ record }) => heldAt(record)));
   for (const m of orphans) {
     if (held.has(m.mountPoint)) continue;
     try {
+      // The list was read before the mounts: a Mount that finished meanwhile shows only in a read of its record.
+      const named = parseArrayName(m.mountPoint.slice(prefix.length));
+      if (named !== undefined && heldAt((await ctx.store.getById(named.id))?.record) === m.mountPoint) continue;
       await ctx.data.fs.unmount(m.mountPoint, { removeDir: true });
       report.actions.push({ volume: m.mountPoint, action: 'unmounted', detail: `${m.source} at ${m.mountPoint}: under this plugin's mount prefix, and no record held here names it` });
       ctx.logger.info({ mountDir: m.mountPoint, device: m.source }, 'reconcile at start: unmounted a mount no record names');
