@@ -2,6 +2,7 @@
 import { WsapiCodes, type WsapiFeatures } from '../array/index.js';
 import type { Clock } from '../clock.js';
 import type { CopyTasks } from './copy-tasks.js';
+import type { LaterWork } from './later.js';
 import type { VolumeFiles } from './disk.js';
 import { notFound } from './errors.js';
 import type { ResolvedSimulatorOptions } from './options.js';
@@ -15,8 +16,10 @@ export interface SimContext {
   readonly features: WsapiFeatures;
   readonly peers: Peers;
   readonly copies: CopyTasks;
-  /** The simulator's clock: volume times, expiration, snapshot schedules. */
+  /** The simulator's clock: volume times, expiration, snapshot schedules, role change transitions. */
   readonly clock: Clock;
+  /** Work done after a request was answered, on `clock`; ended by stop(). */
+  readonly later: LaterWork;
   /** Records that volume `name` was added, changed or removed, so that the next save writes it. */
   volumeChanged(name: string): void;
   /** Writes what changed (after every change that is not followed by the server's own save). */

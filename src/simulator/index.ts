@@ -16,6 +16,7 @@ import type { SimContext } from './context.js';
 import { registerTasks } from './copies.js';
 import { CopyTasks } from './copy-tasks.js';
 import { VolumeFiles } from './disk.js';
+import { LaterWork } from './later.js';
 import { registerHosts } from './hosts.js';
 import { registerMetadata } from './metadata.js';
 import { resolveOptions, type RequestLogEntry, type RunningSimulator, type SimulatorOptions } from './options.js';
@@ -79,6 +80,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     peers,
     copies: new CopyTasks(store.state, files, volumeChanged, save),
     clock: o.clock,
+    later: new LaterWork(o.clock),
     volumeChanged,
     save,
   };
@@ -135,6 +137,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     server.closeAllConnections();
     await ssh?.close();
     await schedules.stop();
+    await ctx.later.stop();
     await ctx.copies.stopAll();
     await peers.close();
     store.commit();

@@ -52,8 +52,9 @@ export interface SimulatorOptions {
   /** OpenSSH public key lines that log in over SSH as any of `users` (besides each user's password). */
   sshAuthorizedKeys?: string[];
   /**
-   * The simulator's clock: volume creation and expiration times, snapshot schedules. Default the system clock; a
-   * test passes a ManualClock, advances it, then awaits `runSchedules()`.
+   * The simulator's clock: volume creation and expiration times, snapshot schedules, the transitions of remote
+   * copy role changes. Default the system clock; a test passes a ManualClock, advances it, then awaits
+   * `runSchedules()`.
    */
   clock?: Clock;
 }

@@ -16,7 +16,8 @@
  * what the old primary's held. Both simulators' state folders must share one parent folder (they find each
  * other's files through `simulatorVolumeFile`, relative to it).
  * The private body field `simulatorTransitionMs` holds restore and reverse between their two halves (answered
- * after the first): meanwhile neither side is primary, as on an array whose role change is under way. The private
+ * after the first; timed on the simulator's clock, dropped by stop()): meanwhile neither side is primary, as on an
+ * array whose role change is under way. The private
  * field `simulatorPeer: {role, started}` is the peer's own call setting its side.
  */
 import { RcgRecoveryActions, RcgRoles, RcgStates, WsapiCodes, type RemoteCopyGroup } from '../array/index.js';
@@ -79,13 +80,13 @@ export async function copyGroupData(ctx: SimContext, g: SimRcg, t: SimRcgTarget,
 /** The second half of a two-sided role change: at once, or after the transition the caller asked for. */
 async function afterTransition(ctx: SimContext, ms: number, step: () => Promise<void>): Promise<void> {
   if (ms === 0) return step();
-  setTimeout(() => {
-    // The caller had its answer; a peer that fails here leaves the group in transition, as on an array.
+  // The caller had its answer; a peer that fails here leaves the group in transition, as on an array.
+  ctx.later.after(ms, () =>
     step().then(
       () => ctx.save(),
       () => undefined,
-    );
-  }, ms).unref();
+    ),
+  );
 }
 
 export async function recoverGroup(ctx: SimContext, g: SimRcg, raw: unknown): Promise<SimResponse> {

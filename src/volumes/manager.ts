@@ -53,7 +53,7 @@ import { EtcdLocks, rcgLock, volumeLock, type FirstWrite, type HeldLocks, type L
 import { arrayVolumeName, parseGetName, vvSetName } from './request/naming.js';
 import { parseCreateRequest, type VolumeRequest } from './request/options.js';
 import { targetCpgs, withoutSnapshot } from './request/plan.js';
-import { VolumeStore, type NamedVolume, type StoredVolume, type VolumeRecord } from './store/records.js';
+import { VolumeStore, type NamedVolume, type StoredVolume, type VolumeList, type VolumeRecord } from './store/records.js';
 import { notFoundForRemove, removeIntentWithLocks, removeStored } from './flows/remove.js';
 import { repairPass, type RepairReport } from './flows/repair.js';
 import { createReplicatedVolume } from './flows/replication.js';
@@ -640,11 +640,17 @@ class Manager implements VolumeManager {
     this.#repairStarted = true;
     await this.#backends.firstAttempts(this.#repairWait.backendsMs);
     const mounts = await repairMounts(this.#ctx, this.#locks, this.#repairWait.lockMs);
-    const host = await reconcileNode(this.#ctx, { locks: this.#locks, lockWaitMs: this.#repairWait.lockMs, newBoot: options.newBoot ?? false }).catch(
-      (err: unknown): ReconcileReport => ({ actions: [], left: [{ volume: '(all)', reason: `reconcile at start failed: ${describe(err)}` }] }),
-    );
+    // One list of the records for the reconcile and the array scan (a failed list: the scan lists again).
+    let records: VolumeList | undefined;
+    const host = await this.#ctx.store
+      .list()
+      .then((listed) => {
+        records = listed;
+        return reconcileNode(this.#ctx, { locks: this.#locks, lockWaitMs: this.#repairWait.lockMs, newBoot: options.newBoot ?? false, volumes: listed.volumes });
+      })
+      .catch((err: unknown): ReconcileReport => ({ actions: [], left: [{ volume: '(all)', reason: `reconcile at start failed: ${describe(err)}` }] }));
     if (mounts.left.length > 0 || host.left.length > 0) this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
-    const report = { ...(await this.#pass()), mounts, host };
+    const report = { ...(await this.#pass(undefined, records)), mounts, host };
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
     // A backend that turned OK during the pass.
@@ -653,11 +659,12 @@ class Manager implements VolumeManager {
     return report;
   }
 
-  async #pass(backends?: readonly string[]): Promise<RepairReport> {
+  async #pass(backends?: readonly string[], records?: VolumeList): Promise<RepairReport> {
     const report = await repairPass(this.#ctx, {
       locks: this.#locks,
       lockWaitMs: this.#repairWait.lockMs,
       ...(backends === undefined ? {} : { backends }),
+      ...(records === undefined ? {} : { records }),
     });
     for (const name of report.scanned.backends) this.#unrepaired.delete(name);
     for (const d of report.deferred) if (d.reason === 'replication target not OK' && d.backend !== undefined) this.#unrepaired.add(d.backend);

@@ -7,62 +7,30 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, test } from 'node:test';
-import type { VolumeManager } from '../../src/volumes/manager.js';
-import { VolumeStore } from '../../src/volumes/store/records.js';
-import { hostManager, isMounted as mounted, mountsUnder as mountsUnderRoot, releaseHostSide, simLoops as loopsOf, vlunHosts as vlunHostsOn } from '../fixtures/test-hosts.js';
-import { clearArray, clearEtcd, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
+import { test } from 'node:test';
+import type { VolumeManager, VolumeManagerOptions } from '../../src/volumes/manager.js';
+import { hostsWorld, isMounted as mounted, simLoops as loopsOf } from '../fixtures/test-hosts.js';
+import { countingListings } from '../support/etcd.js';
 
-let env: VolumeEnv;
-let root: string;
-let store: VolumeStore;
-const managers: VolumeManager[] = [];
+const world = hostsWorld('hpe-reconcile-');
 
-async function plugin(node = 'node-a'): Promise<VolumeManager> {
-  const m = await hostManager(env, root, { node, hostname: `host-${node}` });
-  managers.push(m);
-  return m;
+function plugin(node = 'node-a', overrides: Partial<VolumeManagerOptions> = {}): Promise<VolumeManager> {
+  return world.plugin({ node, hostname: `host-${node}` }, overrides);
 }
 
-/** The plugin process dies: no Unmount, no cleanup (its etcd presence is revoked here; a real kill lets it expire). */
-async function killed(m: VolumeManager): Promise<void> {
-  await m.close();
-  managers.splice(managers.indexOf(m), 1);
-}
+/** The plugin process dies: no Unmount, no cleanup. */
+const killed = (m: VolumeManager) => world.dies(m, { node: 'node-a', hostname: 'host-node-a' });
 
-const mountsUnder = () => mountsUnderRoot(root);
-const simLoops = () => loopsOf(env.primary);
-const vlunHosts = () => vlunHostsOn(env.primary);
-
-before(async () => {
-  env = await startVolumeEnv();
-  store = new VolumeStore(env.client);
-  root = mkdtempSync(join(tmpdir(), 'hpe-reconcile-'));
-});
-
-afterEach(async () => {
-  for (const m of managers.splice(0)) await m.close();
-  await releaseHostSide(root, env.primary);
-  await clearArray(env.primary);
-  await clearEtcd(env.client);
-});
-
-after(async () => {
-  await env?.stop();
-  const left = [...mountsUnder(), ...(env ? simLoops() : [])];
-  rmSync(root, { recursive: true, force: true });
-  assert.deepEqual(left, [], 'no mount or loop device is left');
-});
+const simLoops = () => loopsOf(world.env.primary);
 
 test('plugin killed while a container uses the volume: the next start mounts it again, references kept', async () => {
   const m = await plugin();
   await m.create('r1', { size: '1' });
   const { Mountpoint } = await m.mount('r1', 'c1');
   writeFileSync(join(Mountpoint, 'f'), 'kept');
-  const container = join(root, 'container-c1');
+  const container = join(world.root, 'container-c1');
   mkdirSync(container);
   execFileSync('mount', ['--bind', Mountpoint, container]); // the container's own mount of the volume
   await killed(m);
@@ -73,12 +41,12 @@ test('plugin killed while a container uses the volume: the next start mounts it 
   assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r1', 'mounted again']]);
   assert.ok(mounted(Mountpoint));
   assert.equal(readFileSync(join(Mountpoint, 'f'), 'utf8'), 'kept', 'the same filesystem, never formatted');
-  assert.deepEqual((await store.getByName('r1'))!.record.node_mount_info, { 'node-a': ['c1'] }, "the container's reference is kept");
+  assert.deepEqual((await world.store.getByName('r1'))!.record.node_mount_info, { 'node-a': ['c1'] }, "the container's reference is kept");
   execFileSync('umount', [container]);
   await m2.unmount('r1', 'c1');
   assert.equal(mounted(Mountpoint), false);
   assert.deepEqual(simLoops(), []);
-  assert.deepEqual(await vlunHosts(), []);
+  assert.deepEqual(await world.vlunHosts(), []);
 });
 
 test('dockerd restarted after a crash (its containers gone, no Unmount sent): the device, mounted nowhere, is released at start', async () => {
@@ -94,9 +62,9 @@ test('dockerd restarted after a crash (its containers gone, no Unmount sent): th
   const report = await m2.repair();
   assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r4', 'released']]);
   assert.match(report.host.actions[0]!.detail, /mounted nowhere on this host/);
-  assert.deepEqual((await store.getByName('r4'))!.record.node_mount_info ?? {}, {}, "the dead container's reference is gone");
+  assert.deepEqual((await world.store.getByName('r4'))!.record.node_mount_info ?? {}, {}, "the dead container's reference is gone");
   assert.deepEqual(simLoops(), [], 'detached');
-  assert.deepEqual(await vlunHosts(), [], "this host's VLUN removed");
+  assert.deepEqual(await world.vlunHosts(), [], "this host's VLUN removed");
   const again = await m2.mount('r4', 'c5');
   assert.equal(readFileSync(join(again.Mountpoint, 'f'), 'utf8'), 'kept');
   await m2.unmount('r4', 'c5');
@@ -116,9 +84,9 @@ test('reboot (everything unmounted and detached behind the plugin): released at 
   const m2 = await plugin();
   const report = await m2.repair({ newBoot: true });
   assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r2', 'released']]);
-  const r = (await store.getByName('r2'))!.record;
+  const r = (await world.store.getByName('r2'))!.record;
   assert.equal(r.node_mount_info, undefined, 'no stale reference holds the volume');
-  assert.deepEqual(await vlunHosts(), [], "this host's VLUN is removed");
+  assert.deepEqual(await world.vlunHosts(), [], "this host's VLUN is removed");
 
   // Free now: another host's Mount does not wait mountConflictDelay (30 s by default).
   const b = await plugin('node-b');
@@ -142,7 +110,7 @@ test('first start of a new boot with the device back (iSCSI logs in by itself): 
   const report = await m2.repair({ newBoot: true });
   assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r3', 'released']]);
   assert.deepEqual(simLoops(), [], 'detached');
-  assert.equal((await store.getByName('r3'))!.record.node_mount_info, undefined);
+  assert.equal((await world.store.getByName('r3'))!.record.node_mount_info, undefined);
   const again = await m2.mount('r3', 'c2');
   assert.ok(mounted(again.Mountpoint));
   await m2.unmount('r3', 'c2');
@@ -150,8 +118,8 @@ test('first start of a new boot with the device back (iSCSI logs in by itself): 
 
 test('a mount under the mount prefix that no record names is unmounted; others are left alone', async () => {
   const m = await plugin();
-  const stray = join(root, 'node-a-dcv-stray');
-  const foreign = join(root, 'elsewhere');
+  const stray = join(world.root, 'node-a-dcv-stray');
+  const foreign = join(world.root, 'elsewhere');
   for (const dir of [stray, foreign]) {
     mkdirSync(dir, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dir]);
@@ -173,18 +141,37 @@ test('a device of a plugin volume that no record holds is detached at start, and
   await killed(m);
   execFileSync('umount', [Mountpoint]);
   // The record lost its hold (e.g. cleared by hand) while the device and the export stayed.
-  const stored = (await store.getByName('r5'))!;
+  const stored = (await world.store.getByName('r5'))!;
   const { node_mount_info: _held, ...rest } = stored.record;
-  await store.update({ ...rest, path_info: null }, stored.modRevision);
+  await world.store.update({ ...rest, path_info: null }, stored.modRevision);
   assert.equal(simLoops().length, 1);
-  assert.deepEqual(await vlunHosts(), ['host-node-a']);
+  assert.deepEqual(await world.vlunHosts(), ['host-node-a']);
 
   const m2 = await plugin();
   const report = await m2.repair();
   assert.deepEqual(report.host.actions.map((a) => a.action), ['detached']);
   assert.deepEqual(simLoops(), [], 'detached');
-  assert.deepEqual(await vlunHosts(), [], "this host's VLUN is removed");
+  assert.deepEqual(await world.vlunHosts(), [], "this host's VLUN is removed");
   const again = await m2.mount('r5', 'c2');
   assert.ok(mounted(again.Mountpoint), 'mountable again');
   await m2.unmount('r5', 'c2');
+});
+
+test('the repair at start lists the volume records once, for the reconcile and the array scan', async () => {
+  const m = await plugin();
+  await m.create('r6', { size: '1' });
+  const { Mountpoint } = await m.mount('r6', 'c1');
+  await killed(m);
+  execFileSync('umount', [Mountpoint]);
+  const stray = join(world.root, 'node-a-dcv-stray');
+  mkdirSync(stray, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', stray]);
+
+  const counted = countingListings(world.env.client, '/volumes/');
+  const m2 = await plugin('node-a', { etcd: counted.client });
+  const before = counted.listings();
+  const report = await m2.repair();
+  assert.deepEqual(report.host.actions.map((a) => [a.volume, a.action]), [['r6', 'released'], [stray, 'unmounted']], 'the reconcile saw the records');
+  assert.equal(report.scanned.records, 1, 'and so did the array scan');
+  assert.equal(counted.listings() - before, 1, 'one listing of /volumes/');
 });

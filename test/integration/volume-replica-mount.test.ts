@@ -5,9 +5,11 @@
  * recover and restore done through the simulators' API move the data and the mount with them; while a restore is
  * half way the Mount is refused with both sides' roles. Peer Persistence: exported from both arrays (only the first
  * array's file is attached as a loop device here: a real host's multipath adds the second array's paths), removed
- * from both by Unmount, and a takeover fences the dead host on both.
+ * from both by Unmount, and a takeover fences the dead host on both; a device no record holds is released at start on
+ * both (a target that does not answer leaves it to the background repair).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,4 +237,55 @@ test('Peer Persistence: exported from both arrays, removed from both by Unmount;
   const a2 = await plugin(A, PEER_PERSISTENCE);
   await a2.unmount('pp1', 'ca2');
   assert.deepEqual(mountsUnder(), []);
+});
+
+/** A's plugin dies holding `name`; its mount goes with it and the record loses its hold (cleared by hand): an orphan. */
+async function orphanedOnA(a: VolumeManager, name: string): Promise<void> {
+  const { Mountpoint } = await a.mount(name, 'ca');
+  await a.close();
+  managers.splice(managers.indexOf(a), 1);
+  execFileSync('umount', [Mountpoint]);
+  const stored = (await store.getByName(name))!;
+  const { node_mount_info: _held, ...rest } = stored.record;
+  await store.update({ ...rest, path_info: null }, stored.modRevision);
+}
+
+test("Peer Persistence: a device no record holds is detached at start and this host's VLUNs removed on both arrays", async () => {
+  const a = await plugin(A, PEER_PERSISTENCE);
+  await a.create('pp2', { replicationGroup: 'grppp2', size: '1' });
+  const vol = (await record('pp2'))['3par_vol_name'];
+  await orphanedOnA(a, 'pp2');
+  assert.deepEqual([await vlunHosts(env.primary, vol), await vlunHosts(env.secondary, vol)], [['host-a'], ['host-a']]);
+
+  const a2 = await plugin(A, PEER_PERSISTENCE);
+  const report = await a2.repair();
+  assert.deepEqual(report.host.actions.map((x) => [x.volume, x.action]), [[vol, 'detached']]);
+  assert.deepEqual(report.host.left, []);
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.deepEqual(await vlunHosts(env.primary, vol), [], "this host's VLUN removed on the primary array");
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], "and on the replication target, which exported it too");
+  assert.deepEqual((await intents.listForNode(A.node)).intents, []);
+});
+
+test('Peer Persistence: a target that does not answer while an orphan is released is reported, and the background repair finishes it', async () => {
+  const a = await plugin(A, PEER_PERSISTENCE);
+  await a.create('pp3', { replicationGroup: 'grppp3', size: '1' });
+  const vol = (await record('pp3'))['3par_vol_name'];
+  await orphanedOnA(a, 'pp3');
+
+  const a2 = await plugin(A, PEER_PERSISTENCE);
+  // The target's connection drops while this host's VLUNs are looked up there (each try of the client).
+  for (let i = 0; i < 2; i++) env.secondary.sim.failNext('GET', /^\/api\/v1\/vluns$/, 'drop');
+  const report = await a2.repair();
+  assert.deepEqual(report.host.actions, [], 'not counted as detached');
+  assert.equal(report.host.left.length, 1, JSON.stringify(report.host.left));
+  assert.equal(report.host.left[0]!.volume, vol);
+  assert.match(report.host.left[0]!.reason, new RegExp(`^Failed to release ${vol} \\(no record holds it\\) on the primary and the replication target arrays; its Unmount intent is kept`));
+  assert.deepEqual((await intents.listForNode(A.node)).intents.map((i) => [i.op, i.arrayName, i.arrays]), [['unmount', vol, ['primary', 'replication target']]], 'recorded for a later repair');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a'], 'the export on the target is not forgotten: it is still there');
+
+  await waitFor('the background repair to finish the release', async () => (await intents.listForNode(A.node)).intents.length === 0, { timeoutMs: 30_000 });
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.deepEqual(await vlunHosts(env.primary, vol), []);
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'removed on the replication target too');
 });

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../../src/clock.js';
 import type { HostConfig } from '../../src/config/index.js';
+import type { EtcdClient } from '../../src/etcd/index.js';
 import { EtcdError, type EtcdFailureReason } from '../../src/errors.js';
 import { freePorts } from '../../src/net.js';
 import { canUsePdeathsig, onProcessEnd, SETPRIV } from './lifetime.js';
@@ -535,4 +536,30 @@ export async function enableAuthWithPluginRole(cluster: EtcdCluster): Promise<vo
   await etcdctl(cluster, ['user', 'add', 'plugin', '--interactive=false'], 'pluginpw\n');
   await etcdctl(cluster, ['user', 'grant-role', 'plugin', 'plugin']);
   await etcdctl(cluster, ['auth', 'enable']);
+}
+
+/**
+ * `client` as seen through a counter of the listings of `prefix` made on its `raw` namespace (a range read that
+ * starts at the prefix: one per listing, however many pages follow): how a test asserts that a flow lists once.
+ */
+export function countingListings(client: EtcdClient, prefix: string): { client: EtcdClient; listings: () => number } {
+  let listings = 0;
+  const bound = <T extends object>(target: T, wrap: (key: string | symbol, value: unknown) => unknown): T =>
+    new Proxy(target, {
+      get(t, key) {
+        const value: unknown = Reflect.get(t, key, t);
+        return wrap(key, typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value);
+      },
+    });
+  const builder = (b: object) =>
+    bound(b, (key, value) =>
+      key !== 'inRange'
+        ? value
+        : (range: { start: string }, ...rest: unknown[]) => {
+            if (range.start === prefix) listings++;
+            return (value as (...a: unknown[]) => unknown)(range, ...rest);
+          },
+    );
+  const raw = (ns: object) => bound(ns, (key, value) => (key !== 'getAll' ? value : (...a: unknown[]) => builder((value as (...a: unknown[]) => object)(...a))));
+  return { client: bound(client, (key, value) => (key === 'raw' ? raw(value as object) : value)), listings: () => listings };
 }

@@ -3,9 +3,10 @@ import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { WsapiClient, WsapiCodes as C, WsapiError } from '../../src/array/index.js';
+import { RcgRecoveryActions, RcgRoles, WsapiClient, WsapiCodes as C, WsapiError } from '../../src/array/index.js';
+import { waitFor } from '../../src/clock.js';
 import { simulatorDefaults, startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { InstantClock } from '../support/clock.js';
+import { InstantClock, ManualClock } from '../support/clock.js';
 import { HpeError } from '../../src/errors.js';
 
 const MiB = 1024 * 1024;
@@ -490,6 +491,57 @@ describe('two linked simulators: remote copy', () => {
     await p.deleteRemoteCopyGroup('rcg1', { keepSnap: false });
     await fails(p.getRemoteCopyGroup('rcg1'), 404, C.NON_EXISTENT_RCOPY_GROUP);
     await fails(s.getRemoteCopyGroup(`rcg1.r${primary.systemId}`), 404, C.NON_EXISTENT_RCOPY_GROUP);
+  });
+});
+
+describe("two linked simulators: a role change held half way runs on the simulators' clock", () => {
+  const clock = new ManualClock();
+  let secondary: RunningSimulator;
+  let primary: RunningSimulator;
+  let p: WsapiClient;
+  let s: WsapiClient;
+  before(async () => {
+    secondary = await simulator({ systemName: 'arrayB', clock });
+    primary = await simulator({ systemName: 'arrayA', clock, remoteTargets: { arrayB: { apiUrl: secondary.apiUrl, username: '3paradm', password: '3pardata' } } });
+    p = client(primary);
+    s = client(secondary);
+  });
+  after(async () => {
+    await p.close();
+    await s.close();
+    await primary.stop();
+    await secondary.stop();
+  });
+
+  async function startedGroup(name: string): Promise<string> {
+    await p.createRemoteCopyGroup({ name, targets: [{ targetName: 'arrayB', mode: 1, userCPG: 'FC_r1', snapCPG: 'FC_r5' }], localUserCPG: 'FC_r1', localSnapCPG: 'FC_r5' });
+    await p.startRemoteCopy(name);
+    return `${name}.r${primary.systemId}`;
+  }
+
+  const switchover = (group: string) => p.request('POST', `/remotecopygroups/${group}`, { action: RcgRecoveryActions.SWITCHOVER, simulatorTransitionMs: 60_000 });
+
+  it('finishes a switchover once the clock has moved past the transition', async () => {
+    const mirror = await startedGroup('hold1');
+    await switchover('hold1');
+    assert.equal((await p.getRemoteCopyGroup('hold1')).role, RcgRoles.SECONDARY_REV);
+    await clock.advance(59_000);
+    assert.equal((await s.getRemoteCopyGroup(mirror)).role, RcgRoles.SECONDARY, 'the peer waits for the clock, not for real time');
+    await clock.advance(1_000);
+    await waitFor('the peer to become primary-rev', async () => (await s.getRemoteCopyGroup(mirror)).role === RcgRoles.PRIMARY_REV);
+  });
+
+  it('stop() ends the wait: no timer is left and the second half never runs', async () => {
+    const mirror = await startedGroup('hold2');
+    const before = clock.pending;
+    await switchover('hold2');
+    assert.equal(clock.pending, before + 1, 'the second half waits on the clock');
+    await primary.stop();
+    assert.equal(clock.pending, before - 1, "stop() ended the transition's wait and the schedule loop's");
+    await clock.advance(120_000);
+    assert.equal((await s.getRemoteCopyGroup(mirror)).role, RcgRoles.SECONDARY, 'nothing ran after stop()');
+    await secondary.stop();
+    assert.equal(clock.pending, 0, 'both simulators stopped: nothing waits');
   });
 });
 

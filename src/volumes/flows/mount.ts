@@ -259,6 +259,33 @@ export async function releaseHere(ctx: MountContext, stored: StoredVolume): Prom
   await dropMountIntent(ctx, intent);
 }
 
+/** A device of this host that no record holds (reconcile at start), and the arrays that may export it here. */
+export interface OrphanDevice {
+  id: string;
+  /** The Docker name, or the array name when no record is left. */
+  name: string;
+  backend: string;
+  arrayName: string;
+  attachment: Attachment;
+  arrays: ArrayRole[];
+}
+
+/**
+ * Detaches an orphan and removes this host's VLUNs of it on every array it names, behind an Unmount intent: an
+ * array that does not answer (a Peer Persistence target that is down) fails it and leaves the intent, which the
+ * background repair and the next start finish (settleMountIntent) once it answers.
+ */
+export async function releaseOrphan(ctx: MountContext, o: OrphanDevice): Promise<void> {
+  const intent: MountIntent = { v: 1, op: 'unmount', ...o, node: ctx.nodeId, mountDir: ctx.data.mountDirOf({ '3par_vol_name': o.arrayName }), started: ctx.now().toISOString() };
+  await ctx.mountIntents.write(intent);
+  try {
+    await tearDown(ctx, intent);
+  } catch (err) {
+    throw operationFailed(`Failed to release ${o.arrayName} (no record holds it) on the ${o.arrays.join(' and the ')} array${o.arrays.length === 1 ? '' : 's'}; its Unmount intent is kept`, err, 'the plugin finishes it in the background once the arrays answer, and at its next start');
+  }
+  await dropMountIntent(ctx, intent);
+}
+
 export function withoutNode(r: VolumeRecord, node: string): VolumeRecord {
   const { [node]: _gone, ...others } = r.node_mount_info ?? {};
   const next: VolumeRecord = { ...r, path_info: null };

@@ -18,16 +18,19 @@
  * owns, on this host only: mounts under this plugin's mount prefix that no record held here names are unmounted;
  * devices of this plugin's array volumes (matched by the arrays' WWNs of dcv-/dcs- volumes, or for the simulator by
  * the loop device's backing file) that no record holds and no Mount is making (checked under the volume's lock) are
- * detached, and this host's VLUNs of them removed. One log line per action.
+ * detached, and this host's VLUNs of them removed on every array that may export them (both arrays of a replicated
+ * volume: Peer Persistence exports from both), behind an Unmount intent that an array not answering leaves for the
+ * background repair (reported in `left`). One log line per action.
  */
 import { isSimulator } from '../../array/index.js';
 import { listLoopDevices, normaliseWwn, presentLun, presentWwns, transportFor, type Attachment } from '../../host/index.js';
 import { parseArrayName } from '../request/naming.js';
 import { LockTimeoutError } from '../errors.js';
 import { volumeLock, type EtcdLocks } from '../store/locks.js';
-import type { StoredVolume } from '../store/records.js';
+import type { StoredVolume, VolumeRecord } from '../store/records.js';
+import type { ArrayRole } from '../backends/state.js';
 import { describe } from './failures.js';
-import { attachmentOf, releaseHere, settledForThisNode, type MountContext } from './mount.js';
+import { attachmentOf, releaseHere, releaseOrphan, settledForThisNode, type MountContext } from './mount.js';
 
 export interface ReconcileReport {
   actions: { volume: string; action: 'mounted again' | 'released' | 'unmounted' | 'detached'; detail: string }[];
@@ -40,13 +43,14 @@ export interface ReconcileOptions {
   lockWaitMs: number;
   /** The first start in a new boot of this host (serve knows it from the boot id). */
   newBoot: boolean;
+  /** Every record, listed once by the caller (the repair at start passes the same list on to the array scan). */
+  volumes: readonly StoredVolume[];
 }
 
 export async function reconcileNode(ctx: MountContext, options: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { actions: [], left: [] };
   const node = ctx.nodeId;
-  const { volumes } = await ctx.store.list();
-  const relevant = volumes.filter(({ record: r }) => r.node_mount_info?.[node] !== undefined || (r.old_path_info ?? []).some(([n]) => n === node));
+  const relevant = options.volumes.filter(({ record: r }) => r.node_mount_info?.[node] !== undefined || (r.old_path_info ?? []).some(([n]) => n === node));
   for (const { record } of relevant) {
     try {
       await options.locks.withLocks(
@@ -64,7 +68,7 @@ export async function reconcileNode(ctx: MountContext, options: ReconcileOptions
       ctx.logger.warn({ volume: record.display_name, reason }, 'reconcile at start left the volume as it was');
     }
   }
-  await unmountOrphans(ctx, report);
+  await unmountOrphans(ctx, options.volumes, report);
   await detachOrphans(ctx, options, report);
   return report;
 }
@@ -101,16 +105,18 @@ async function reconcileHeld(ctx: MountContext, stored: StoredVolume, options: R
   act('released', device === undefined ? 'its device is gone from this host (reboot?); no container here can use it' : `first start of a new boot: the containers of the last boot are gone (${device} detached)`);
 }
 
-async function unmountOrphans(ctx: MountContext, report: ReconcileReport): Promise<void> {
+async function unmountOrphans(ctx: MountContext, volumes: readonly StoredVolume[], report: ReconcileReport): Promise<void> {
   const prefix = ctx.data.mountPrefix;
   const orphans = (await ctx.data.fs.listMounts()).filter((m) => m.mountPoint.startsWith(prefix));
   if (orphans.length === 0) return;
-  // Read after the mounts: a Mount that finished meanwhile has its record by now.
-  const { volumes } = await ctx.store.list();
-  const held = new Set(volumes.filter(({ record: r }) => r.node_mount_info?.[ctx.nodeId] !== undefined).map(({ record: r }) => r.path_info?.mount_dir ?? ctx.data.mountDirOf(r)));
+  const heldAt = (r: VolumeRecord | undefined): string | undefined => (r?.node_mount_info?.[ctx.nodeId] === undefined ? undefined : (r.path_info?.mount_dir ?? ctx.data.mountDirOf(r)));
+  const held = new Set(volumes.map(({ record }) => heldAt(record)));
   for (const m of orphans) {
     if (held.has(m.mountPoint)) continue;
     try {
+      // The list was read before the mounts: a Mount that finished meanwhile shows only in a read of its record.
+      const named = parseArrayName(m.mountPoint.slice(prefix.length));
+      if (named !== undefined && heldAt((await ctx.store.getById(named.id))?.record) === m.mountPoint) continue;
       await ctx.data.fs.unmount(m.mountPoint, { removeDir: true });
       report.actions.push({ volume: m.mountPoint, action: 'unmounted', detail: `${m.source} at ${m.mountPoint}: under this plugin's mount prefix, and no record held here names it` });
       ctx.logger.info({ mountDir: m.mountPoint, device: m.source }, 'reconcile at start: unmounted a mount no record names');
@@ -167,10 +173,10 @@ async function detachOrphans(ctx: MountContext, options: ReconcileOptions, repor
   for (const c of candidates) {
     if (mountedSources.has(c.attachment.device)) continue;
     const id = parseArrayName(c.arrayName)!.id;
-    const detach = async (backendName: string | undefined): Promise<void> => {
-      await transportFor(c.attachment.transport, ctx.data.env).detach(c.attachment);
-      const b = backendName === undefined ? undefined : ctx.backends.get(backendName);
-      if (b !== undefined) await ctx.data.unexport(b, await ctx.data.exportRequest(b, c.arrayName));
+    const detach = async (record: VolumeRecord | undefined): Promise<void> => {
+      const backend = c.backend ?? record?.backend;
+      if (backend === undefined) await transportFor(c.attachment.transport, ctx.data.env).detach(c.attachment);
+      else await releaseOrphan(ctx, { id, name: record?.display_name ?? c.arrayName, backend, arrayName: c.arrayName, attachment: c.attachment, arrays: orphanArrays(ctx, backend, record) });
       report.actions.push({ volume: c.arrayName, action: 'detached', detail: `${c.attachment.device}: a device of ${c.arrayName} that no record holds` });
       ctx.logger.info({ arrayName: c.arrayName, device: c.attachment.device }, 'reconcile at start: detached a device no record holds');
     };
@@ -178,22 +184,34 @@ async function detachOrphans(ctx: MountContext, options: ReconcileOptions, repor
       const record = await ctx.store.getById(id);
       // Without a record no Mount can be making it; with one, its lock keeps a Mount in progress safe.
       if (record === undefined) {
-        await detach(c.backend);
+        await detach(undefined);
         continue;
       }
       await options.locks.withLocks(
         [volumeLock(record.record.display_name)],
         async () => {
           const now = (await ctx.store.getById(id))?.record;
-          if (now === undefined) return detach(c.backend);
+          if (now === undefined) return detach(undefined);
           const held = Object.keys(now.node_mount_info ?? {}).length > 0 || (now.old_path_info ?? []).length > 0;
           if (held || (await ctx.mountIntents.read(ctx.nodeId, id)) !== undefined) return;
-          await detach(c.backend ?? now.backend);
+          await detach(now);
         },
         { waitMs: options.lockWaitMs },
       );
     } catch (err) {
-      report.left.push({ volume: c.arrayName, reason: err instanceof LockTimeoutError ? 'lock busy (a request on it is running)' : describe(err) });
+      const reason = err instanceof LockTimeoutError ? 'lock busy (a request on it is running)' : describe(err);
+      report.left.push({ volume: c.arrayName, reason });
+      ctx.logger.warn({ arrayName: c.arrayName, device: c.attachment.device, reason }, 'reconcile at start left a device no record holds');
     }
   }
+}
+
+/**
+ * The arrays that may export the orphan to this host: a replicated volume's (or, without a record, any volume's of
+ * a backend with a replication target) on both, as a Peer Persistence mount exports it and an Active/Passive one
+ * from either side; removing this host's VLUNs where there are none does nothing.
+ */
+function orphanArrays(ctx: MountContext, backend: string, record: VolumeRecord | undefined): ArrayRole[] {
+  const replicated = ctx.backends.views().some((v) => v.name === backend && v.replication !== undefined);
+  return replicated && record?.rcg_info !== null ? ['primary', 'replication target'] : ['primary'];
 }

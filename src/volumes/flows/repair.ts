@@ -9,9 +9,9 @@
  *                                 VV sets, the plugin's vvs- set, the volume);
  *      remove                   → finish it: dismantle (a scheduled snapshot's schedule first), delete the
  *                                 record (and the parent's list entry).
- * 2. For every OK backend: one `GET /volumes`, then the records and intents (read after the array, so a create
- *    racing with the scan is covered by its intent or its record). Each finding is re-checked before it is
- *    reported:
+ * 2. For every OK backend: one `GET /volumes`, then the intents (read after the array, so a create racing with the
+ *    scan is covered by its intent) against the records, listed once for every backend (at start: the list the
+ *    reconcile used). Each finding is re-checked with reads of its own before it is reported:
  *      plugin-named (dcv-/dcs-) array volume without record or intent → reported, never deleted: it may belong
  *        to another etcd's plugin or to the Python plugin;
  *      record whose array volume is gone → reported (removed outside the plugin).
@@ -29,6 +29,7 @@ import type { FlowContext } from './flow.js';
 import type { VolumeIntent } from '../store/intents.js';
 import { rcgLock, volumeLock, type EtcdLocks, type LockTarget } from '../store/locks.js';
 import { parseArrayName } from '../request/naming.js';
+import type { VolumeList } from '../store/records.js';
 import { deleteRecord, dismantleSpecOf } from './remove.js';
 
 interface RepairItem {
@@ -62,6 +63,8 @@ interface RepairOptions {
   backends?: readonly string[];
   /** Settle the intents only, without scanning the arrays (after a failed request, while the plugin runs). */
   intentsOnly?: boolean;
+  /** Every record, when the caller has listed them already (the repair at start); else listed once for all backends. */
+  records?: VolumeList;
 }
 
 function emptyReport(): RepairReport {
@@ -78,11 +81,13 @@ export async function repairPass(ctx: FlowContext, options: RepairOptions): Prom
   for (const intent of intents.filter((i) => inScope(i.backend))) await settleIntent(ctx, options, intent, report);
   if (options.intentsOnly === true) return report;
 
+  let listed = options.records === undefined ? undefined : Promise.resolve(options.records);
+  const records = () => (listed ??= ctx.store.list());
   for (const name of ctx.backends.names().filter(inScope)) {
     const b = ctx.backends.get(name);
     if (b === undefined) continue;
     try {
-      await scanBackend(ctx, b, report);
+      await scanBackend(ctx, b, records, report);
       report.scanned.backends.push(name);
     } catch (err) {
       report.needsAdmin.push({ problem: 'repair failed', backend: name, detail: `scanning backend ${name} failed: ${describe(err)}; the next repair (at start) scans it again` });
@@ -170,13 +175,14 @@ async function rollBackCreate(b: ReadyBackend, intent: VolumeIntent, ctx: FlowCo
   await dismantle(b, dismantleSpecOf(intent, false), ctx.logger);
 }
 
-async function scanBackend(ctx: FlowContext, b: ReadyBackend, report: RepairReport): Promise<void> {
+async function scanBackend(ctx: FlowContext, b: ReadyBackend, records: () => Promise<VolumeList>, report: RepairReport): Promise<void> {
   const client = b.primary.client;
   const onArray = new Set((await client.queryVolumes()).map((v) => v.name));
   report.scanned.arrayVolumes += onArray.size;
-  // Read after the array: a create that made a volume since has its intent or its record by now.
+  // Read after the array: a create that made a volume since has its intent by now. The records may have been
+  // listed before the array (one list for every backend): each finding below is read again before it is reported.
   const intentIds = new Set((await ctx.intents.list()).intents.map((i) => i.id));
-  const list = await ctx.store.list();
+  const list = await records();
   report.scanned.records = list.volumes.length;
   if (report.scanned.backends.length === 0) {
     for (const u of list.unreadable) report.needsAdmin.push({ problem: 'unreadable record', detail: `${u.key}: ${u.problem}; inspect it with \`etcdctl get ${u.key}\`` });

@@ -135,7 +135,7 @@ export interface NamedVolume {
   record?: ListedRecord;
 }
 
-interface VolumeList {
+export interface VolumeList {
   volumes: StoredVolume[];
   unreadable: UnreadableRecord[];
 }
