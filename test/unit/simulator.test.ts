@@ -407,128 +407,117 @@ describe('simulator state', () => {
   });
 });
 
-describe('two linked simulators: remote copy', () => {
-  let secondary: RunningSimulator;
-  let primary: RunningSimulator;
-  let p: WsapiClient;
-  let s: WsapiClient;
+/** arrayA replicating to arrayB, started before the suite's tests and stopped after them, with a client for each. */
+function linkedPair(options: { clock?: ManualClock } = {}) {
+  const pair = {} as { primary: RunningSimulator; secondary: RunningSimulator; p: WsapiClient; s: WsapiClient };
   before(async () => {
-    secondary = await simulator({ systemName: 'arrayB' });
-    primary = await simulator({
+    pair.secondary = await simulator({ systemName: 'arrayB', ...options });
+    pair.primary = await simulator({
       systemName: 'arrayA',
-      remoteTargets: { arrayB: { apiUrl: secondary.apiUrl, username: '3paradm', password: '3pardata' } },
+      ...options,
+      remoteTargets: { arrayB: { apiUrl: pair.secondary.apiUrl, username: '3paradm', password: '3pardata' } },
     });
-    p = client(primary);
-    s = client(secondary);
+    pair.p = client(pair.primary);
+    pair.s = client(pair.secondary);
   });
   after(async () => {
-    await p.close();
-    await s.close();
-    await primary.stop();
-    await secondary.stop();
+    await pair.p.close();
+    await pair.s.close();
+    await pair.primary.stop();
+    await pair.secondary.stop();
   });
+  return pair;
+}
+
+describe('two linked simulators: remote copy', () => {
+  const pair = linkedPair();
 
   const target = { targetName: 'arrayB', mode: 1, userCPG: 'FC_r1', snapCPG: 'FC_r5' };
 
-  it('creates the group here and its secondary mirror on the target', async () => {
-    await fails(p.createRemoteCopyGroup({ name: 'g'.repeat(26), targets: [target] }), 400, C.INV_INPUT_EXCEEDS_LENGTH);
-    await fails(p.createRemoteCopyGroup({ name: 'rcg1', targets: [{ ...target, targetName: 'nowhere' }] }), 400, C.INV_INPUT);
-    await fails(p.createRemoteCopyGroup({ name: 'rcg1', targets: [{ ...target, mode: 3 }] }), 400, C.INV_INPUT_BAD_ENUM_VALUE);
-    await fails(p.createRemoteCopyGroup({ name: 'rcg1', targets: [{ ...target, userCPG: 'NO_CPG' }] }), 404, C.NON_EXISTENT_CPG);
-    assert.deepEqual(await s.getRemoteCopyGroups(), []);
-    await p.createRemoteCopyGroup({ name: 'rcg1', targets: [target], localUserCPG: 'FC_r1', localSnapCPG: 'FC_r5' });
-    await fails(p.createRemoteCopyGroup({ name: 'rcg1', targets: [target] }), 409, C.EXISTENT_RCOPY_GROUP);
-    const g = await p.getRemoteCopyGroup('rcg1');
-    const mirrorName = `rcg1.r${primary.systemId}`;
+  it('creates the group here and its pair.secondary mirror on the target', async () => {
+    await fails(pair.p.createRemoteCopyGroup({ name: 'g'.repeat(26), targets: [target] }), 400, C.INV_INPUT_EXCEEDS_LENGTH);
+    await fails(pair.p.createRemoteCopyGroup({ name: 'rcg1', targets: [{ ...target, targetName: 'nowhere' }] }), 400, C.INV_INPUT);
+    await fails(pair.p.createRemoteCopyGroup({ name: 'rcg1', targets: [{ ...target, mode: 3 }] }), 400, C.INV_INPUT_BAD_ENUM_VALUE);
+    await fails(pair.p.createRemoteCopyGroup({ name: 'rcg1', targets: [{ ...target, userCPG: 'NO_CPG' }] }), 404, C.NON_EXISTENT_CPG);
+    assert.deepEqual(await pair.s.getRemoteCopyGroups(), []);
+    await pair.p.createRemoteCopyGroup({ name: 'rcg1', targets: [target], localUserCPG: 'FC_r1', localSnapCPG: 'FC_r5' });
+    await fails(pair.p.createRemoteCopyGroup({ name: 'rcg1', targets: [target] }), 409, C.EXISTENT_RCOPY_GROUP);
+    const g = await pair.p.getRemoteCopyGroup('rcg1');
+    const mirrorName = `rcg1.r${pair.primary.systemId}`;
     assert.deepEqual([g.role, g.remoteGroupName, g.targets[0]?.targetName], [1, mirrorName, 'arrayB']);
-    const mirror = await s.getRemoteCopyGroup(mirrorName);
+    const mirror = await pair.s.getRemoteCopyGroup(mirrorName);
     assert.deepEqual([mirror.role, mirror.remoteGroupName, mirror.targets[0]?.targetName, mirror.localUserCPG], [2, 'rcg1', 'arrayA', 'FC_r1']);
-    await fails(p.getRemoteCopyGroup('nogroup'), 404, C.NON_EXISTENT_RCOPY_GROUP);
+    await fails(pair.p.getRemoteCopyGroup('nogroup'), 404, C.NON_EXISTENT_RCOPY_GROUP);
   });
 
   it('modifies targets (sync period, Peer Persistence only in sync mode)', async () => {
-    await p.modifyRemoteCopyGroup('rcg1', { targets: [{ targetName: 'arrayB', policies: { autoFailover: true, pathManagement: true, autoRecover: true } }] });
-    assert.equal((await p.getRemoteCopyGroup('rcg1')).targets[0]?.policies?.autoFailover, true);
+    await pair.p.modifyRemoteCopyGroup('rcg1', { targets: [{ targetName: 'arrayB', policies: { autoFailover: true, pathManagement: true, autoRecover: true } }] });
+    assert.equal((await pair.p.getRemoteCopyGroup('rcg1')).targets[0]?.policies?.autoFailover, true);
     await fails(
-      p.modifyRemoteCopyGroup('rcg1', { targets: [{ targetName: 'arrayB', mode: 2, policies: { autoFailover: true } }] }),
+      pair.p.modifyRemoteCopyGroup('rcg1', { targets: [{ targetName: 'arrayB', mode: 2, policies: { autoFailover: true } }] }),
       400,
       C.INV_INPUT_PARAM_CONFLICT,
     );
-    await fails(p.modifyRemoteCopyGroup('rcg1', { targets: [{ targetName: 'arrayC', syncPeriod: 900 }] }), 400, C.INV_INPUT);
+    await fails(pair.p.modifyRemoteCopyGroup('rcg1', { targets: [{ targetName: 'arrayC', syncPeriod: 900 }] }), 400, C.INV_INPUT);
   });
 
-  it('admits a volume, creating the secondary volume on the target', async () => {
-    await p.createVolume({ name: 'rv1', cpg: 'FC_r1', sizeMiB: 1024, tpvv: true, snapCPG: 'FC_r5' });
-    await fails(p.addVolumeToRemoteCopyGroup('rcg1', 'rv1', { targets: [{ targetName: 'arrayB', secVolumeName: 'rv1' }] }), 404, C.NON_EXISTENT_VOL);
-    await p.addVolumeToRemoteCopyGroup('rcg1', 'rv1', { targets: [{ targetName: 'arrayB', secVolumeName: 'rv1' }], volumeAutoCreation: true });
-    const sec = await s.getVolume('rv1');
+  it('admits a volume, creating the pair.secondary volume on the target', async () => {
+    await pair.p.createVolume({ name: 'rv1', cpg: 'FC_r1', sizeMiB: 1024, tpvv: true, snapCPG: 'FC_r5' });
+    await fails(pair.p.addVolumeToRemoteCopyGroup('rcg1', 'rv1', { targets: [{ targetName: 'arrayB', secVolumeName: 'rv1' }] }), 404, C.NON_EXISTENT_VOL);
+    await pair.p.addVolumeToRemoteCopyGroup('rcg1', 'rv1', { targets: [{ targetName: 'arrayB', secVolumeName: 'rv1' }], volumeAutoCreation: true });
+    const sec = await pair.s.getVolume('rv1');
     assert.deepEqual([sec.sizeMiB, sec.userCPG, sec.snapCPG, sec.provisioningType], [1024, 'FC_r1', 'FC_r5', 2]);
-    const g = await p.getRemoteCopyGroup('rcg1');
+    const g = await pair.p.getRemoteCopyGroup('rcg1');
     assert.deepEqual(g.volumes.map((v) => [v.localVolumeName, v.remoteVolumes[0]?.remoteVolumeName]), [['rv1', 'rv1']]);
-    const mirror = await s.getRemoteCopyGroup(`rcg1.r${primary.systemId}`);
+    const mirror = await pair.s.getRemoteCopyGroup(`rcg1.r${pair.primary.systemId}`);
     assert.deepEqual(mirror.volumes.map((v) => [v.localVolumeName, v.remoteVolumes[0]?.targetName]), [['rv1', 'arrayA']]);
-    await fails(p.addVolumeToRemoteCopyGroup('rcg1', 'rv1', { targets: [{ targetName: 'arrayB', secVolumeName: 'rv1' }] }), 403, C.INV_OPERATION_VV_IN_REMOTE_COPY);
-    await fails(p.deleteVolume('rv1'), 403, C.INV_OPERATION_VV_IN_REMOTE_COPY);
-    await fails(s.deleteVolume('rv1'), 403, C.INV_OPERATION_VV_IN_REMOTE_COPY);
+    await fails(pair.p.addVolumeToRemoteCopyGroup('rcg1', 'rv1', { targets: [{ targetName: 'arrayB', secVolumeName: 'rv1' }] }), 403, C.INV_OPERATION_VV_IN_REMOTE_COPY);
+    await fails(pair.p.deleteVolume('rv1'), 403, C.INV_OPERATION_VV_IN_REMOTE_COPY);
+    await fails(pair.s.deleteVolume('rv1'), 403, C.INV_OPERATION_VV_IN_REMOTE_COPY);
   });
 
   it('starts and stops the group on both arrays', async () => {
-    await p.startRemoteCopy('rcg1');
-    assert.equal((await p.getRemoteCopyGroup('rcg1')).targets[0]?.state, 3);
-    assert.equal((await s.getRemoteCopyGroup(`rcg1.r${primary.systemId}`)).targets[0]?.state, 3);
-    await p.stopRemoteCopy('rcg1');
-    assert.equal((await p.getRemoteCopyGroup('rcg1')).targets[0]?.state, 5);
-    assert.equal((await s.getRemoteCopyGroup(`rcg1.r${primary.systemId}`)).targets[0]?.state, 5);
+    await pair.p.startRemoteCopy('rcg1');
+    assert.equal((await pair.p.getRemoteCopyGroup('rcg1')).targets[0]?.state, 3);
+    assert.equal((await pair.s.getRemoteCopyGroup(`rcg1.r${pair.primary.systemId}`)).targets[0]?.state, 3);
+    await pair.p.stopRemoteCopy('rcg1');
+    assert.equal((await pair.p.getRemoteCopyGroup('rcg1')).targets[0]?.state, 5);
+    assert.equal((await pair.s.getRemoteCopyGroup(`rcg1.r${pair.primary.systemId}`)).targets[0]?.state, 5);
   });
 
-  it('removes the volume with its secondary, then deletes the group on both arrays', async () => {
-    await p.removeVolumeFromRemoteCopyGroup('rcg1', 'rv1', { removeSecondaryVolume: true });
-    await fails(s.getVolume('rv1'), 404, C.NON_EXISTENT_VOL);
-    assert.deepEqual((await p.getRemoteCopyGroup('rcg1')).volumes, []);
-    assert.deepEqual((await s.getRemoteCopyGroup(`rcg1.r${primary.systemId}`)).volumes, []);
-    await fails(p.removeVolumeFromRemoteCopyGroup('rcg1', 'rv1'), 404, C.NON_EXISTENT_VOL);
-    await p.deleteVolume('rv1');
-    await p.deleteRemoteCopyGroup('rcg1', { keepSnap: false });
-    await fails(p.getRemoteCopyGroup('rcg1'), 404, C.NON_EXISTENT_RCOPY_GROUP);
-    await fails(s.getRemoteCopyGroup(`rcg1.r${primary.systemId}`), 404, C.NON_EXISTENT_RCOPY_GROUP);
+  it('removes the volume with its pair.secondary, then deletes the group on both arrays', async () => {
+    await pair.p.removeVolumeFromRemoteCopyGroup('rcg1', 'rv1', { removeSecondaryVolume: true });
+    await fails(pair.s.getVolume('rv1'), 404, C.NON_EXISTENT_VOL);
+    assert.deepEqual((await pair.p.getRemoteCopyGroup('rcg1')).volumes, []);
+    assert.deepEqual((await pair.s.getRemoteCopyGroup(`rcg1.r${pair.primary.systemId}`)).volumes, []);
+    await fails(pair.p.removeVolumeFromRemoteCopyGroup('rcg1', 'rv1'), 404, C.NON_EXISTENT_VOL);
+    await pair.p.deleteVolume('rv1');
+    await pair.p.deleteRemoteCopyGroup('rcg1', { keepSnap: false });
+    await fails(pair.p.getRemoteCopyGroup('rcg1'), 404, C.NON_EXISTENT_RCOPY_GROUP);
+    await fails(pair.s.getRemoteCopyGroup(`rcg1.r${pair.primary.systemId}`), 404, C.NON_EXISTENT_RCOPY_GROUP);
   });
 });
 
 describe("two linked simulators: a role change held half way runs on the simulators' clock", () => {
   const clock = new ManualClock();
-  let secondary: RunningSimulator;
-  let primary: RunningSimulator;
-  let p: WsapiClient;
-  let s: WsapiClient;
-  before(async () => {
-    secondary = await simulator({ systemName: 'arrayB', clock });
-    primary = await simulator({ systemName: 'arrayA', clock, remoteTargets: { arrayB: { apiUrl: secondary.apiUrl, username: '3paradm', password: '3pardata' } } });
-    p = client(primary);
-    s = client(secondary);
-  });
-  after(async () => {
-    await p.close();
-    await s.close();
-    await primary.stop();
-    await secondary.stop();
-  });
+  const pair = linkedPair({ clock });
 
   async function startedGroup(name: string): Promise<string> {
-    await p.createRemoteCopyGroup({ name, targets: [{ targetName: 'arrayB', mode: 1, userCPG: 'FC_r1', snapCPG: 'FC_r5' }], localUserCPG: 'FC_r1', localSnapCPG: 'FC_r5' });
-    await p.startRemoteCopy(name);
-    return `${name}.r${primary.systemId}`;
+    await pair.p.createRemoteCopyGroup({ name, targets: [{ targetName: 'arrayB', mode: 1, userCPG: 'FC_r1', snapCPG: 'FC_r5' }], localUserCPG: 'FC_r1', localSnapCPG: 'FC_r5' });
+    await pair.p.startRemoteCopy(name);
+    return `${name}.r${pair.primary.systemId}`;
   }
 
-  const switchover = (group: string) => p.request('POST', `/remotecopygroups/${group}`, { action: RcgRecoveryActions.SWITCHOVER, simulatorTransitionMs: 60_000 });
+  const switchover = (group: string) => pair.p.request('POST', `/remotecopygroups/${group}`, { action: RcgRecoveryActions.SWITCHOVER, simulatorTransitionMs: 60_000 });
 
   it('finishes a switchover once the clock has moved past the transition', async () => {
     const mirror = await startedGroup('hold1');
     await switchover('hold1');
-    assert.equal((await p.getRemoteCopyGroup('hold1')).role, RcgRoles.SECONDARY_REV);
+    assert.equal((await pair.p.getRemoteCopyGroup('hold1')).role, RcgRoles.SECONDARY_REV);
     await clock.advance(59_000);
-    assert.equal((await s.getRemoteCopyGroup(mirror)).role, RcgRoles.SECONDARY, 'the peer waits for the clock, not for real time');
+    assert.equal((await pair.s.getRemoteCopyGroup(mirror)).role, RcgRoles.SECONDARY, 'the peer waits for the clock, not for real time');
     await clock.advance(1_000);
-    await waitFor('the peer to become primary-rev', async () => (await s.getRemoteCopyGroup(mirror)).role === RcgRoles.PRIMARY_REV);
+    await waitFor('the peer to become pair.primary-rev', async () => (await pair.s.getRemoteCopyGroup(mirror)).role === RcgRoles.PRIMARY_REV);
   });
 
   it('stop() ends the wait: no timer is left and the second half never runs', async () => {
@@ -536,11 +525,11 @@ describe("two linked simulators: a role change held half way runs on the simulat
     const before = clock.pending;
     await switchover('hold2');
     assert.equal(clock.pending, before + 1, 'the second half waits on the clock');
-    await primary.stop();
+    await pair.primary.stop();
     assert.equal(clock.pending, before - 1, "stop() ended the transition's wait and the schedule loop's");
     await clock.advance(120_000);
-    assert.equal((await s.getRemoteCopyGroup(mirror)).role, RcgRoles.SECONDARY, 'nothing ran after stop()');
-    await secondary.stop();
+    assert.equal((await pair.s.getRemoteCopyGroup(mirror)).role, RcgRoles.SECONDARY, 'nothing ran after stop()');
+    await pair.secondary.stop();
     assert.equal(clock.pending, 0, 'both simulators stopped: nothing waits');
   });
 });
