@@ -4,7 +4,9 @@
 // 1 GiB, mount) and on a formatted one — through our plugin and through Docker's built-in `local` driver, each
 // as a median and as the ratio ours/local (the two drivers alternate within each round); then, on the plugin's
 // socket alone, the calls dockerd makes for create, inspect and rm, and Mount and Unmount.
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSimulator } from '../../src/simulator/index.js';
@@ -13,6 +15,52 @@ import { singleArrayConfig } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { buildPluginFolder, hostMountSettings, postToPlugin } from '../support/plugin.js';
 import { median } from './stats.js';
+
+/**
+ * The floor: a managed volume plugin that does nothing (volumes are names in a Map, answered at once by bare
+ * node:http) on the same rootfs and node, so `docker volume create -d floor` costs what dockerd and the docker CLI
+ * spend on any managed plugin. hpe / floor is then our own share.
+ */
+const FLOOR_PLUGIN = `
+import http from 'node:http';
+const volumes = new Map();
+const answer = (url, body) => {
+  switch (url) {
+    case '/Plugin.Activate': return { Implements: ['VolumeDriver'] };
+    case '/VolumeDriver.Capabilities': return { Capabilities: { Scope: 'global' } };
+    case '/VolumeDriver.Create': volumes.set(body.Name, new Date().toISOString()); return { Err: '' };
+    case '/VolumeDriver.Remove': volumes.delete(body.Name); return { Err: '' };
+    case '/VolumeDriver.Get': return volumes.has(body.Name) ? { Volume: { Name: body.Name, Mountpoint: '', CreatedAt: volumes.get(body.Name), Status: {} }, Err: '' } : { Err: 'no such volume' };
+    case '/VolumeDriver.List': return { Volumes: [...volumes.keys()].map((Name) => ({ Name, Mountpoint: '' })), Err: '' };
+    case '/VolumeDriver.Path': return { Mountpoint: '', Err: '' };
+    default: return { Err: 'not supported' };
+  }
+};
+http.createServer((req, res) => {
+  let text = '';
+  req.setEncoding('utf8').on('data', (c) => (text += c)).on('end', () => {
+    const json = JSON.stringify(answer(req.url, text === '' ? {} : JSON.parse(text)));
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.plugins.v1+json', 'Content-Length': Buffer.byteLength(json) }).end(json);
+  });
+}).listen('/run/docker/plugins/floor.sock');
+`;
+
+async function createFloorPlugin(hpeRootfs: string): Promise<void> {
+  const dir = await dockerd.scratch('floor-plugin');
+  await promisify(execFile)('cp', ['-a', hpeRootfs, join(dir, 'rootfs')]);
+  await mkdir(join(dir, 'rootfs', 'opt', 'floor'), { recursive: true });
+  await writeFile(join(dir, 'rootfs', 'opt', 'floor', 'floor.mjs'), FLOOR_PLUGIN);
+  const config = {
+    description: 'bench floor: a volume plugin that does nothing',
+    entrypoint: ['/usr/bin/node', '/opt/floor/floor.mjs'],
+    interface: { types: ['docker.volumedriver/1.0'], socket: 'floor.sock' },
+    network: { type: 'none' },
+    linux: { capabilities: [] },
+  };
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+  await dockerd.dockerOk(['plugin', 'create', 'floor', dir], { timeoutMs: 120_000 });
+  await dockerd.dockerOk(['plugin', 'enable', 'floor'], { timeoutMs: 60_000 });
+}
 
 const rounds = 15;
 const population = 100;
@@ -28,6 +76,7 @@ try {
   const folder = await buildPluginFolder(dockerd);
   await dockerd.dockerOk(['plugin', 'create', 'hpe', folder.dir], { timeoutMs: 120_000 });
   await dockerd.dockerOk(['plugin', 'set', 'hpe', ...hostMountSettings(configDir, stateDir, simRoot)]);
+  await createFloorPlugin(folder.rootfs);
 
   // enable-to-ready: from `docker plugin enable` until the plugin answers a List on its socket.
   const readyTimes: number[] = [];
@@ -49,23 +98,25 @@ try {
     await dockerd.dockerOk(args, { timeoutMs: 60_000 });
     return performance.now() - t0;
   };
-  const results: Record<string, Record<'hpe' | 'local', number>> = {};
-  const samples: Record<string, Record<'hpe' | 'local', number[]>> = {};
-  for (const driver of ['hpe', 'local'] as const) {
+  type Driver = 'hpe' | 'floor' | 'local';
+  const drivers: Driver[] = ['hpe', 'floor', 'local'];
+  const results: Record<string, Record<Driver, number>> = {};
+  const samples: Record<string, Record<Driver, number[]>> = {};
+  for (const driver of drivers) {
     for (let i = 0; i < population; i++) await dockerd.dockerOk(['volume', 'create', '-d', driver, ...(driver === 'hpe' ? ['-o', 'size=1'] : []), `${driver}-pop${i}`]);
   }
-  // The two drivers alternate within each round, so a load that comes and goes weighs on both alike.
+  // The drivers take turns within each round (in a rotating order), so a load that comes and goes weighs on all alike.
   for (let i = 0; i < rounds; i++) {
-    for (const driver of i % 2 === 0 ? (['hpe', 'local'] as const) : (['local', 'hpe'] as const)) {
+    for (const driver of [...drivers.slice(i % 3), ...drivers.slice(0, i % 3)]) {
       const name = `${driver}-bench${i}`;
-      const add = (op: string, ms: number) => ((samples[op] ??= { hpe: [], local: [] })[driver].push(ms));
+      const add = (op: string, ms: number) => ((samples[op] ??= { hpe: [], floor: [], local: [] })[driver].push(ms));
       add('create', await timed(['volume', 'create', '-d', driver, ...(driver === 'hpe' ? ['-o', 'size=1'] : []), name]));
       add('inspect', await timed(['volume', 'inspect', name]));
       add('ls', await timed(['volume', 'ls']));
       add('rm', await timed(['volume', 'rm', name]));
     }
   }
-  for (const [op, s] of Object.entries(samples)) results[op] = { hpe: median(s.hpe), local: median(s.local) };
+  for (const [op, s] of Object.entries(samples)) results[op] = { hpe: median(s.hpe), floor: median(s.floor), local: median(s.local) };
 
   // docker run -v: a new volume each round (the first mount makes its filesystem), then the same one again.
   const image = await importBusyboxImage(dockerd);
@@ -129,7 +180,7 @@ try {
   const targets: Record<string, number> = { create: 1.5, inspect: 1.2, ls: 1.2, rm: 1.5 };
   for (const [op, r] of Object.entries(results)) {
     console.log(
-      `  docker volume ${op.padEnd(7)} hpe ${r.hpe.toFixed(1).padStart(6)} ms   local ${r.local.toFixed(1).padStart(6)} ms   ratio ${(r.hpe / r.local).toFixed(2)} (target ≤ ${targets[op]})`,
+      `  docker volume ${op.padEnd(7)} hpe ${r.hpe.toFixed(1).padStart(6)} ms   local ${r.local.toFixed(1).padStart(6)} ms   ratio ${(r.hpe / r.local).toFixed(2)} (target ≤ ${targets[op]})   | floor plugin ${r.floor.toFixed(1).padStart(6)} ms = ${(r.floor / r.local).toFixed(2)}× local; hpe = ${(r.hpe / r.floor).toFixed(2)}× floor`,
     );
   }
   console.log(
