@@ -122,17 +122,17 @@ try {
   const image = await importBusyboxImage(dockerd);
   const runRounds = 7;
   const runs: Record<'first' | 'warm', Record<'hpe' | 'local', number>> = { first: { hpe: 0, local: 0 }, warm: { hpe: 0, local: 0 } };
-  for (const driver of ['hpe', 'local'] as const) {
-    const first: number[] = [];
-    const warm: number[] = [];
-    for (let i = 0; i < runRounds; i++) {
+  const runSamples = { first: { hpe: [] as number[], local: [] as number[] }, warm: { hpe: [] as number[], local: [] as number[] } };
+  for (let i = 0; i < runRounds; i++) {
+    for (const driver of i % 2 === 0 ? (['hpe', 'local'] as const) : (['local', 'hpe'] as const)) {
       const name = `${driver}-run${i}`;
       await dockerd.dockerOk(['volume', 'create', '-d', driver, ...(driver === 'hpe' ? ['-o', 'size=1'] : []), name]);
-      first.push(await timed(['run', '--rm', '-v', `${name}:/data`, image, 'true']));
-      warm.push(await timed(['run', '--rm', '-v', `${name}:/data`, image, 'true']));
+      runSamples.first[driver].push(await timed(['run', '--rm', '-v', `${name}:/data`, image, 'true']));
+      runSamples.warm[driver].push(await timed(['run', '--rm', '-v', `${name}:/data`, image, 'true']));
     }
-    runs.first[driver] = median(first);
-    runs.warm[driver] = median(warm);
+  }
+  for (const kind of ['first', 'warm'] as const) {
+    for (const driver of ['hpe', 'local'] as const) runs[kind][driver] = median(runSamples[kind][driver]);
   }
 
   // Mount and Unmount of the plugin alone (no dockerd in between), on a formatted volume.
