@@ -242,7 +242,9 @@ export class VolumeStore {
 
   /** The record of a Docker name: ONE etcd Range request. */
   async getByName(name: string): Promise<StoredVolume | undefined> {
-    return this.readOne(volumeNameKey(name), name);
+    const stored = await this.readOne(volumeNameKey(name), name);
+    if (stored !== undefined) this.#knows(stored.modRevision);
+    return stored;
   }
 
   /** The name index's key of a Docker name: what a lock's transaction reads for `storedFrom` (EtcdLocks' `read`). */
@@ -267,6 +269,10 @@ export class VolumeStore {
    */
   async listByName(): Promise<NamedVolume[]> {
     const entries = await this.readPrefix(VOLUME_NAMES_PREFIX);
+    // Revisions are decimal strings: the longer, else the greater, is the later.
+    let latest = '0';
+    for (const { modRevision: r } of entries) if (r.length > latest.length || (r.length === latest.length && r > latest)) latest = r;
+    this.#knows(latest);
     return entries.map((e) => {
       const record = parseListedRecord(e.value);
       return { name: e.key.slice(VOLUME_NAMES_PREFIX.length), ...(record === undefined ? {} : { record }) };
@@ -286,12 +292,7 @@ export class VolumeStore {
 
   /** Every key under `prefix` with its value, in pages of one consistent snapshot. */
   private async readPrefix(prefix: string): Promise<{ key: string; value: string; modRevision: string }[]> {
-    const { entries } = await this.snapshot(prefix);
-    // Revisions are decimal strings: the longer, else the greater, is the later.
-    let latest = '0';
-    for (const { modRevision: r } of entries) if (r.length > latest.length || (r.length === latest.length && r > latest)) latest = r;
-    this.#knows(latest);
-    return entries;
+    return (await this.snapshot(prefix)).entries;
   }
 
   /**
@@ -306,9 +307,12 @@ export class VolumeStore {
   }
 
   /**
-   * The highest revision of a record this store wrote or read from etcd (0 before any). The volume cache answers
-   * only once it has reached it: read-your-writes, and no answer older than one this process already gave from etcd
-   * (a Get that read etcd while the watch was behind, then a List from the cache).
+   * The highest revision of a record this store wrote, or read from the name index, in etcd (0 before any): always
+   * a revision of a name-index event, which the volume cache's watch delivers. The cache answers only once it has
+   * reached it: read-your-writes, and no answer older than one this process already gave from etcd (a Get that
+   * read etcd while the watch was behind, then a List from the cache). Reads of `/volumes/` alone do not count: a
+   * record written there without its name-index copy (by hand, or by HPE's plugin) has a revision the watch never
+   * delivers.
    */
   get lastKnownRevision(): bigint {
     return this.#lastKnown;
@@ -433,7 +437,9 @@ export class VolumeStore {
     // After a lost answer the guard fails on our own write: every compared key holds what we wrote, or is gone.
     const read = compares.map((c, i) => res.responses[i]?.response_range?.kvs?.[0]);
     if (retried && compares.every((c, i) => (written.has(c.key) ? read[i]?.value.toString('utf8') === written.get(c.key) : read[i] === undefined))) {
-      return this.#knows(read.find((kv) => kv !== undefined)?.mod_revision ?? res.header.revision);
+      // Only a revision read back is one the volume cache's watch delivers (the header's may be a lock's write).
+      const kept = read.find((kv) => kv !== undefined)?.mod_revision;
+      return kept === undefined ? res.header.revision : this.#knows(kept);
     }
 
     // Name the first failed condition from the values read in the else branch.
@@ -460,8 +466,6 @@ export class VolumeStore {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
     if (kv === undefined) return undefined;
-    // Its revision is the name index's too (one transaction writes both copies).
-    this.#knows(kv.mod_revision);
     return storedOf(prefixedKey(this.client.prefix, key), kv.value.toString('utf8'), kv.mod_revision);
   }
 
