@@ -332,6 +332,9 @@ class Manager implements VolumeManager {
     const store = this.#ctx.store;
     const first = fromEtcd ? await store.getByName(name) : await this.#readByName(name);
     if (first === undefined) throw notFoundForRemove(name);
+    // Refused before any write while the backend is not OK (an intent written with the locks would otherwise be
+    // finished by the background repair after Docker was told the Remove failed).
+    this.#ctx.backends.require(first.record.backend);
     const early = removeIntentWithLocks(this.#ctx, first);
     const opts = early === undefined ? {} : { firstWrite: early.firstWrite };
     const held = lockTargetsOf(first.record);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { systemClock as realClock, waitFor, type Clock } from '../../src/clock.js';
+import { INTENTS_PREFIX } from '../../src/etcd/index.js';
 import { probeBackends } from '../../src/volumes/index.js';
 import { createVolumeManager, type VolumeManager } from '../../src/volumes/manager.js';
 import { freePort } from '../../src/net.js';
@@ -15,6 +16,7 @@ import {
   WRONG_PASSWORD,
   buildConfig,
   clearArray,
+  etcdKeys,
   managerFor,
   pluginVolumes,
   settled,
@@ -180,6 +182,10 @@ describe('backend states', () => {
       await assert.rejects(m.create('during2', { size: '1', backend: 'down' }), {
         message: `ERROR: Backend 'down' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: ${reason}`,
       });
+      // A Remove on it is refused before anything is written: no intent that a repair would finish later.
+      await assert.rejects(m.remove('before'), { message: `ERROR: Backend 'down' was NOT initialized successfully. Please check hpe.conf for incorrect entries and rectify it. Reason: ${reason}` });
+      assert.deepEqual(await etcdKeys(env.client, INTENTS_PREFIX), [], 'no intent left by the refused Remove');
+      assert.equal((await m.get('before'))?.Name, 'before');
       await waitFor('a background retry', () => sleeps.length >= 2);
       assert.deepEqual(sleeps.slice(0, 2), [2000, 4000], 'the re-initialisation backs off as at start');
 
