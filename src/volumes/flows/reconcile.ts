@@ -207,11 +207,20 @@ async function detachOrphans(ctx: MountContext, options: ReconcileOptions, repor
 }
 
 /**
- * The arrays that may export the orphan to this host: a replicated volume's (or, without a record, any volume's of
- * a backend with a replication target) on both, as a Peer Persistence mount exports it and an Active/Passive one
- * from either side; removing this host's VLUNs where there are none does nothing.
+ * The arrays that may export the orphan to this host: a replicated volume's on both, as a Peer Persistence mount
+ * exports it and an Active/Passive one from either side; removing this host's VLUNs where there are none does
+ * nothing. Without a record (nothing says how it was exported) a backend's replication target is included only
+ * while it answers: a target that is down must not keep a device that may be a plain volume's attached here.
  */
 function orphanArrays(ctx: MountContext, backend: string, record: VolumeRecord | undefined): ArrayRole[] {
   const replicated = ctx.backends.views().some((v) => v.name === backend && v.replication !== undefined);
-  return replicated && record?.rcg_info !== null ? ['primary', 'replication target'] : ['primary'];
+  if (!replicated || (record !== undefined && record.rcg_info === null)) return ['primary'];
+  if (record !== undefined) return ['primary', 'replication target'];
+  try {
+    ctx.backends.replicationTarget(backend);
+    return ['primary', 'replication target'];
+  } catch (err) {
+    ctx.logger.warn({ backend, err: describe(err) }, 'reconcile at start: releasing a device no record holds on the primary array only; the replication target does not answer, so a VLUN of it there for this host, if any, is left');
+    return ['primary'];
+  }
 }
