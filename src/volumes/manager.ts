@@ -40,6 +40,7 @@ import { NodePresence } from './store/presence.js';
 import { VolumeCache } from './store/volume-cache.js';
 import { SecretFollower } from './backends/secret-follower.js';
 import { reconcileNode, type ReconcileReport } from './flows/reconcile.js';
+import { releaseIfUnused } from './flows/stale-references.js';
 
 /** What the repair at start did: the intents and arrays (RepairReport), this node's mount intents, and its kernel. */
 export type StartRepairReport = RepairReport & { mounts: MountRepairReport; host: ReconcileReport };
@@ -133,9 +134,17 @@ export interface VolumeManagerOptions {
    * briefly; a backend not OK by then is repaired when it turns OK), and for each volume's lock.
    */
   repairWait?: { backendsMs?: number; lockMs?: number };
+  /**
+   * References of containers gone without their Unmount (flows/stale-references.ts): how long after this node's
+   * last Mount of a volume it may be checked (default 30 s: a container binds its folder right after its Mount),
+   * and when, after a start that mounted volumes again, they are checked by themselves (default 45 s and 5 min).
+   */
+  staleReferences?: { graceMs?: number; checksAfterStartMs?: readonly number[] };
 }
 
 const DEFAULT_REPAIR_BACKENDS_WAIT_MS = 2000;
+const DEFAULT_STALE_GRACE_MS = 30_000;
+const DEFAULT_STALE_CHECKS_AFTER_START_MS = [45_000, 300_000];
 const DEFAULT_REPAIR_LOCK_WAIT_MS = 500;
 /** Background passes for intents whose lock stays held (a live operation elsewhere finishes them itself). */
 const MAX_BACKGROUND_REPAIRS = 5;
@@ -165,6 +174,10 @@ class Manager implements VolumeManager {
   readonly #clock: Clock;
   readonly #lockTtlSeconds: number;
   readonly #repairWait: { backendsMs: number; lockMs: number };
+  readonly #stale: { graceMs: number; checksAfterStartMs: readonly number[] };
+  /** When this process last answered a Mount of each volume (clock ms): see flows/stale-references.ts. */
+  readonly #lastMount = new Map<string, number>();
+  #staleChecks: Promise<void> = Promise.resolve();
   readonly #stop = new AbortController();
   /** Backends not yet repaired (not OK at the repair at start, or their target not OK); repaired when they turn OK. */
   readonly #unrepaired = new Set<string>();
@@ -184,6 +197,10 @@ class Manager implements VolumeManager {
     this.#clock = o.clock ?? systemClock;
     this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
     this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
+    this.#stale = {
+      graceMs: o.staleReferences?.graceMs ?? DEFAULT_STALE_GRACE_MS,
+      checksAfterStartMs: o.staleReferences?.checksAfterStartMs ?? DEFAULT_STALE_CHECKS_AFTER_START_MS,
+    };
     this.#backends = new Backends(o.config, o.secrets, {
       logger: o.logger,
       clock: this.#clock,
@@ -342,13 +359,18 @@ class Manager implements VolumeManager {
     await this.#locks.withLocks(held, async (_signal, locks) => {
       // Written with the locks: the record was still `first` then, and the locks keep it so.
       const written = locks.firstWritten ? early?.intent : undefined;
-      const current = written !== undefined ? first : await store.getByName(name);
+      let current = written !== undefined ? first : await store.getByName(name);
       if (current === undefined) throw notFoundForRemove(name);
       if (!sameLockTargets(lockTargetsOf(current.record), held)) {
         relock = true;
         return;
       }
-      const holders = mountHolders(current.record);
+      let holders = mountHolders(current.record);
+      if (holders.length > 0 && holders.every((h) => h.node === this.#ctx.nodeId) && (await this.#releasedIfUnused(current, 'remove'))) {
+        current = await store.getByName(name);
+        if (current === undefined) throw notFoundForRemove(name);
+        holders = mountHolders(current.record);
+      }
       if (holders.length > 0) {
         throw new VolumeRequestError(
           `Volume ${name} is in use and cannot be removed: mounted on ${holdersText(holders)}`,
@@ -468,7 +490,10 @@ class Manager implements VolumeManager {
           return { mounted: await mountHere(this.#ctx, taken, id) };
         }),
       );
-      if ('mounted' in step) return { Mountpoint: step.mounted.mountpoint, Devicename: step.mounted.device };
+      if ('mounted' in step) {
+        this.#lastMount.set(name, this.#clock.now());
+        return { Mountpoint: step.mounted.mountpoint, Devicename: step.mounted.device };
+      }
       await this.#ctx.store.waitForChange(step.waitFrom.record.id, step.waitFrom.modRevision, until, this.#clock);
     }
   }
@@ -653,6 +678,8 @@ class Manager implements VolumeManager {
       })
       .catch((err: unknown): ReconcileReport => ({ actions: [], left: [{ volume: '(all)', reason: `reconcile at start failed: ${describe(err)}` }] }));
     if (mounts.left.length > 0 || host.left.length > 0) this.#repairMountsLater(MOUNT_REPAIR_FIRST_DELAY_MS);
+    const mountedAgain = host.actions.filter((a) => a.action === 'mounted again').map((a) => a.volume);
+    if (mountedAgain.length > 0) this.#checkStaleLater(mountedAgain);
     const report = { ...(await this.#pass(undefined, records)), mounts, host };
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
     if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
@@ -704,12 +731,68 @@ class Manager implements VolumeManager {
     });
   }
 
+  /**
+   * Under the volume's lock: releases this node's references when no container on this host mounts the volume any
+   * more (flows/stale-references.ts), unless this process answered a Mount of it within the grace time.
+   */
+  async #releasedIfUnused(stored: StoredVolume, during: 'remove' | 'check after start'): Promise<boolean> {
+    const name = stored.record.display_name;
+    const last = this.#lastMount.get(name);
+    if (last !== undefined && this.#clock.now() - last < this.#stale.graceMs) return false;
+    const outcome = await releaseIfUnused(this.#ctx, stored);
+    if (outcome === 'released') {
+      this.#logger.info(
+        { volume: name, during, references: stored.record.node_mount_info?.[this.#ctx.nodeId] },
+        'released references of containers gone without their Unmount: no container on this host mounts the volume any more',
+      );
+    }
+    return outcome === 'released';
+  }
+
+  /**
+   * After a start that mounted volumes again (their containers outlived the plugin): dockerd restarted after a
+   * crash stops such containers without their Unmount, so each is checked again later, by itself.
+   */
+  #checkStaleLater(names: readonly string[]): void {
+    // Its own chain: its waits must not hold up the background repairs.
+    this.#staleChecks = this.#staleChecks.then(async () => {
+      let waited = 0;
+      let left = [...names];
+      for (const at of this.#stale.checksAfterStartMs) {
+        await this.#clock.sleep(Math.max(0, at - waited), this.#stop.signal);
+        waited = at;
+        if (this.#stop.signal.aborted) return;
+        const still: string[] = [];
+        for (const name of left) {
+          try {
+            const released = await this.#locks.withLocks(
+              [volumeLock(name)],
+              async () => {
+                const found = await this.#ctx.store.getByName(name);
+                const current = found === undefined ? undefined : await settledForThisNode(this.#ctx, found);
+                return current === undefined || current.record.node_mount_info?.[this.#ctx.nodeId] === undefined || (await this.#releasedIfUnused(current, 'check after start'));
+              },
+              { waitMs: this.#repairWait.lockMs },
+            );
+            if (!released) still.push(name);
+          } catch (err) {
+            still.push(name);
+            this.#logger.warn({ volume: name, err: describe(err) }, 'could not check the volume for references of containers gone without their Unmount; checked again later');
+          }
+        }
+        left = still;
+        if (left.length === 0) return;
+      }
+    });
+  }
+
   async close(): Promise<void> {
     this.#stop.abort();
     await this.#cache.stop();
     await this.#secrets.stop();
     await this.#presence.stop();
     await this.#background.catch(() => undefined);
+    await this.#staleChecks.catch(() => undefined);
     await this.#locks.close();
     await this.#backends.close();
   }

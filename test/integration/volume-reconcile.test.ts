@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { waitFor } from '../../src/clock.js';
 import type { VolumeManager, VolumeManagerOptions } from '../../src/volumes/manager.js';
 import { hostsWorld, isMounted as mounted, simLoops as loopsOf } from '../fixtures/test-hosts.js';
 import { countingListings } from '../support/etcd.js';
@@ -25,16 +26,26 @@ const killed = (m: VolumeManager) => world.dies(m, { node: 'node-a', hostname: '
 
 const simLoops = () => loopsOf(world.env.primary);
 
-test('plugin killed while a container uses the volume: the next start mounts it again, references kept', async () => {
+/**
+ * A volume mounted for container c1 (file `f` = 'kept'), a container's own mount of it (a bind mount standing for
+ * the container's namespace), then the plugin killed: its mount namespace goes, the container's mount and the
+ * device stay.
+ */
+async function containerOutlivesPlugin(volume: string): Promise<{ Mountpoint: string; container: string }> {
   const m = await plugin();
-  await m.create('r1', { size: '1' });
-  const { Mountpoint } = await m.mount('r1', 'c1');
+  await m.create(volume, { size: '1' });
+  const { Mountpoint } = await m.mount(volume, 'c1');
   writeFileSync(join(Mountpoint, 'f'), 'kept');
-  const container = join(world.root, 'container-c1');
+  const container = join(world.root, `container-${volume}`);
   mkdirSync(container);
-  execFileSync('mount', ['--bind', Mountpoint, container]); // the container's own mount of the volume
+  execFileSync('mount', ['--bind', Mountpoint, container]);
   await killed(m);
-  execFileSync('umount', [Mountpoint]); // the plugin's mount namespace went with it; the device stays
+  execFileSync('umount', [Mountpoint]);
+  return { Mountpoint, container };
+}
+
+test('plugin killed while a container uses the volume: the next start mounts it again, references kept', async () => {
+  const { Mountpoint, container } = await containerOutlivesPlugin('r1');
 
   const m2 = await plugin();
   const report = await m2.repair();
@@ -69,6 +80,54 @@ test('dockerd restarted after a crash (its containers gone, no Unmount sent): th
   assert.equal(readFileSync(join(again.Mountpoint, 'f'), 'utf8'), 'kept');
   await m2.unmount('r4', 'c5');
   assert.deepEqual(simLoops(), []);
+});
+
+test("containers gone without their Unmount after a start that mounted the volume again: Remove releases their references, never while one still mounts it or right after a Mount", async () => {
+  const { Mountpoint, container } = await containerOutlivesPlugin('r5');
+
+  const m2 = await plugin('node-a', { staleReferences: { graceMs: 0, checksAfterStartMs: [] } });
+  assert.deepEqual((await m2.repair()).host.actions.map((a) => [a.volume, a.action]), [['r5', 'mounted again']]);
+  // The container still mounts it: refused, and the plugin's mount is back.
+  await assert.rejects(m2.remove('r5'), /Volume r5 is in use and cannot be removed: mounted on node-a \(1 container mount\)/);
+  assert.ok(mounted(Mountpoint));
+  assert.equal(readFileSync(join(Mountpoint, 'f'), 'utf8'), 'kept');
+  assert.equal(readFileSync(join(container, 'f'), 'utf8'), 'kept', "the container's mount is untouched");
+
+  // dockerd stops the container without its Unmount (docker/for-linux#404).
+  execFileSync('umount', [container]);
+  await m2.remove('r5');
+  assert.equal(await world.store.getByName('r5'), undefined);
+  assert.equal(mounted(Mountpoint), false);
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.deepEqual(await world.vlunHosts(), [], "this host's VLUN removed");
+});
+
+test('right after a Mount, a dead reference is not checked: a container may be about to bind the folder', async () => {
+  const { Mountpoint, container } = await containerOutlivesPlugin('r7');
+  const m2 = await plugin('node-a', { staleReferences: { graceMs: 60_000, checksAfterStartMs: [] } });
+  await m2.repair();
+  execFileSync('umount', [container]);
+  // A new container mounts and unmounts it: c1's reference stays, and within the grace time it is not checked.
+  await m2.mount('r7', 'c2');
+  await m2.unmount('r7', 'c2');
+  await assert.rejects(m2.remove('r7'), /is in use and cannot be removed/);
+  assert.deepEqual((await world.store.getByName('r7'))!.record.node_mount_info, { 'node-a': ['c1'] });
+  assert.ok(mounted(Mountpoint), 'left mounted as it was');
+});
+
+test('after a start that mounted a volume again, it is checked by itself later: released once no container mounts it', async () => {
+  const { Mountpoint, container } = await containerOutlivesPlugin('r6');
+
+  const m2 = await plugin('node-a', { staleReferences: { graceMs: 0, checksAfterStartMs: [200, 1500] } });
+  assert.deepEqual((await m2.repair()).host.actions.map((a) => [a.volume, a.action]), [['r6', 'mounted again']]);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual((await world.store.getByName('r6'))!.record.node_mount_info, { 'node-a': ['c1'] }, 'the first check found the container still mounting it');
+  assert.ok(mounted(Mountpoint));
+  execFileSync('umount', [container]);
+  await waitFor('released by the second check', async () => (await world.store.getByName('r6'))!.record.node_mount_info === undefined, { timeoutMs: 5000 });
+  assert.equal(mounted(Mountpoint), false);
+  assert.deepEqual(simLoops(), [], 'detached');
+  await m2.remove('r6');
 });
 
 test('reboot (everything unmounted and detached behind the plugin): released at start, and another host mounts it at once', async (t) => {
