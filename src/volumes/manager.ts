@@ -379,7 +379,8 @@ class Manager implements VolumeManager {
       }
       await removeStored(this.#ctx, current, locks, written);
     }, opts);
-    if (relock) await this.#remove(name, true);
+    if (relock) return this.#remove(name, true);
+    this.#lastMount.delete(name);
   }
 
   // ----- get, list, path ------------------------------------------------------------------------------------
