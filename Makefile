@@ -1,6 +1,6 @@
 # Everything a fresh Debian machine needs is installed by `make deps` (called by the other targets): etcd, Docker,
 # busybox (the test image) and the data-path tools the plugin's rootfs carries (e2fsprogs, xfsprogs, open-iscsi,
-# multipath-tools, udev).
+# multipath-tools, udev, and util-linux where losetup is missing).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE := node
