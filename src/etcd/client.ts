@@ -35,6 +35,12 @@ const DEFAULT_TRANSIENT_RETRY_MS = 10_000;
 /** Waits between attempts while etcd elects a leader. */
 const TRANSIENT_BACKOFF = { initialMs: 100, maxMs: 1000 } as const;
 
+/** A key, or with `prefix` every key under it, without host_etcd_prefix. */
+export interface KeyRange {
+  key: string;
+  prefix: boolean;
+}
+
 interface EtcdRecord {
   value: string;
   modRevision: string;
@@ -71,11 +77,18 @@ export interface EtcdClient {
    * run: retried like `retryingTransient`, a failure mapped to an `EtcdError`, an auth or permission failure said
    * again with who the client is, the key refused and the fix.
    */
-  readingRaw<T>(range: { key: string; prefix: boolean }, op: (attempt: number) => Promise<T>): Promise<T>;
+  readingRaw<T>(range: KeyRange, op: (attempt: number) => Promise<T>): Promise<T>;
+  /**
+   * Runs `op` (a write or a transaction on `raw` touching `ranges`) as the client's own writes run: retried like
+   * `retryingTransient`, a failure mapped to an `EtcdError`, an auth or permission failure said again with who the
+   * client is, the keys refused and the fix. No range (a lease grant): an auth failure still names who the client is.
+   */
+  writingRaw<T>(ranges: KeyRange | readonly KeyRange[], op: (attempt: number) => Promise<T>): Promise<T>;
   /**
    * The underlying etcd3 client, for later modules (leases, locks), within host_etcd_prefix (an etcd3 namespace).
-   * It has this module's timeouts, retry policy and credentials; map its errors with
-   * `toEtcdError(err, client.endpoint)`. Created, and etcd3 loaded, on first access.
+   * It has this module's timeouts, retry policy and credentials; run calls on keys through `readingRaw` /
+   * `writingRaw` (others: map their errors with `toEtcdError(err, client.endpoint)`). Created, and etcd3 loaded,
+   * on first access.
    */
   readonly raw: Namespace;
 }
@@ -197,12 +210,28 @@ export class Etcd3Client implements EtcdClient {
     return prefixedKey(this.prefix, key);
   }
 
-  private reading(key: string, prefix: boolean): EtcdAccess {
-    return { key: prefix ? `${this.etcdKey(key)}*` : this.etcdKey(key), write: false, adminOnly: isAdminOnlyKey(key) };
+  /** What a permission failure names of an operation on `ranges`: the etcd keys (`*` after a prefix). */
+  private access(ranges: KeyRange | readonly KeyRange[], write: boolean): EtcdAccess | undefined {
+    const all = 'key' in ranges ? [ranges] : ranges;
+    if (all.length === 0) return undefined;
+    const keys = [...new Set(all.map((r) => (r.prefix ? `${this.etcdKey(r.key)}*` : this.etcdKey(r.key))))];
+    return { key: listed(keys), write, adminOnly: all.some((r) => isAdminOnlyKey(r.key)) };
   }
 
-  readingRaw<T>(range: { key: string; prefix: boolean }, op: (attempt: number) => Promise<T>): Promise<T> {
-    return this.run(op, this.reading(range.key, range.prefix));
+  private reading(key: string, prefix: boolean): EtcdAccess | undefined {
+    return this.access({ key, prefix }, false);
+  }
+
+  private writing(key: string): EtcdAccess | undefined {
+    return this.access({ key, prefix: false }, true);
+  }
+
+  readingRaw<T>(range: KeyRange, op: (attempt: number) => Promise<T>): Promise<T> {
+    return this.run(op, this.access(range, false));
+  }
+
+  writingRaw<T>(ranges: KeyRange | readonly KeyRange[], op: (attempt: number) => Promise<T>): Promise<T> {
+    return this.run(op, this.access(ranges, true));
   }
 
   /** A read through the gateway; through gRPC when the gateway cannot serve this cluster (from then on). */
@@ -292,10 +321,6 @@ export class Etcd3Client implements EtcdClient {
     }, this.writing(key));
   }
 
-  private writing(key: string): EtcdAccess {
-    return { key: this.etcdKey(key), write: true, adminOnly: isAdminOnlyKey(key) };
-  }
-
   putIfUnchanged(key: string, value: string, modRevision: string): Promise<boolean> {
     checkRevision(modRevision);
     return this.run(async (attempt) => {
@@ -352,6 +377,11 @@ function namespaced(root: Etcd3, prefix: string): Namespace {
     return txn;
   };
   return ns;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** The value the else branch of a guarded write read (undefined: no key). */

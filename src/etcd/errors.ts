@@ -59,6 +59,7 @@ export type EtcdIdentity = { by: 'user'; user: string } | { by: 'cert'; cn: stri
 
 /** The key an operation touched, for a permission failure (the etcd key, prefix included). */
 export interface EtcdAccess {
+  /** One key, or several as one text (`a, b and c`) for a transaction. */
   key: string;
   write: boolean;
   /** A key record or secret: only the admin's role writes it. */

@@ -2,7 +2,7 @@
  * etcd: the client (bounded, mapped errors; reads over the JSON gateway, the rest over etcd3, loaded on first
  * need), per-member health, and the backend key-record store. Importing this module does not load etcd3.
  */
-export { createEtcdClient, Etcd3Client, type EtcdClient } from './client.js';
+export { createEtcdClient, Etcd3Client, type EtcdClient, type KeyRange } from './client.js';
 export { toEtcdError } from './errors.js';
 export { prefixRangeEnd } from './gateway.js';
 export { endpointsLabel } from './endpoints.js';

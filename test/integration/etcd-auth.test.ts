@@ -2,15 +2,17 @@
  * host_etcd_prefix and etcd authentication against a real etcd: two plugin clusters on one etcd do not see each
  * other; with auth on, the plugin's role serves volumes and reads key records but may not write key records or
  * secrets, which the admin's role can (by password and by certificate CN); `etcd-roles` prints and applies the
- * roles; `check` says why an identity is refused.
+ * roles; `check` says why an identity is refused; a role that lacks a grant is named, with the key and the fix, by
+ * whatever was refused (client, volume store, intents, locks).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { HostConfig } from '../../src/config/index.js';
-import { createEtcdClient, listPrefix, readAllKeyRecords, readNamedSecretRecords, type Etcd3Client } from '../../src/etcd/index.js';
+import { createEtcdClient, listPrefix, prefixRangeEnd, readAllKeyRecords, readNamedSecretRecords, type Etcd3Client } from '../../src/etcd/index.js';
 import { EtcdError } from '../../src/errors.js';
 import { resolveEtcdPassword } from '../../src/secrets/index.js';
-import type { VolumeManager } from '../../src/volumes/index.js';
+import { arrayVolumeName, EtcdLocks, LockError, newVolumeId, volumeLock, VolumeStore, VolumeStoreError, type VolumeManager, type VolumeRecord } from '../../src/volumes/index.js';
+import { IntentStore } from '../../src/volumes/store/intents.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { noArrays, tempDir, testPasswords, twoBackendConfig, type TempDir } from '../support/configs.js';
 import { enableEtcdAuth, etcdctl, expectEtcdError, issueClientCert, startEtcd, tlsCfg, type EtcdCluster } from '../support/etcd.js';
@@ -20,6 +22,7 @@ const passphrase = 'correct horse battery staple';
 const ROOT_PASSWORD = 'Root-Etcd-Pw-81';
 const PLUGIN_PASSWORD = 'Plugin-Etcd-Pw-82';
 const ADMIN_PASSWORD = 'Admin-Etcd-Pw-83';
+const NARROW_PASSWORD = 'Narrow-Etcd-Pw-84';
 const noDocker = { DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
 const transcript = new Transcript();
 
@@ -43,7 +46,7 @@ after(async () => {
   const leaked = transcript.leaked({ root: ROOT_PASSWORD, plugin: PLUGIN_PASSWORD, admin: ADMIN_PASSWORD, passphrase });
   assert.deepEqual(leaked, [], 'a CLI printed a password');
   const logs = env?.logLines.join('') ?? '';
-  for (const secret of [ROOT_PASSWORD, PLUGIN_PASSWORD, ADMIN_PASSWORD]) assert.ok(!logs.includes(secret), 'a log line contains an etcd password');
+  for (const secret of [ROOT_PASSWORD, PLUGIN_PASSWORD, ADMIN_PASSWORD, NARROW_PASSWORD]) assert.ok(!logs.includes(secret), 'a log line contains an etcd password');
 });
 
 /** hpe.conf for the CLIs (two backends; arrays nowhere), with `defaults` added to [DEFAULT]. */
@@ -199,6 +202,54 @@ describe('etcd auth by user and password', () => {
     const { err: listed } = await expectEtcdError(() => listPrefix(plugin.client, '/elsewhere/'), 'permission');
     assert.match(listed.message, /etcd user hpe-plugin-cluster-a \(host_etcd_user\) may not do reading \/cluster-a\/elsewhere\/\*/);
     assert.match(listed.fix, /the role of etcd user hpe-plugin-cluster-a \(host_etcd_user\) lacks a grant for this key: compare it with `hpedockerplugin etcd-roles`/);
+  });
+
+  test('a role that lacks a grant: the volume store, the intents and the locks say who was refused which key, and the fix', async () => {
+    // A role narrower than etcd-roles' plugin role: the volume records, but not the name index, intents or locks.
+    const auth = whole.root.auth;
+    await auth.roleAdd({ name: 'hpe-narrow' });
+    const volumes = Buffer.from('/cluster-a/volumes/');
+    await auth.roleGrantPermission({ name: 'hpe-narrow', perm: { permType: 'Readwrite', key: volumes, range_end: prefixRangeEnd(volumes) } });
+    await auth.userAdd({ name: 'hpe-narrow', password: NARROW_PASSWORD });
+    await auth.userGrantRole({ user: 'hpe-narrow', role: 'hpe-narrow' });
+    const narrow = await createEtcdClient(
+      { endpoints: env.etcd.endpoints, prefix: '/cluster-a', user: 'hpe-narrow', password: { raw: '$env{NARROW}', line: 1 } },
+      { password: NARROW_PASSWORD },
+    );
+    closers.push(() => narrow.close());
+    const who = 'etcd user hpe-narrow \\(host_etcd_user\\)';
+    const lacksGrant = new RegExp(`^the role of ${who} lacks a grant for this key: compare it with \`hpedockerplugin etcd-roles\` \\(--apply adds what is missing\\)$`);
+    const refused = (prefix: string, what: string, ErrorClass: typeof VolumeStoreError | typeof LockError) => (e: unknown) => {
+      assert.ok(e instanceof ErrorClass, String(e));
+      assert.match(e.message, new RegExp(`^${prefix}: etcd [^ ]+: permission: ${who} may not do ${what}: `));
+      assert.match(e.fix, lacksGrant);
+      assert.equal(e.retryable, false);
+      return true;
+    };
+
+    const store = new VolumeStore(narrow);
+    assert.equal(await store.getById(newVolumeId()), undefined, 'what the role grants is read');
+    await assert.rejects(store.getByName('narrow-vol'), refused('ETCD data read failed: narrow-vol', 'reading /cluster-a/volume-names/narrow-vol', VolumeStoreError));
+    await assert.rejects(store.listByName(), refused('ETCD volume list failed', 'reading /cluster-a/volume-names/\\*', VolumeStoreError));
+    const id = newVolumeId();
+    const record = {
+      id, name: id, display_name: 'narrow-vol', '3par_vol_name': arrayVolumeName(id, false), backend: 'DEFAULT', size: 1,
+      provisioning: 'thin', flash_cache: null, compression: null, qos_name: null, mount_conflict_delay: 30, cpg: null, snap_cpg: null,
+      is_snap: false, snapshots: [], snap_metadata: null, has_schedule: false, rcg_info: null, fsOwner: null, fsMode: null,
+      Options: null, path_info: null, created: new Date().toISOString(),
+    } satisfies VolumeRecord;
+    await assert.rejects(
+      store.create(record),
+      refused('ETCD data save failed: narrow-vol', `writing /cluster-a/volume-names/narrow-vol and /cluster-a/volumes/${id}`, VolumeStoreError),
+    );
+
+    const intent = { op: 'create', flow: 'volume', id, name: 'narrow-vol', backend: 'DEFAULT', arrayName: record['3par_vol_name'], v: 1, node: 'n1', started: record.created } as const;
+    await assert.rejects(new IntentStore(narrow).write(intent), refused('ETCD data save failed: narrow-vol', `writing /cluster-a/volume-intents/${id}`, VolumeStoreError));
+
+    const locks = new EtcdLocks(narrow, { waitMs: 1000 });
+    closers.push(() => locks.close());
+    await assert.rejects(locks.acquire(volumeLock('narrow-vol')), refused('ETCD lock failed: volume narrow-vol', 'writing /cluster-a/_locks/volume/narrow-vol/\\*', LockError));
+    assert.deepEqual((await allKeys()).filter((k) => k.includes('narrow-vol') || k.includes(id)), [], 'nothing was written');
   });
 
   test('the encryptor with the admin\'s identity writes a key record; with the plugin\'s it is refused', async () => {

@@ -27,7 +27,7 @@ import { EtcdLeaseInvalidError, type ICompare, type Lease } from 'etcd3';
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
 import { LOCKS_PREFIX, prefixRangeEnd, toEtcdError, waitForKeyEvent } from '../../etcd/index.js';
-import { HpeError } from '../../errors.js';
+import { EtcdError, HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
 
@@ -226,7 +226,8 @@ export class EtcdLocks {
         // Free lock and guard still true: our key and the caller's write in one transaction. After a lost answer
         // the retry finds the queue not empty; the else branch then finds our key, written with the caller's.
         const { ifModRevision, put } = firstWrite;
-        const fast = await client.retryingTransient(() =>
+        const guarded = [{ key: prefix, prefix: true }, { key: ifModRevision.key, prefix: false }, { key: put.key, prefix: false }];
+        const fast = await client.writingRaw(guarded, () =>
           ifNoKeyUnder(raw, prefix)
             .and(ifModRevision.key, 'Mod', '==', ifModRevision.modRevision)
             .then(raw.put(mine).value(JSON.stringify(info)).lease(session.lease.grant()), raw.put(put.key).value(put.value))
@@ -240,7 +241,8 @@ export class EtcdLocks {
       // then reads our key to learn when it was queued. Both branches read `read` too, used if we hold the lock.
       const holderFirst = () => raw.getAll().prefix(prefix).sort('Create', 'Ascend').limit(1);
       const alsoRead = () => (read === undefined ? [] : [raw.get(read)]);
-      const queued = await client.retryingTransient(() =>
+      const queue = [{ key: prefix, prefix: true }, ...(read === undefined ? [] : [{ key: read, prefix: false }])];
+      const queued = await client.writingRaw(queue, () =>
         raw
           .if(mine, 'Create', '==', 0)
           .then(raw.put(mine).value(JSON.stringify(info)).lease(session.lease.grant()), holderFirst(), ...alsoRead())
@@ -257,7 +259,7 @@ export class EtcdLocks {
       }
       const before = (BigInt(ours) - 1n).toString();
       for (;;) {
-        const ahead = await client.retryingTransient(() => raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec());
+        const ahead = await client.readingRaw({ key: prefix, prefix: true }, () => raw.getAll().prefix(prefix).maxCreateRevision(before).sort('Create', 'Descend').limit(1).exec());
         const predecessor = ahead.kvs[0];
         if (predecessor === undefined) return this.held(target, mine, session.signal, false, undefined);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
@@ -268,7 +270,8 @@ export class EtcdLocks {
     } catch (e) {
       // Leave the queue: our key would otherwise hold up the waiters behind it until the session ends.
       if (key !== undefined) await deleteKey(client, key).catch(() => undefined);
-      if (e instanceof HpeError) throw e;
+      // etcd's failures (explained by the client, or from the watch) become the lock's; our own pass as they are.
+      if (e instanceof HpeError && !(e instanceof EtcdError)) throw e;
       const cause = toEtcdError(e, client.endpoint);
       throw new LockError(`ETCD lock failed: ${describeTarget(target)}: ${cause.message}`, cause.fix, { retryable: cause.retryable, cause });
     }
@@ -298,7 +301,7 @@ export class EtcdLocks {
     const raw = this.client.raw;
     // etcd3 grants a lease when it is made, so each attempt makes one; a grant whose answer was lost leaves a
     // lease without keys, which expires within the TTL.
-    const lease = await this.client.retryingTransient(async () => {
+    const lease = await this.client.writingRaw([], async () => {
       const attempt = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
       try {
         await attempt.grant();
@@ -393,5 +396,5 @@ export class EtcdLocks {
 
 /** Deletes a lock key, again after an election's failures (deleting one already gone is no error). */
 async function deleteKey(client: EtcdClient, key: string): Promise<void> {
-  await client.retryingTransient(() => client.raw.delete().key(key).exec());
+  await client.writingRaw({ key, prefix: false }, () => client.raw.delete().key(key).exec());
 }

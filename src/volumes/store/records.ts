@@ -334,7 +334,7 @@ export class VolumeStore {
       try {
         // Later pages read at the first page's revision, so the list is one consistent snapshot.
         const at = revision;
-        res = await this.client.retryingTransient(() => {
+        res = await this.client.readingRaw({ key: prefix, prefix: true }, () => {
           const range = this.client.raw.getAll().inRange({ start: from, end }).limit(LIST_PAGE_SIZE);
           return (at === undefined ? range : range.revision(at)).exec();
         });
@@ -410,6 +410,7 @@ export class VolumeStore {
       ...(changes.remove ?? []).flatMap((s) => [volumeNameKey(s.record.display_name), volumeKey(s.record.id)]),
       ...(changes.alsoDelete ?? []),
     ];
+    const touched = [...compares.map((c) => c.key), ...deleted].map((key) => ({ key, prefix: false }));
     const transaction = () => {
       const raw = this.client.raw;
       const [first, ...rest] = compares;
@@ -425,7 +426,7 @@ export class VolumeStore {
     let res;
     let retried = false;
     try {
-      res = await this.client.retryingTransient((attempt) => {
+      res = await this.client.writingRaw(touched, (attempt) => {
         retried = attempt > 1;
         return transaction();
       });
@@ -461,7 +462,7 @@ export class VolumeStore {
   private async readOne(key: string, what: string): Promise<StoredVolume | undefined> {
     let kv;
     try {
-      kv = (await this.client.retryingTransient(() => this.client.raw.get(key).exec())).kvs[0];
+      kv = (await this.client.readingRaw({ key, prefix: false }, () => this.client.raw.get(key).exec())).kvs[0];
     } catch (e) {
       throw this.failure(`ETCD data read failed: ${what}`, e);
     }
