@@ -33,5 +33,7 @@ export {
   createNamedSecret,
   replaceNamedSecret,
   deleteNamedSecret,
+  replaceClusterKeyAndSecrets,
+  type GuardedRecord,
   type NamedSecretRecords,
 } from './secret-store.js';

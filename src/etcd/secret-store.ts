@@ -65,3 +65,35 @@ export function replaceNamedSecret(client: EtcdClient, name: string, raw: string
 export function deleteNamedSecret(client: EtcdClient, name: string, modRevision?: string): Promise<boolean> {
   return client.delete(namedSecretKey(name), modRevision);
 }
+
+/** A record to write only if it is still at `modRevision`. */
+export interface GuardedRecord {
+  raw: string;
+  modRevision: string;
+}
+
+/**
+ * Replaces the cluster key record and the given secrets' records in ONE transaction, only if each of them is still
+ * at its `modRevision`: all are written, or none (`false`: someone else changed one of them meanwhile).
+ */
+export async function replaceClusterKeyAndSecrets(client: EtcdClient, key: GuardedRecord, secrets: ReadonlyMap<string, GuardedRecord>): Promise<boolean> {
+  const records = new Map<string, GuardedRecord>([[CLUSTER_SECRETS_KEY, key], ...[...secrets].map(([name, r]) => [namedSecretKey(name), r] as const)]);
+  for (const r of records.values()) if (!/^\d+$/.test(r.modRevision)) throw new TypeError(`modRevision must be a decimal etcd revision, got ${JSON.stringify(r.modRevision)}`);
+  const entries = [...records];
+  return client.writingRaw(
+    entries.map(([k]) => ({ key: k, prefix: false })),
+    async (attempt) => {
+      const raw = client.raw;
+      const [[firstKey, first], ...rest] = entries as [[string, GuardedRecord], ...[string, GuardedRecord][]];
+      let txn = raw.if(firstKey, 'Mod', '==', first.modRevision);
+      for (const [k, r] of rest) txn = txn.and(k, 'Mod', '==', r.modRevision);
+      const res = await txn
+        .then(...entries.map(([k, r]) => raw.put(k).value(r.raw)))
+        .else(...entries.map(([k]) => raw.get(k)))
+        .commit();
+      if (res.succeeded) return true;
+      // After a lost answer the guard fails on our own write: every key then holds what we wrote.
+      return attempt > 1 && entries.every(([, r], i) => res.responses[i]?.response_range?.kvs?.[0]?.value.toString('utf8') === r.raw);
+    },
+  );
+}

@@ -13,7 +13,7 @@ import {
   replaceNamedSecret,
 } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
-import { currentKey, obtainKey, parseClusterKeyRecord } from './key-record.js';
+import { currentKey, obtainKey, parseClusterKeyRecord, type KeyRecordV1 } from './key-record.js';
 import { parseClusterKey, type ClusterKeyLookup } from './named.js';
 import {
   currentVersion,
@@ -29,15 +29,23 @@ import {
 import { namedSecretReferences } from './resolve.js';
 
 /** A named secret's record as etcd holds it, for messages. */
-const secretAt = (client: EtcdClient, name: string) => prefixedKey(client.prefix, namedSecretKey(name));
+export const secretAt = (client: EtcdClient, name: string) => prefixedKey(client.prefix, namedSecretKey(name));
 /** The cluster secrets key record as etcd holds it, for messages. */
-const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, CLUSTER_SECRETS_KEY);
+export const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, CLUSTER_SECRETS_KEY);
 
 /** Guarded writes that lose to another admin re-read and try again; after this many, the command gives up. */
-const WriteAttempts = 5;
+export const WriteAttempts = 5;
 
-function concurrentChange(path: string): SecretError {
+export function concurrentChange(path: string): SecretError {
   return new SecretError(`${path} was changed by someone else on each of ${WriteAttempts} attempts; nothing was written`, 'run the command again');
+}
+
+/** A passphrase that does not give the cluster secrets key `record`. */
+export function differentClusterPassphrase(client: EtcdClient, record: KeyRecordV1): SecretError {
+  return new SecretError(
+    `the cluster secrets key ${record.kid} at ${clusterKeyAt(client)} (created ${record.created}) was made from a different passphrase; nothing was written`,
+    `give the cluster secrets passphrase used when key ${record.kid} was created`,
+  );
 }
 
 /** Whether `/secrets-key` exists yet: a first `secret put` asks for the new passphrase twice. */
@@ -57,11 +65,7 @@ async function obtainClusterKey(client: EtcdClient, passphrase: string, now: Dat
         return found === undefined ? undefined : parseClusterKeyRecord(found.raw, clusterKeyAt(client));
       },
       create: (raw) => createClusterKeyRecord(client, raw),
-      differentPassphrase: (record) =>
-        new SecretError(
-          `the cluster secrets key ${record.kid} at ${clusterKeyAt(client)} (created ${record.created}) was made from a different passphrase; nothing was written`,
-          `give the cluster secrets passphrase used when key ${record.kid} was created`,
-        ),
+      differentPassphrase: (record) => differentClusterPassphrase(client, record),
       changedMeanwhile: () => concurrentChange(clusterKeyAt(client)),
     },
     passphrase,
