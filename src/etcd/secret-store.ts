@@ -51,14 +51,31 @@ export async function readNamedSecret(client: EtcdClient, name: string): Promise
   return rec === undefined ? undefined : { raw: rec.value, modRevision: rec.modRevision };
 }
 
-/** Creates the secret's record only if it has none; `false` if one exists (possibly created meanwhile). */
-export function createNamedSecret(client: EtcdClient, name: string, raw: string): Promise<boolean> {
-  return client.putIfAbsent(namedSecretKey(name), raw);
+/**
+ * Writes the secret's record only if it is still at `modRevision` (undefined: only if it has none) AND the cluster
+ * key record is still at `keyModRevision`: a value sealed under a key replaced meanwhile (`secret rotate-key`) is
+ * never written. `false` if either changed.
+ */
+export function writeNamedSecret(client: EtcdClient, name: string, raw: string, modRevision: string | undefined, keyModRevision: string): Promise<boolean> {
+  const key = namedSecretKey(name);
+  for (const r of [modRevision ?? '0', keyModRevision]) checkRevision(r);
+  return client.writingRaw(
+    [key, CLUSTER_SECRETS_KEY].map((k) => ({ key: k, prefix: false })),
+    async (attempt) => {
+      const txn = client.raw;
+      const res = await (modRevision === undefined ? txn.if(key, 'Create', '==', 0) : txn.if(key, 'Mod', '==', modRevision))
+        .and(CLUSTER_SECRETS_KEY, 'Mod', '==', keyModRevision)
+        .then(txn.put(key).value(raw))
+        .else(txn.get(key))
+        .commit();
+      // After a lost answer the guard fails on our own write: the key then holds what we wrote.
+      return res.succeeded || (attempt > 1 && res.responses[0]?.response_range?.kvs?.[0]?.value.toString('utf8') === raw);
+    },
+  );
 }
 
-/** Replaces the record only if it is still at `modRevision`; `false` if it changed or was deleted meanwhile. */
-export function replaceNamedSecret(client: EtcdClient, name: string, raw: string, modRevision: string): Promise<boolean> {
-  return client.putIfUnchanged(namedSecretKey(name), raw, modRevision);
+function checkRevision(modRevision: string): void {
+  if (!/^\d+$/.test(modRevision)) throw new TypeError(`modRevision must be a decimal etcd revision, got ${JSON.stringify(modRevision)}`);
 }
 
 /** Deletes the record; `true` if it deleted one. With `modRevision`, only if still at that revision. */
@@ -78,7 +95,7 @@ export interface GuardedRecord {
  */
 export async function replaceClusterKeyAndSecrets(client: EtcdClient, key: GuardedRecord, secrets: ReadonlyMap<string, GuardedRecord>): Promise<boolean> {
   const records = new Map<string, GuardedRecord>([[CLUSTER_SECRETS_KEY, key], ...[...secrets].map(([name, r]) => [namedSecretKey(name), r] as const)]);
-  for (const r of records.values()) if (!/^\d+$/.test(r.modRevision)) throw new TypeError(`modRevision must be a decimal etcd revision, got ${JSON.stringify(r.modRevision)}`);
+  for (const r of records.values()) checkRevision(r.modRevision);
   const entries = [...records];
   return client.writingRaw(
     entries.map(([k]) => ({ key: k, prefix: false })),
