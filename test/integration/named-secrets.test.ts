@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
 import { passGate, readLastReport } from '../../src/preflight/index.js';
-import { putNamedSecret } from '../../src/secrets/index.js';
+import { putNamedSecret, rotateClusterKey } from '../../src/secrets/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { InstantClock } from '../support/clock.js';
@@ -418,6 +418,22 @@ describe('hpe3parencryptor secret rotate-key', () => {
     assert.match(newPut.stdout, new RegExp(`^stored secret default\\.array version 3 \\(key ${newKid}\\)`));
     const rollback = await runCli('encryptor', ['secret', 'rollback', 'default.array', '--to', '1'], { env, transcript });
     assert.equal(rollback.code, 0, 'a version sealed before the rotation can be rolled back to');
+  });
+
+  test('puts racing a rotation: each is refused or stored under the key etcd holds afterwards, never under a replaced one', async () => {
+    await clearSecrets();
+    await putNamedSecret(client, 'race', passphrase, 'race-0');
+    const puts = Array.from({ length: 6 }, (_, i) => putNamedSecret(client, i % 2 === 0 ? 'race' : `race-${i}`, passphrase, `race-${i + 1}`));
+    const results = await Promise.allSettled([rotateClusterKey(client, passphrase, newPassphrase), ...puts]);
+    assert.equal(results[0]!.status, 'fulfilled', String((results[0] as PromiseRejectedResult).reason));
+    for (const r of results.slice(1)) {
+      if (r.status === 'rejected') assert.match(String(r.reason), /was made from a different passphrase; nothing was written/);
+    }
+    const kid = (await recordOf('/secrets-key'))?.['kid'];
+    for (const [name, { value }] of await client.getPrefix('/secrets/')) {
+      const versions = (JSON.parse(value) as { versions: { kid: string }[] }).versions;
+      assert.deepEqual(versions.map((v) => v.kid), versions.map(() => kid), name);
+    }
   });
 
   test('with passphrase files; with no named secrets it still replaces the key; without a key there is nothing to rotate', async () => {
