@@ -38,12 +38,14 @@ ${secretUsage}
 Options:
   --config PATH            hpe.conf to use (default: $HPEDOCKERPLUGIN_CONFIG, else /etc/hpedockerplugin/hpe.conf)
   --backend B              section of hpe.conf (default: DEFAULT)
-  --passphrase-file F      read the passphrase (for rotate: the new one) from file F; "-" is standard input
+  --passphrase-file F      read the passphrase (for rotate: the new one; for secret rotate-key: the
+                           current one) from file F; "-" is standard input
   --plugin-name N          the managed plugin that must be disabled for -a and -d (default: any plugin serving hpe.sock)
   --force                  with -d: delete the key even though hpe.conf still holds values encrypted with it;
                            with secret rm: delete the secret even though hpe.conf uses it
   --value-file F           secret put: read the value from file F; "-" is standard input;
                            secret sync: only "-", the values it must ask for, one a line in the file's order
+  --new-passphrase-file F  secret rotate-key: read the new cluster secrets passphrase from file F; "-" is standard input
   --to VERSION             secret rollback: the version whose value becomes current
   --file F                 secret sync: the sync file (JSON: which secrets exist, which [backend].option uses each)
   --dry-run                secret sync: print what would change; write nothing, ask for nothing

@@ -2,6 +2,7 @@ import { loadConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { CLUSTER_SECRETS_KEY, namedSecretKey, prefixedKey } from '../etcd/index.js';
 import {
+  checkClusterPassphrase,
   clusterKeyExists,
   listNamedSecrets,
   MaxSecretVersions,
@@ -9,6 +10,7 @@ import {
   putNamedSecret,
   removeNamedSecret,
   rollbackNamedSecret,
+  rotateClusterKey,
   secretNameProblem,
   SecretNameRule,
   type NamedSecretRecordV1,
@@ -26,6 +28,10 @@ export const secretUsage = `  hpe3parencryptor secret put NAME [<value>|-] [--va
   hpe3parencryptor secret history NAME [--json]                    a secret's kept versions (the last ${MaxSecretVersions}) and their dates
   hpe3parencryptor secret rollback NAME --to VERSION               make an earlier version's value current again (as a new version)
   hpe3parencryptor secret rm NAME [--force]                        delete a secret; refused while hpe.conf uses it, unless --force
+  hpe3parencryptor secret rotate-key [<new passphrase>|-] [--passphrase-file F] [--new-passphrase-file F]
+                                                                   replace the cluster secrets key by one made from a new passphrase
+                                                                   (the current one is asked first) and re-encrypt every version
+                                                                   of every named secret with it, in one etcd transaction
   hpe3parencryptor secret sync --file F [--dry-run] [--strict] [--json] [--passphrase-file F] [--value-file -]
                                                                    apply a sync file (which secrets exist, which [backend].option
                                                                    uses each): create the missing secrets (from hpe.conf's current
@@ -38,6 +44,7 @@ export const secretOptions = {
   'dry-run': { type: 'boolean' },
   strict: { type: 'boolean' },
   'value-file': { type: 'string' },
+  'new-passphrase-file': { type: 'string' },
 } as const;
 
 export interface SecretCommandContext {
@@ -49,6 +56,7 @@ export interface SecretCommandContext {
     to?: string;
     'value-file'?: string;
     'passphrase-file'?: string;
+    'new-passphrase-file'?: string;
     file?: string;
     'dry-run'?: boolean;
     strict?: boolean;
@@ -180,12 +188,53 @@ async function remove(ctx: SecretCommandContext): Promise<number> {
   return ExitCodes.ok;
 }
 
+async function rotateKey(ctx: SecretCommandContext): Promise<number> {
+  noMoreArguments(ctx, 'rotate-key', 2);
+  const newArgument = ctx.args[1];
+  const newFile = ctx.values['new-passphrase-file'];
+  if (newArgument !== undefined && newFile !== undefined) throw new UsageError('the new passphrase is given twice (argument and --new-passphrase-file)', 'give one of them');
+  const config = await loadConfig(ctx.configPath);
+  const r = await withEtcd(ctx.env, config, async (client) => {
+    const current = await obtainSecret(
+      {
+        file: ctx.values['passphrase-file'],
+        what: 'current cluster secrets passphrase',
+        missingFix: 'give --passphrase-file FILE, or --passphrase-file - and send it on standard input (before the new one)',
+      },
+      ctx.stdin,
+      ctx.io.err,
+    );
+    // Refused before the new passphrase is asked for.
+    await checkClusterPassphrase(client, current);
+    const next = await obtainSecret(
+      {
+        argument: newArgument,
+        file: newFile,
+        what: 'new cluster secrets passphrase',
+        confirm: true,
+        argumentWarning: 'warning: a passphrase on the command line stays in shell history and shows in `ps`; prefer `-` (standard input) or --new-passphrase-file',
+        missingFix: 'give it as `-` and send it on standard input (after the current one), or use --new-passphrase-file FILE',
+      },
+      ctx.stdin,
+      ctx.io.err,
+    );
+    return rotateClusterKey(client, current, next);
+  });
+  for (const k of r.kept) {
+    ctx.io.err(`secret ${k.name}: version${k.versions.length === 1 ? '' : 's'} ${k.versions.join(', ')} did not decrypt with key ${r.oldKid} and ${k.versions.length === 1 ? 'was' : 'were'} left as ${k.versions.length === 1 ? 'it was' : 'they were'}`);
+  }
+  for (const name of r.damaged) ctx.io.err(`secret ${name}: its record is damaged and was left as it was (see \`hpe3parencryptor secret list\`)`);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  ctx.io.out(`cluster secrets key ${r.oldKid} replaced by ${r.newKid} at ${prefixedKey(config.host.etcd.prefix, CLUSTER_SECRETS_KEY)}; re-encrypted ${plural(r.versions, 'version')} of ${plural(r.secrets, 'secret')}`);
+  return ExitCodes.ok;
+}
+
 async function sync(ctx: SecretCommandContext): Promise<number> {
   noMoreArguments(ctx, 'sync', 1);
   return syncSecrets(ctx);
 }
 
-const commands: Record<string, (ctx: SecretCommandContext) => Promise<number>> = { put, list, history, rollback, rm: remove, sync };
+const commands: Record<string, (ctx: SecretCommandContext) => Promise<number>> = { put, list, history, rollback, rm: remove, 'rotate-key': rotateKey, sync };
 
 /** `hpe3parencryptor secret …`. */
 export async function runSecretCommand(ctx: SecretCommandContext): Promise<number> {
@@ -200,6 +249,7 @@ export async function runSecretCommand(ctx: SecretCommandContext): Promise<numbe
     ['file', ['sync']],
     ['dry-run', ['sync']],
     ['strict', ['sync']],
+    ['new-passphrase-file', ['rotate-key']],
   ];
   for (const [option, owners] of onlyFor) {
     if (ctx.values[option] !== undefined && !owners.includes(command as string)) {

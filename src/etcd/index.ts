@@ -30,8 +30,9 @@ export {
   readClusterKeyRecord,
   createClusterKeyRecord,
   readNamedSecret,
-  createNamedSecret,
-  replaceNamedSecret,
+  writeNamedSecret,
   deleteNamedSecret,
+  replaceClusterKeyAndSecrets,
+  type GuardedRecord,
   type NamedSecretRecords,
 } from './secret-store.js';

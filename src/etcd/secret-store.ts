@@ -51,17 +51,66 @@ export async function readNamedSecret(client: EtcdClient, name: string): Promise
   return rec === undefined ? undefined : { raw: rec.value, modRevision: rec.modRevision };
 }
 
-/** Creates the secret's record only if it has none; `false` if one exists (possibly created meanwhile). */
-export function createNamedSecret(client: EtcdClient, name: string, raw: string): Promise<boolean> {
-  return client.putIfAbsent(namedSecretKey(name), raw);
+/**
+ * Writes the secret's record only if it is still at `modRevision` (undefined: only if it has none) AND the cluster
+ * key record is still at `keyModRevision`: a value sealed under a key replaced meanwhile (`secret rotate-key`) is
+ * never written. `false` if either changed.
+ */
+export function writeNamedSecret(client: EtcdClient, name: string, raw: string, modRevision: string | undefined, keyModRevision: string): Promise<boolean> {
+  const key = namedSecretKey(name);
+  for (const r of [modRevision ?? '0', keyModRevision]) checkRevision(r);
+  return client.writingRaw(
+    [key, CLUSTER_SECRETS_KEY].map((k) => ({ key: k, prefix: false })),
+    async (attempt) => {
+      const txn = client.raw;
+      const res = await (modRevision === undefined ? txn.if(key, 'Create', '==', 0) : txn.if(key, 'Mod', '==', modRevision))
+        .and(CLUSTER_SECRETS_KEY, 'Mod', '==', keyModRevision)
+        .then(txn.put(key).value(raw))
+        .else(txn.get(key))
+        .commit();
+      // After a lost answer the guard fails on our own write: the key then holds what we wrote.
+      return res.succeeded || (attempt > 1 && res.responses[0]?.response_range?.kvs?.[0]?.value.toString('utf8') === raw);
+    },
+  );
 }
 
-/** Replaces the record only if it is still at `modRevision`; `false` if it changed or was deleted meanwhile. */
-export function replaceNamedSecret(client: EtcdClient, name: string, raw: string, modRevision: string): Promise<boolean> {
-  return client.putIfUnchanged(namedSecretKey(name), raw, modRevision);
+function checkRevision(modRevision: string): void {
+  if (!/^\d+$/.test(modRevision)) throw new TypeError(`modRevision must be a decimal etcd revision, got ${JSON.stringify(modRevision)}`);
 }
 
 /** Deletes the record; `true` if it deleted one. With `modRevision`, only if still at that revision. */
 export function deleteNamedSecret(client: EtcdClient, name: string, modRevision?: string): Promise<boolean> {
   return client.delete(namedSecretKey(name), modRevision);
+}
+
+/** A record to write only if it is still at `modRevision`. */
+export interface GuardedRecord {
+  raw: string;
+  modRevision: string;
+}
+
+/**
+ * Replaces the cluster key record and the given secrets' records in ONE transaction, only if each of them is still
+ * at its `modRevision`: all are written, or none (`false`: someone else changed one of them meanwhile).
+ */
+export async function replaceClusterKeyAndSecrets(client: EtcdClient, key: GuardedRecord, secrets: ReadonlyMap<string, GuardedRecord>): Promise<boolean> {
+  const records = new Map<string, GuardedRecord>([[CLUSTER_SECRETS_KEY, key], ...[...secrets].map(([name, r]) => [namedSecretKey(name), r] as const)]);
+  for (const r of records.values()) checkRevision(r.modRevision);
+  const entries = [...records];
+  return client.writingRaw(
+    entries.map(([k]) => ({ key: k, prefix: false })),
+    async (attempt) => {
+      const raw = client.raw;
+      const [[firstKey, first], ...rest] = entries as [[string, GuardedRecord], ...[string, GuardedRecord][]];
+      let txn = raw.if(firstKey, 'Mod', '==', first.modRevision);
+      for (const [k, r] of rest) txn = txn.and(k, 'Mod', '==', r.modRevision);
+      const res = await txn
+        .then(...entries.map(([k, r]) => raw.put(k).value(r.raw)))
+        .else(...entries.map(([k]) => raw.get(k)))
+        .commit();
+      if (res.succeeded) return true;
+      // After a lost answer the guard fails on our own write: every key then holds what we wrote.
+      return attempt > 1 && entries.every(([, r], i) => res.responses[i]?.response_range?.kvs?.[0]?.value.toString('utf8') === r.raw);
+    },
+  );
 }

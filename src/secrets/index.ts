@@ -54,6 +54,7 @@ export {
   type NamedSecretsListing,
   type PutResult,
 } from './named-operations.js';
+export { checkClusterPassphrase, rotateClusterKey, type RotateClusterKeyResult } from './named-rotation.js';
 export { parseSyncFile, SyncFileVersion, type SecretUse, type SyncFile, type SyncSecret } from './sync-file.js';
 export {
   applySync,

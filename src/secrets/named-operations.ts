@@ -3,17 +3,17 @@ import type { EtcdClient } from '../etcd/index.js';
 import {
   CLUSTER_SECRETS_KEY,
   createClusterKeyRecord,
-  createNamedSecret,
   deleteNamedSecret,
   namedSecretKey,
   prefixedKey,
   readClusterKeyRecord,
   readNamedSecret,
   readNamedSecretRecords,
-  replaceNamedSecret,
+  writeNamedSecret,
 } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
-import { currentKey, obtainKey, parseClusterKeyRecord } from './key-record.js';
+import { sameKey } from './box.js';
+import { currentKey, obtainKey, parseClusterKeyRecord, type KeyRecordV1 } from './key-record.js';
 import { parseClusterKey, type ClusterKeyLookup } from './named.js';
 import {
   currentVersion,
@@ -29,15 +29,23 @@ import {
 import { namedSecretReferences } from './resolve.js';
 
 /** A named secret's record as etcd holds it, for messages. */
-const secretAt = (client: EtcdClient, name: string) => prefixedKey(client.prefix, namedSecretKey(name));
+export const secretAt = (client: EtcdClient, name: string) => prefixedKey(client.prefix, namedSecretKey(name));
 /** The cluster secrets key record as etcd holds it, for messages. */
-const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, CLUSTER_SECRETS_KEY);
+export const clusterKeyAt = (client: EtcdClient) => prefixedKey(client.prefix, CLUSTER_SECRETS_KEY);
 
 /** Guarded writes that lose to another admin re-read and try again; after this many, the command gives up. */
-const WriteAttempts = 5;
+export const WriteAttempts = 5;
 
-function concurrentChange(path: string): SecretError {
+export function concurrentChange(path: string): SecretError {
   return new SecretError(`${path} was changed by someone else on each of ${WriteAttempts} attempts; nothing was written`, 'run the command again');
+}
+
+/** A passphrase that does not give the cluster secrets key `record`. */
+export function differentClusterPassphrase(client: EtcdClient, record: KeyRecordV1): SecretError {
+  return new SecretError(
+    `the cluster secrets key ${record.kid} at ${clusterKeyAt(client)} (created ${record.created}) was made from a different passphrase; nothing was written`,
+    `give the cluster secrets passphrase used when key ${record.kid} was created`,
+  );
 }
 
 /** Whether `/secrets-key` exists yet: a first `secret put` asks for the new passphrase twice. */
@@ -57,16 +65,39 @@ async function obtainClusterKey(client: EtcdClient, passphrase: string, now: Dat
         return found === undefined ? undefined : parseClusterKeyRecord(found.raw, clusterKeyAt(client));
       },
       create: (raw) => createClusterKeyRecord(client, raw),
-      differentPassphrase: (record) =>
-        new SecretError(
-          `the cluster secrets key ${record.kid} at ${clusterKeyAt(client)} (created ${record.created}) was made from a different passphrase; nothing was written`,
-          `give the cluster secrets passphrase used when key ${record.kid} was created`,
-        ),
+      differentPassphrase: (record) => differentClusterPassphrase(client, record),
       changedMeanwhile: () => concurrentChange(clusterKeyAt(client)),
     },
     passphrase,
     now,
   );
+}
+
+/** The cluster key to seal with, and the revision of its record that guards the write. */
+interface SealingKey {
+  kid: string;
+  bytes: Uint8Array;
+  modRevision: string;
+}
+
+/**
+ * The cluster key `passphrase` gives (scrypt once), read again before each write for the revision that guards it.
+ * A key replaced meanwhile (`secret rotate-key`) is obtained again: the passphrase must give the new one.
+ */
+async function passphraseKey(client: EtcdClient, passphrase: string, now: Date): Promise<{ created: boolean; sealing: () => Promise<SealingKey> }> {
+  let known = await obtainClusterKey(client, passphrase, now);
+  const sealing = async (): Promise<SealingKey> => {
+    for (let attempt = 0; attempt < WriteAttempts; attempt++) {
+      const found = await readClusterKeyRecord(client);
+      if (found !== undefined) {
+        const record = parseClusterKeyRecord(found.raw, clusterKeyAt(client));
+        if (record.kid === known.kid && sameKey(currentKey(record), known.key)) return { kid: known.kid, bytes: known.key, modRevision: found.modRevision };
+      }
+      known = await obtainClusterKey(client, passphrase, now);
+    }
+    throw concurrentChange(clusterKeyAt(client));
+  };
+  return { created: known.created, sealing };
 }
 
 async function readRecord(client: EtcdClient, name: string): Promise<{ record: NamedSecretRecordV1; modRevision: string } | undefined> {
@@ -79,10 +110,12 @@ async function readRecord(client: EtcdClient, name: string): Promise<{ record: N
 async function appendVersion(
   client: EtcdClient,
   name: string,
-  next: (current: NamedSecretRecordV1 | undefined) => Omit<NamedSecretVersion, 'version'>,
+  sealing: () => Promise<SealingKey>,
+  next: (current: NamedSecretRecordV1 | undefined, key: SealingKey) => Omit<NamedSecretVersion, 'version'>,
   damagedIsNew: boolean,
 ): Promise<NamedSecretRecordV1> {
   for (let attempt = 0; attempt < WriteAttempts; attempt++) {
+    const key = await sealing();
     const found = await readNamedSecret(client, name);
     let at: { record: NamedSecretRecordV1; modRevision: string } | undefined;
     if (found !== undefined) {
@@ -93,11 +126,8 @@ async function appendVersion(
         if (!(err instanceof SecretError && damagedIsNew)) throw err;
       }
     }
-    const record = withNewVersion(at?.record, name, next(at?.record));
-    const raw = serializeNamedSecretRecord(record);
-    const written =
-      found === undefined ? await createNamedSecret(client, name, raw) : await replaceNamedSecret(client, name, raw, found.modRevision);
-    if (written) return record;
+    const record = withNewVersion(at?.record, name, next(at?.record, key));
+    if (await writeNamedSecret(client, name, serializeNamedSecretRecord(record), found?.modRevision, key.modRevision)) return record;
   }
   throw concurrentChange(secretAt(client, name));
 }
@@ -111,18 +141,20 @@ export interface PutResult {
 
 /** `hpe3parencryptor secret put`: stores `value` as the secret's new current version. */
 export async function putNamedSecret(client: EtcdClient, name: string, passphrase: string, value: string, now: Date = new Date()): Promise<PutResult> {
-  const { kid, key, created } = await obtainClusterKey(client, passphrase, now);
+  const { created, sealing } = await passphraseKey(client, passphrase, now);
   let before = 0;
   const record = await appendVersion(
     client,
     name,
-    (current) => {
+    sealing,
+    (current, key) => {
       before = current?.versions.length ?? 0;
-      return { kid, value: sealNamedValue(key, kid, name, value), created: now.toISOString() };
+      return { kid: key.kid, value: sealNamedValue(key.bytes, key.kid, name, value), created: now.toISOString() };
     },
     true,
   );
-  return { version: currentVersion(record).version, kid, createdKey: created, dropped: before + 1 - record.versions.length };
+  const { version, kid } = currentVersion(record);
+  return { version, kid, createdKey: created, dropped: before + 1 - record.versions.length };
 }
 
 /**
@@ -137,13 +169,23 @@ export async function createNamedSecretsOnce(
   now: Date = new Date(),
 ): Promise<{ name: string; created: boolean; kid: string; createdKey: boolean }[]> {
   if (secrets.length === 0) return [];
-  const { kid, key, created: createdKey } = await obtainClusterKey(client, passphrase, now);
+  const { created: createdKey, sealing } = await passphraseKey(client, passphrase, now);
   const out: { name: string; created: boolean; kid: string; createdKey: boolean }[] = [];
   for (const [i, { name, value }] of secrets.entries()) {
-    const record = withNewVersion(undefined, name, { kid, value: sealNamedValue(key, kid, name, value), created: now.toISOString() });
-    out.push({ name, created: await createNamedSecret(client, name, serializeNamedSecretRecord(record)), kid, createdKey: createdKey && i === 0 });
+    out.push({ name, ...(await createOnce(client, name, value, sealing, now)), createdKey: createdKey && i === 0 });
   }
   return out;
+}
+
+/** Version 1 of `name` unless it exists; a write lost to a key replaced meanwhile is sealed again under the new one. */
+async function createOnce(client: EtcdClient, name: string, value: string, sealing: () => Promise<SealingKey>, now: Date): Promise<{ created: boolean; kid: string }> {
+  for (let attempt = 0; attempt < WriteAttempts; attempt++) {
+    const key = await sealing();
+    const record = withNewVersion(undefined, name, { kid: key.kid, value: sealNamedValue(key.bytes, key.kid, name, value), created: now.toISOString() });
+    if (await writeNamedSecret(client, name, serializeNamedSecretRecord(record), undefined, key.modRevision)) return { created: true, kid: key.kid };
+    if ((await readNamedSecret(client, name)) !== undefined) return { created: false, kid: key.kid };
+  }
+  throw concurrentChange(clusterKeyAt(client));
 }
 
 function noSuchSecret(client: EtcdClient, name: string): SecretError {
@@ -155,11 +197,15 @@ function noSuchSecret(client: EtcdClient, name: string): SecretError {
  * passphrase: the value is copied, after checking that it still decrypts under the cluster key.
  */
 export async function rollbackNamedSecret(client: EtcdClient, name: string, to: number, now: Date = new Date()): Promise<{ version: number; from: number }> {
-  const key = requireKey(client, parseClusterKey((await readClusterKeyRecord(client))?.raw, client.prefix));
+  const sealing = async (): Promise<SealingKey> => {
+    const found = await readClusterKeyRecord(client);
+    return { ...requireKey(client, parseClusterKey(found?.raw, client.prefix)), modRevision: found?.modRevision ?? '0' };
+  };
   const record = await appendVersion(
     client,
     name,
-    (current) => {
+    sealing,
+    (current, key) => {
       if (current === undefined) throw noSuchSecret(client, name);
       const target = current.versions.find((v) => v.version === to);
       if (target === undefined) {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
 import { passGate, readLastReport } from '../../src/preflight/index.js';
-import { putNamedSecret } from '../../src/secrets/index.js';
+import { putNamedSecret, rotateClusterKey } from '../../src/secrets/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { InstantClock } from '../support/clock.js';
@@ -12,6 +12,7 @@ import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 const passphrase = 'cluster secrets passphrase 1';
 const otherPassphrase = 'another cluster passphrase';
+const newPassphrase = 'the rotated cluster passphrase 2';
 const wrongValue = 'Not-The-Right-Pw-77';
 const transcript = new Transcript();
 /** No Docker daemon here. */
@@ -158,7 +159,7 @@ describe('hpe3parencryptor secret put', () => {
     assert.match(toOnPut.stderr, /--to is only for `secret rollback`/);
     const unknown = await runCli('encryptor', ['secret', 'show', 'x1'], { env, transcript });
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /^Fix: use secret put, list, history, rollback, rm, sync; see --help$/m);
+    assert.match(unknown.stderr, /^Fix: use secret put, list, history, rollback, rm, rotate-key, sync; see --help$/m);
   });
 
   test('concurrent puts never lose a version (guarded writes)', async () => {
@@ -359,6 +360,113 @@ describe('hpe3parencryptor secret list, history, rollback, rm', () => {
   });
 });
 
+describe('hpe3parencryptor secret rotate-key', () => {
+  /** Every key under /secrets with its value and revision: what "nothing was written" compares. */
+  const snapshot = async () => [...(await client.getPrefix('/secrets'))].map(([k, r]) => [k, r.value, r.modRevision]);
+  const rotate = (env: NodeJS.ProcessEnv, current: string, next: string) =>
+    runCli('encryptor', ['secret', 'rotate-key', '-', '--passphrase-file', '-'], { env, stdin: `${current}\n${next}\n`, transcript });
+
+  test('re-encrypts every version of every secret under a new key: list, history, check and put follow it; a wrong current passphrase writes nothing', async () => {
+    await clearSecrets();
+    const { env } = await namedConfig('rotate.conf');
+    await putAll(env);
+    assert.equal((await put(env, 'default.array', testPasswords.defaultArray)).code, 0);
+    const oldKid = (await recordOf('/secrets-key'))?.['kid'] as string;
+
+    const before = await snapshot();
+    const wrong = await rotate(env, otherPassphrase, newPassphrase);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stdout, '');
+    assert.match(wrong.stderr, new RegExp(`^ERROR: the cluster secrets key ${oldKid} at /secrets-key \\(created .*\\) was made from a different passphrase; nothing was written$`, 'm'));
+    assert.match(wrong.stderr, new RegExp(`^Fix: give the cluster secrets passphrase used when key ${oldKid} was created$`, 'm'));
+    assert.deepEqual(await snapshot(), before);
+
+    const r = await rotate(env, passphrase, newPassphrase);
+    assert.equal(r.code, 0, r.stderr);
+    const line = new RegExp(`^cluster secrets key ${oldKid} replaced by ([0-9a-f]{8}) at /secrets-key; re-encrypted 5 versions of 4 secrets\n$`);
+    assert.match(r.stdout, line);
+    const newKid = line.exec(r.stdout)![1]!;
+    assert.notEqual(newKid, oldKid);
+    assert.equal(r.stderr, '');
+    const key = await recordOf('/secrets-key');
+    assert.equal(key?.['kid'], newKid);
+    for (const name of Object.keys(namedValues)) {
+      const versions = (await recordOf(`/secrets/${name}`))?.['versions'] as { kid: string; value: string }[];
+      assert.deepEqual(versions.map((v) => v.kid), versions.map(() => newKid), name);
+      assert.ok(versions.every((v) => v.value.startsWith(`enc:v1:${newKid}:`)), name);
+    }
+
+    const list = await runCli('encryptor', ['secret', 'list'], { env, transcript });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^cluster secrets key ${newKid} \\(created .*\\)$`, 'm'));
+    assert.match(list.stdout, new RegExp(`^default\\.array +version 2  key ${newKid}  `, 'm'));
+    const history = await runCli('encryptor', ['secret', 'history', 'default.array'], { env, transcript });
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(history.stdout, new RegExp(`^  version 1    key ${newKid}  created \\S+$`, 'm'));
+    assert.match(history.stdout, new RegExp(`^  version 2    key ${newKid}  created \\S+  \\(current\\)$`, 'm'));
+
+    const check = await runCli('plugin', ['check'], { env, transcript });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, new RegExp(`^ok   etcd named secrets: 4 read in one request \\(cluster secrets key ${newKid}\\)`, 'm'));
+    assert.match(check.stdout, /^ok   array \[3par2\] replication target remote3par: .*login ok/m);
+
+    const oldPut = await put(env, 'default.array', testPasswords.defaultArray);
+    assert.equal(oldPut.code, 1);
+    assert.match(oldPut.stderr, new RegExp(`^ERROR: the cluster secrets key ${newKid} at /secrets-key \\(created .*\\) was made from a different passphrase; nothing was written$`, 'm'));
+    const newPut = await put(env, 'default.array', testPasswords.defaultArray, newPassphrase);
+    assert.equal(newPut.code, 0, newPut.stderr);
+    assert.match(newPut.stdout, new RegExp(`^stored secret default\\.array version 3 \\(key ${newKid}\\)`));
+    const rollback = await runCli('encryptor', ['secret', 'rollback', 'default.array', '--to', '1'], { env, transcript });
+    assert.equal(rollback.code, 0, 'a version sealed before the rotation can be rolled back to');
+  });
+
+  test('puts racing a rotation: each is refused or stored under the key etcd holds afterwards, never under a replaced one', async () => {
+    await clearSecrets();
+    await putNamedSecret(client, 'race', passphrase, 'race-0');
+    const puts = Array.from({ length: 6 }, (_, i) => putNamedSecret(client, i % 2 === 0 ? 'race' : `race-${i}`, passphrase, `race-${i + 1}`));
+    const results = await Promise.allSettled([rotateClusterKey(client, passphrase, newPassphrase), ...puts]);
+    assert.equal(results[0]!.status, 'fulfilled', String((results[0] as PromiseRejectedResult).reason));
+    for (const r of results.slice(1)) {
+      if (r.status === 'rejected') assert.match(String(r.reason), /was made from a different passphrase; nothing was written/);
+    }
+    const kid = (await recordOf('/secrets-key'))?.['kid'];
+    for (const [name, { value }] of await client.getPrefix('/secrets/')) {
+      const versions = (JSON.parse(value) as { versions: { kid: string }[] }).versions;
+      assert.deepEqual(versions.map((v) => v.kid), versions.map(() => kid), name);
+    }
+  });
+
+  test('with passphrase files; with no named secrets it still replaces the key; without a key there is nothing to rotate', async () => {
+    const { env } = await namedConfig('rotate-files.conf');
+    const current = await dir.file('rotate-current', `${newPassphrase}\n`);
+    const next = await dir.file('rotate-next', `${passphrase}\n`);
+    const files = ['secret', 'rotate-key', '--passphrase-file', current, '--new-passphrase-file', next];
+    for (const name of (await client.getPrefix('/secrets/')).keys()) await client.delete(`/secrets/${name}`);
+    const oldKid = (await recordOf('/secrets-key'))?.['kid'] as string;
+    const r = await runCli('encryptor', files, { env, transcript });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^cluster secrets key ${oldKid} replaced by [0-9a-f]{8} at /secrets-key; re-encrypted 0 versions of 0 secrets\n$`));
+    assert.notEqual((await recordOf('/secrets-key'))?.['kid'], oldKid);
+    assert.equal((await put(env, 'after', 'Unused-Value-Pw-90')).code, 0, 'the new key is the one made from the new passphrase');
+
+    const twice = await runCli('encryptor', [...files, '-'], { env, transcript });
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /^ERROR: the new passphrase is given twice \(argument and --new-passphrase-file\)$/m);
+    const noNew = await runCli('encryptor', ['secret', 'rotate-key', '--passphrase-file', next], { env, transcript });
+    assert.equal(noNew.code, 2);
+    assert.match(noNew.stderr, /^ERROR: no new cluster secrets passphrase given$/m);
+    const onPut = await runCli('encryptor', ['secret', 'put', 'x1', '--new-passphrase-file', next], { env, transcript });
+    assert.equal(onPut.code, 2);
+    assert.match(onPut.stderr, /--new-passphrase-file is only for `secret rotate-key`/);
+
+    await clearSecrets();
+    const none = await runCli('encryptor', files, { env, transcript });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^ERROR: etcd has no cluster secrets key at \/secrets-key: there is nothing to rotate; nothing was written$/m);
+    assert.equal(await client.get('/secrets-key'), undefined);
+  });
+});
+
 describe('secrets never leak', () => {
   test('no value, passphrase or cluster key appeared in any output of the secret commands, check or status', async () => {
     assert.ok(transcript.runs.length >= 40, `the transcript covers the runs above (${transcript.runs.length})`);
@@ -368,6 +476,7 @@ describe('secrets never leak', () => {
       ...testPasswords,
       passphrase,
       otherPassphrase,
+      newPassphrase,
       wrongValue,
       argvValue: 'Argv-Value-Pw-88',
       unusedValue: 'Unused-Value-Pw-90',

@@ -16,6 +16,7 @@ import {
   type NamedSecretRecordV1,
 } from '../../src/secrets/named-record.js';
 import { namedSecretsFrom, resolveNamedSecret, withNamedSecret, type NamedSecrets } from '../../src/secrets/named.js';
+import { resealRecord } from '../../src/secrets/named-rotation.js';
 import { namedSecretReferences, revealConfigSecrets, secretForm } from '../../src/secrets/resolve.js';
 import { twoBackendConfig } from '../support/configs.js';
 
@@ -126,6 +127,47 @@ describe('the named secret record', () => {
     const sealed = sealNamedValue(currentKey(key), key.kid, 'alpha', 'the-value');
     assert.deepEqual(openNamedValue(currentKey(key), 'beta', sealed), { ok: false, why: 'other-name' });
     assert.deepEqual(openNamedValue(currentKey(keyRecord()), 'alpha', sealed), { ok: false, why: 'does-not-open' });
+  });
+});
+
+describe('re-sealing a record under a new cluster key (secret rotate-key)', () => {
+  const oldKey = keyRecord('0a0a0a0a');
+  const newKey = keyRecord('0b0b0b0b');
+  const sealing = (k: KeyRecordV1) => ({ kid: k.kid, bytes: currentKey(k) });
+
+  it('keeps every version number, date, rollback mark and value; only the sealing changes', () => {
+    const record = withNewVersion(secretRecord(oldKey, 'pw', 'value-1', 'value-2'), 'pw', {
+      kid: oldKey.kid,
+      value: sealNamedValue(currentKey(oldKey), oldKey.kid, 'pw', 'value-1'),
+      created: now.toISOString(),
+      rolledBackFrom: 1,
+    });
+    const out = resealRecord(record, sealing(oldKey), sealing(newKey));
+    assert.equal(out.resealed, 3);
+    assert.deepEqual(out.kept, []);
+    assert.deepEqual(
+      out.record.versions.map(({ value: _v, ...rest }) => rest),
+      record.versions.map(({ value: _v, ...rest }) => ({ ...rest, kid: newKey.kid })),
+    );
+    assert.deepEqual(
+      out.record.versions.map((v) => openNamedValue(currentKey(newKey), 'pw', v.value)),
+      ['value-1', 'value-2', 'value-1'].map((value) => ({ ok: true, value })),
+    );
+    assert.deepEqual(openNamedValue(currentKey(oldKey), 'pw', currentVersion(out.record).value), { ok: false, why: 'does-not-open' });
+    // What the plugin resolves after the rotation: the same current value under the new key.
+    assert.equal(resolveNamedSecret(store(newKey, { pw: serializeNamedSecretRecord(out.record) }), 'pw'), 'value-1');
+    assert.equal(serializeNamedSecretRecord(out.record).includes('value-'), false);
+  });
+
+  it('leaves versions that do not open under the old key as they are, and lists them', () => {
+    const earlier = keyRecord('0c0c0c0c');
+    const first = secretRecord(earlier, 'pw', 'lost-value');
+    const record = withNewVersion(first, 'pw', { kid: oldKey.kid, value: sealNamedValue(currentKey(oldKey), oldKey.kid, 'pw', 'kept-value'), created: now.toISOString() });
+    const out = resealRecord(record, sealing(oldKey), sealing(newKey));
+    assert.equal(out.resealed, 1);
+    assert.deepEqual(out.kept, [1]);
+    assert.deepEqual(out.record.versions[0], record.versions[0]);
+    assert.deepEqual(openNamedValue(currentKey(newKey), 'pw', out.record.versions[1]!.value), { ok: true, value: 'kept-value' });
   });
 });
 

@@ -5,7 +5,8 @@
  * session using it logs in again with it (Backends.rotateSecret), keeping its session until the new login
  * succeeds. Secrets this config does not use are ignored. A deleted secret, or a version that cannot be used
  * (damaged, another key, does not decrypt), leaves the sessions as they are, with a warning and the reason in the
- * backend's status; never the value.
+ * backend's status; never the value. A record sealed again under a new cluster key (`secret rotate-key`) keeps
+ * its versions and values: the key is read again for it, and the sessions are left as they are.
  */
 import type { Clock } from '../../clock.js';
 import { namedSecretKey, NAMED_SECRETS_PREFIX, prefixedKey, PrefixWatch, readClusterKeyRecord, type EtcdClient, type PrefixListing } from '../../etcd/index.js';
@@ -25,6 +26,8 @@ export class SecretFollower {
   readonly #names: ReadonlySet<string>;
   readonly #records = new Map<string, NamedSecretEntry>();
   #key: ClusterKeyLookup | undefined;
+  /** The version and value last handed to the sessions, per name: the same again (re-sealed, listed again) is not a rotation. */
+  readonly #applied = new Map<string, { version: number; value: string }>();
   readonly #watch: PrefixWatch | undefined;
   /** Changes are applied one after the other, in etcd's order (a key read may sit between two). */
   #queue: Promise<void> = Promise.resolve();
@@ -81,10 +84,12 @@ export class SecretFollower {
   async #apply(name: string): Promise<void> {
     const entry = this.#records.get(name);
     if (entry === undefined) {
+      this.#applied.delete(name);
       this.backends.secretUnusable(name, undefined, `the secret was deleted from etcd (${prefixedKey(this.client.prefix, namedSecretKey(name))})`);
       return;
     }
     if (!entry.found) {
+      this.#applied.delete(name);
       this.backends.secretUnusable(name, undefined, entry.error.message);
       return;
     }
@@ -94,6 +99,7 @@ export class SecretFollower {
       try {
         this.#key = parseClusterKey((await readClusterKeyRecord(this.client))?.raw, this.client.prefix);
       } catch (err) {
+        this.#applied.delete(name);
         this.backends.secretUnusable(name, current.version, `the cluster secrets key could not be read: ${err instanceof Error ? err.message : String(err)}`);
         return;
       }
@@ -103,10 +109,14 @@ export class SecretFollower {
       value = resolveNamedSecret({ prefix: this.client.prefix, key: this.#key, secrets: new Map([[name, entry]]) }, name);
     } catch (err) {
       if (!(err instanceof SecretError)) throw err;
+      this.#applied.delete(name);
       this.backends.secretUnusable(name, current.version, `hpe.conf ${err.message}`);
       return;
     }
     registerSecret(value);
+    const applied = this.#applied.get(name);
+    if (applied?.version === current.version && applied.value === value) return;
+    this.#applied.set(name, { version: current.version, value });
     // Not awaited: a rotation that waits for an unreachable array must not hold back the next change.
     void this.backends.rotateSecret(name, current.version, value);
   }
