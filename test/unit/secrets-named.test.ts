@@ -19,6 +19,7 @@ import { namedSecretsFrom, resolveNamedSecret, withNamedSecret, type NamedSecret
 import { resealRecord } from '../../src/secrets/named-rotation.js';
 import { namedSecretReferences, revealConfigSecrets, secretForm } from '../../src/secrets/resolve.js';
 import { twoBackendConfig } from '../support/configs.js';
+import { thrownBy } from '../support/thrown.js';
 
 const now = new Date('2026-03-04T05:06:07.000Z');
 
@@ -44,15 +45,7 @@ function store(key: KeyRecordV1 | undefined, records: Record<string, string>, pr
   return namedSecretsFrom(key === undefined ? undefined : serializeKeyRecord(key), new Map(Object.entries(records)), prefix);
 }
 
-function secretError(fn: () => unknown): SecretError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SecretError, `expected a SecretError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a SecretError');
-}
+const secretError = (fn: () => unknown): SecretError => thrownBy(fn, SecretError);
 
 describe('secret names', () => {
   it('accepts 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit', () => {

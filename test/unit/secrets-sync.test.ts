@@ -9,26 +9,11 @@ import { namedSecretsFrom } from '../../src/secrets/named.js';
 import { jsonPath, parseSyncFile } from '../../src/secrets/sync-file.js';
 import { planIsEmpty, planSync, type SyncState } from '../../src/secrets/sync.js';
 import { testPasswords, twoBackendConfig } from '../support/configs.js';
+import { rejectionOf, thrownBy } from '../support/thrown.js';
 
-function secretError(fn: () => unknown): SecretError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SecretError, `expected a SecretError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a SecretError');
-}
+const secretError = (fn: () => unknown): SecretError => thrownBy(fn, SecretError);
 
-async function rejected(promise: Promise<unknown>): Promise<SecretError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof SecretError, `expected a SecretError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a SecretError');
-}
+const rejected = (promise: Promise<unknown>): Promise<SecretError> => rejectionOf(promise, SecretError);
 
 const parse = (json: unknown) => parseSyncFile(typeof json === 'string' ? json : JSON.stringify(json), 'secrets.json');
 

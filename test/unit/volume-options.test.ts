@@ -9,6 +9,7 @@ import {
   type Opts,
   type VolumeRequest,
 } from '../../src/volumes/index.js';
+import { thrownBy } from '../support/thrown.js';
 
 const replication: ReplicationDevice = {
   line: 12,
@@ -38,14 +39,9 @@ function parse(opts: Opts | undefined, name = 'vol1', view: readonly BackendView
 }
 
 function errorOf(fn: () => unknown): VolumeRequestError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof VolumeRequestError, `expected a VolumeRequestError, got ${String(e)}`);
-    assert.ok(e.fix.length > 0, 'every error carries a fix');
-    return e;
-  }
-  assert.fail('expected an error');
+  const e = thrownBy(fn, VolumeRequestError);
+  assert.ok(e.fix.length > 0, 'every error carries a fix');
+  return e;
 }
 
 const MUTEX = "Invalid input received: Operations ['cloneOf', 'importVol', 'replicationGroup', 'virtualCopyOf'] are mutually exclusive and cannot be specified together. Please check help for usage.";
