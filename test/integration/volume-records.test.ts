@@ -234,6 +234,25 @@ describe('VolumeStore', () => {
     assert.match(listed.unreadable.find((u) => u.key === '/volumes/partial')!.problem, /display_name/);
   });
 
+  test('lastKnownRevision (what the volume cache waits for) only takes revisions of the name index, which its watch delivers', async () => {
+    const fresh = new VolumeStore(client);
+    const made = await fresh.create(record('known'));
+    assert.equal(fresh.lastKnownRevision, BigInt(made.modRevision), 'its own write');
+    const other = await store.create(record('read-back'));
+    assert.deepEqual((await fresh.getByName('read-back'))?.modRevision, other.modRevision);
+    assert.equal(fresh.lastKnownRevision, BigInt(other.modRevision), 'a record read by name');
+    // A record at /volumes/ without its name-index copy (written by hand, or by HPE's plugin), then a lock's write.
+    const loose = record('loose');
+    await client.raw.put(`/volumes/${loose.id}`).value(JSON.stringify(loose)).exec();
+    await client.raw.put('/_locks/volume/x/1').value('{}').exec();
+    await fresh.list();
+    await fresh.getById(loose.id);
+    assert.equal(fresh.lastKnownRevision, BigInt(other.modRevision), 'reads of /volumes/ alone do not count');
+    await fresh.listByName();
+    assert.equal(fresh.lastKnownRevision, BigInt(other.modRevision), 'a List of the name index counts its newest entry');
+    await client.raw.delete().key('/_locks/volume/x/1').exec();
+  });
+
   test('an unreadable record read by name is a clear error', async () => {
     await client.raw.put('/volume-names/broken').value('[]').exec();
     await assert.rejects(store.getByName('broken'), (e: unknown) => e instanceof VolumeStoreError && e.message === 'volume record /volume-names/broken in etcd is unreadable: not a JSON object');
