@@ -389,7 +389,8 @@ function currentValue(res: { responses: { response_range?: { kvs?: { value: Buff
   return res.responses[0]?.response_range?.kvs?.[0]?.value.toString('utf8');
 }
 
-function checkRevision(modRevision: string): void {
+/** Refuses anything but a decimal etcd revision ('0': absent) before it reaches a compare. */
+export function checkRevision(modRevision: string): void {
   if (!/^\d+$/.test(modRevision)) throw new TypeError(`modRevision must be a decimal etcd revision, got ${JSON.stringify(modRevision)}`);
 }
 

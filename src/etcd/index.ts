@@ -5,6 +5,7 @@
 export { createEtcdClient, Etcd3Client, type EtcdClient, type KeyRange } from './client.js';
 export { toEtcdError } from './errors.js';
 export { prefixRangeEnd } from './gateway.js';
+export { ifEveryKeyUnder } from './range-compare.js';
 export { endpointsLabel } from './endpoints.js';
 export { checkMembers } from './members.js';
 export { applyEtcdRoles, etcdctlCommands, planEtcdRoles, type EtcdRolesPlan, type Grant } from './roles.js';

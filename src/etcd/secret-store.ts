@@ -3,8 +3,9 @@
  * record per secret at `/secrets/<name>`. Values are raw strings; parsing them is the secrets module's job.
  * Same conflict convention as key-store.ts: guarded writes return `false` when someone else wrote first.
  */
-import type { EtcdClient } from './client.js';
+import { checkRevision, type EtcdClient } from './client.js';
 import { CLUSTER_SECRETS_KEY, NAMED_SECRETS_PREFIX, SECRETS_PREFIX } from './keyspace.js';
+import { ifEveryKeyUnder } from './range-compare.js';
 
 interface StoredRecord {
   raw: string;
@@ -74,10 +75,6 @@ export function writeNamedSecret(client: EtcdClient, name: string, raw: string, 
   );
 }
 
-function checkRevision(modRevision: string): void {
-  if (!/^\d+$/.test(modRevision)) throw new TypeError(`modRevision must be a decimal etcd revision, got ${JSON.stringify(modRevision)}`);
-}
-
 /** Deletes the record; `true` if it deleted one. With `modRevision`, only if still at that revision. */
 export function deleteNamedSecret(client: EtcdClient, name: string, modRevision?: string): Promise<boolean> {
   return client.delete(namedSecretKey(name), modRevision);
@@ -91,7 +88,8 @@ export interface GuardedRecord {
 
 /**
  * Replaces the cluster key record and the given secrets' records in ONE transaction, only if each of them is still
- * at its `modRevision`: all are written, or none (`false`: someone else changed one of them meanwhile).
+ * at its `modRevision` and no secret was created since they were read (one made meanwhile would stay sealed under
+ * the replaced key): all are written, or none (`false`: someone else changed the secrets meanwhile).
  */
 export async function replaceClusterKeyAndSecrets(client: EtcdClient, key: GuardedRecord, secrets: ReadonlyMap<string, GuardedRecord>): Promise<boolean> {
   const records = new Map<string, GuardedRecord>([[CLUSTER_SECRETS_KEY, key], ...[...secrets].map(([name, r]) => [namedSecretKey(name), r] as const)]);
@@ -101,16 +99,18 @@ export async function replaceClusterKeyAndSecrets(client: EtcdClient, key: Guard
     entries.map(([k]) => ({ key: k, prefix: false })),
     async (attempt) => {
       const raw = client.raw;
-      const [[firstKey, first], ...rest] = entries as [[string, GuardedRecord], ...[string, GuardedRecord][]];
-      let txn = raw.if(firstKey, 'Mod', '==', first.modRevision);
-      for (const [k, r] of rest) txn = txn.and(k, 'Mod', '==', r.modRevision);
+      // Every record was read at or after its revision: a secret created later has a greater create revision.
+      const readAt = entries.reduce((max, [, r]) => (BigInt(r.modRevision) > max ? BigInt(r.modRevision) : max), 0n);
+      let txn = ifEveryKeyUnder(raw, NAMED_SECRETS_PREFIX, 'Create', '<', (readAt + 1n).toString());
+      for (const [k, r] of entries) txn = txn.and(k, 'Mod', '==', r.modRevision);
       const res = await txn
         .then(...entries.map(([k, r]) => raw.put(k).value(r.raw)))
-        .else(...entries.map(([k]) => raw.get(k)))
+        .else(raw.get(CLUSTER_SECRETS_KEY))
         .commit();
       if (res.succeeded) return true;
-      // After a lost answer the guard fails on our own write: every key then holds what we wrote.
-      return attempt > 1 && entries.every(([, r], i) => res.responses[i]?.response_range?.kvs?.[0]?.value.toString('utf8') === r.raw);
+      // After a lost answer the guard fails on our own write: the key record then holds ours (a new salt and kid make
+      // it unique), and the transaction wrote the rest with it.
+      return attempt > 1 && res.responses[0]?.response_range?.kvs?.[0]?.value.toString('utf8') === key.raw;
     },
   );
 }

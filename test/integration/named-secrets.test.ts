@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
+import { createEtcdClient, readNamedSecretRecords, replaceClusterKeyAndSecrets, type EtcdClient } from '../../src/etcd/index.js';
 import { passGate, readLastReport } from '../../src/preflight/index.js';
 import { putNamedSecret, rotateClusterKey } from '../../src/secrets/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
@@ -418,6 +418,17 @@ describe('hpe3parencryptor secret rotate-key', () => {
     assert.match(newPut.stdout, new RegExp(`^stored secret default\\.array version 3 \\(key ${newKid}\\)`));
     const rollback = await runCli('encryptor', ['secret', 'rollback', 'default.array', '--to', '1'], { env, transcript });
     assert.equal(rollback.code, 0, 'a version sealed before the rotation can be rolled back to');
+  });
+
+  test('a secret created after the rotation read the records makes it write nothing (that secret would stay sealed under the replaced key)', async () => {
+    await clearSecrets();
+    await putNamedSecret(client, 'early', passphrase, 'early-1');
+    const read = await readNamedSecretRecords(client);
+    await putNamedSecret(client, 'late', passphrase, 'late-1');
+    const before = await snapshot();
+    const written = await replaceClusterKeyAndSecrets(client, { raw: '{"stands for":"a new key record"}', modRevision: read.key!.modRevision }, read.secrets);
+    assert.equal(written, false);
+    assert.deepEqual(await snapshot(), before, 'nothing was written');
   });
 
   test('puts racing a rotation: each is refused or stored under the key etcd holds afterwards, never under a replaced one', async () => {

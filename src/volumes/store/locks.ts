@@ -23,10 +23,10 @@
  * request shared the lock `{volname}`) fails loudly instead of serialising everything.
  */
 import os from 'node:os';
-import { EtcdLeaseInvalidError, type ICompare, type Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
-import { LOCKS_PREFIX, prefixRangeEnd, toEtcdError, waitForKeyEvent } from '../../etcd/index.js';
+import { ifEveryKeyUnder, LOCKS_PREFIX, toEtcdError, waitForKeyEvent } from '../../etcd/index.js';
 import { EtcdError, HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
@@ -124,18 +124,9 @@ export interface FirstWrite {
   put: { key: string; value: string };
 }
 
-/**
- * A transaction guarded by "no key under `prefix`". etcd compares a whole range (Compare.range_end: every key in
- * it must match; an empty range matches create_revision 0), but etcd3's builder has no way to say so: the range
- * end is added to the compare it built, after its key was put in the client's namespace.
- */
+/** A transaction guarded by "no key under `prefix`" (an empty range compares as create revision 0). */
 function ifNoKeyUnder(raw: EtcdClient['raw'], prefix: string): ReturnType<EtcdClient['raw']['if']> {
-  const txn = raw.if(prefix, 'Create', '==', 0);
-  const compares = (txn as unknown as { request: { compare: Promise<ICompare>[] } }).request.compare;
-  const built = compares.pop();
-  if (built === undefined) throw new TypeError("etcd3's transaction builder keeps its compares elsewhere: update ifNoKeyUnder");
-  compares.push(built.then((c) => ({ ...c, range_end: prefixRangeEnd(c.key as Buffer) })));
-  return txn;
+  return ifEveryKeyUnder(raw, prefix, 'Create', '==', 0);
 }
 
 /** etcd failed while taking a lock, or the lock's lease was lost. */
