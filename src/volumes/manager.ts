@@ -482,21 +482,25 @@ class Manager implements VolumeManager {
           const current = await settledForThisNode(this.#ctx, found);
           if (current === undefined) throw unknownVolume(name, 'mount');
           const others = otherHolders(this.#ctx, current.record);
-          if (others.length === 0) return { mounted: await mountHere(this.#ctx, current, id) };
+          if (others.length === 0) return { mounted: await this.#mountNoted(current, id) };
           if (this.#clock.now() < until) return { waitFrom: current };
           const alive = await Promise.all(others.map((h) => this.#presence.isAlive(h.node)));
           const live = others.filter((_, i) => alive[i]);
           if (live.length > 0) throw mountedElsewhere(current.record, live, waitSeconds);
           const taken = await takeOver(this.#ctx, current, others.map((h) => h.node));
-          return { mounted: await mountHere(this.#ctx, taken, id) };
+          return { mounted: await this.#mountNoted(taken, id) };
         }),
       );
-      if ('mounted' in step) {
-        this.#lastMount.set(name, this.#clock.now());
-        return { Mountpoint: step.mounted.mountpoint, Devicename: step.mounted.device };
-      }
+      if ('mounted' in step) return { Mountpoint: step.mounted.mountpoint, Devicename: step.mounted.device };
       await this.#ctx.store.waitForChange(step.waitFrom.record.id, step.waitFrom.modRevision, until, this.#clock);
     }
+  }
+
+  /** mountHere, noting when (under the volume's lock, before any stale-reference check can take it). */
+  async #mountNoted(stored: StoredVolume, id: string): Promise<Awaited<ReturnType<typeof mountHere>>> {
+    const mounted = await mountHere(this.#ctx, stored, id);
+    this.#lastMount.set(stored.record.display_name, this.#clock.now());
+    return mounted;
   }
 
   async unmount(name: string, id: string): Promise<void> {
@@ -765,6 +769,7 @@ class Manager implements VolumeManager {
         if (this.#stop.signal.aborted) return;
         const still: string[] = [];
         for (const name of left) {
+          if (this.#stop.signal.aborted) return;
           try {
             const released = await this.#locks.withLocks(
               [volumeLock(name)],
