@@ -37,6 +37,7 @@ import {
   type MountContext,
 } from './flows/mount.js';
 import { NodePresence } from './store/presence.js';
+import { EtcdSession } from './store/session.js';
 import { VolumeCache } from './store/volume-cache.js';
 import { SecretFollower } from './backends/secret-follower.js';
 import { reconcileNode, type ReconcileReport } from './flows/reconcile.js';
@@ -111,14 +112,15 @@ export interface VolumeManagerOptions {
   host?: HostEnv;
   /** This host's name for its entry on the arrays (cut as upstream does). Default os.hostname(). */
   hostname?: string;
-  /** How soon a dead node's presence in etcd expires (a takeover needs it gone). Default 10 s. */
-  presenceTtlSeconds?: number;
+  /**
+   * The TTL of this process's etcd session lease, which holds its node presence and its locks: how soon a dead
+   * node is seen as not alive (a takeover needs that) and its locks free themselves. Default 10 s.
+   */
+  sessionTtlSeconds?: number;
   /** Called after each step of a Mount or Unmount: the crash tests stop the process there. */
   onMountStep?: MountContext['onStep'];
   /** How long an operation waits for a volume's (or group's) lock. Default 30 s. */
   lockWaitMs?: number;
-  /** How soon the lock of a dead holder frees itself. Default 15 s. */
-  lockTtlSeconds?: number;
   /** Time for backend retries, background repairs and record dates. */
   clock?: Clock;
   /** Backoff of the re-initialisation of a FAILED backend. Default 2 s doubling to 60 s. */
@@ -168,11 +170,11 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
 
 class Manager implements VolumeManager {
   readonly #ctx: MountContext;
+  readonly #session: EtcdSession;
   readonly #locks: EtcdLocks;
   readonly #backends: Backends;
   readonly #logger: Logger;
   readonly #clock: Clock;
-  readonly #lockTtlSeconds: number;
   readonly #repairWait: { backendsMs: number; lockMs: number };
   readonly #stale: { graceMs: number; checksAfterStartMs: readonly number[] };
   /** When this process last answered a Mount of each volume (clock ms): see flows/stale-references.ts. */
@@ -195,7 +197,11 @@ class Manager implements VolumeManager {
   constructor(o: VolumeManagerOptions) {
     this.#logger = o.logger;
     this.#clock = o.clock ?? systemClock;
-    this.#lockTtlSeconds = o.lockTtlSeconds ?? 15;
+    // Renewed in real time whatever `clock` is: etcd expires the lease in real time.
+    this.#session = new EtcdSession(o.etcd, {
+      owner: `${os.hostname()} pid ${process.pid}`,
+      ...(o.sessionTtlSeconds === undefined ? {} : { ttlSeconds: o.sessionTtlSeconds }),
+    });
     this.#repairWait = { backendsMs: o.repairWait?.backendsMs ?? DEFAULT_REPAIR_BACKENDS_WAIT_MS, lockMs: o.repairWait?.lockMs ?? DEFAULT_REPAIR_LOCK_WAIT_MS };
     this.#stale = {
       graceMs: o.staleReferences?.graceMs ?? DEFAULT_STALE_GRACE_MS,
@@ -213,7 +219,7 @@ class Manager implements VolumeManager {
     });
     this.#locks = new EtcdLocks(o.etcd, {
       ...(o.lockWaitMs === undefined ? {} : { waitMs: o.lockWaitMs }),
-      ttlSeconds: this.#lockTtlSeconds,
+      session: this.#session,
       logger: o.logger,
     });
     this.#ctx = {
@@ -234,11 +240,7 @@ class Manager implements VolumeManager {
       intentLeft: () => this.#settleIntentsLater(INTENT_SETTLE_FIRST_DELAY_MS),
       now: () => new Date(this.#clock.now()),
     };
-    // Renewed in real time whatever `clock` is: etcd expires the lease in real time.
-    this.#presence = new NodePresence(o.etcd, this.#ctx.nodeId, {
-      logger: o.logger,
-      ...(o.presenceTtlSeconds === undefined ? {} : { ttlSeconds: o.presenceTtlSeconds }),
-    });
+    this.#presence = new NodePresence(o.etcd, this.#ctx.nodeId, { logger: o.logger, session: this.#session });
     this.#presence.start();
     this.#cache = new VolumeCache(o.etcd, this.#ctx.store, { logger: o.logger });
     this.#cache.start();
@@ -687,7 +689,7 @@ class Manager implements VolumeManager {
     if (mountedAgain.length > 0) this.#checkStaleLater(mountedAgain);
     const report = { ...(await this.#pass(undefined, records)), mounts, host };
     for (const name of this.#backends.names()) if (!report.scanned.backends.includes(name)) this.#unrepaired.add(name);
-    if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#lockTtlSeconds * 1000 + 1000);
+    if (report.deferred.some((d) => d.reason === 'lock busy')) this.#repairLater(undefined, this.#session.ttlSeconds * 1000 + 1000);
     // A backend that turned OK during the pass.
     const nowOk = [...this.#unrepaired].filter((n) => this.#wholeOk(n));
     if (nowOk.length > 0) this.#repairLater(nowOk, 0);
@@ -731,7 +733,7 @@ class Manager implements VolumeManager {
       const level = report.needsAdmin.length > 0 ? 'warn' : 'info';
       this.#logger[level]({ repair: report }, 'background repair');
       if (report.deferred.some((d) => d.reason === 'lock busy') && attempt < MAX_BACKGROUND_REPAIRS) {
-        this.#repairLater(backends, this.#lockTtlSeconds * 1000 + 1000, attempt + 1);
+        this.#repairLater(backends, this.#session.ttlSeconds * 1000 + 1000, attempt + 1);
       }
     });
   }
@@ -800,6 +802,8 @@ class Manager implements VolumeManager {
     await this.#background.catch(() => undefined);
     await this.#staleChecks.catch(() => undefined);
     await this.#locks.close();
+    // One revoke ends this node's presence and every lock it still holds.
+    await this.#session.close();
     await this.#backends.close();
   }
 }

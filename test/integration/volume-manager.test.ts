@@ -430,6 +430,40 @@ describe('import', () => {
   });
 });
 
+describe('the etcd session', () => {
+  test('one lease per plugin process: its node presence and its locks hang on it; close ends them together', async () => {
+    const leaseIds = async () => new Set((await env.client.raw.leaseClient.leaseLeases()).leases.map((l) => String(l.ID)));
+    const before = await leaseIds();
+    const node = 'session-node';
+    const fresh = managerFor(env, {}, { nodeId: node });
+    try {
+      await settled(fresh);
+      await waitFor('the node announced', async () => (await env.client.get(`/nodes/${node}`)) !== undefined);
+      // Locks taken and released by Creates, and one held by a Create still waiting on the array's answer.
+      await fresh.create('sess-a', { size: '1' });
+      await fresh.create('sess-b', { size: '1' });
+      const fresher = [...(await leaseIds())].filter((id) => !before.has(id));
+      assert.equal(fresher.length, 1, `leases granted by one plugin process: ${fresher.length}`);
+      const [lease] = fresher;
+      const other = new EtcdLocks(env.client);
+      const held = await other.acquire(volumeLock('sess-a'));
+      const waiting = fresh.remove('sess-a');
+      await waitFor('the Remove queued for its lock', async () => (await etcdKeys(env.client, '/_locks/volume/sess-a/')).length === 2);
+      const keys = (await env.client.raw.leaseClient.leaseTimeToLive({ ID: lease, keys: true })).keys.map((k) => k.toString());
+      assert.ok(keys.includes(`/nodes/${node}`), `the presence is on the lease: ${keys.join(', ')}`);
+      assert.ok(keys.some((k) => k.startsWith('/_locks/volume/sess-a/')), `the queued lock is on the lease: ${keys.join(', ')}`);
+      await held.release();
+      await other.close();
+      await waiting;
+    } finally {
+      await fresh.close();
+    }
+    assert.equal(await env.client.get(`/nodes/${node}`), undefined, 'the presence goes when the plugin stops');
+    assert.deepEqual(await etcdKeys(env.client, '/_locks/'), []);
+    assert.deepEqual([...(await leaseIds())].filter((id) => !before.has(id)), [], 'its lease is revoked');
+  });
+});
+
 describe('remove, get, path, list', () => {
   test('remove of an unknown name: upstream text', async () => {
     await rejects(m.remove('nobody'), 'Volume name to remove not found: nobody');

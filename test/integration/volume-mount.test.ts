@@ -23,6 +23,7 @@ import { MountIntentStore, type MountIntent } from '../../src/volumes/store/moun
 import { VolumeStore } from '../../src/volumes/store/records.js';
 import { waitFor } from '../../src/clock.js';
 import { NodePresence } from '../../src/volumes/store/presence.js';
+import { EtcdSession } from '../../src/volumes/store/session.js';
 import { buildConfig, clearArray, clearEtcd, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 const NODE = 'node-a';
@@ -46,7 +47,7 @@ async function manager(nodeId = NODE, onMountStep?: VolumeManagerOptions['onMoun
     nodeId,
     host: hostEnv,
     lockWaitMs: 20_000,
-    lockTtlSeconds: 2,
+    sessionTtlSeconds: 2,
     wsapi: { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, timeoutMs: 10_000 },
     taskWait: { pollIntervalMs: 20, timeoutMs: 20_000 },
     repairWait: { backendsMs: 5000, lockMs: 500 },
@@ -215,7 +216,8 @@ describe('Mount and Unmount on one node', () => {
     const stored = (await store.getByName('v4'))!;
     await store.update({ ...stored.record, node_mount_info: { 'node-b': ['x', 'y'] } }, stored.modRevision);
     // node-b's plugin is alive: after the delay, the Mount is refused, never a takeover.
-    const nodeB = new NodePresence(env.client, 'node-b', { logger: env.logger });
+    const sessionB = new EtcdSession(env.client, { owner: 'node-b', ttlSeconds: 2 });
+    const nodeB = new NodePresence(env.client, 'node-b', { logger: env.logger, session: sessionB });
     nodeB.start();
     await waitFor('node-b announced', () => nodeB.isAlive('node-b'));
     try {
@@ -224,6 +226,7 @@ describe('Mount and Unmount on one node', () => {
       assert.ok(performance.now() - started >= 1000, 'it waited mountConflictDelay first');
     } finally {
       await nodeB.stop();
+      await sessionB.close();
     }
     assert.deepEqual((await store.getByName('v4'))!.record.node_mount_info, { 'node-b': ['x', 'y'] });
     assert.deepEqual(simLoops(), []);

@@ -7,15 +7,12 @@
  * just ahead of it, so waiters are served in arrival order and a release wakes one waiter, not all. Why not
  * etcd3's `lock()`: it tries once and fails at once when the lock is held; it has no waiting.
  *
- * Every key of one EtcdLocks (one per process) hangs on one session lease, granted on first need and renewed
- * every ttl/3 (etcd's concurrency.Session): an uncontended lock is ONE transaction that queues and reads the
- * holder, its release one delete — no lease grant and revoke per lock. A long operation never loses its lock the
- * way upstream's 300 s TTL without refresh could; if the process dies (or its etcd client is closed), renewals
- * stop and etcd deletes all its keys within `ttlSeconds`. If renewals fail for longer than the TTL, every held
- * lock's `signal` is aborted so the work can stop, and the next lock starts a new session. The renewals are ours,
- * one short keep-alive call each, not etcd3's automatic keep-alive: that one runs on a stream that outlives
- * `client.close()` (grpc-js lets open calls finish when a channel closes), so a closed client would keep its
- * locks until the process exits.
+ * Every lock key hangs on the process's session lease (session.ts, shared with the node's presence): an
+ * uncontended lock is ONE transaction that queues and reads the holder, its release one delete — no lease grant
+ * and revoke per lock. A long operation never loses its lock the way upstream's 300 s TTL without refresh could;
+ * if the process dies (or its etcd client is closed), renewals stop and etcd deletes all its keys within the
+ * session's TTL. If renewals fail for longer than the TTL, every held lock's `signal` is aborted so the work can
+ * stop, and the next lock starts a new session.
  *
  * Waiting is bounded (`waitMs`, default 30 s); a lock not obtained in time is a `LockTimeoutError` naming the
  * holder, never upstream's silent `{"Err": ""}`. Lock names are built from the real name by `volumeLock` /
@@ -23,16 +20,17 @@
  * request shared the lock `{volname}`) fails loudly instead of serialising everything.
  */
 import os from 'node:os';
-import { EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
 import { ifEveryKeyUnder, LOCKS_PREFIX, toEtcdError, waitForKeyEvent } from '../../etcd/index.js';
 import { EtcdError, HpeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { LockTimeoutError } from '../errors.js';
+import { EtcdSession, LockError } from './session.js';
+
+export { LockError };
 
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
-const DEFAULT_LOCK_TTL_SECONDS = 15;
 
 const LockKinds = { volume: 'volume', rcg: 'replication group' } as const;
 type LockKind = keyof typeof LockKinds;
@@ -66,7 +64,9 @@ function describeTarget(target: LockTarget): string {
 interface LockOptions {
   /** How long `acquire` / `withLocks` wait for a held lock. Default 30 s. */
   waitMs?: number;
-  /** Lease TTL: how soon a dead holder's lock frees itself. Default 15 s; at least 1 (etcd's minimum). */
+  /** The process's session, shared with its node presence; by default one of its own, closed by `close`. */
+  session?: EtcdSession;
+  /** Without `session`: the TTL of its own (how soon a dead holder's lock frees itself). Default 10 s; at least 1. */
   ttlSeconds?: number;
   /** Who holds a lock, shown to waiters that time out. Default `<hostname> pid <pid>`. */
   owner?: string;
@@ -129,40 +129,30 @@ function ifNoKeyUnder(raw: EtcdClient['raw'], prefix: string): ReturnType<EtcdCl
   return ifEveryKeyUnder(raw, prefix, 'Create', '==', 0);
 }
 
-/** etcd failed while taking a lock, or the lock's lease was lost. */
-export class LockError extends HpeError {}
-
 interface HolderInfo {
   owner: string;
   since: string;
 }
 
-interface Session {
-  /** The lease id, hex: part of every lock key of the session. */
-  id: string;
-  lease: Lease;
-  /** Aborted when the lease is lost. */
-  signal: AbortSignal;
-  stop(): void;
-}
-
 export class EtcdLocks {
-  private current: Promise<Session> | undefined;
   private seq = 0;
   private readonly waitMs: number;
-  private readonly ttlSeconds: number;
   private readonly owner: string;
   private readonly clock: Clock;
+  private readonly sessions: EtcdSession;
+  private readonly ownSession: boolean;
 
   constructor(
     private readonly client: EtcdClient,
     private readonly options: LockOptions = {},
   ) {
     this.waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
-    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;
     this.owner = options.owner ?? `${os.hostname()} pid ${process.pid}`;
     this.clock = options.clock ?? systemClock;
-    if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1) throw new RangeError(`ttlSeconds must be an integer >= 1, got ${this.ttlSeconds}`);
+    this.ownSession = options.session === undefined;
+    this.sessions =
+      options.session ??
+      new EtcdSession(client, { owner: this.owner, ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }), ...(options.clock === undefined ? {} : { clock: options.clock }) });
     if (!(this.waitMs >= 0)) throw new RangeError(`waitMs must be >= 0, got ${this.waitMs}`);
   }
 
@@ -209,7 +199,7 @@ export class EtcdLocks {
     const raw = client.raw;
     let key: string | undefined;
     try {
-      const session = await this.session();
+      const session = await this.sessions.current();
       key = `${prefix}${session.id}-${(++this.seq).toString(36)}`;
       const mine = key;
       const info: HolderInfo = { owner: this.owner, since: new Date(this.clock.now()).toISOString() };
@@ -255,7 +245,7 @@ export class EtcdLocks {
         if (predecessor === undefined) return this.held(target, mine, session.signal, false, undefined);
         const next = (BigInt(ahead.header.revision) + 1n).toString();
         if ((await waitForKeyEvent(this.client, predecessor.key, { from: next, events: ['delete'], deadline, clock: this.clock, signal: session.signal })) === 'timeout') {
-          throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.ttlSeconds);
+          throw new LockTimeoutError(describeTarget(target), waitMs, await this.holderOf(prefix), this.sessions.ttlSeconds);
         }
       }
     } catch (e) {
@@ -268,84 +258,9 @@ export class EtcdLocks {
     }
   }
 
-  /**
-   * The session: one lease for every lock of this EtcdLocks (granted on first need, renewed every ttl/3 while it
-   * lives), so a lock costs one transaction to take and one delete to release. If no renewal succeeded for a
-   * whole TTL, or etcd says the lease is gone, its `signal` is aborted with a LockError (every lock on it is lost)
-   * and the next lock starts a new session.
-   */
-  private session(): Promise<Session> {
-    const current = this.current;
-    if (current !== undefined) return current;
-    const started = this.startSession().then(
-      (s) => s,
-      (err: unknown) => {
-        if (this.current === started) this.current = undefined;
-        throw err;
-      },
-    );
-    this.current = started;
-    return started;
-  }
-
-  private async startSession(): Promise<Session> {
-    const raw = this.client.raw;
-    // etcd3 grants a lease when it is made, so each attempt makes one; a grant whose answer was lost leaves a
-    // lease without keys, which expires within the TTL.
-    const lease = await this.client.writingRaw([], async () => {
-      const attempt = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
-      try {
-        await attempt.grant();
-      } catch (e) {
-        attempt.release();
-        throw e;
-      }
-      return attempt;
-    });
-    const id = BigInt(await lease.grant()).toString(16);
-    const ttlMs = this.ttlSeconds * 1000;
-    const lost = new AbortController();
-    const stopped = new AbortController();
-    let renewed = this.clock.now();
-    let inFlight = false;
-    const session: Session = { id, lease, signal: lost.signal, stop: () => stopped.abort() };
-    const lose = (detail: string) => {
-      if (lost.signal.aborted) return;
-      stopped.abort();
-      if (this.current !== undefined) void this.current.then((s) => s === session && (this.current = undefined), () => undefined);
-      lost.abort(new LockError(`the locks of ${this.owner} were lost: ${detail}`, 'check etcd; the operations that held them should stop and be retried'));
-    };
-    const renewals = async (): Promise<void> => {
-      for (;;) {
-        await this.clock.sleep(ttlMs / 3, stopped.signal);
-        if (stopped.signal.aborted) return;
-        if (this.clock.now() - renewed > ttlMs) return lose(`their etcd lease was not renewed for ${this.ttlSeconds} s`);
-        if (inFlight) continue;
-        inFlight = true;
-        lease.keepaliveOnce().then(
-          (res) => {
-            inFlight = false;
-            if (res.TTL !== '0') renewed = this.clock.now();
-          },
-          (e: unknown) => {
-            inFlight = false;
-            if (e instanceof EtcdLeaseInvalidError) lose('etcd says their lease expired');
-          },
-        );
-      }
-    };
-    void renewals();
-    return session;
-  }
-
-  /** Ends the session: its lease is revoked, so every lock still queued or held by it goes at once. */
+  /** Ends the session this EtcdLocks made (its lease is revoked, so every lock still queued or held goes at once); one given to it is its owner's to close. */
   async close(): Promise<void> {
-    const current = this.current;
-    this.current = undefined;
-    const session = await current?.catch(() => undefined);
-    if (session === undefined) return;
-    session.stop();
-    await this.client.retryingTransient(() => session.lease.revoke()).catch(() => undefined);
+    if (this.ownSession) await this.sessions.close();
   }
 
   private held(target: LockTarget, key: string, signal: AbortSignal, firstWritten: boolean, read: ReadWithLock | undefined): HeldLock {

@@ -1,34 +1,34 @@
 /**
- * Which nodes' plugins are alive: each running plugin keeps `/nodes/<node id>` on a lease of its own, renewed every
- * ttl/3, so the key goes away within `ttlSeconds` of the plugin's death (kill -9, host crash, lost network). A Mount
- * takes a volume over from a node only when that node is not alive (flows/takeover.ts).
+ * Which nodes' plugins are alive: each running plugin keeps `/nodes/<node id>` on its process's session lease
+ * (session.ts, shared with its locks, renewed every ttl/3), so the key goes away within the session's TTL of the
+ * plugin's death (kill -9, host crash, lost network), together with every lock the node held. A Mount takes a
+ * volume over from a node only when that node is not alive (flows/takeover.ts).
  *
- * The renewals are ours (one keep-alive call each), as for the locks (locks.ts says why). If the lease is lost
- * (etcd unreachable for longer than the TTL), the next renewal grants a new one and writes the key again.
+ * If the session is lost (etcd unreachable for longer than the TTL), the key is written again on the next one.
  */
 import { systemClock, type Clock } from '../../clock.js';
 import type { EtcdClient } from '../../etcd/index.js';
-import { NODES_PREFIX } from '../../etcd/index.js';
+import { NODES_PREFIX, toEtcdError } from '../../etcd/index.js';
 import type { Logger } from '../../log.js';
-import type { Lease } from 'etcd3';
+import type { EtcdSession } from './session.js';
 
-export const DEFAULT_PRESENCE_TTL_SECONDS = 10;
+/** How long a failed announcement waits before the next try. */
+const RETRY_MS = 1000;
 
 export function nodeKey(node: string): string {
   return NODES_PREFIX + node;
 }
 
 interface PresenceOptions {
-  ttlSeconds?: number;
+  /** The process's session: the key lives as long as its lease. */
+  session: EtcdSession;
   clock?: Clock;
   logger: Pick<Logger, 'warn' | 'info'>;
 }
 
 export class NodePresence {
-  readonly ttlSeconds: number;
   readonly #clock: Clock;
   readonly #stop = new AbortController();
-  #lease: Lease | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(
@@ -36,8 +36,12 @@ export class NodePresence {
     private readonly node: string,
     private readonly options: PresenceOptions,
   ) {
-    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_PRESENCE_TTL_SECONDS;
     this.#clock = options.clock ?? systemClock;
+  }
+
+  /** How soon this node's key goes after its plugin dies. */
+  get ttlSeconds(): number {
+    return this.options.session.ttlSeconds;
   }
 
   /** Announces this node and keeps it announced until `stop`. Never rejects: failures are logged and retried. */
@@ -50,44 +54,35 @@ export class NodePresence {
     return (await this.client.get(nodeKey(node))) !== undefined;
   }
 
-  /** Stops renewing and deletes the key (revokes its lease), so other nodes see this one gone at once. */
+  /**
+   * Stops announcing. The key stays until the session is closed (its lease revoked: other nodes see this one gone
+   * at once) or, if it never is, until its lease expires.
+   */
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#loop;
-    const lease = this.#lease;
-    this.#lease = undefined;
-    await lease?.revoke().catch(() => undefined);
   }
 
   async #keepAnnounced(): Promise<void> {
-    const intervalMs = (this.ttlSeconds * 1000) / 3;
-    while (!this.#stop.signal.aborted) {
+    const stopped = this.#stop.signal;
+    const key = nodeKey(this.node);
+    while (!stopped.aborted) {
       try {
-        if (this.#lease === undefined) await this.#announce();
-        else if ((await this.#lease.keepaliveOnce()).TTL === '0') this.#lease = undefined;
+        const session = await this.options.session.current();
+        const value = JSON.stringify({ node: this.node, pid: process.pid, since: new Date(this.#clock.now()).toISOString() });
+        await this.client.writingRaw({ key, prefix: false }, () => session.lease.put(key).value(value).exec());
+        // Until the session is lost (then a new one is announced) or this node stops.
+        await new Promise<void>((resolve) => {
+          const signal = AbortSignal.any([session.signal, stopped]);
+          if (signal.aborted) return resolve();
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        if (session.signal.aborted && !stopped.aborted) this.options.logger.warn({ node: this.node }, "this node's etcd session was lost; announcing its presence again");
       } catch (err) {
-        this.#lease?.release();
-        this.#lease = undefined;
-        this.options.logger.warn({ node: this.node, err: err instanceof Error ? err.message : String(err) }, 'could not renew this node\'s presence in etcd; retrying');
+        const why = toEtcdError(err, this.client.endpoint);
+        this.options.logger.warn({ node: this.node, err: why.message, fix: why.fix }, "could not announce this node's presence in etcd; retrying");
+        await this.#clock.sleep(RETRY_MS, stopped);
       }
-      await this.#clock.sleep(this.#lease === undefined ? Math.min(intervalMs, 1000) : intervalMs, this.#stop.signal);
     }
-  }
-
-  async #announce(): Promise<void> {
-    const raw = this.client.raw;
-    const lease = raw.lease(this.ttlSeconds, { autoKeepAlive: false });
-    try {
-      await lease.grant();
-      await lease.put(nodeKey(this.node)).value(JSON.stringify({ node: this.node, pid: process.pid, since: new Date(this.#clock.now()).toISOString() }));
-    } catch (err) {
-      await lease.revoke().catch(() => undefined);
-      throw err;
-    }
-    if (this.#stop.signal.aborted) {
-      await lease.revoke().catch(() => undefined);
-      return;
-    }
-    this.#lease = lease;
   }
 }
