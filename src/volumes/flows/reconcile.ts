@@ -176,7 +176,7 @@ async function detachOrphans(ctx: MountContext, options: ReconcileOptions, repor
     const detach = async (record: VolumeRecord | undefined): Promise<void> => {
       const backend = c.backend ?? record?.backend;
       if (backend === undefined) await transportFor(c.attachment.transport, ctx.data.env).detach(c.attachment);
-      else await releaseOrphan(ctx, { id, name: record?.display_name ?? c.arrayName, backend, arrayName: c.arrayName, attachment: c.attachment, arrays: orphanArrays(ctx, backend, record) });
+      else await releaseOrphan(ctx, { id, name: record?.display_name ?? c.arrayName, backend, arrayName: c.arrayName, attachment: c.attachment, arrays: orphanArrays(ctx, backend, c.arrayName, record) });
       report.actions.push({ volume: c.arrayName, action: 'detached', detail: `${c.attachment.device}: a device of ${c.arrayName} that no record holds` });
       ctx.logger.info({ arrayName: c.arrayName, device: c.attachment.device }, 'reconcile at start: detached a device no record holds');
     };
@@ -212,7 +212,7 @@ async function detachOrphans(ctx: MountContext, options: ReconcileOptions, repor
  * nothing. Without a record (nothing says how it was exported) a backend's replication target is included only
  * while it answers: a target that is down must not keep a device that may be a plain volume's attached here.
  */
-function orphanArrays(ctx: MountContext, backend: string, record: VolumeRecord | undefined): ArrayRole[] {
+function orphanArrays(ctx: MountContext, backend: string, arrayName: string, record: VolumeRecord | undefined): ArrayRole[] {
   const replicated = ctx.backends.views().some((v) => v.name === backend && v.replication !== undefined);
   if (!replicated || (record !== undefined && record.rcg_info === null)) return ['primary'];
   if (record !== undefined) return ['primary', 'replication target'];
@@ -220,7 +220,7 @@ function orphanArrays(ctx: MountContext, backend: string, record: VolumeRecord |
     ctx.backends.replicationTarget(backend);
     return ['primary', 'replication target'];
   } catch (err) {
-    ctx.logger.warn({ backend, err: describe(err) }, 'reconcile at start: releasing a device no record holds on the primary array only; the replication target does not answer, so a VLUN of it there for this host, if any, is left');
+    ctx.logger.warn({ backend, arrayName, err: describe(err) }, 'reconcile at start: releasing a device no record holds on the primary array only; the replication target does not answer, so a VLUN of it there for this host, if any, is left');
     return ['primary'];
   }
 }
