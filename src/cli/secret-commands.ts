@@ -7,6 +7,7 @@ import {
   listNamedSecrets,
   MaxSecretVersions,
   namedSecretHistory,
+  PassphraseKeys,
   putNamedSecret,
   removeNamedSecret,
   rollbackNamedSecret,
@@ -195,7 +196,7 @@ async function rotateKey(ctx: SecretCommandContext): Promise<number> {
   if (newArgument !== undefined && newFile !== undefined) throw new UsageError('the new passphrase is given twice (argument and --new-passphrase-file)', 'give one of them');
   const config = await loadConfig(ctx.configPath);
   const r = await withEtcd(ctx.env, config, async (client) => {
-    const current = await obtainSecret(
+    const currentPassphrase = await obtainSecret(
       {
         file: ctx.values['passphrase-file'],
         what: 'current cluster secrets passphrase',
@@ -204,7 +205,8 @@ async function rotateKey(ctx: SecretCommandContext): Promise<number> {
       ctx.stdin,
       ctx.io.err,
     );
-    // Refused before the new passphrase is asked for.
+    // Refused before the new passphrase is asked for; the key derived for this check serves the rotation.
+    const current = new PassphraseKeys(currentPassphrase);
     await checkClusterPassphrase(client, current);
     const next = await obtainSecret(
       {

@@ -1,6 +1,6 @@
 export { classifySecret, secretNameProblem, SecretNamePattern, SecretNameRule } from './format.js';
 export { resolveEtcdPassword } from './etcd-password.js';
-export { parseKeyRecord, type KeyRecordV1, type StoredKey } from './key-record.js';
+export { parseKeyRecord, PassphraseKeys, type KeyRecordV1, type StoredKey } from './key-record.js';
 export { loadKeyLookups, lookupFor } from './keys.js';
 export {
   backendsToEncrypt,

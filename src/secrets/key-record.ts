@@ -203,6 +203,38 @@ export async function passphraseMatches(record: KeyRecordV1, passphrase: string)
   return sameKey(derived, currentKey(record));
 }
 
+/**
+ * A passphrase and the keys it derived, by KDF parameters: checked against records with the same salt and cost (the
+ * record read again, or replaced by one made with the same salt), it is derived (scrypt) once. Each check still
+ * compares with the record's own key. The passphrase and keys are kept in private fields, out of logs and errors.
+ */
+export class PassphraseKeys {
+  readonly #passphrase: string;
+  readonly #derive: typeof deriveKey;
+  readonly #derived = new Map<string, Uint8Array>();
+
+  /** `derive`: the KDF (tests count its calls). */
+  constructor(passphrase: string, derive: typeof deriveKey = deriveKey) {
+    this.#passphrase = passphrase;
+    this.#derive = derive;
+  }
+
+  /** Whether the passphrase gives `record`'s current key. */
+  async matches(record: KeyRecordV1): Promise<boolean> {
+    return sameKey(await this.#keyFor(record.kdf), currentKey(record));
+  }
+
+  async #keyFor(kdf: KdfParams): Promise<Uint8Array> {
+    const params = JSON.stringify([kdf.name, kdf.N, kdf.r, kdf.p, kdf.salt]);
+    let key = this.#derived.get(params);
+    if (key === undefined) {
+      key = await this.#derive(this.#passphrase, kdf);
+      this.#derived.set(params, key);
+    }
+    return key;
+  }
+}
+
 /** Where one key record lives, for obtainKey: read it, create it only if absent, and the errors to give. */
 export interface KeyRecordPlace {
   /** The record there now (undefined: none); throws for one that cannot serve (damaged, legacy). */

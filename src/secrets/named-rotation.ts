@@ -5,7 +5,7 @@
 import type { EtcdClient } from '../etcd/index.js';
 import { readClusterKeyRecord, readNamedSecretRecords, replaceClusterKeyAndSecrets, type GuardedRecord } from '../etcd/index.js';
 import { SecretError } from '../errors.js';
-import { createKeyRecord, currentKey, newKid, parseClusterKeyRecord, passphraseMatches, serializeKeyRecord, type KeyRecordV1 } from './key-record.js';
+import { createKeyRecord, currentKey, newKid, parseClusterKeyRecord, PassphraseKeys, serializeKeyRecord, type KeyRecordV1 } from './key-record.js';
 import { clusterKeyAt, concurrentChange, differentClusterPassphrase, secretAt, WriteAttempts } from './named-operations.js';
 import { openNamedValue, parseNamedSecretRecord, sealNamedValue, serializeNamedSecretRecord, type NamedSecretRecordV1 } from './named-record.js';
 
@@ -52,12 +52,19 @@ function noClusterKey(client: EtcdClient): SecretError {
   );
 }
 
-/** Reads the cluster key record and checks `passphrase` against it (the CLI asks for the new one only after). */
-export async function checkClusterPassphrase(client: EtcdClient, passphrase: string): Promise<KeyRecordV1> {
+function passphraseKeys(passphrase: string | PassphraseKeys): PassphraseKeys {
+  return typeof passphrase === 'string' ? new PassphraseKeys(passphrase) : passphrase;
+}
+
+/**
+ * Reads the cluster key record and checks `passphrase` against it (the CLI asks for the new one only after).
+ * Given PassphraseKeys, the key derived here serves rotateClusterKey too.
+ */
+export async function checkClusterPassphrase(client: EtcdClient, passphrase: string | PassphraseKeys): Promise<KeyRecordV1> {
   const found = await readClusterKeyRecord(client);
   if (found === undefined) throw noClusterKey(client);
   const record = parseClusterKeyRecord(found.raw, clusterKeyAt(client));
-  if (!(await passphraseMatches(record, passphrase))) throw differentClusterPassphrase(client, record);
+  if (!(await passphraseKeys(passphrase).matches(record))) throw differentClusterPassphrase(client, record);
   return record;
 }
 
@@ -66,18 +73,15 @@ export async function checkClusterPassphrase(client: EtcdClient, passphrase: str
  * version of every named secret again under it: one transaction guarded by the revision of the key record and of
  * each secret record, retried on a change made meanwhile. Values are never returned.
  */
-export async function rotateClusterKey(client: EtcdClient, current: string, next: string, now: Date = new Date()): Promise<RotateClusterKeyResult> {
+export async function rotateClusterKey(client: EtcdClient, current: string | PassphraseKeys, next: string, now: Date = new Date()): Promise<RotateClusterKeyResult> {
+  const currentKeys = passphraseKeys(current);
   const made = await createKeyRecord(next, now);
-  let verified: string | undefined;
   for (let attempt = 0; attempt < WriteAttempts; attempt++) {
     const store = await readNamedSecretRecords(client);
     if (store.key === undefined) throw noClusterKey(client);
     const old = parseClusterKeyRecord(store.key.raw, clusterKeyAt(client));
-    // scrypt again only when another admin replaced the key meanwhile.
-    if (verified !== store.key.raw) {
-      if (!(await passphraseMatches(old, current))) throw differentClusterPassphrase(client, old);
-      verified = store.key.raw;
-    }
+    // Checked against the record as it is now: scrypt runs again only for a record made with another salt or cost.
+    if (!(await currentKeys.matches(old))) throw differentClusterPassphrase(client, old);
     while (made.record.kid === old.kid) made.record.kid = newKid();
     const from = { kid: old.kid, bytes: currentKey(old) };
     const to = { kid: made.record.kid, bytes: made.key };

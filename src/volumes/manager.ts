@@ -173,6 +173,8 @@ class Manager implements VolumeManager {
   readonly #session: EtcdSession;
   readonly #locks: EtcdLocks;
   readonly #backends: Backends;
+  /** The hpe.conf loaded: errors whose fix is an edit of it name it. */
+  readonly #configFile: string;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #repairWait: { backendsMs: number; lockMs: number };
@@ -195,6 +197,7 @@ class Manager implements VolumeManager {
   #listed: { from: readonly NamedVolume[]; entries: ListEntry[] } | undefined;
 
   constructor(o: VolumeManagerOptions) {
+    this.#configFile = o.config.file;
     this.#logger = o.logger;
     this.#clock = o.clock ?? systemClock;
     // Renewed in real time whatever `clock` is: etcd expires the lease in real time.
@@ -325,7 +328,7 @@ class Manager implements VolumeManager {
 
   /** The parsed Create request, or the error refusing it (the help text is one). */
   #acceptedCreate(name: string, opts: Record<string, string> | undefined): VolumeChange {
-    const req = parseCreateRequest(name, opts, this.#backends.views());
+    const req = parseCreateRequest(name, opts, this.#backends.views(), this.#configFile);
     if (req.kind === 'help') {
       throw new VolumeRequestError(req.topic === 'backends' ? formatBackendsTable(this.#backends.states()) : CREATE_HELP, 'no volume was created: this is the help text');
     }

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { createEtcdClient, readNamedSecretRecords, replaceClusterKeyAndSecrets, type EtcdClient } from '../../src/etcd/index.js';
 import { passGate, readLastReport } from '../../src/preflight/index.js';
-import { putNamedSecret, rotateClusterKey } from '../../src/secrets/index.js';
+import { checkClusterPassphrase, PassphraseKeys, putNamedSecret, rotateClusterKey } from '../../src/secrets/index.js';
+import { deriveKey } from '../../src/secrets/kdf.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { InstantClock } from '../support/clock.js';
@@ -431,12 +432,20 @@ describe('hpe3parencryptor secret rotate-key', () => {
     assert.deepEqual(await snapshot(), before, 'nothing was written');
   });
 
-  test('puts racing a rotation: each is refused or stored under the key etcd holds afterwards, never under a replaced one', async () => {
+  test('puts racing a rotation: each is refused or stored under the key etcd holds afterwards, never under a replaced one; the current passphrase is derived once', async () => {
     await clearSecrets();
     await putNamedSecret(client, 'race', passphrase, 'race-0');
+    let derivations = 0;
+    const current = new PassphraseKeys(passphrase, (p, params) => {
+      derivations++;
+      return deriveKey(p, params);
+    });
+    // As the CLI does: checked before the new passphrase is asked for, then the same keys serve every attempt.
+    await checkClusterPassphrase(client, current);
     const puts = Array.from({ length: 6 }, (_, i) => putNamedSecret(client, i % 2 === 0 ? 'race' : `race-${i}`, passphrase, `race-${i + 1}`));
-    const results = await Promise.allSettled([rotateClusterKey(client, passphrase, newPassphrase), ...puts]);
+    const results = await Promise.allSettled([rotateClusterKey(client, current, newPassphrase), ...puts]);
     assert.equal(results[0]!.status, 'fulfilled', String((results[0] as PromiseRejectedResult).reason));
+    assert.equal(derivations, 1, 'the check derived the current key; the attempts (retried after the puts) reused it');
     for (const r of results.slice(1)) {
       if (r.status === 'rejected') assert.match(String(r.reason), /was made from a different passphrase; nothing was written/);
     }
@@ -445,6 +454,34 @@ describe('hpe3parencryptor secret rotate-key', () => {
       const versions = (JSON.parse(value) as { versions: { kid: string }[] }).versions;
       assert.deepEqual(versions.map((v) => v.kid), versions.map(() => kid), name);
     }
+  });
+
+  test('a key replaced after the check: the rotation checks the record etcd holds then (another salt: derived again), never seals under the replaced key', async () => {
+    await clearSecrets();
+    await putNamedSecret(client, 'between', passphrase, 'between-1');
+    let derivations = 0;
+    const counted = (phrase: string) =>
+      new PassphraseKeys(phrase, (p, params) => {
+        derivations++;
+        return deriveKey(p, params);
+      });
+    const current = counted(passphrase);
+    await checkClusterPassphrase(client, current);
+    await rotateClusterKey(client, passphrase, passphrase); // another admin: the same passphrase, a new salt and kid
+    const replaced = (await recordOf('/secrets-key'))?.['kid'];
+    const r = await rotateClusterKey(client, current, newPassphrase);
+    assert.equal(r.oldKid, replaced);
+    assert.equal(derivations, 2, 'the new salt is derived; the check kept nothing stale');
+    const versions = (await recordOf('/secrets/between'))?.['versions'] as { kid: string }[];
+    assert.deepEqual(versions.map((v) => v.kid), [r.newKid]);
+
+    const stale = counted(newPassphrase);
+    await checkClusterPassphrase(client, stale);
+    await rotateClusterKey(client, newPassphrase, otherPassphrase); // another admin, to another passphrase
+    const before = await snapshot();
+    await assert.rejects(rotateClusterKey(client, stale, passphrase), /was made from a different passphrase; nothing was written/);
+    assert.deepEqual(await snapshot(), before, 'nothing was written');
+    await rotateClusterKey(client, otherPassphrase, newPassphrase);
   });
 
   test('with passphrase files; with no named secrets it still replaces the key; without a key there is nothing to rotate', async () => {

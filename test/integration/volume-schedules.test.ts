@@ -5,18 +5,20 @@
  * SSH settings and an SSH outage (the array's WSAPI still up) fail only the schedule operations, naming what to fix.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { createArrayCli, WsapiClient, type ArrayCli } from '../../src/array/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { freePort } from '../../src/net.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { arrayVolumeName, newVolumeId, VolumeStore, type VolumeManager } from '../../src/volumes/index.js';
+import { arrayVolumeName, newVolumeId, VolumeRequestError, VolumeStore, type VolumeManager } from '../../src/volumes/index.js';
 import { INTENTS_PREFIX } from '../../src/etcd/index.js';
 import { IntentStore } from '../../src/volumes/store/intents.js';
 import { snapshotComment } from '../../src/volumes/request/plan.js';
 import { ManualClock } from '../support/clock.js';
+import { rejectionOf } from '../support/thrown.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { SAN_PASSWORD, buildConfig, clearEtcd, etcdKeys, managerFor, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
@@ -77,11 +79,14 @@ afterEach(async () => {
 
 const schedBackend = () => ({ name: 'sched', apiUrl: sim.apiUrl, cpg: 'FC_r1', password: SAN_PASSWORD, lines: `san_ssh_port = ${sshPort}\nhpe3par_snapcpg = FC_r5` });
 
-async function manager(options: { noSshPassword?: boolean } = {}): Promise<VolumeManager> {
+/** `configFile`: the config is written there and loaded from it, as `serve --config` does. */
+async function manager(options: { noSshPassword?: boolean; configFile?: string } = {}): Promise<VolumeManager> {
   const choice = { noReplication: true, extra: [schedBackend()] };
-  const { secrets } = buildConfig(env, choice);
+  const { config, secrets } = buildConfig(env, choice);
   if (options.noSshPassword) secrets.set('sched', { hpe3par_password: SAN_PASSWORD });
+  if (options.configFile !== undefined) writeFileSync(options.configFile, config.text);
   const m = managerFor(env, choice, {
+    ...(options.configFile === undefined ? {} : { config: await loadConfig(options.configFile) }),
     secrets,
     ssh: { knownHostsFile: join(dir, 'known_hosts'), timeouts: { connectMs: 2_000, commandMs: 5_000 } },
   });
@@ -195,11 +200,13 @@ describe('scheduled snapshots on the simulator', () => {
     assert.deepEqual(await etcdKeys(env.client, INTENTS_PREFIX), []);
   });
 
-  test('a backend without SSH settings: schedules refused naming the options to set; plain snapshots work', async () => {
-    const m = await manager({ noSshPassword: true });
+  test('a backend without SSH settings: schedules refused naming the options to set and the hpe.conf loaded; plain snapshots work', async () => {
+    const configFile = join(dir, 'other.conf');
+    const m = await manager({ noSshPassword: true, configFile });
     await m.create('v1', { backend: 'sched', size: '1' });
-    const message = await refusal(m.create('snap1', scheduleOpts));
-    assert.equal(message, "snapshot schedules need the array's SSH CLI, and backend 'sched' has no SSH settings: set [sched].san_password (or san_private_key) in hpe.conf");
+    const refused = await rejectionOf(m.create('snap1', scheduleOpts), VolumeRequestError);
+    assert.equal(refused.message, "snapshot schedules need the array's SSH CLI, and backend 'sched' has no SSH settings: set [sched].san_password (or san_private_key) in hpe.conf");
+    assert.ok(refused.fix.startsWith(`set [sched].san_password (or san_private_key) in ${configFile} (`), `the fix names the hpe.conf loaded: ${refused.fix}`);
     assert.equal(await m.get('snap1'), undefined);
     await m.create('plain', { virtualCopyOf: 'v1' });
     assert.ok(await m.get('plain'));

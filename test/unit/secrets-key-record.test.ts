@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { SecretError } from '../../src/errors.js';
 import { keyRecordKey, prefixedKey } from '../../src/etcd/index.js';
 import { openSecret, sealSecret } from '../../src/secrets/box.js';
+import { deriveKey } from '../../src/secrets/kdf.js';
 import { classifySecret } from '../../src/secrets/format.js';
 import {
   createKeyRecord,
@@ -11,6 +12,7 @@ import {
   keyForKid,
   newKid,
   parseKeyRecord,
+  PassphraseKeys,
   passphraseMatches,
   serializeKeyRecord,
   type KdfParams,
@@ -92,6 +94,51 @@ describe('createKeyRecord / passphraseMatches', () => {
     assert.equal(await passphraseMatches(record, 'Zürich'.normalize('NFD')), true);
     assert.equal(await passphraseMatches(record, 'Zurich'), false);
     assert.equal(await passphraseMatches(record, ''), false);
+  });
+});
+
+describe('PassphraseKeys', () => {
+  /** deriveKey, counting its calls. */
+  function counted(): { derive: typeof deriveKey; calls: () => number } {
+    let calls = 0;
+    return {
+      derive: (passphrase, params) => {
+        calls++;
+        return deriveKey(passphrase, params);
+      },
+      calls: () => calls,
+    };
+  }
+
+  it('derives once for records of the same salt and cost, and each check compares with that record\'s key', async () => {
+    const { record } = await createKeyRecord('current one', now, fast);
+    const kdf = counted();
+    const keys = new PassphraseKeys('current one', kdf.derive);
+    assert.equal(await keys.matches(record), true);
+    assert.equal(await keys.matches({ ...record }), true, 'the record read again');
+    const otherPassphrase = await createKeyRecord('another one', now, fast);
+    assert.equal(await keys.matches(otherPassphrase.record), false, 'same salt, another key: refused');
+    assert.equal(kdf.calls(), 1);
+  });
+
+  it('derives again for a record made with another salt (another rotation meanwhile), and refuses a wrong passphrase', async () => {
+    const first = await createKeyRecord('current one', now, fast);
+    const resalted = await createKeyRecord('current one', now, { ...fast, salt: Buffer.alloc(16, 4).toString('base64') });
+    const kdf = counted();
+    const keys = new PassphraseKeys('current one', kdf.derive);
+    assert.equal(await keys.matches(first.record), true);
+    assert.equal(await keys.matches(resalted.record), true);
+    assert.equal(kdf.calls(), 2);
+    const byAnother = await createKeyRecord('another one', now, { ...fast, salt: Buffer.alloc(16, 5).toString('base64') });
+    assert.equal(await keys.matches(byAnother.record), false);
+    assert.equal(kdf.calls(), 3);
+  });
+
+  it('shows neither the passphrase nor a key when logged or serialized', async () => {
+    const keys = new PassphraseKeys('current one');
+    await keys.matches((await createKeyRecord('current one', now, fast)).record);
+    const { inspect } = await import('node:util');
+    for (const text of [inspect(keys, { showHidden: true, depth: 5 }), JSON.stringify(keys), String(keys)]) assert.ok(!text.includes('current one'), text);
   });
 });
 

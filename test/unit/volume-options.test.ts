@@ -238,6 +238,14 @@ describe('parseCreateRequest: errors, exact texts, upstream order', () => {
     });
   }
 
+  test('no block backend: the fix names the hpe.conf loaded (--config), else the default path', () => {
+    const loaded = thrownBy(() => parseCreateRequest('vol1', {}, [], '/srv/hpe/other.conf'), VolumeRequestError);
+    assert.equal(loaded.fix, 'configure a 3PAR iSCSI or FC backend in /srv/hpe/other.conf');
+    const imported = thrownBy(() => parseCreateRequest('vol1', { importVol: 'x' }, [], '/srv/hpe/other.conf'), VolumeRequestError);
+    assert.equal(imported.fix, 'configure a 3PAR iSCSI or FC backend in /srv/hpe/other.conf');
+    assert.equal(errorOf(() => parse({}, 'vol1', [])).fix, 'configure a 3PAR iSCSI or FC backend in /etc/hpedockerplugin/hpe.conf');
+  });
+
   test('only an initialising backend is worth retrying', () => {
     assert.equal(errorOf(() => parse({ backend: 'init' })).retryable, true);
     assert.equal(errorOf(() => parse({ backend: 'bad' })).retryable, false);

@@ -10,6 +10,7 @@ import { parseCreateRequest, type BackendView } from '../../src/volumes/index.js
 import { isUnclaimedSchedule, newRecord, scheduleNameOf, scheduleSpec, snapScheduleOf, snapshotMetadata, withSnapshotEntry } from '../../src/volumes/request/plan.js';
 import { snapshotStatus, volumeStatus } from '../../src/volumes/request/status.js';
 import { parseIntent } from '../../src/volumes/store/intents.js';
+import { thrownBy } from '../support/thrown.js';
 
 const backends: BackendView[] = [{ name: 'DEFAULT', state: 'OK' }];
 const parentArray = 'dcv-bEcaxXFlSx2bj9ZX5PLKZQ';
@@ -228,14 +229,16 @@ ${lines}
     const options = arrayCliOptionsOf(backend, {}, unsetHost, {});
     assert.deepEqual(options, { missing: ['san_password (or san_private_key)'] });
     let made = 0;
-    const lazy = new LazyArrayCli('DEFAULT', options, () => {
+    const lazy = new LazyArrayCli('DEFAULT', '/srv/hpe/other.conf', options, () => {
       made++;
       return new FakeCli();
     });
-    assert.throws(() => lazy.get(), (e: unknown) => e instanceof VolumeRequestError && e.message === noSshError('DEFAULT', ['san_password (or san_private_key)']).message);
+    const refused = thrownBy(() => lazy.get(), VolumeRequestError);
+    assert.equal(refused.message, noSshError('DEFAULT', ['san_password (or san_private_key)'], '/srv/hpe/other.conf').message);
+    assert.match(refused.fix, /^set \[DEFAULT\]\.san_password \(or san_private_key\) in \/srv\/hpe\/other\.conf \(/, 'the fix names the hpe.conf loaded');
     assert.equal(made, 0);
     assert.equal(
-      noSshError('b2', ['san_ip', 'san_password (or san_private_key)']).message,
+      noSshError('b2', ['san_ip', 'san_password (or san_private_key)'], '/etc/hpedockerplugin/hpe.conf').message,
       "snapshot schedules need the array's SSH CLI, and backend 'b2' has no SSH settings: set [b2].san_ip, [b2].san_password (or san_private_key) in hpe.conf",
     );
   });
@@ -243,7 +246,7 @@ ${lines}
   test('the client is made once, on first use, and closed with the backend', async () => {
     const fake = new FakeCli();
     let made = 0;
-    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'pw' }, unsetHost, {}), () => {
+    const lazy = new LazyArrayCli('DEFAULT', '/etc/hpedockerplugin/hpe.conf', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'pw' }, unsetHost, {}), () => {
       made++;
       return fake;
     });
@@ -258,7 +261,7 @@ ${lines}
 
   test('a rotated san_password ($secret{}) closes the connection; the next operation connects with the new value', async () => {
     const made: { password?: string; closed: () => number }[] = [];
-    const lazy = new LazyArrayCli('DEFAULT', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'old-pw' }, unsetHost, {}), (o) => {
+    const lazy = new LazyArrayCli('DEFAULT', '/etc/hpedockerplugin/hpe.conf', arrayCliOptionsOf(conf('san_ip = 10.0.0.6\nsan_password = y'), { san_password: 'old-pw' }, unsetHost, {}), (o) => {
       const fake = new FakeCli();
       made.push({ ...('password' in o.auth ? { password: o.auth.password } : {}), closed: () => fake.closed });
       return fake;

@@ -62,12 +62,12 @@ function sshAuthOf(backend: BackendConfig, secrets: RevealedSecrets | undefined)
   return password === undefined ? undefined : { password };
 }
 
-/** The error of a schedule operation on a backend whose SSH is not configured. */
-export function noSshError(backend: string, missing: readonly string[]): VolumeRequestError {
+/** The error of a schedule operation on a backend whose SSH is not configured; `configFile` is the hpe.conf loaded. */
+export function noSshError(backend: string, missing: readonly string[], configFile: string): VolumeRequestError {
   const options = missing.map((m) => `[${backend}].${m}`).join(', ');
   return new VolumeRequestError(
     `snapshot schedules need the array's SSH CLI, and backend '${backend}' has no SSH settings: set ${options} in hpe.conf`,
-    `set ${options} in /etc/hpedockerplugin/hpe.conf (the array's SSH address, user and password or private key), run \`hpedockerplugin check\` and restart the plugin`,
+    `set ${options} in ${configFile} (the array's SSH address, user and password or private key), run \`hpedockerplugin check\` and restart the plugin`,
   );
 }
 
@@ -75,8 +75,10 @@ export function noSshError(backend: string, missing: readonly string[]): VolumeR
 export class LazyArrayCli {
   #cli: ArrayCli | undefined;
 
+  /** `configFile`: the hpe.conf the backend was read from, which the no-SSH error names. */
   constructor(
     private readonly backend: string,
+    private readonly configFile: string,
     private options: ArrayCliOptions | { missing: string[] },
     private readonly factory: ArrayCliFactory = createArrayCli,
   ) {}
@@ -96,7 +98,7 @@ export class LazyArrayCli {
 
   /** The client; throws the no-SSH error when hpe.conf lacks the settings. */
   get(): ArrayCli {
-    if ('missing' in this.options) throw noSshError(this.backend, this.options.missing);
+    if ('missing' in this.options) throw noSshError(this.backend, this.options.missing, this.configFile);
     this.#cli ??= this.factory(this.options);
     return this.#cli;
   }

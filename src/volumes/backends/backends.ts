@@ -404,7 +404,7 @@ export class Backends {
     for (const backend of blockBackends(config)) {
       const [primary, target] = specsOf(backend, secrets.get(backend.name)).map(newSide);
       const ssh = options.ssh ?? {};
-      const cli = new LazyArrayCli(backend.name, arrayCliOptionsOf(backend, secrets.get(backend.name), config.host, ssh), ssh.factory);
+      const cli = new LazyArrayCli(backend.name, config.file, arrayCliOptionsOf(backend, secrets.get(backend.name), config.host, ssh), ssh.factory);
       this.#entries.set(backend.name, { config: backend, primary: primary!, ...(target === undefined ? {} : { target }), cli });
     }
   }

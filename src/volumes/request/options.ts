@@ -12,7 +12,7 @@
  *
  * An option given with an empty value (`-o size=`) counts as not given, as upstream did for most options.
  */
-import type { ReplicationDevice } from '../../config/index.js';
+import { DefaultConfigPath, type ReplicationDevice } from '../../config/index.js';
 import { backendNotReady, targetNotReady, type BackendView } from '../backends/state.js';
 import { VolumeRequestError } from '../errors.js';
 import { FsTypes, type FsType } from '../../host/index.js';
@@ -343,15 +343,15 @@ function defaultBackend(backends: readonly BackendView[]): string {
   return DEFAULT_BACKEND_NAMES.find((n) => backends.some((b) => b.name === n)) ?? DEFAULT_BACKEND_NAMES[0];
 }
 
-function requireDriver(name: string, backends: readonly BackendView[]): void {
+function requireDriver(name: string, backends: readonly BackendView[], configFile: string): void {
   if (backends.length === 0) {
-    throw new VolumeRequestError(`ERROR: Cannot create volume '${name}'. Volume driver is not configured`, 'configure a 3PAR iSCSI or FC backend in /etc/hpedockerplugin/hpe.conf');
+    throw new VolumeRequestError(`ERROR: Cannot create volume '${name}'. Volume driver is not configured`, `configure a 3PAR iSCSI or FC backend in ${configFile}`);
   }
 }
 
 /** The backend of a create / replicated request (upstream step 4). */
-function resolveBackend(name: string, opts: Map<string, string>, backends: readonly BackendView[]): BackendView {
-  requireDriver(name, backends);
+function resolveBackend(name: string, opts: Map<string, string>, backends: readonly BackendView[], configFile: string): BackendView {
+  requireDriver(name, backends, configFile);
   const given = opts.get('backend') ?? '';
   const wanted = given === '' ? defaultBackend(backends) : given;
   if (wanted === FILE_PERSONA_DEFAULT) {
@@ -365,8 +365,8 @@ function resolveBackend(name: string, opts: Map<string, string>, backends: reado
 }
 
 /** Import names its backend check differently (request_validator.py `_validate_import_vol_opts`). */
-function resolveImportBackend(name: string, opts: Map<string, string>, backends: readonly BackendView[]): BackendView {
-  requireDriver(name, backends);
+function resolveImportBackend(name: string, opts: Map<string, string>, backends: readonly BackendView[], configFile: string): BackendView {
+  requireDriver(name, backends, configFile);
   const wanted = opts.get('backend') || defaultBackend(backends);
   const backend = backends.find((b) => b.name === wanted);
   if (backend === undefined) {
@@ -520,8 +520,8 @@ function parseClone(name: string, opts: Map<string, string>, values: Values): Cl
   };
 }
 
-function parseImport(name: string, opts: Map<string, string>, backends: readonly BackendView[]): ImportRequest {
-  const backend = resolveImportBackend(name, opts, backends);
+function parseImport(name: string, opts: Map<string, string>, backends: readonly BackendView[], configFile: string): ImportRequest {
+  const backend = resolveImportBackend(name, opts, backends, configFile);
   const existingName = requireNamed(opts, 'importVol', 'the name of the volume or snapshot on the array');
   checkArrayName('importVol', 'A volume name', existingName);
   const values = readValues(opts);
@@ -568,10 +568,16 @@ function parseNewVolume(name: string, opts: Map<string, string>, values: Values,
 
 /**
  * Validates a Create request in upstream's order and returns what to do, or throws a `VolumeRequestError`
- * whose message is the `Err` for Docker. `backends` are the configured block backends with their state.
+ * whose message is the `Err` for Docker. `backends` are the configured block backends with their state, read
+ * from `configFile` (the hpe.conf loaded), which the error for no block backend names.
  * Whether the name already exists (Create is idempotent) is the caller's check, made before this one.
  */
-export function parseCreateRequest(name: string, rawOpts: Opts | null | undefined, backends: readonly BackendView[]): VolumeRequest {
+export function parseCreateRequest(
+  name: string,
+  rawOpts: Opts | null | undefined,
+  backends: readonly BackendView[],
+  configFile: string = DefaultConfigPath,
+): VolumeRequest {
   const opts = readOpts(rawOpts);
   if (opts.has('filePersona')) {
     throw new VolumeRequestError('File Persona (-o filePersona) is not supported by this plugin: it manages block volumes only', 'create block volumes (without -o filePersona)');
@@ -584,12 +590,12 @@ export function parseCreateRequest(name: string, rawOpts: Opts | null | undefine
   const op = selectOperation(opts);
   switch (op) {
     case 'import':
-      return parseImport(name, opts, backends);
+      return parseImport(name, opts, backends, configFile);
     case 'help':
       return { kind: 'help', name, topic: opts.get('help') === 'backends' ? 'backends' : 'usage' };
     case 'create':
     case 'replicated': {
-      const backend = resolveBackend(name, opts, backends);
+      const backend = resolveBackend(name, opts, backends, configFile);
       return parseNewVolume(name, opts, readValues(opts), backend);
     }
     case 'snapshot':
