@@ -13,6 +13,10 @@ import { EtcdError } from '../../src/errors.js';
 import { resolveEtcdPassword } from '../../src/secrets/index.js';
 import { arrayVolumeName, EtcdLocks, LockError, newVolumeId, volumeLock, VolumeStore, VolumeStoreError, type VolumeManager, type VolumeRecord } from '../../src/volumes/index.js';
 import { IntentStore } from '../../src/volumes/store/intents.js';
+import { NodePresence } from '../../src/volumes/store/presence.js';
+import { EtcdSession } from '../../src/volumes/store/session.js';
+import { waitFor } from '../../src/clock.js';
+import type { Logger } from '../../src/log.js';
 import { runCli, Transcript } from '../support/cli.js';
 import { noArrays, tempDir, testPasswords, twoBackendConfig, type TempDir } from '../support/configs.js';
 import { enableEtcdAuth, etcdctl, expectEtcdError, issueClientCert, startEtcd, tlsCfg, type EtcdCluster } from '../support/etcd.js';
@@ -249,6 +253,22 @@ describe('etcd auth by user and password', () => {
     const locks = new EtcdLocks(narrow, { waitMs: 1000 });
     closers.push(() => locks.close());
     await assert.rejects(locks.acquire(volumeLock('narrow-vol')), refused('ETCD lock failed: volume narrow-vol', 'writing /cluster-a/_locks/volume/narrow-vol/\\*', LockError));
+
+    // Node presence retries in the background: its log line says who was refused which key, and the fix.
+    const warnings: { fields: Record<string, unknown>; msg: string }[] = [];
+    const logger = { warn: (fields: Record<string, unknown>, msg: string) => warnings.push({ fields, msg }), info: () => undefined } as unknown as Logger;
+    const session = new EtcdSession(narrow, { owner: 'narrow', ttlSeconds: 2 });
+    const presence = new NodePresence(narrow, 'narrow-node', { session, logger });
+    presence.start();
+    try {
+      await waitFor('the presence refusal logged', () => warnings.length > 0);
+    } finally {
+      await presence.stop();
+      await session.close();
+    }
+    assert.equal(warnings[0]!.msg, "could not announce this node's presence in etcd; retrying");
+    assert.match(String(warnings[0]!.fields['err']), new RegExp(`permission: ${who} may not do writing /cluster-a/nodes/narrow-node`));
+    assert.match(String(warnings[0]!.fields['fix']), lacksGrant);
     assert.deepEqual((await allKeys()).filter((k) => k.includes('narrow-vol') || k.includes(id)), [], 'nothing was written');
   });
 
