@@ -10,6 +10,9 @@ import { EtcdError } from '../../src/errors.js';
 import { VolumeExistsError, VolumeStore, arrayVolumeName, newVolumeId, type VolumeManager } from '../../src/volumes/index.js';
 import { newRecord } from '../../src/volumes/request/plan.js';
 import { startEtcd } from '../support/etcd.js';
+import { waitFor } from '../../src/clock.js';
+import { createLogger } from '../../src/log.js';
+import { VolumeCache } from '../../src/volumes/store/volume-cache.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { etcdKeys, managerFor, pluginVolumes, settled, startVolumeEnv } from '../fixtures/volume-env.js';
 
@@ -78,6 +81,54 @@ test('a write whose answer is lost is retried and recognised as applied', async 
   await store.create(record);
   const otherId = newVolumeId();
   await assert.rejects(store.create({ ...record, id: otherId, name: otherId }), VolumeExistsError);
+});
+
+test("a removal whose answer was lost: the volume cache never answers with the removed record", async (t) => {
+  const cluster = await startEtcd({ members: 1 });
+  t.after(() => cluster.stop());
+  // The store's answers are lost through one proxy; the cache's watch is held back by another.
+  const [toStore, toCache] = [new TcpProxy(cluster.endpoints[0]!), new TcpProxy(cluster.endpoints[0]!)];
+  for (const proxy of [toStore, toCache]) {
+    await proxy.listen();
+    t.after(() => proxy.close());
+  }
+  const storeClient = await createEtcdClient({ endpoints: [{ host: '127.0.0.1', port: toStore.port }] }, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  t.after(() => storeClient.close());
+  const cacheClient = await createEtcdClient({ endpoints: [{ host: '127.0.0.1', port: toCache.port }] });
+  t.after(() => cacheClient.close());
+  const store = new VolumeStore(storeClient);
+  const cache = new VolumeCache(cacheClient, store, { logger: createLogger('ERROR') });
+  cache.start();
+  t.after(() => cache.stop());
+  await waitFor('the cache is live', () => cache.live);
+  const id = newVolumeId();
+  const saved = await store.create(
+    newRecord({
+      id,
+      displayName: 'lost-rm',
+      arrayName: arrayVolumeName(id, false),
+      backend: 'DEFAULT',
+      shape: { sizeGiB: 1, provisioning: 'thin', compression: null },
+      mountConflictDelay: 30,
+      cpg: 'FC_r1',
+      snapCpg: 'FC_r1',
+      now: new Date(),
+    }),
+  );
+  assert.equal((await cache.getByName('lost-rm'))?.value?.record.id, id, 'the cache has the volume');
+
+  toCache.hold(3 * HOLD_MS);
+  toStore.hold(HOLD_MS);
+  const started = performance.now();
+  await store.remove(saved.record, saved.modRevision);
+  assert.ok(performance.now() - started >= REQUEST_TIMEOUT_MS, 'the answer was not lost: the test would prove nothing');
+  // The watch has not delivered the delete yet: the cache must not answer (undefined: the caller reads etcd).
+  assert.equal(cache.live, true, 'the held watch is still live');
+  assert.equal(await cache.getByName('lost-rm'), undefined, 'Get would have answered the removed volume from the cache');
+  assert.equal(await cache.listByName(), undefined, 'List would have answered the removed volume from the cache');
+  // Once the watch delivers the delete, the cache answers again, without the volume.
+  await waitFor('the cache answers again', async () => (await cache.listByName()) !== undefined);
+  assert.deepEqual(await cache.getByName('lost-rm'), { value: undefined });
 });
 
 test('etcd down everywhere is reported at once, not retried', async (t) => {

@@ -231,6 +231,7 @@ interface VolumeChanges {
 
 export class VolumeStore {
   #lastKnown = 0n;
+  readonly #unseenDeleteListeners: ((names: readonly string[]) => void)[] = [];
 
   constructor(private readonly client: EtcdClient) {}
 
@@ -316,6 +317,15 @@ export class VolumeStore {
    */
   get lastKnownRevision(): bigint {
     return this.#lastKnown;
+  }
+
+  /**
+   * Calls `listener` with the names whose removal this store made without learning its revision (a retried
+   * transaction whose first answer was lost, that deleted every key it compared): lastKnownRevision cannot cover
+   * them, so the volume cache waits for their delete by name instead.
+   */
+  onUnseenDeletes(listener: (names: readonly string[]) => void): void {
+    this.#unseenDeleteListeners.push(listener);
   }
 
   #knows(revision: string): string {
@@ -440,7 +450,10 @@ export class VolumeStore {
     if (retried && compares.every((c, i) => (written.has(c.key) ? read[i]?.value.toString('utf8') === written.get(c.key) : read[i] === undefined))) {
       // Only a revision read back is one the volume cache's watch delivers (the header's may be a lock's write).
       const kept = read.find((kv) => kv !== undefined)?.mod_revision;
-      return kept === undefined ? res.header.revision : this.#knows(kept);
+      if (kept !== undefined) return this.#knows(kept);
+      const names = deleted.filter((key) => key.startsWith(VOLUME_NAMES_PREFIX)).map((key) => key.slice(VOLUME_NAMES_PREFIX.length));
+      for (const listener of this.#unseenDeleteListeners) listener(names);
+      return res.header.revision;
     }
 
     // Name the first failed condition from the values read in the else branch.

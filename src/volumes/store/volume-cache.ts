@@ -5,7 +5,8 @@
  *
  * It answers only while it is live and not behind this process's own writes and reads of etcd (read-your-writes,
  * and no answer older than one already given: it waits briefly until the watch has delivered the latest record the
- * store wrote or read, else the caller reads etcd). A broken watch (etcd
+ * store wrote or read, and the delete of a record it removed after a lost answer, else the caller reads etcd). A
+ * broken watch (etcd
  * restarted or unreachable, a compaction past the watch's revision) makes it not live at once: callers read etcd
  * as without a cache, and it lists again (with backoff) and watches from there. Locked sections never read it:
  * their compare-and-swap writes need the record as etcd has it now.
@@ -39,6 +40,11 @@ export class VolumeCache {
   #live = false;
   #list: NamedVolume[] | undefined;
   #waiters: { revision: bigint; resolve: () => void }[] = [];
+  /**
+   * Names this process removed (the store could not learn the revision: the answer was lost) whose delete the watch
+   * has not delivered yet: no answer comes from the cache until it has.
+   */
+  readonly #awaitedDeletes = new Set<string>();
   readonly #watch: PrefixWatch;
   readonly #clock: Clock;
 
@@ -48,6 +54,9 @@ export class VolumeCache {
     private readonly options: { logger: Pick<Logger, 'info' | 'warn'>; clock?: Clock },
   ) {
     this.#clock = options.clock ?? systemClock;
+    store.onUnseenDeletes((names) => {
+      for (const name of names) if (this.#entries.has(name)) this.#awaitedDeletes.add(name);
+    });
     this.#watch = new PrefixWatch(
       client,
       VOLUME_NAMES_PREFIX,
@@ -60,7 +69,9 @@ export class VolumeCache {
         delete: (name, modRevision) => {
           this.#entries.delete(name);
           this.#list = undefined;
+          this.#awaitedDeletes.delete(name);
           this.#advance(BigInt(modRevision));
+          this.#wakeIfCurrent();
         },
         live: () => (this.#live = true),
         lost: (why, during) => this.#lost(why, during),
@@ -128,7 +139,7 @@ export class VolumeCache {
   async #current(): Promise<boolean> {
     if (!this.#live) return false;
     const own = this.store.lastKnownRevision;
-    if (this.#revision >= own) return true;
+    if (this.#revision >= own && this.#awaitedDeletes.size === 0) return true;
     await new Promise<void>((resolve) => {
       const waiter = { revision: own, resolve };
       this.#waiters.push(waiter);
@@ -142,12 +153,19 @@ export class VolumeCache {
         resolve();
       };
     });
-    return this.#live && this.#revision >= own;
+    return this.#live && this.#revision >= own && this.#awaitedDeletes.size === 0;
   }
 
   #advance(revision: bigint): void {
     if (revision <= this.#revision) return;
     this.#revision = revision;
+    this.#wakeIfCurrent();
+  }
+
+  /** Wakes the reads waiting for a revision the cache has reached, once no awaited delete is left. */
+  #wakeIfCurrent(): void {
+    if (this.#awaitedDeletes.size > 0) return;
+    const revision = this.#revision;
     const ready = this.#waiters.filter((w) => w.revision <= revision);
     if (ready.length === 0) return;
     this.#waiters = this.#waiters.filter((w) => w.revision > revision);
@@ -165,6 +183,8 @@ export class VolumeCache {
     this.#entries.clear();
     this.#list = undefined;
     for (const e of listing.entries) this.#set(e.key, e.value, e.modRevision);
+    // A name still listed is deleted at a later revision, which the watch from here delivers.
+    for (const name of this.#awaitedDeletes) if (!this.#entries.has(name)) this.#awaitedDeletes.delete(name);
     this.#revision = 0n;
     this.#advance(BigInt(listing.revision));
   }
