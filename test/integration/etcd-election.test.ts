@@ -20,6 +20,22 @@ const REQUEST_TIMEOUT_MS = 500;
 /** Longer than one request's deadline: the first attempt gives up, the retry gets the answers. */
 const HOLD_MS = 900;
 
+/** A plain volume's record, as a Create writes it. */
+function plainRecord(name: string) {
+  const id = newVolumeId();
+  return newRecord({
+    id,
+    displayName: name,
+    arrayName: arrayVolumeName(id, false),
+    backend: 'DEFAULT',
+    shape: { sizeGiB: 1, provisioning: 'thin', compression: null },
+    mountConflictDelay: 30,
+    cpg: 'FC_r1',
+    snapCpg: 'FC_r1',
+    now: new Date(),
+  });
+}
+
 test('a write whose answer is lost is retried and recognised as applied', async (t) => {
   const cluster = await startEtcd({ members: 1 });
   t.after(() => cluster.stop());
@@ -55,18 +71,7 @@ test('a write whose answer is lost is retried and recognised as applied', async 
 
   // A record create (one transaction over the name and uuid keys) is the create's own, not VolumeExistsError.
   const store = new VolumeStore(client);
-  const id = newVolumeId();
-  const record = newRecord({
-    id,
-    displayName: 'lost-v1',
-    arrayName: arrayVolumeName(id, false),
-    backend: 'DEFAULT',
-    shape: { sizeGiB: 1, provisioning: 'thin', compression: null },
-    mountConflictDelay: 30,
-    cpg: 'FC_r1',
-    snapCpg: 'FC_r1',
-    now: new Date(),
-  });
+  const record = plainRecord('lost-v1');
   const saved = await held('record create', () => store.create(record));
   assert.equal((await new VolumeStore(direct).getByName('lost-v1'))?.modRevision, saved.modRevision);
   const renamed = { ...saved.record, fsOwner: '1000:1000' };
@@ -101,21 +106,8 @@ test("a removal whose answer was lost: the volume cache never answers with the r
   cache.start();
   t.after(() => cache.stop());
   await waitFor('the cache is live', () => cache.live);
-  const id = newVolumeId();
-  const saved = await store.create(
-    newRecord({
-      id,
-      displayName: 'lost-rm',
-      arrayName: arrayVolumeName(id, false),
-      backend: 'DEFAULT',
-      shape: { sizeGiB: 1, provisioning: 'thin', compression: null },
-      mountConflictDelay: 30,
-      cpg: 'FC_r1',
-      snapCpg: 'FC_r1',
-      now: new Date(),
-    }),
-  );
-  assert.equal((await cache.getByName('lost-rm'))?.value?.record.id, id, 'the cache has the volume');
+  const saved = await store.create(plainRecord('lost-rm'));
+  assert.equal((await cache.getByName('lost-rm'))?.value?.record.id, saved.record.id, 'the cache has the volume');
 
   toCache.hold(3 * HOLD_MS);
   toStore.hold(HOLD_MS);
