@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createEtcdClient, INTENTS_PREFIX, type EtcdClient } from '../../src/etcd/index.js';
 import { EtcdError } from '../../src/errors.js';
-import { VolumeExistsError, VolumeStore, arrayVolumeName, newVolumeId, type VolumeManager } from '../../src/volumes/index.js';
-import { newRecord } from '../../src/volumes/request/plan.js';
+import { VolumeExistsError, VolumeStore, newVolumeId, type VolumeManager } from '../../src/volumes/index.js';
 import { startEtcd } from '../support/etcd.js';
+import { plainRecord } from '../fixtures/records.js';
 import { waitFor } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { VolumeCache } from '../../src/volumes/store/volume-cache.js';
@@ -19,22 +19,6 @@ import { etcdKeys, managerFor, pluginVolumes, settled, startVolumeEnv } from '..
 const REQUEST_TIMEOUT_MS = 500;
 /** Longer than one request's deadline: the first attempt gives up, the retry gets the answers. */
 const HOLD_MS = 900;
-
-/** A plain volume's record, as a Create writes it. */
-function plainRecord(name: string) {
-  const id = newVolumeId();
-  return newRecord({
-    id,
-    displayName: name,
-    arrayName: arrayVolumeName(id, false),
-    backend: 'DEFAULT',
-    shape: { sizeGiB: 1, provisioning: 'thin', compression: null },
-    mountConflictDelay: 30,
-    cpg: 'FC_r1',
-    snapCpg: 'FC_r1',
-    now: new Date(),
-  });
-}
 
 test('a write whose answer is lost is retried and recognised as applied', async (t) => {
   const cluster = await startEtcd({ members: 1 });

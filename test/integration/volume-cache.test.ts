@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../../src/clock.js';
 import { createEtcdClient, type EtcdClient } from '../../src/etcd/index.js';
-import { arrayVolumeName, newVolumeId, VolumeStore, type VolumeManager } from '../../src/volumes/index.js';
-import { newRecord } from '../../src/volumes/request/plan.js';
+import { VolumeStore, type VolumeManager } from '../../src/volumes/index.js';
+import { plainRecord } from '../fixtures/records.js';
 import { managerFor, settled, startVolumeEnv, type VolumeEnv } from '../fixtures/volume-env.js';
 
 let env: VolumeEnv;
@@ -25,18 +25,7 @@ async function etcdCalls(): Promise<number> {
 }
 
 function recordFor(name: string) {
-  const id = newVolumeId();
-  return newRecord({
-    id,
-    displayName: name,
-    arrayName: arrayVolumeName(id, false),
-    backend: 'DEFAULT',
-    shape: { sizeGiB: 3, provisioning: 'thin', compression: null },
-    mountConflictDelay: 30,
-    cpg: 'FC_r1',
-    snapCpg: 'FC_r1',
-    now: new Date(),
-  });
+  return plainRecord(name, { shape: { sizeGiB: 3, provisioning: 'thin', compression: null } });
 }
 
 before(async () => {

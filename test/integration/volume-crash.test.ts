@@ -15,8 +15,9 @@ import { arrayVolumeName, newVolumeId, vvSetName, VolumeStore, volumeLock, EtcdL
 import { INTENTS_PREFIX } from '../../src/etcd/index.js';
 import { IntentStore, type VolumeIntent } from '../../src/volumes/store/intents.js';
 import type { RepairReport, VolumeManager } from '../../src/volumes/index.js';
-import { newRecord, volumeComment } from '../../src/volumes/request/plan.js';
+import { volumeComment } from '../../src/volumes/request/plan.js';
 import { freePort } from '../../src/net.js';
+import { plainRecord } from '../fixtures/records.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import {
   PRIMARY_PASSWORD,
@@ -65,19 +66,8 @@ function intent(fields: Partial<VolumeIntent> & Pick<VolumeIntent, 'id' | 'name'
   return { v: 1, op: 'create', flow: 'volume', backend: 'DEFAULT', node: 'crashed-node', started: new Date().toISOString(), ...fields };
 }
 
-function recordFor(id: string, name: string, extra: Partial<Parameters<typeof newRecord>[0]> = {}) {
-  return newRecord({
-    id,
-    displayName: name,
-    arrayName: arrayVolumeName(id, false),
-    backend: 'DEFAULT',
-    shape: { sizeGiB: 1, provisioning: 'thin', compression: null },
-    mountConflictDelay: 30,
-    cpg: 'FC_r1',
-    snapCpg: 'FC_r5',
-    now: new Date(),
-    ...extra,
-  });
+function recordFor(id: string, name: string, extra: Partial<Parameters<typeof plainRecord>[1]> = {}) {
+  return plainRecord(name, { id, snapCpg: 'FC_r5', ...extra });
 }
 
 async function arrayVolume(name: string, id: string): Promise<void> {
