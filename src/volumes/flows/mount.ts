@@ -3,8 +3,9 @@
  *
  * Mount {Name, ID}: the first ID attaches and mounts —
  *   arrays (flows/replica-arrays.ts: the backend's own; for a replicated volume the one where its group is primary
- *   now, or both for Peer Persistence; while the backend's own array is down, the replication target alone) → intent → export (this host's entry and VLUNs on each array) → attach from
- *   the first array (iSCSI / FC / loop for the simulator) →
+ *   now, or both for Peer Persistence; while the backend's own array is down, the replication target alone) →
+ *   intent → export (this host's entry and VLUNs on each array) → attach from the first array (iSCSI / FC / loop
+ *   for the simulator) →
  *   intent + attachment → probe the device: a filesystem is mounted as it is (clones and snapshots carry their
  *   parent's); an empty device gets `fs_type` (never a device holding any signature) → mount under the mount
  *   prefix (snapshots read-only) → on a new filesystem: lost+found removed, fsOwner / fsMode applied →
