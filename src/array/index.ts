@@ -9,6 +9,7 @@ export {
   PortProtocols,
   PortTypes,
   ProvisioningTypes,
+  RcgActions,
   RcgModes,
   RcgRecoveryActions,
   RcgRoles,

@@ -14,12 +14,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { RcgRecoveryActions, RcgRoles } from '../../src/array/index.js';
+import { RcgActions, RcgRecoveryActions, RcgRoles } from '../../src/array/index.js';
 import { waitFor } from '../../src/clock.js';
 import { createEtcdClient } from '../../src/etcd/index.js';
 import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/net.js';
-import type { VolumeManager } from '../../src/volumes/manager.js';
+import type { VolumeManager, VolumeManagerOptions } from '../../src/volumes/manager.js';
 import { MountIntentStore } from '../../src/volumes/store/mount-intents.js';
 import { nodeKey } from '../../src/volumes/store/presence.js';
 import { VolumeStore } from '../../src/volumes/store/records.js';
@@ -38,8 +38,12 @@ const managers: VolumeManager[] = [];
 const A: TestHost = { node: 'node-a', hostname: 'host-a' };
 const B: TestHost = { node: 'node-b', hostname: 'host-b' };
 
-async function plugin(h: TestHost, replication?: string): Promise<VolumeManager> {
-  const m = await hostManager(env, root, h, replication === undefined ? {} : { replication });
+let port1: number;
+/** Starts the primary array again (its state kept) when a test stopped it. */
+let primaryBack: (() => Promise<void>) | undefined;
+
+async function plugin(h: TestHost, replication?: string, overrides: Partial<VolumeManagerOptions> = {}): Promise<VolumeManager> {
+  const m = await hostManager(env, root, h, replication === undefined ? {} : { replication }, overrides);
   managers.push(m);
   assert.ok(m.backendStates().every((s) => s.state === 'OK' && (s.target === undefined || s.target.state === 'OK')), JSON.stringify(m.backendStates()));
   return m;
@@ -74,7 +78,7 @@ before(async () => {
   const etcd = await startEtcd({ members: 1 });
   const client = await createEtcdClient({ endpoints: etcd.endpoints });
   // Each array is the other's remote copy target: a failover is issued on the secondary, which reaches back.
-  const port1 = await freePort();
+  port1 = await freePort();
   const secondary = await startSim({
     systemName: 'sim2',
     cpgs: ['SEC_r1', 'SEC_r5'],
@@ -90,6 +94,7 @@ before(async () => {
 
 afterEach(async () => {
   for (const m of managers.splice(0)) await m.close();
+  await primaryBack?.();
   await releaseHostSide(root, env.primary, env.secondary);
   await clearGroups(env.primary);
   await clearGroups(env.secondary);
@@ -288,4 +293,145 @@ test('Peer Persistence: a target that does not answer while an orphan is release
   assert.deepEqual(simLoops(), [], 'detached');
   assert.deepEqual(await vlunHosts(env.primary, vol), []);
   assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'removed on the replication target too');
+});
+
+/**
+ * The primary array (sim1) goes down: its simulator stops, its state kept for primaryBack. `m` sees it at its next
+ * call of the array (a Get), as a running plugin would at its next request: its backend turns FAILED.
+ */
+async function primaryGoesDown(m: VolumeManager, volume: string): Promise<void> {
+  const down = env.primary;
+  await down.admin.close();
+  await down.sim.stop();
+  primaryBack = async () => {
+    primaryBack = undefined;
+    env.primary = await startSim({ systemName: 'sim1', cpgs: ['FC_r1', 'FC_r5'], password: PRIMARY_PASSWORD, port: port1, remote: env.secondary, dir: down.dir });
+  };
+  await m.get(volume);
+  await waitFor('the backend FAILED', () => m.backendStates().find((s) => s.name === 'DEFAULT')?.state === 'FAILED');
+  assert.deepEqual(m.backendStates().find((s) => s.name === 'DEFAULT')?.target?.state, 'OK');
+}
+
+const notInitialized = /^ERROR: Backend 'DEFAULT' was NOT initialized successfully\. Please check hpe\.conf for incorrect entries and rectify it\. Reason: array 127\.0\.0\.1:\d+ refused the connection$/;
+
+test('Active/Passive, primary array down: a group failed over to the target is mounted from the target alone, and unmounted there; Create and Remove stay refused', async () => {
+  const a = await plugin(A);
+  await a.create('dr1', { replicationGroup: 'grpdr1', size: '1' });
+  const r = await record('dr1');
+  const vol = r['3par_vol_name'];
+  const mirror = r.rcg_info!.remote_rcg_name;
+  const before = await a.mount('dr1', 'c1');
+  writeFileSync(join(before.Mountpoint, 'data.txt'), 'written before the disaster\n');
+  await a.unmount('dr1', 'c1');
+  await env.primary.admin.request('PUT', '/remotecopygroups/grpdr1', { action: RcgActions.SYNC });
+
+  await primaryGoesDown(a, 'dr1');
+  // The DR failover, issued on the target array while the primary does not answer.
+  await recover(env.secondary, mirror, RcgRecoveryActions.FAILOVER);
+  assert.deepEqual(await role(env.secondary, mirror), [RcgRoles.PRIMARY_REV, true]);
+
+  const onTarget = await a.mount('dr1', 'c2');
+  assert.equal(onTarget.Mountpoint, before.Mountpoint);
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.secondary.dir)), [true], "attached from the target array's volume");
+  assert.equal(readFileSync(join(onTarget.Mountpoint, 'data.txt'), 'utf8'), 'written before the disaster\n', 'the synced data, from the target');
+  writeFileSync(join(onTarget.Mountpoint, 'data.txt'), 'written during the disaster\n');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a']);
+  const held = await record('dr1');
+  assert.deepEqual(held.path_info?.exported_from, ['replication target']);
+  assert.deepEqual(held.node_mount_info, { [A.node]: ['c2'] });
+
+  // What needs the primary array stays refused, with the backend's error.
+  await assert.rejects(a.create('dr2', { replicationGroup: 'grpdr1', size: '1' }), { message: notInitialized });
+  await assert.rejects(a.create('dr1s', { virtualCopyOf: 'dr1' }), { message: notInitialized });
+  await assert.rejects(a.create('dr1c', { cloneOf: 'dr1' }), { message: notInitialized });
+
+  await a.unmount('dr1', 'c2');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'Unmount removed the VLUN on the target');
+  assert.deepEqual(simLoops(), [], 'detached');
+  assert.deepEqual(mountsUnder(), [], 'unmounted');
+  assert.deepEqual((await intents.listForNode(A.node)).intents, [], 'no intent left');
+  const after = await record('dr1');
+  assert.equal(after.node_mount_info, undefined);
+  assert.equal(after.path_info, null);
+  await assert.rejects(a.remove('dr1'), { message: notInitialized });
+
+  await primaryBack!();
+  assert.deepEqual(await vlunHosts(env.primary, vol), [], 'nothing was ever exported from the primary array');
+});
+
+test('Active/Passive, primary array down and no failover made: the Mount is refused naming the down array, the group, the target\'s role and the failover; nothing changes', async () => {
+  const a = await plugin(A);
+  await a.create('dr3', { replicationGroup: 'grpdr3', size: '1' });
+  const r = await record('dr3');
+  const vol = r['3par_vol_name'];
+  const mirror = r.rcg_info!.remote_rcg_name;
+  await primaryGoesDown(a, 'dr3');
+  const stored = await store.getByName('dr3');
+
+  await assert.rejects(a.mount('dr3', 'c1'), (err: Error & { fix?: string }) => {
+    assert.match(
+      err.message,
+      new RegExp(
+        `^Volume dr3 cannot be mounted: the primary array 127\\.0\\.0\\.1:${port1} of backend 'DEFAULT' \\(remote copy group grpdr3\\) is down, not answering \\(array 127\\.0\\.0\\.1:${port1} refused the connection\\); on the replication target sim2 the group ${mirror.replace('.', '\\.')} is secondary, not primary \\(not failed over\\), so nothing was mounted$`,
+      ),
+    );
+    assert.equal(err.fix, `to mount from the replication target, fail the group over there: on sim2, \`setrcopygroup failover ${mirror}\` (3PAR CLI), then mount again; or bring 127.0.0.1:${port1} back`);
+    return true;
+  });
+  assert.deepEqual(simLoops(), [], 'nothing attached');
+  assert.deepEqual(mountsUnder(), [], 'nothing mounted');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'nothing exported from the target');
+  assert.deepEqual((await intents.listForNode(A.node)).intents, [], 'no intent');
+  assert.equal((await store.getByName('dr3'))?.modRevision, stored?.modRevision, 'the record is untouched');
+  assert.deepEqual(await role(env.secondary, mirror), [RcgRoles.SECONDARY, false], 'the group is untouched');
+  await primaryBack!();
+  assert.deepEqual(await vlunHosts(env.primary, vol), []);
+});
+
+test('Active/Passive, primary array down: an Unmount whose last step failed on a target-side mount is finished by the background repair on the target alone', async () => {
+  let failOnce = true;
+  const a = await plugin(A, undefined, {
+    onMountStep: (op, step) => {
+      if (op === 'unmount' && step === 'detached' && failOnce) {
+        failOnce = false;
+        throw new Error('injected: the plugin stops before removing the VLUN');
+      }
+    },
+  });
+  await a.create('dr4', { replicationGroup: 'grpdr4', size: '1' });
+  const r = await record('dr4');
+  const vol = r['3par_vol_name'];
+  await primaryGoesDown(a, 'dr4');
+  await recover(env.secondary, r.rcg_info!.remote_rcg_name, RcgRecoveryActions.FAILOVER);
+  await a.mount('dr4', 'c1');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a']);
+
+  await assert.rejects(a.unmount('dr4', 'c1'), { message: /^Failed to unmount volume dr4: injected/ });
+  assert.deepEqual((await intents.listForNode(A.node)).intents.map((i) => [i.op, i.arrays]), [['unmount', ['replication target']]], 'its intent names the target alone');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a'], 'the VLUN is still there');
+
+  await waitFor('the background repair to finish the Unmount', async () => (await intents.listForNode(A.node)).intents.length === 0, { timeoutMs: 30_000 });
+  assert.equal(a.backendStates().find((s) => s.name === 'DEFAULT')?.state, 'FAILED', 'finished while the primary array is still down');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'removed on the target');
+  assert.deepEqual(simLoops(), []);
+  assert.equal((await record('dr4')).node_mount_info, undefined);
+});
+
+test('Peer Persistence, primary array down: exported from the target alone, removed there by Unmount', async () => {
+  const a = await plugin(A, PEER_PERSISTENCE);
+  await a.create('drpp', { replicationGroup: 'grpdrpp', size: '1' });
+  const vol = (await record('drpp'))['3par_vol_name'];
+  await primaryGoesDown(a, 'drpp');
+
+  const onTarget = await a.mount('drpp', 'c1');
+  assert.deepEqual(simLoops().map(([, file]) => file.startsWith(env.secondary.dir)), [true], "attached from the target array's volume");
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-a']);
+  assert.deepEqual((await record('drpp')).path_info?.exported_from, ['replication target']);
+  writeFileSync(join(onTarget.Mountpoint, 'f'), 'pp during the outage\n');
+  await a.unmount('drpp', 'c1');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), []);
+  assert.deepEqual(simLoops(), []);
+  assert.deepEqual((await intents.listForNode(A.node)).intents, []);
+  await primaryBack!();
+  assert.deepEqual(await vlunHosts(env.primary, vol), [], 'nothing exported from the primary array');
 });

@@ -17,6 +17,8 @@
  * A replication target has a state of its own, kept, retried and recovered the same way: the backend is OK
  * when its own array is, so its plain volumes keep working through the target's outage; only operations that
  * need the target (replicated create and remove) are refused, with the target's reason (replicationTarget()).
+ * The other way round, a Mount and its Unmount need only the arrays they export from (mountArrays(), arraysFor()):
+ * while the backend's own array is FAILED, a replicated volume failed over to the target is served by the target.
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -92,6 +94,19 @@ export interface ReadyBackend {
   target?: ReplicationTarget;
   /** The array's SSH CLI (snapshot schedules), connected on first use. */
   cli: LazyArrayCli;
+}
+
+/**
+ * The arrays of a backend that a Mount, an Unmount or a takeover's fencing may use: its own array while OK, its
+ * replication target while OK. A ReadyBackend is one; without `primary`, `primaryDown` is the backend's status
+ * (its own array is FAILED: a replicated volume failed over to the target is served by the target alone).
+ */
+export interface MountArrays {
+  name: string;
+  config: BackendConfig;
+  primary?: ArrayHandle;
+  target?: ReplicationTarget;
+  primaryDown?: BackendStatus;
 }
 
 /** The CPG's domain, read once per CPG and kept. */
@@ -462,6 +477,50 @@ export class Backends {
 
   /** The OK backend, or the error Docker shows for it (upstream's text, plus why). */
   require(name: string): ReadyBackend {
+    const entry = this.#entry(name);
+    const ready = this.get(name);
+    if (ready === undefined) throw backendNotReady(statusOf(entry));
+    return ready;
+  }
+
+  /**
+   * The backend's arrays for a Mount, which chooses among them (flows/replica-arrays.ts): the OK backend, or while
+   * its own array is FAILED and it has a replication target that is OK, the target alone (a failed-over group is
+   * served from there). Otherwise require()'s error.
+   */
+  mountArrays(name: string): MountArrays {
+    const arrays = this.#arraysOf(this.#entry(name));
+    if (arrays.primaryDown === undefined) return arrays;
+    if (arrays.primaryDown.state !== 'FAILED' || arrays.target === undefined) throw backendNotReady(arrays.primaryDown);
+    return arrays;
+  }
+
+  /**
+   * The backend's arrays for a step that uses exactly `roles` (an Unmount's or a takeover's, as its Mount recorded
+   * them): each must be OK, else the error of require() or replicationTarget(); an array it does not use may be down.
+   */
+  arraysFor(name: string, roles: readonly ArrayRole[]): MountArrays {
+    if (roles.includes('primary') || roles.length === 0) {
+      if (roles.includes('replication target')) this.replicationTarget(name);
+      return this.require(name);
+    }
+    const entry = this.#entry(name);
+    const arrays = this.#arraysOf(entry);
+    const target = statusOf(entry).target;
+    if (arrays.target === undefined && target !== undefined) throw targetNotReady(name, target);
+    return arrays;
+  }
+
+  #arraysOf(entry: Entry): MountArrays {
+    const name = entry.config.name;
+    const ready = this.get(name);
+    if (ready !== undefined) return ready;
+    const target = entry.target?.handle;
+    const replication = entry.config.replication;
+    return { name, config: entry.config, ...(target === undefined || replication === undefined ? {} : { target: { ...target, device: replication } }), primaryDown: statusOf(entry) };
+  }
+
+  #entry(name: string): Entry {
     const entry = this.#entries.get(name);
     if (entry === undefined) {
       throw new VolumeRequestError(
@@ -469,9 +528,7 @@ export class Backends {
         `add the [${name}] section back to hpe.conf, or use a configured backend (${this.names().join(', ')})`,
       );
     }
-    const ready = this.get(name);
-    if (ready === undefined) throw backendNotReady(statusOf(entry));
-    return ready;
+    return entry;
   }
 
   /**

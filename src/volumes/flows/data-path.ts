@@ -10,7 +10,7 @@ import os from 'node:os';
 import { exportVolume, fenceVolume, isSimulator, unexportVolume, type Connection, type ExportRequest, type HostInitiators } from '../../array/index.js';
 import { hostFilesystem, readInitiators, transportFor, type Filesystem, type HostEnv, type Transport } from '../../host/index.js';
 import { HpeError } from '../../errors.js';
-import type { ArrayHandle, ReadyBackend } from '../backends/backends.js';
+import type { ArrayHandle, MountArrays } from '../backends/backends.js';
 import type { ArrayRole } from '../backends/state.js';
 import type { VolumeRecord } from '../store/records.js';
 
@@ -64,7 +64,7 @@ export class DataPath {
     };
   }
 
-  async exportRequest(backend: ReadyBackend, arrayName: string, role: ArrayRole = 'primary'): Promise<ExportRequest> {
+  async exportRequest(backend: MountArrays, arrayName: string, role: ArrayRole = 'primary'): Promise<ExportRequest> {
     const c = backend.config;
     const transport = c.driver === 'fc' ? 'fc' : 'iscsi';
     const iscsiIps = role === 'primary' ? c.iscsiIps : (c.replication?.iscsiIps ?? []);
@@ -81,18 +81,18 @@ export class DataPath {
    * Two volumes mounted at once on this host must not race on its host entry: both creating it, one deleting it
    * (its last VLUN gone) while the other adds a VLUN, or each setting a new CHAP secret.
    */
-  export(backend: ReadyBackend, request: ExportRequest, role: ArrayRole = 'primary'): Promise<Connection> {
+  export(backend: MountArrays, request: ExportRequest, role: ArrayRole = 'primary'): Promise<Connection> {
     const a = arrayOf(backend, role);
     return this.#oneAtATime(a.array, () => exportVolume(a.client, request));
   }
 
-  unexport(backend: ReadyBackend, request: ExportRequest, role: ArrayRole = 'primary'): Promise<void> {
+  unexport(backend: MountArrays, request: ExportRequest, role: ArrayRole = 'primary'): Promise<void> {
     const a = arrayOf(backend, role);
     return this.#oneAtATime(a.array, () => unexportVolume(a.client, request));
   }
 
   /** Removes the volume's VLUNs of every other host (a takeover's fencing); the hosts fenced. */
-  fence(backend: ReadyBackend, request: ExportRequest, role: ArrayRole = 'primary'): Promise<string[]> {
+  fence(backend: MountArrays, request: ExportRequest, role: ArrayRole = 'primary'): Promise<string[]> {
     const a = arrayOf(backend, role);
     return this.#oneAtATime(a.array, () => fenceVolume(a.client, request));
   }
@@ -108,15 +108,18 @@ export class DataPath {
   }
 
   /** The transport for a connection: the simulator's volumes attach as loop devices of their backing files. */
-  transportFor(backend: ReadyBackend, connection: Pick<Connection, 'transport' | 'simulatorVolumeFile'>, role: ArrayRole = 'primary'): Transport {
+  transportFor(backend: MountArrays, connection: Pick<Connection, 'transport' | 'simulatorVolumeFile'>, role: ArrayRole = 'primary'): Transport {
     if (isSimulator(arrayOf(backend, role).system) && connection.simulatorVolumeFile !== undefined) return transportFor('loop', this.env);
     return transportFor(connection.transport, this.env);
   }
 }
 
-/** The backend's array in that role; the caller made sure a target is there (Backends.replicationTarget). */
-function arrayOf(backend: ReadyBackend, role: ArrayRole): ArrayHandle {
-  if (role === 'primary') return backend.primary;
+/** The backend's array in that role; the caller made sure it is there (Backends.arraysFor, replica-arrays.ts). */
+function arrayOf(backend: MountArrays, role: ArrayRole): ArrayHandle {
+  if (role === 'primary') {
+    if (backend.primary === undefined) throw new HpeError(`the array of backend ${backend.name} is not available`, 'check the array; the plugin retries it by itself');
+    return backend.primary;
+  }
   if (backend.target === undefined) throw new HpeError(`the replication target of backend ${backend.name} is not available`, 'check the replication target array; the plugin retries it by itself');
   return backend.target;
 }

@@ -3,8 +3,9 @@
  *
  * Mount {Name, ID}: the first ID attaches and mounts —
  *   arrays (flows/replica-arrays.ts: the backend's own; for a replicated volume the one where its group is primary
- *   now, or both for Peer Persistence) → intent → export (this host's entry and VLUNs on each array) → attach from
- *   the first array (iSCSI / FC / loop for the simulator) →
+ *   now, or both for Peer Persistence; while the backend's own array is down, the replication target alone) →
+ *   intent → export (this host's entry and VLUNs on each array) → attach from the first array (iSCSI / FC / loop
+ *   for the simulator) →
  *   intent + attachment → probe the device: a filesystem is mounted as it is (clones and snapshots carry their
  *   parent's); an empty device gets `fs_type` (never a device holding any signature) → mount under the mount
  *   prefix (snapshots read-only) → on a new filesystem: lost+found removed, fsOwner / fsMode applied →
@@ -13,13 +14,14 @@
  *   is gone (the plugin restarted) is attached and mounted again, never formatted.
  *   A failure undoes what was done (no VLUN, device or mount left); an undo that fails leaves the intent.
  * Unmount {Name, ID}: drops that ID; the last one writes an intent, unmounts, detaches, removes this host's
- *   VLUNs on every array it was exported from, clears the record and deletes the intent. A failure keeps the intent.
+ *   VLUNs on every array it was exported from (only those arrays need to answer), clears the record and deletes the
+ *   intent. A failure keeps the intent.
  * A kept intent is settled before the next Mount or Unmount of the volume, by the manager's background repair, or
  * at the next start (flows/mount-repair.ts); intents are deleted before the volume's lock is released.
  */
 import type { Connection } from '../../array/index.js';
 import { transportFor, type Attachment } from '../../host/index.js';
-import type { ReadyBackend } from '../backends/backends.js';
+import type { MountArrays } from '../backends/backends.js';
 import type { ArrayRole } from '../backends/state.js';
 import { VolumeRequestError } from '../errors.js';
 import { DEFAULT_FS_TYPE } from '../request/options.js';
@@ -148,10 +150,10 @@ export async function mountHere(ctx: MountContext, stored: StoredVolume, mountId
   }
   // A volume this node held whose mount went away (plugin restart, reboot) starts again from this ID: its
   // containers' references went with the mount.
-  return attachAndMount(ctx, ctx.backends.require(r.backend), stored, mountId);
+  return attachAndMount(ctx, ctx.backends.mountArrays(r.backend), stored, mountId);
 }
 
-async function attachAndMount(ctx: MountContext, backend: ReadyBackend, stored: StoredVolume, mountId: string): Promise<MountResult> {
+async function attachAndMount(ctx: MountContext, backend: MountArrays, stored: StoredVolume, mountId: string): Promise<MountResult> {
   const r = stored.record;
   const what = `Failed to mount volume ${r.display_name}`;
   const log = { volume: r.display_name, backend: r.backend, arrayName: r['3par_vol_name'] };
@@ -313,9 +315,8 @@ async function tearDown(ctx: MountContext, intent: MountIntent): Promise<void> {
   const env = ctx.data.env;
   await ctx.data.fs.unmount(intent.mountDir, { removeDir: true });
   ctx.onStep?.(intent.op, 'unmounted');
-  const backend = ctx.backends.require(intent.backend);
   const arrays = intent.arrays ?? ['primary'];
-  if (arrays.includes('replication target')) ctx.backends.replicationTarget(intent.backend);
+  const backend = ctx.backends.arraysFor(intent.backend, arrays);
   const requests = await Promise.all(arrays.map((role) => ctx.data.exportRequest(backend, intent.arrayName, role)));
   if (intent.attachment !== undefined) {
     await transportFor(intent.attachment.transport, env).detach(intent.attachment);
@@ -393,9 +394,8 @@ export async function takeOver(ctx: MountContext, stored: StoredVolume, from: st
 
 /** Fences on every array the old holders' mount was exported from. */
 async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise<StoredVolume | undefined> {
-  const backend = ctx.backends.require(intent.backend);
   const arrays = intent.arrays ?? ['primary'];
-  if (arrays.includes('replication target')) ctx.backends.replicationTarget(intent.backend);
+  const backend = ctx.backends.arraysFor(intent.backend, arrays);
   const fenced: string[] = [];
   for (const role of arrays) fenced.push(...(await ctx.data.fence(backend, await ctx.data.exportRequest(backend, intent.arrayName, role), role)));
   ctx.onStep?.('takeover', 'fenced');

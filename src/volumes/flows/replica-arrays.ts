@@ -8,18 +8,21 @@
  *     recovered yet). Neither (or both reversed, or both natural): the group is in transition, and the Mount is
  *     refused with both sides' roles and the fix.
  * A plain volume is exported from the backend's own array.
+ * While the backend's own array is down (FAILED, or its group read fails in transport) a replicated volume needs only
+ * the target: Active/Passive mounts from it when its side was failed over to primary, and otherwise is refused naming
+ * the down array, the target's role and the failover that fixes it; Peer Persistence exports from the target alone.
  */
-import { RcgRoles, type RemoteCopyGroup } from '../../array/index.js';
-import type { ReadyBackend } from '../backends/backends.js';
-import type { ArrayRole } from '../backends/state.js';
+import { RcgRoles, WsapiConnectionError, type RemoteCopyGroup } from '../../array/index.js';
+import type { MountArrays } from '../backends/backends.js';
+import { backendNotReady, type ArrayRole } from '../backends/state.js';
 import { VolumeRequestError } from '../errors.js';
 import type { VolumeRecord } from '../store/records.js';
 import { getGroup } from './array-ops.js';
 import { describe } from './failures.js';
 import type { FlowContext } from './flow.js';
 
-/** One side of the group as read on its array: its role, or why there is none. */
-export type GroupSide = Pick<RemoteCopyGroup, 'role' | 'roleReversed'> | { missing: string };
+/** One side of the group as read on its array: its role, or why there is none (`down`: its array does not answer). */
+export type GroupSide = Pick<RemoteCopyGroup, 'role' | 'roleReversed'> | { missing: string; down?: boolean };
 
 const roleNames: Record<number, string> = {
   [RcgRoles.PRIMARY]: 'primary',
@@ -54,13 +57,28 @@ export function activeArray(local: GroupSide, remote: GroupSide): ArrayRole | un
   return undefined;
 }
 
-export function inTransition(r: VolumeRecord, backend: ReadyBackend, local: GroupSide, remote: GroupSide): VolumeRequestError {
+/** The backend's own array as errors name it (`host:port`, as its session does), also while it is down. */
+function ownArray(backend: MountArrays): string {
+  return backend.primary?.array ?? new URL(backend.config.apiUrl).host;
+}
+
+export function inTransition(r: VolumeRecord, backend: MountArrays, local: GroupSide, remote: GroupSide): VolumeRequestError {
   const rcg = r.rcg_info!;
   const target = backend.config.replication?.backendId ?? 'the replication target';
   return new VolumeRequestError(
-    `Remote copy group state is in transition: ${rcg.local_rcg_name} on ${backend.primary.array} is ${sideText(local)}, ${rcg.remote_rcg_name} on ${target} is ${sideText(remote)}; volume ${r.display_name} is mounted only from the array where its group is primary`,
+    `Remote copy group state is in transition: ${rcg.local_rcg_name} on ${ownArray(backend)} is ${sideText(local)}, ${rcg.remote_rcg_name} on ${target} is ${sideText(remote)}; volume ${r.display_name} is mounted only from the array where its group is primary`,
     `finish the failover, recover, restore or switchover of ${rcg.local_rcg_name} (\`showrcopy groups ${rcg.local_rcg_name}\` on both arrays shows the roles), then mount again`,
     { retryable: true },
+  );
+}
+
+/** The Mount while the backend's own array is down and the target's side of the group is not primary. */
+export function primaryArrayDown(r: VolumeRecord, backend: MountArrays, local: GroupSide, remote: GroupSide): VolumeRequestError {
+  const rcg = r.rcg_info!;
+  const target = backend.config.replication?.backendId ?? 'the replication target';
+  return new VolumeRequestError(
+    `Volume ${r.display_name} cannot be mounted: the primary array ${ownArray(backend)} of backend '${backend.name}' (remote copy group ${rcg.local_rcg_name}) is down, ${sideText(local)}; on the replication target ${target} the group ${rcg.remote_rcg_name} is ${sideText(remote)}, not primary (not failed over), so nothing was mounted`,
+    `to mount from the replication target, fail the group over there: on ${target}, \`setrcopygroup failover ${rcg.remote_rcg_name}\` (3PAR CLI), then mount again; or bring ${ownArray(backend)} back`,
   );
 }
 
@@ -68,23 +86,36 @@ async function sideOf(read: () => Promise<RemoteCopyGroup | undefined>, where: s
   try {
     return (await read()) ?? { missing: `missing on ${where}` };
   } catch (err) {
-    return { missing: `unreadable on ${where} (${describe(err)})` };
+    return { missing: `unreadable on ${where} (${describe(err)})`, down: err instanceof WsapiConnectionError };
   }
 }
 
 /** The arrays to export from, the one to attach from first. */
-export async function exportArrays(ctx: FlowContext, backend: ReadyBackend, r: VolumeRecord): Promise<ArrayRole[]> {
+export async function exportArrays(ctx: FlowContext, backend: MountArrays, r: VolumeRecord): Promise<ArrayRole[]> {
   const rcg = r.rcg_info;
-  if (rcg === null || backend.config.replication === undefined) return ['primary'];
-  if (backend.config.replication.quorumWitnessIp !== undefined) {
-    if (backend.target !== undefined) return ['primary', 'replication target'];
-    ctx.logger.warn({ volume: r.display_name, backend: backend.name }, 'Peer Persistence: the replication target is not available; exporting from the backend\'s own array only');
+  const replication = backend.config.replication;
+  if (rcg === null || replication === undefined) {
+    if (backend.primaryDown !== undefined) throw backendNotReady(backend.primaryDown);
     return ['primary'];
   }
-  const target = backend.target;
-  const local = await sideOf(() => getGroup(backend.primary.client, rcg.local_rcg_name), backend.primary.array);
-  const remote = target === undefined ? { missing: `unknown (replication target ${backend.config.replication.backendId} is not available)` } : await sideOf(() => getGroup(target.client, rcg.remote_rcg_name), target.array);
+  const log = { volume: r.display_name, backend: backend.name };
+  if (replication.quorumWitnessIp !== undefined) {
+    if (backend.primary === undefined) {
+      ctx.logger.warn({ ...log, reason: backend.primaryDown?.reason }, `Peer Persistence: the backend's own array ${ownArray(backend)} is down; exporting from the replication target only, so this host has no paths through ${ownArray(backend)}`);
+      return ['replication target'];
+    }
+    if (backend.target !== undefined) return ['primary', 'replication target'];
+    ctx.logger.warn(log, 'Peer Persistence: the replication target is not available; exporting from the backend\'s own array only');
+    return ['primary'];
+  }
+  const { primary, target } = backend;
+  const local: GroupSide =
+    primary === undefined
+      ? { missing: `not answering (${backend.primaryDown?.reason ?? 'backend not OK'})`, down: true }
+      : await sideOf(() => getGroup(primary.client, rcg.local_rcg_name), primary.array);
+  const remote = target === undefined ? { missing: `unknown (replication target ${replication.backendId} is not available)` } : await sideOf(() => getGroup(target.client, rcg.remote_rcg_name), target.array);
   const active = activeArray(local, remote);
-  if (active === undefined) throw inTransition(r, backend, local, remote);
+  if (active === undefined) throw 'down' in local && local.down === true ? primaryArrayDown(r, backend, local, remote) : inTransition(r, backend, local, remote);
+  if (primary === undefined) ctx.logger.warn({ ...log, reason: backend.primaryDown?.reason }, `the backend's own array ${ownArray(backend)} is down; mounting from the replication target, where the group was failed over`);
   return [active];
 }
