@@ -417,6 +417,50 @@ test('Active/Passive, primary array down: an Unmount whose last step failed on a
   assert.equal((await record('dr4')).node_mount_info, undefined);
 });
 
+test('Active/Passive, a whole site lost (node-a\'s plugin and the primary array): node-b takes the volume over on the failed-over target; before the failover it is refused and nothing changes', async () => {
+  const a = await plugin(A);
+  const b = await plugin(B);
+  await a.create('dr5', { replicationGroup: 'grpdr5', size: '1', mountConflictDelay: '1' });
+  const r = await record('dr5');
+  const vol = r['3par_vol_name'];
+  const mirror = r.rcg_info!.remote_rcg_name;
+  const onA = await a.mount('dr5', 'ca');
+  writeFileSync(join(onA.Mountpoint, 'site.txt'), 'written at site A\n');
+  execFileSync('sync');
+  await env.primary.admin.request('PUT', '/remotecopygroups/grpdr5', { action: RcgActions.SYNC });
+  // Site A is lost: node-a's plugin (its presence goes) and the primary array; node-a's record still holds the volume.
+  await a.close();
+  managers.splice(managers.indexOf(a), 1);
+  await waitFor('node-a gone', async () => (await env.client.get(nodeKey(A.node))) === undefined);
+  await primaryGoesDown(b, 'dr5');
+
+  const before = await store.getByName('dr5');
+  await assert.rejects(b.mount('dr5', 'cb'), (err: Error & { fix?: string }) => {
+    assert.equal(
+      err.message,
+      `Volume dr5 cannot be taken over from node-a: their mount used the primary array 127.0.0.1:${port1} of backend 'DEFAULT', which is down, and its remote copy group ${mirror} on sim2 is secondary, not failed over, so they cannot be fenced and nothing was changed`,
+    );
+    assert.equal(err.fix, `bring 127.0.0.1:${port1} back, or for DR fail the group over on sim2 (\`setrcopygroup failover ${mirror}\`, 3PAR CLI), then mount again`);
+    return true;
+  });
+  assert.equal((await store.getByName('dr5'))?.modRevision, before?.modRevision, 'the record is untouched');
+  assert.deepEqual((await intents.listForNode(B.node)).intents, [], 'no takeover intent is left');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), [], 'nothing exported from the target');
+
+  // The DR failover on the target array: node-b takes the volume over there and reads site A's synced data.
+  await recover(env.secondary, mirror, RcgRecoveryActions.FAILOVER);
+  const onB = await b.mount('dr5', 'cb');
+  assert.equal(readFileSync(join(onB.Mountpoint, 'site.txt'), 'utf8'), 'written at site A\n');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), ['host-b']);
+  const held = await record('dr5');
+  assert.deepEqual(held.node_mount_info, { [B.node]: ['cb'] });
+  assert.deepEqual(held.path_info?.exported_from, ['replication target']);
+  assert.deepEqual(held.old_path_info?.map(([node]) => node), [A.node], "node-a's side is kept for its own cleanup");
+  assert.deepEqual((await intents.listForNode(B.node)).intents, []);
+  await b.unmount('dr5', 'cb');
+  assert.deepEqual(await vlunHosts(env.secondary, vol), []);
+});
+
 test('Peer Persistence, primary array down: exported from the target alone, removed there by Unmount', async () => {
   const a = await plugin(A, PEER_PERSISTENCE);
   await a.create('drpp', { replicationGroup: 'grpdrpp', size: '1' });

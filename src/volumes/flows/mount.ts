@@ -30,7 +30,7 @@ import type { PathInfo, StoredVolume, VolumeRecord } from '../store/records.js';
 import type { DataPath } from './data-path.js';
 import { describe, operationFailed } from './failures.js';
 import type { FlowContext } from './flow.js';
-import { exportArrays } from './replica-arrays.js';
+import { drTakeoverArrays, exportArrays } from './replica-arrays.js';
 import { Undo } from './undo.js';
 
 function snapshotWithoutFilesystem(r: VolumeRecord): VolumeRequestError {
@@ -379,6 +379,8 @@ export async function settleMountIntent(ctx: MountContext, intent: MountIntent):
  */
 export async function takeOver(ctx: MountContext, stored: StoredVolume, from: string[]): Promise<StoredVolume> {
   const intent: MountIntent = { ...mountIntentOf(ctx, stored.record, 'takeover', exportedFrom(stored.record.path_info)), from };
+  // A takeover that cannot fence is refused before its intent is written: nothing is left to settle.
+  await fencePlan(ctx, intent, stored);
   try {
     await ctx.mountIntents.write(intent);
     ctx.onStep?.('takeover', 'intent');
@@ -392,14 +394,16 @@ export async function takeOver(ctx: MountContext, stored: StoredVolume, from: st
   }
 }
 
-/** Fences on every array the old holders' mount was exported from. */
+/**
+ * Fences on every array the old holders' mount was exported from; while the backend's own array is down, on the
+ * replication target of a group failed over there (drTakeoverArrays), or refused.
+ */
 async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise<StoredVolume | undefined> {
-  const arrays = intent.arrays ?? ['primary'];
-  const backend = ctx.backends.arraysFor(intent.backend, arrays);
+  const stored = await ctx.store.getById(intent.id);
+  const { backend, arrays, unfenced } = await fencePlan(ctx, intent, stored);
   const fenced: string[] = [];
   for (const role of arrays) fenced.push(...(await ctx.data.fence(backend, await ctx.data.exportRequest(backend, intent.arrayName, role), role)));
   ctx.onStep?.('takeover', 'fenced');
-  const stored = await ctx.store.getById(intent.id);
   if (stored === undefined) return undefined;
   const r = stored.record;
   const leaving = (intent.from ?? []).filter((n) => r.node_mount_info?.[n] !== undefined);
@@ -413,7 +417,39 @@ async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise
   const taken = await ctx.store.update({ ...next, old_path_info: old }, stored.modRevision);
   ctx.onStep?.('takeover', 'recorded');
   ctx.logger.warn({ volume: r.display_name, from: leaving, fencedHosts: [...new Set(fenced)], arrays, by: ctx.nodeId }, 'volume taken over from a node whose plugin is not alive');
+  if (unfenced !== undefined) {
+    ctx.logger.warn(
+      { volume: r.display_name, from: leaving, unfenced },
+      `taken over while the array their mount used (${unfenced}) is down: its remote copy group was failed over to the replication target, which this host mounts; their paths to ${unfenced} were left as they are`,
+    );
+  }
   return taken;
+}
+
+/** The arrays a takeover fences on: those the old holders' mount was exported from, or in the DR case the target. */
+async function fencePlan(
+  ctx: MountContext,
+  intent: MountIntent,
+  stored: StoredVolume | undefined,
+): Promise<{ backend: MountArrays; arrays: ArrayRole[]; unfenced?: string }> {
+  const arrays = intent.arrays ?? ['primary'];
+  try {
+    return { backend: ctx.backends.arraysFor(intent.backend, arrays), arrays };
+  } catch (err) {
+    const mountable = arrays.includes('primary') ? mountableWithoutPrimary(ctx, intent.backend) : undefined;
+    if (mountable === undefined || stored === undefined) throw err;
+    return { backend: mountable, ...(await drTakeoverArrays(mountable, stored.record, intent.from ?? [])) };
+  }
+}
+
+/** The backend's arrays for a Mount while its own array is down and its replication target answers; else undefined. */
+function mountableWithoutPrimary(ctx: MountContext, backend: string): MountArrays | undefined {
+  try {
+    const arrays = ctx.backends.mountArrays(backend);
+    return arrays.primary === undefined ? arrays : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

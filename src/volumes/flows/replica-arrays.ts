@@ -119,3 +119,30 @@ export async function exportArrays(ctx: FlowContext, backend: MountArrays, r: Vo
   if (primary === undefined) ctx.logger.warn({ ...log, reason: backend.primaryDown?.reason }, `the backend's own array ${ownArray(backend)} is down; mounting from the replication target, where the group was failed over`);
   return [active];
 }
+
+/**
+ * The arrays a takeover fences on while the backend's own array is down (`backend` has no `primary`: mountArrays()),
+ * for old holders whose mount used it: the DR case. It goes ahead only for an Active/Passive volume whose group was
+ * failed over to the replication target (its side primary there, read now): the target's copy then no longer takes
+ * writes from the down array's, so the old holders, whose paths lead there, cannot write to the copy this host mounts.
+ * They are fenced on the target (any VLUN of theirs there) and the down array is left as it is. Otherwise (Peer
+ * Persistence, where both arrays serve one volume, or no failover) the takeover is refused: they cannot be fenced.
+ */
+export async function drTakeoverArrays(backend: MountArrays, r: VolumeRecord, from: readonly string[]): Promise<{ arrays: ArrayRole[]; unfenced: string }> {
+  const rcg = r.rcg_info;
+  const target = backend.target;
+  const replication = backend.config.replication;
+  const cannot = (why: string): VolumeRequestError =>
+    new VolumeRequestError(
+      `Volume ${r.display_name} cannot be taken over from ${from.join(', ')}: their mount used the primary array ${ownArray(backend)} of backend '${backend.name}', which is down, and ${why}, so they cannot be fenced and nothing was changed`,
+      rcg === null || replication === undefined || target === undefined
+        ? `bring ${ownArray(backend)} back, then mount again`
+        : `bring ${ownArray(backend)} back, or for DR fail the group over on ${replication.backendId} (\`setrcopygroup failover ${rcg.remote_rcg_name}\`, 3PAR CLI), then mount again`,
+      { retryable: true },
+    );
+  if (rcg === null || replication === undefined || target === undefined) throw cannot('the volume has no replicated copy this host could mount');
+  if (replication.quorumWitnessIp !== undefined) throw cannot('Peer Persistence serves the volume from both arrays');
+  const remote = await sideOf(() => getGroup(target.client, rcg.remote_rcg_name), target.array);
+  if (!isPrimary(remote)) throw cannot(`its remote copy group ${rcg.remote_rcg_name} on ${replication.backendId} is ${sideText(remote)}, not failed over`);
+  return { arrays: ['replication target'], unfenced: ownArray(backend) };
+}
