@@ -804,8 +804,7 @@ class Manager implements VolumeManager {
     await this.#presence.stop();
     await this.#background.catch(() => undefined);
     await this.#staleChecks.catch(() => undefined);
-    await this.#locks.close();
-    // One revoke ends this node's presence and every lock it still holds.
+    // One revoke ends this node's presence and every lock it still holds (the locks run on this session).
     await this.#session.close();
     await this.#backends.close();
   }

@@ -14,6 +14,8 @@ import {
   volumeLock,
 } from '../../src/volumes/index.js';
 import { freePort } from '../../src/net.js';
+import { waitFor } from '../../src/clock.js';
+import { EtcdSession } from '../../src/volumes/store/session.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 
 let etcd: EtcdCluster;
@@ -244,6 +246,20 @@ describe('EtcdLocks', () => {
     assert.equal(held.signal.aborted, true, 'the closed holder is told its lock is lost');
     assert.match(String((held.signal.reason as Error).message), /^the locks of .+ were lost: their etcd lease was not renewed for 2 s$/);
     await got.release();
+  });
+
+  test('a lease etcd no longer has (revoked elsewhere): the holder is told at its next renewal, not a TTL later', async () => {
+    const session = new EtcdSession(nodeA, { owner: 'node-a', ttlSeconds: 6 });
+    const locks = new EtcdLocks(nodeA, { session });
+    const held = await locks.acquire(volumeLock('revoked'));
+    const { id } = await session.current();
+    const revoked = Date.now();
+    await nodeB.raw.leaseClient.leaseRevoke({ ID: BigInt(`0x${id}`).toString() });
+    await waitFor('the holder told', () => held.signal.aborted, { timeoutMs: 10_000 });
+    const after = Date.now() - revoked;
+    assert.ok(after < 4000, `told ${after} ms after the revoke: renewals every 2 s, TTL 6 s`);
+    assert.match(String((held.signal.reason as Error).message), /^the locks of node-a were lost: etcd says their lease expired$/);
+    await session.close();
   });
 
   test('a holder process killed with SIGKILL: its lock expires within the TTL', async () => {

@@ -380,11 +380,11 @@ export async function settleMountIntent(ctx: MountContext, intent: MountIntent):
 export async function takeOver(ctx: MountContext, stored: StoredVolume, from: string[]): Promise<StoredVolume> {
   const intent: MountIntent = { ...mountIntentOf(ctx, stored.record, 'takeover', exportedFrom(stored.record.path_info)), from };
   // A takeover that cannot fence is refused before its intent is written: nothing is left to settle.
-  await fencePlan(ctx, intent, stored);
+  const plan = await fencePlan(ctx, intent, stored);
   try {
     await ctx.mountIntents.write(intent);
     ctx.onStep?.('takeover', 'intent');
-    const taken = await completeTakeover(ctx, intent);
+    const taken = await completeTakeover(ctx, intent, plan);
     await dropMountIntent(ctx, intent);
     if (taken === undefined) throw new VolumeRequestError(`Volume ${stored.record.display_name} does not exist: cannot mount it`, 'check the name with `docker volume ls`');
     return taken;
@@ -398,9 +398,9 @@ export async function takeOver(ctx: MountContext, stored: StoredVolume, from: st
  * Fences on every array the old holders' mount was exported from; while the backend's own array is down, on the
  * replication target of a group failed over there (drTakeoverArrays), or refused.
  */
-async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise<StoredVolume | undefined> {
+async function completeTakeover(ctx: MountContext, intent: MountIntent, planned?: FencePlan): Promise<StoredVolume | undefined> {
   const stored = await ctx.store.getById(intent.id);
-  const { backend, arrays, unfenced } = await fencePlan(ctx, intent, stored);
+  const { backend, arrays, unfenced } = planned ?? (await fencePlan(ctx, intent, stored));
   const fenced: string[] = [];
   for (const role of arrays) fenced.push(...(await ctx.data.fence(backend, await ctx.data.exportRequest(backend, intent.arrayName, role), role)));
   ctx.onStep?.('takeover', 'fenced');
@@ -427,11 +427,14 @@ async function completeTakeover(ctx: MountContext, intent: MountIntent): Promise
 }
 
 /** The arrays a takeover fences on: those the old holders' mount was exported from, or in the DR case the target. */
-async function fencePlan(
-  ctx: MountContext,
-  intent: MountIntent,
-  stored: StoredVolume | undefined,
-): Promise<{ backend: MountArrays; arrays: ArrayRole[]; unfenced?: string }> {
+interface FencePlan {
+  backend: MountArrays;
+  arrays: ArrayRole[];
+  /** The down array the old holders' paths lead to, left unfenced (the DR case). */
+  unfenced?: string;
+}
+
+async function fencePlan(ctx: MountContext, intent: MountIntent, stored: StoredVolume | undefined): Promise<FencePlan> {
   const arrays = intent.arrays ?? ['primary'];
   try {
     return { backend: ctx.backends.arraysFor(intent.backend, arrays), arrays };

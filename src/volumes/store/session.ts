@@ -57,13 +57,10 @@ export class EtcdSession {
     if (this.#closed) return Promise.reject(new LockError(`the etcd session of ${this.options.owner} is closed`, 'the plugin is stopping; retry once it runs again'));
     const current = this.#current;
     if (current !== undefined) return current;
-    const started = this.#start().then(
-      (s) => s,
-      (err: unknown) => {
-        if (this.#current === started) this.#current = undefined;
-        throw err;
-      },
-    );
+    const started = this.#start().catch((err: unknown) => {
+      if (this.#current === started) this.#current = undefined;
+      throw err;
+    });
     this.#current = started;
     return started;
   }
@@ -114,14 +111,13 @@ export class EtcdSession {
         if (inFlight) continue;
         inFlight = true;
         lease.keepaliveOnce().then(
-          (res) => {
+          () => {
             inFlight = false;
-            // TTL 0: etcd has already deleted the lease and every key on it.
-            if (res.TTL === '0') lose('etcd says their lease expired');
-            else renewed = this.#clock.now();
+            renewed = this.#clock.now();
           },
           (e: unknown) => {
             inFlight = false;
+            // etcd3 reports a lease etcd no longer has (a keep-alive answered with TTL 0) as this error.
             if (e instanceof EtcdLeaseInvalidError) lose('etcd says their lease expired');
           },
         );

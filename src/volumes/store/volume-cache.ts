@@ -6,9 +6,8 @@
  * It answers only while it is live and not behind this process's own writes and reads of etcd (read-your-writes,
  * and no answer older than one already given: it waits briefly until the watch has delivered the latest record the
  * store wrote or read, and the delete of a record it removed after a lost answer, else the caller reads etcd). A
- * broken watch (etcd
- * restarted or unreachable, a compaction past the watch's revision) makes it not live at once: callers read etcd
- * as without a cache, and it lists again (with backoff) and watches from there. Locked sections never read it:
+ * broken watch (etcd restarted or unreachable, a compaction past the watch's revision) makes it not live at once:
+ * callers read etcd as without a cache, and it lists again (with backoff) and watches from there. Locked sections never read it:
  * their compare-and-swap writes need the record as etcd has it now.
  *
  * Entries keep the record's JSON as stored (parsed per Get, ~1 KB each) and List's few fields already parsed, so
